@@ -1,0 +1,123 @@
+# libdemi: kernel-bypass TCP/IP for unmodified programs.
+#
+#   make            library, tools and tests
+#   make test       install missing packages, build, run every test (root for device tests)
+#   make bench      benchmarks against the kernel
+#   make demo       nginx under libdemi on a tap device, side by side with the kernel
+#
+# Sources are found by wildcard: a new .c under stack/, shim/, tools/ or
+# tests/ builds without touching this file.
+
+CC      ?= gcc
+B       := build
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror
+CSTD    := -std=c11 -D_GNU_SOURCE
+INC     := -Istack/include -Istack -Ishim
+CFLAGS_COMMON := $(CSTD) $(WARN) -g -fPIC -fvisibility=hidden -fno-strict-aliasing $(INC)
+CFLAGS  += $(OPT) $(CFLAGS_COMMON) -MMD -MP
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_CFLAGS := -O1 $(CFLAGS_COMMON) $(SAN) -DDEMI_ASAN=1 -MMD -MP
+
+# DPDK: its pkg-config cflags force -march=corei7 and -include rte_config.h, so
+# only the files that talk to DPDK get them. The PMDs are linked statically into
+# whatever needs them (EAL would otherwise dlopen 256 plugin objects at start).
+DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_PMDS   := bus_vdev mempool_ring net_memif net_af_xdp net_af_packet net_tap net_ring net_null
+DPDK_CORE   := ethdev meter net mbuf mempool rcu ring hash gso eal telemetry kvargs pci
+DPDK_LIBS   := -Wl,--whole-archive $(foreach l,$(DPDK_PMDS),-l:librte_$(l).a) -Wl,--no-whole-archive \
+	-Wl,--start-group $(foreach l,$(DPDK_CORE),-l:librte_$(l).a) -Wl,--end-group \
+	-lxdp -lbpf -lelf -lz -lnuma -lbsd -lm -ldl -pthread
+
+STACK_SRC   := $(filter-out stack/netif/dpdk.c,$(wildcard stack/*.c stack/wire/*.c stack/tcp/*.c stack/netif/*.c))
+STACK_ASM   := $(wildcard stack/*.S)
+STACK_OBJ   := $(STACK_SRC:%.c=$(B)/obj/%.o) $(STACK_ASM:%.S=$(B)/obj/%.o)
+STACK_AOBJ  := $(STACK_SRC:%.c=$(B)/asan/obj/%.o) $(STACK_ASM:%.S=$(B)/asan/obj/%.o)
+DPDK_SRC    := $(wildcard stack/netif/dpdk.c)
+DPDK_OBJ    := $(DPDK_SRC:%.c=$(B)/obj/%.o)
+SHIM_SRC    := $(wildcard shim/*.c)
+SHIM_OBJ    := $(SHIM_SRC:%.c=$(B)/obj/%.o)
+TLIB_SRC    := $(wildcard tests/lib/*.c)
+TLIB_OBJ    := $(TLIB_SRC:%.c=$(B)/obj/%.o)
+TLIB_AOBJ   := $(TLIB_SRC:%.c=$(B)/asan/obj/%.o)
+
+# cmocka test programs: one per file in tests/unit and tests/proto
+TEST_SRC    := $(wildcard tests/unit/*.c tests/proto/*.c)
+TESTS       := $(patsubst %.c,$(B)/%,$(TEST_SRC))
+ATESTS      := $(patsubst %.c,$(B)/asan/%,$(TEST_SRC))
+# small C programs run under the shim and on the kernel
+SHIMT_SRC   := $(wildcard tests/shim/*.c)
+SHIMTESTS   := $(patsubst %.c,$(B)/%,$(SHIMT_SRC))
+# tools: tools/*.c need only the stack; tools/net/*.c also DPDK
+TOOLS       := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/*.c))
+NET_TOOLS   := $(patsubst tools/net/%.c,$(B)/%,$(wildcard tools/net/*.c))
+LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so)
+
+.PHONY: all test unit bench demo install uninstall clean deps
+all: $(B)/libdemistack.a $(LIB) $(TOOLS) $(NET_TOOLS) $(TESTS) $(ATESTS) $(SHIMTESTS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(if $(filter stack/netif/dpdk.c tools/net/%,$<),$(DPDK_CFLAGS)) -c $< -o $@
+$(B)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+$(B)/asan/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+$(B)/libdemistack.a: $(STACK_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(B)/asan/libdemistack.a: $(STACK_AOBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The preload library: shim + stack + DPDK, exporting only libc's names.
+$(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) shim/libdemi.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(DPDK_OBJ) $(B)/libdemistack.a \
+		-Wl,--version-script=shim/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
+		$(DPDK_LIBS) -linih
+
+$(B)/tests/%: tests/%.c $(TLIB_OBJ) $(B)/libdemistack.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(TLIB_OBJ) $(B)/libdemistack.a -lcmocka -pthread
+$(B)/asan/tests/%: tests/%.c $(TLIB_AOBJ) $(B)/asan/libdemistack.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -o $@ $< $(TLIB_AOBJ) $(B)/asan/libdemistack.a -lcmocka -pthread
+# shim test programs are plain libc programs: they must not know about the shim
+$(B)/tests/shim/%: tests/shim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(CSTD) $(WARN) -g -o $@ $< -pthread
+
+$(B)/%: tools/%.c $(B)/libdemistack.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -pthread
+$(B)/%: tools/net/%.c $(B)/libdemistack.a $(DPDK_OBJ)
+	$(CC) $(CFLAGS) $(DPDK_CFLAGS) -o $@ $< $(DPDK_OBJ) $(B)/libdemistack.a $(DPDK_LIBS)
+
+deps:
+	@tools/deps.sh
+
+# Everything the tests need is installed first, so a fresh machine passes.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run-all.sh
+
+unit: all
+	@tests/run-all.sh --unit
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@if [ -x tools/bench/run.sh ]; then tools/bench/run.sh; else echo "bench: not yet"; fi
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@if [ -x tools/demo.sh ]; then tools/demo.sh; else echo "demo: not yet (needs the shim)"; fi
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,113 @@
+/* libdemi stack API: the only stack header the shim and tools include.
+ *
+ * One struct stack per thread, shared-nothing, not thread-safe: a caller that
+ * shares one between threads serialises the calls itself. Every call is
+ * non-blocking and returns 0, a count, or a negative errno; blocking is built
+ * above this by waiting on sock_events() while driving stack_poll().
+ *
+ * Time: the stack never reads a clock. stack_poll() takes the current time in
+ * nanoseconds (CLOCK_MONOTONIC in the runtime, a fake clock in tests) and the
+ * socket calls use the time of the latest poll. */
+#ifndef DEMI_STACK_H
+#define DEMI_STACK_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct stack;
+struct sock;
+struct netif;
+
+enum stack_cc {
+	STACK_CC_CUBIC = 0,
+	STACK_CC_NEWRENO = 1,
+};
+
+struct stack_cfg {
+	struct in_addr addr;    /* the stack's IPv4 address */
+	uint8_t prefix_len;     /* e.g. 24 */
+	struct in_addr gateway; /* INADDR_ANY: none */
+	uint16_t mtu;           /* 0: the netif's */
+	enum stack_cc cc;
+	uint8_t isn_secret[16]; /* RFC 6528 key; all zero: drawn with getrandom() */
+	uint32_t max_socks;     /* 0: a default */
+	int gratuitous_arp;     /* announce the address at start */
+};
+
+struct stack_counters;
+
+int stack_create(struct stack **out, const struct stack_cfg *cfg, struct netif *nif, uint64_t now_ns);
+/* Aborts every connection (RST), frees every socket and buffer. The netif is not closed. */
+void stack_destroy(struct stack *st);
+/* Receive a burst, run protocol input, fire due timers, flush output.
+ * Returns the amount of work done (0: nothing happened). */
+int stack_poll(struct stack *st, uint64_t now_ns);
+/* Earliest time a timer is due, UINT64_MAX if none: how long a poller may sleep. */
+uint64_t stack_next_timer(const struct stack *st);
+/* Counter values, indexed by enum stack_counter (stack/counters.h). */
+const uint64_t *stack_counter_values(const struct stack *st, unsigned *n);
+const char *stack_counter_name(unsigned i);
+
+/* Sockets (AF_INET only). type: SOCK_STREAM or SOCK_DGRAM. */
+int sock_create(struct stack *st, int type, struct sock **out);
+int sock_bind(struct sock *s, const struct sockaddr_in *addr);
+int sock_listen(struct sock *s, int backlog);
+/* -EAGAIN when no connection is ready. *out belongs to the same stack. */
+int sock_accept(struct sock *s, struct sock **out, struct sockaddr_in *peer);
+/* TCP: -EINPROGRESS, then completion shows in sock_events() (EPOLLOUT, or
+ * EPOLLERR with sock_error()); again: -EALREADY while pending, -EISCONN after.
+ * UDP: sets the default destination, 0. */
+int sock_connect(struct sock *s, const struct sockaddr_in *addr);
+/* Bytes queued (may be fewer than offered), or -EAGAIN, -EPIPE, -ENOTCONN, ...
+ * A zero-length send returns 0. flags: MSG_DONTWAIT is implied; MSG_MORE. */
+ssize_t sock_send(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
+		  const struct sockaddr_in *to);
+/* Bytes read, 0 at end of stream, or -EAGAIN, -ECONNRESET, ...
+ * flags: MSG_PEEK, MSG_TRUNC (UDP), MSG_WAITALL is the caller's business. */
+ssize_t sock_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
+		  struct sockaddr_in *from);
+int sock_shutdown(struct sock *s, int how); /* SHUT_RD, SHUT_WR, SHUT_RDWR */
+/* Releases the handle. The connection closes by TCP's rules in the
+ * background (FIN, TIME_WAIT), or is reset: unread data, SO_LINGER 0. */
+int sock_close(struct sock *s);
+/* SOL_SOCKET: SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF,
+ * SO_SNDBUF, SO_ERROR, SO_ACCEPTCONN; IPPROTO_TCP: TCP_NODELAY, TCP_CORK,
+ * TCP_KEEPIDLE/INTVL/CNT, TCP_INFO, TCP_MAXSEG, TCP_CONGESTION, ...
+ * -ENOPROTOOPT for what the stack does not know. */
+int sock_setopt(struct sock *s, int level, int name, const void *val, socklen_t len);
+int sock_getopt(struct sock *s, int level, int name, void *val, socklen_t *len);
+int sock_name(struct sock *s, struct sockaddr_in *local);
+int sock_peer(struct sock *s, struct sockaddr_in *peer); /* -ENOTCONN */
+/* Readiness now: EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR. */
+uint32_t sock_events(const struct sock *s);
+/* fn runs (from inside stack_poll or a socket call) whenever the readiness of
+ * s may have changed; the shim's epoll, poll and wake-ups build on it. */
+typedef void (*sock_notify_fn)(struct sock *s, void *arg);
+void sock_set_notify(struct sock *s, sock_notify_fn fn, void *arg);
+/* Pending error (positive errno), cleared by reading: SO_ERROR. */
+int sock_take_error(struct sock *s);
+size_t sock_rx_bytes(const struct sock *s); /* FIONREAD */
+size_t sock_tx_bytes(const struct sock *s); /* SIOCOUTQ: not yet acknowledged */
+int sock_type(const struct sock *s);        /* SOCK_STREAM / SOCK_DGRAM */
+struct stack *sock_stack(const struct sock *s);
+
+/* One connection as the stats tool shows it. */
+struct sock_info {
+	struct sockaddr_in local, peer;
+	int type;
+	int state;          /* TCP_STATE_* (stack/tcp/tcb.h), -1 for UDP */
+	uint32_t snd_queue; /* bytes not yet acknowledged */
+	uint32_t rcv_queue; /* bytes received, not yet read */
+	uint32_t cwnd, ssthresh, srtt_us, rto_us, mss;
+	uint32_t retransmits;
+};
+/* Calls fn once per socket and TCB of the stack (including TIME_WAIT and
+ * closing connections that no longer have a handle). */
+void stack_foreach_sock(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg);
+const char *stack_tcp_state_name(int state);
+
+#endif

@@ -1,0 +1,58 @@
+/* The calls between the layers of one instance. Addresses are host byte order. */
+#ifndef DEMI_NET_H
+#define DEMI_NET_H
+
+#include <stdint.h>
+
+#include "stack_impl.h"
+
+struct ipv4_meta {
+	uint32_t src, dst; /* host byte order */
+	uint8_t proto, tos, ttl;
+	uint8_t l4_cksum_ok; /* the device verified the L4 checksum */
+};
+
+/* eth.c: one received frame, p->data at the Ethernet header; takes ownership. */
+void eth_input(struct stack *st, struct pbuf *p);
+/* eth.c: prepend the Ethernet header and queue the frame. */
+void eth_output(struct stack *st, struct pbuf *p, const uint8_t dst_mac[6], uint16_t ethertype);
+
+/* arp.c */
+int arp_init(struct stack *st);
+void arp_fini(struct stack *st);
+void arp_input(struct stack *st, struct pbuf *p);
+/* Send an IPv4 packet (p->data at the IP header) to next hop `nh`: now if its
+ * MAC is known, else queued (bounded) while ARP resolves. Takes ownership.
+ * 0, or -EHOSTUNREACH when nh has failed to resolve, -ENOBUFS when the queue is full. */
+int arp_output(struct stack *st, struct pbuf *p, uint32_t nh);
+
+/* ipv4.c: p->data at the IP header; takes ownership. */
+void ipv4_input(struct stack *st, struct pbuf *p);
+/* p->data at the L4 header, its checksum already done (or offload flags set).
+ * Prepends the IP header, routes, and sends. Takes ownership. 0 or -errno. */
+int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos);
+/* Where packets to dst go first: dst itself, the gateway, or 0 if unroutable. */
+uint32_t ipv4_next_hop(const struct stack *st, uint32_t dst);
+/* Largest payload of one IP packet the stack sends (mtu - 20). */
+static inline uint16_t ipv4_max_payload(const struct stack *st) { return (uint16_t)(st->mtu - 20); }
+
+/* icmp.c */
+void icmp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m);
+/* Destination/port unreachable in reply to the IP packet `orig` (p->data at its
+ * IP header, not consumed), rate-limited. */
+void icmp_send_unreach(struct stack *st, const struct pbuf *orig, uint8_t code);
+
+/* udp.c */
+int udp_init(struct stack *st);
+void udp_fini(struct stack *st);
+void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m);
+
+/* tcp/: p->data at the TCP header; takes ownership. */
+int tcp_init(struct stack *st);
+void tcp_fini(struct stack *st); /* resets every connection and frees all */
+void tcp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m);
+/* An ICMP error about a segment we sent (hard errors end a connecting socket). */
+void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, int err);
+void tcp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg);
+
+#endif
