@@ -1,0 +1,58 @@
+/* The runtime: DPDK device, per-thread stack instances, coroutine scheduler,
+ * adaptive polling. This is what the shim calls; the stack itself knows
+ * nothing of threads, clocks or devices.
+ *
+ * Nothing starts until a thread first asks for its instance (lazy start: a
+ * program that opens no bypassed socket pays nothing). The device has N queue
+ * pairs (N = 1 for now): the first N threads that ask get an instance of
+ * their own; later threads share instance 0. A socket may be used from any
+ * thread: calls on an instance are made under rt_lock()/rt_unlock(), which
+ * costs one uncontended atomic for the owner. */
+#ifndef DEMI_RUNTIME_H
+#define DEMI_RUNTIME_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "demi/stack.h"
+
+struct rt_cfg {
+	char device[256];    /* tap:IF | memif:SOCK,role=server|client | af_xdp:IF | af_packet:IF | pci:ADDR */
+	char eal_args[512];  /* appended to the EAL arguments as given (split on blanks) */
+	struct stack_cfg stack;
+	uint32_t mbufs;      /* mempool size; 0: a default */
+	uint32_t spin_us;    /* busy-poll this long after the last work before sleeping; 0: a default */
+	char name[64];       /* program name, for the counters file and EAL prefixes */
+};
+
+/* Record the configuration; starts nothing. Called once by the shim. */
+int rt_configure(const struct rt_cfg *cfg);
+/* This thread's instance, started on first use. NULL if the device could not
+ * start: rt_error() says why (one line naming the device and the reason). */
+struct stack *rt_stack(void);
+const char *rt_error(void);
+int rt_started(void); /* the device is up in this process */
+
+void rt_lock(struct stack *st);
+void rt_unlock(struct stack *st);
+
+/* Monotonic clock, ns. */
+uint64_t rt_now(void);
+
+/* Block the calling thread until ready(arg) returns non-zero, the deadline
+ * passes (ns on rt_now()'s clock; UINT64_MAX: never), a signal handler runs,
+ * or kernel_fd (-1: none) turns readable. Drives the stack meanwhile: busy-polls
+ * while there is work or for spin_us, then sleeps on the device's interrupt fd,
+ * kernel_fd and the next timer. Called with the instance unlocked.
+ * Returns 0 (ready), 1 (kernel_fd readable), -ETIMEDOUT or -EINTR. */
+int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline_ns, int kernel_fd);
+/* Poll once without blocking (for a caller about to report readiness). */
+void rt_poll(struct stack *st);
+
+/* After fork() in the child: forget the parent's device and instances (their
+ * DPDK threads did not survive); the child starts its own on first use. */
+void rt_atfork_child(void);
+/* Stop the device and release it (memif socket, XDP program): at exit. */
+void rt_shutdown(void);
+
+#endif
