@@ -1,0 +1,43 @@
+/* The sender's SACK scoreboard (RFC 2018) and the RFC 6675 loss-recovery
+ * rules built on it: IsLost, SetPipe, NextSeg. Bounded: at most
+ * TCP_SB_MAX disjoint ranges (the oldest information is dropped first). */
+#ifndef DEMI_TCP_SACK_H
+#define DEMI_TCP_SACK_H
+
+#include <stdint.h>
+
+#define TCP_SB_MAX      32
+#define TCP_DUPTHRESH   3
+
+struct tcp_sack_block {
+	uint32_t start, end; /* [start, end) */
+};
+
+struct tcp_scoreboard {
+	struct tcp_sack_block r[TCP_SB_MAX]; /* disjoint, sorted by seq */
+	int n;
+	uint32_t sacked_bytes;
+	uint32_t high_sacked; /* highest end SACKed; valid when n > 0 */
+};
+
+void tcp_sb_reset(struct tcp_scoreboard *sb);
+/* Merge the blocks of one ACK; ranges at or below snd_una are forgotten,
+ * blocks outside (snd_una, snd_nxt] are ignored (RFC 2018 validity).
+ * Returns the bytes newly SACKed. */
+uint32_t tcp_sb_update(struct tcp_scoreboard *sb, uint32_t snd_una, uint32_t snd_nxt,
+		       const struct tcp_sack_block *blk, int nblk);
+/* snd_una advanced: forget what lies below it. */
+void tcp_sb_advance(struct tcp_scoreboard *sb, uint32_t snd_una);
+/* Every byte of [start, end) is SACKed. */
+int tcp_sb_is_sacked(const struct tcp_scoreboard *sb, uint32_t start, uint32_t end);
+/* RFC 6675 IsLost(seq). */
+int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss);
+/* RFC 6675 SetPipe: bytes estimated in flight. */
+uint32_t tcp_sb_pipe(const struct tcp_scoreboard *sb, uint32_t snd_una, uint32_t snd_nxt,
+		     uint32_t high_rxt, uint32_t mss);
+/* RFC 6675 NextSeg rules 1 and 3 (rule 2, new data, is the caller's): the
+ * range [*seq, *seq + *len) to retransmit, at most mss bytes. 0 if one, -1 if none. */
+int tcp_sb_next_seg(const struct tcp_scoreboard *sb, uint32_t snd_una, uint32_t snd_nxt,
+		    uint32_t high_rxt, uint32_t mss, uint32_t *seq, uint32_t *len);
+
+#endif
