@@ -17,12 +17,14 @@ struct tw_timer {
 	struct tw_timer *next, **pprev; /* pprev == NULL: not pending */
 	uint64_t expires;               /* ns */
 	tw_fn fn;
+	int level;                      /* wheel level while pending */
 };
 
 struct timerwheel {
 	uint64_t tick_ns;  /* resolution: timers fire at most one tick late */
 	uint64_t now_tick; /* ticks processed so far */
 	uint32_t pending;  /* timers armed */
+	uint32_t level0;   /* of which in level 0 */
 	struct tw_timer *slot[TW_LEVELS][TW_SLOTS];
 };
 
@@ -38,12 +40,13 @@ static inline int tw_timer_pending(const struct tw_timer *t)
 {
 	return t->pprev != 0;
 }
-/* Arm (or re-arm) t to fire at `expires`; a time in the past fires at the next tw_run. */
+/* Arm (or re-arm) t to fire at `expires`: by the first tw_run whose `now` has
+ * reached the tick boundary at or after it (a time in the past: the next tick). */
 void tw_add(struct timerwheel *tw, struct tw_timer *t, uint64_t expires);
 /* Disarm t; harmless when not pending. */
 void tw_cancel(struct timerwheel *tw, struct tw_timer *t);
-/* Fire every timer due at `now`, in expiry order within a tick; a callback
- * may add or cancel any timer. Returns how many fired. */
+/* Fire every timer due at `now`, tick by tick in order; a callback may add,
+ * re-arm or cancel any timer. Returns how many fired. */
 unsigned tw_run(struct timerwheel *tw, uint64_t now);
 /* Earliest time any timer may be due (a lower bound, never later than the
  * true one); UINT64_MAX when none is pending. */
