@@ -1,0 +1,64 @@
+# Shell helpers for tests that make their own namespaces and devices.
+# Source it; every name it makes is unique to this process and removed on exit,
+# also when the test fails or is interrupted.
+#   need_root; ns=$(net_ns_new tag); net_cleanup_add "cmd..."; net_wait_if ns dev secs
+
+DEMI_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DEMI_LIB=$DEMI_TOP/build/libdemi.so
+_net_cleanup=()
+
+net_cleanup_run() {
+	local i
+	for ((i = ${#_net_cleanup[@]} - 1; i >= 0; i--)); do
+		eval "${_net_cleanup[$i]}" >/dev/null 2>&1 || true
+	done
+	_net_cleanup=()
+}
+trap net_cleanup_run EXIT
+trap 'exit 130' INT TERM
+
+net_cleanup_add() { _net_cleanup+=("$*"); }
+
+skip() { echo "skip: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root"; }
+need_cmd() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "$c not installed"; done; }
+need_lib() { [ -f "$DEMI_LIB" ] || skip "build/libdemi.so not built"; }
+
+# A short unique tag: interface names are limited to 15 characters.
+net_tag() { printf '%s%x' "$1" $(( ($$ + RANDOM) & 0xffff )); }
+
+# A fresh network namespace with loopback up; removed at exit with all it holds.
+net_ns_new() {
+	local ns; ns=$(net_tag "$1")
+	ip netns add "$ns" || fail "ip netns add $ns"
+	net_cleanup_add "ip netns pids $ns | xargs -r kill -9; sleep 0.2; ip netns del $ns"
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# Wait until interface $2 exists in namespace $1 (empty: this one), up to $3 s.
+net_wait_if() {
+	local ns=$1 dev=$2 secs=${3:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		if [ -n "$ns" ]; then ip -n "$ns" link show "$dev" >/dev/null 2>&1 && return 0
+		else ip link show "$dev" >/dev/null 2>&1 && return 0; fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# Kill a process and its children at exit.
+net_kill_at_exit() { net_cleanup_add "kill -9 $1 2>/dev/null"; }
+
+# Wait until a TCP port answers ($1 ns or empty, $2 addr, $3 port, $4 secs).
+net_wait_tcp() {
+	local ns=$1 addr=$2 port=$3 secs=${4:-10} i
+	local ex=(); [ -n "$ns" ] && ex=(ip netns exec "$ns")
+	for ((i = 0; i < secs * 10; i++)); do
+		"${ex[@]}" bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
