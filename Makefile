@@ -111,7 +111,7 @@ unit: all
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@if [ -x tools/bench/run.sh ]; then tools/bench/run.sh; else echo "bench: not yet"; fi
+	/usr/bin/python3 tools/bench/bench.py $(BENCH_ARGS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -34,6 +34,9 @@ cmd iperf3 iperf3
 cmd python3 python3
 cmd node nodejs
 cmd strace strace
+cmd gnuplot gnuplot-nox
+cmd taskset util-linux
+hdr /usr/bin/python3 python3
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
