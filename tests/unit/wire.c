@@ -1,0 +1,240 @@
+/* Golden-byte tests of the Ethernet, ARP, IPv4, UDP and ICMP headers: parse,
+ * emit, truncated and malformed input. The golden frames were built with an
+ * independent implementation of the RFC 1071 checksum. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "wire/arp.h"
+#include "wire/cksum.h"
+#include "wire/eth.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include "wire/udp.h"
+
+#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+
+/* eth 02:..:01 -> 02:..:02, IPv4 198.18.0.1 -> 198.18.0.2, UDP 1234 -> 80, "hello" */
+static const uint8_t udp_frame[47] = {
+	0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
+	0x45, 0x00, 0x00, 0x21, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x9c, 0x70, 0xc6, 0x12,
+	0x00, 0x01, 0xc6, 0x12, 0x00, 0x02,
+	0x04, 0xd2, 0x00, 0x50, 0x00, 0x0d, 0x2a, 0xb8, 0x68, 0x65, 0x6c, 0x6c, 0x6f,
+};
+static const uint8_t icmp_echo[12] = { 0x08, 0x00, 0x32, 0xc1, 0x00, 0x77, 0x00, 0x01,
+				       0x61, 0x62, 0x63, 0x64 };
+static const uint8_t arp_req[28] = { 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0x00,
+				     0x00, 0x00, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x01, 0x00, 0x00,
+				     0x00, 0x00, 0x00, 0x00, 0xc6, 0x12, 0x00, 0x02 };
+
+static void test_cksum_rfc1071_example_sums(void **state)
+{
+	(void)state;
+	/* RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum to ddf2 */
+	const uint8_t w[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	assert_int_equal(cksum_fold(cksum_partial(w, sizeof(w), 0)), (uint16_t)~0xddf2);
+	/* split at an even offset gives the same sum */
+	assert_int_equal(cksum_fold(cksum_partial(w + 4, 4, cksum_partial(w, 4, 0))),
+			 (uint16_t)~0xddf2);
+	/* odd length pads with a zero byte */
+	const uint8_t odd[] = { 0x12, 0x34, 0x56 };
+	assert_int_equal(cksum(odd, 3), (uint16_t)~(0x1234 + 0x5600));
+}
+
+static void test_cksum_large_buffer_does_not_overflow(void **state)
+{
+	(void)state;
+	static uint8_t big[1 << 20];
+	memset(big, 0xff, sizeof(big));
+	/* all-ones words sum to all ones in one's complement: checksum 0 */
+	assert_int_equal(cksum(big, sizeof(big)), 0);
+}
+
+static void test_eth_parse_golden(void **state)
+{
+	(void)state;
+	struct eth_hdr h;
+	const uint8_t a[6] = { 2, 0, 0, 0, 0, 2 }, b[6] = { 2, 0, 0, 0, 0, 1 };
+	assert_int_equal(eth_hdr_parse(udp_frame, sizeof(udp_frame), &h), 0);
+	assert_memory_equal(h.dst, a, 6);
+	assert_memory_equal(h.src, b, 6);
+	assert_int_equal(h.type, ETH_TYPE_IPV4);
+	uint8_t out[14];
+	eth_hdr_emit(out, &h);
+	assert_memory_equal(out, udp_frame, 14);
+	assert_int_equal(eth_hdr_parse(udp_frame, 13, &h), -1);
+	const uint8_t bc[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	assert_true(eth_addr_is_broadcast(bc));
+	assert_false(eth_addr_is_broadcast(a));
+}
+
+static void test_ipv4_parse_golden(void **state)
+{
+	(void)state;
+	struct ipv4_hdr h;
+	assert_int_equal(ipv4_hdr_parse(udp_frame + 14, 33, 1, &h), 0);
+	assert_int_equal(h.ihl, 20);
+	assert_int_equal(h.total_len, 33);
+	assert_int_equal(h.id, 0x1234);
+	assert_int_equal(h.frag, IPV4_FLAG_DF);
+	assert_int_equal(h.ttl, 64);
+	assert_int_equal(h.proto, IPV4_PROTO_UDP);
+	assert_int_equal(h.src, IP(198, 18, 0, 1));
+	assert_int_equal(h.dst, IP(198, 18, 0, 2));
+	assert_false(ipv4_hdr_is_fragment(&h));
+	uint8_t out[20];
+	ipv4_hdr_emit(out, &h);
+	assert_memory_equal(out, udp_frame + 14, 20);
+}
+
+static void test_ipv4_parse_malformed_rejected(void **state)
+{
+	(void)state;
+	struct ipv4_hdr h;
+	uint8_t p[33];
+	assert_int_equal(ipv4_hdr_parse(udp_frame + 14, 19, 1, &h), -IPV4_ERR_SHORT);
+	memcpy(p, udp_frame + 14, 33);
+	p[0] = 0x65;
+	assert_int_equal(ipv4_hdr_parse(p, 33, 1, &h), -IPV4_ERR_VERSION);
+	p[0] = 0x44;
+	assert_int_equal(ipv4_hdr_parse(p, 33, 1, &h), -IPV4_ERR_IHL);
+	p[0] = 0x4f; /* 60-byte header in a 33-byte packet */
+	assert_int_equal(ipv4_hdr_parse(p, 33, 1, &h), -IPV4_ERR_IHL);
+	memcpy(p, udp_frame + 14, 33);
+	p[3] = 0x22; /* total length 34 > 33 */
+	assert_int_equal(ipv4_hdr_parse(p, 33, 1, &h), -IPV4_ERR_LEN);
+	p[3] = 0x10; /* 16 < IHL */
+	assert_int_equal(ipv4_hdr_parse(p, 33, 1, &h), -IPV4_ERR_LEN);
+	memcpy(p, udp_frame + 14, 33);
+	p[8] = 63; /* TTL changed, checksum not */
+	assert_int_equal(ipv4_hdr_parse(p, 33, 1, &h), -IPV4_ERR_CKSUM);
+	assert_int_equal(ipv4_hdr_parse(p, 33, 0, &h), 0); /* device verified */
+	/* link padding past total_len is accepted */
+	uint8_t pad[60] = { 0 };
+	memcpy(pad, udp_frame + 14, 33);
+	assert_int_equal(ipv4_hdr_parse(pad, sizeof(pad), 1, &h), 0);
+	assert_int_equal(h.total_len, 33);
+}
+
+static void test_ipv4_fragment_detected(void **state)
+{
+	(void)state;
+	struct ipv4_hdr h = { .ihl = 20, .total_len = 20, .frag = IPV4_FLAG_MF, .ttl = 1 };
+	assert_true(ipv4_hdr_is_fragment(&h));
+	h.frag = 0x0010;
+	assert_true(ipv4_hdr_is_fragment(&h));
+	h.frag = IPV4_FLAG_DF;
+	assert_false(ipv4_hdr_is_fragment(&h));
+}
+
+static void test_udp_parse_emit_golden(void **state)
+{
+	(void)state;
+	struct udp_hdr h;
+	const uint8_t *u = udp_frame + 34;
+	assert_int_equal(udp_hdr_parse(u, 13, IP(198, 18, 0, 1), IP(198, 18, 0, 2), 1, &h), 0);
+	assert_int_equal(h.sport, 1234);
+	assert_int_equal(h.dport, 80);
+	assert_int_equal(h.len, 13);
+	assert_int_equal(h.cksum, 0x2ab8);
+	uint8_t out[13];
+	memcpy(out, u, 13);
+	memset(out, 0, 8);
+	udp_hdr_emit(out, &h, IP(198, 18, 0, 1), IP(198, 18, 0, 2));
+	assert_memory_equal(out, u, 13);
+}
+
+static void test_udp_parse_malformed_rejected(void **state)
+{
+	(void)state;
+	struct udp_hdr h;
+	uint8_t u[13];
+	uint32_t s = IP(198, 18, 0, 1), d = IP(198, 18, 0, 2);
+	memcpy(u, udp_frame + 34, 13);
+	assert_int_equal(udp_hdr_parse(u, 7, s, d, 1, &h), -UDP_ERR_SHORT);
+	assert_int_equal(udp_hdr_parse(u, 12, s, d, 1, &h), -UDP_ERR_LEN); /* len 13 > 12 */
+	u[5] = 7;
+	assert_int_equal(udp_hdr_parse(u, 13, s, d, 1, &h), -UDP_ERR_LEN);
+	memcpy(u, udp_frame + 34, 13);
+	u[12] ^= 0x20; /* payload corrupted */
+	assert_int_equal(udp_hdr_parse(u, 13, s, d, 1, &h), -UDP_ERR_CKSUM);
+	/* wrong pseudo-header (other destination) */
+	memcpy(u, udp_frame + 34, 13);
+	assert_int_equal(udp_hdr_parse(u, 13, s, IP(198, 18, 0, 3), 1, &h), -UDP_ERR_CKSUM);
+	/* zero checksum: none was computed, accepted */
+	u[6] = u[7] = 0;
+	u[12] ^= 0x20;
+	assert_int_equal(udp_hdr_parse(u, 13, s, d, 1, &h), 0);
+}
+
+static void test_icmp_parse_emit_golden(void **state)
+{
+	(void)state;
+	struct icmp_hdr h;
+	assert_int_equal(icmp_hdr_parse(icmp_echo, sizeof(icmp_echo), &h), 0);
+	assert_int_equal(h.type, ICMP_ECHO_REQUEST);
+	assert_int_equal(h.code, 0);
+	assert_int_equal(h.rest, 0x00770001);
+	uint8_t out[12];
+	memcpy(out, icmp_echo, 12);
+	memset(out, 0, 8);
+	icmp_hdr_emit(out, sizeof(out), &h);
+	assert_memory_equal(out, icmp_echo, 12);
+	assert_int_equal(icmp_hdr_parse(icmp_echo, 7, &h), -ICMP_ERR_SHORT);
+	out[11] ^= 1;
+	assert_int_equal(icmp_hdr_parse(out, sizeof(out), &h), -ICMP_ERR_CKSUM);
+}
+
+static void test_arp_parse_emit_golden(void **state)
+{
+	(void)state;
+	struct arp_pkt a;
+	const uint8_t sha[6] = { 2, 0, 0, 0, 0, 1 }, zero[6] = { 0 };
+	assert_int_equal(arp_pkt_parse(arp_req, sizeof(arp_req), &a), 0);
+	assert_int_equal(a.op, ARP_OP_REQUEST);
+	assert_memory_equal(a.sha, sha, 6);
+	assert_memory_equal(a.tha, zero, 6);
+	assert_int_equal(a.spa, IP(198, 18, 0, 1));
+	assert_int_equal(a.tpa, IP(198, 18, 0, 2));
+	uint8_t out[28];
+	arp_pkt_emit(out, &a);
+	assert_memory_equal(out, arp_req, 28);
+}
+
+static void test_arp_parse_malformed_rejected(void **state)
+{
+	(void)state;
+	struct arp_pkt a;
+	uint8_t p[28];
+	assert_int_equal(arp_pkt_parse(arp_req, 27, &a), -ARP_ERR_SHORT);
+	memcpy(p, arp_req, 28);
+	p[1] = 6; /* htype IEEE 802 */
+	assert_int_equal(arp_pkt_parse(p, 28, &a), -ARP_ERR_FORMAT);
+	memcpy(p, arp_req, 28);
+	p[5] = 16; /* plen of IPv6 */
+	assert_int_equal(arp_pkt_parse(p, 28, &a), -ARP_ERR_FORMAT);
+	memcpy(p, arp_req, 28);
+	p[7] = 3; /* RARP request */
+	assert_int_equal(arp_pkt_parse(p, 28, &a), -ARP_ERR_OP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cksum_rfc1071_example_sums),
+		cmocka_unit_test(test_cksum_large_buffer_does_not_overflow),
+		cmocka_unit_test(test_eth_parse_golden),
+		cmocka_unit_test(test_ipv4_parse_golden),
+		cmocka_unit_test(test_ipv4_parse_malformed_rejected),
+		cmocka_unit_test(test_ipv4_fragment_detected),
+		cmocka_unit_test(test_udp_parse_emit_golden),
+		cmocka_unit_test(test_udp_parse_malformed_rejected),
+		cmocka_unit_test(test_icmp_parse_emit_golden),
+		cmocka_unit_test(test_arp_parse_emit_golden),
+		cmocka_unit_test(test_arp_parse_malformed_rejected),
+	};
+	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
+}
