@@ -51,10 +51,11 @@ SHIMTESTS   := $(patsubst %.c,$(B)/%,$(SHIMT_SRC))
 # tools: tools/*.c need only the stack; tools/net/*.c also DPDK
 TOOLS       := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/*.c))
 NET_TOOLS   := $(patsubst tools/net/%.c,$(B)/%,$(wildcard tools/net/*.c))
+BENCH_TOOLS := $(patsubst tools/bench/%.c,$(B)/bench/%,$(wildcard tools/bench/*.c))
 LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so)
 
 .PHONY: all test unit bench demo install uninstall clean deps
-all: $(B)/libdemistack.a $(LIB) $(TOOLS) $(NET_TOOLS) $(TESTS) $(ATESTS) $(SHIMTESTS)
+all: $(B)/libdemistack.a $(LIB) $(TOOLS) $(NET_TOOLS) $(BENCH_TOOLS) $(TESTS) $(ATESTS) $(SHIMTESTS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,16 +85,19 @@ $(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) shim/libdemi.map
 
 $(B)/tests/%: tests/%.c $(TLIB_OBJ) $(B)/libdemistack.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(TLIB_OBJ) $(B)/libdemistack.a -lcmocka -pthread
+	$(CC) $(CFLAGS) -o $@ $< $(TLIB_OBJ) $(B)/libdemistack.a -lcmocka -lm -pthread
 $(B)/asan/tests/%: tests/%.c $(TLIB_AOBJ) $(B)/asan/libdemistack.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -o $@ $< $(TLIB_AOBJ) $(B)/asan/libdemistack.a -lcmocka -pthread
+	$(CC) $(ASAN_CFLAGS) -o $@ $< $(TLIB_AOBJ) $(B)/asan/libdemistack.a -lcmocka -lm -pthread
 # shim test programs are plain libc programs: they must not know about the shim
 $(B)/tests/shim/%: tests/shim/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(CSTD) $(WARN) -g -o $@ $< -pthread
 
 $(B)/%: tools/%.c $(B)/libdemistack.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -pthread
+$(B)/bench/%: tools/bench/%.c $(B)/libdemistack.a
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -pthread
 $(B)/%: tools/net/%.c $(B)/libdemistack.a $(DPDK_OBJ)
 	$(CC) $(CFLAGS) $(DPDK_CFLAGS) -o $@ $< $(DPDK_OBJ) $(B)/libdemistack.a $(DPDK_LIBS)

@@ -246,6 +246,16 @@ def b_startup(mode, tmp, cfg):
     return res
 
 
+def b_coswitch(mode, tmp, cfg):
+    """The stack alone: our context switch ("libdemi") against swapcontext ("kernel" column)."""
+    out = sh([os.path.join(TOP, "build", "bench", "co_switch")], check=True).stdout
+    m = re.search(r"%s\s+([\d.]+) ns" % ("co_switch" if mode == "demi" else "swapcontext"), out)
+    return {"switch_ns": float(m.group(1))}
+
+
+# benchmarks whose libdemi side needs neither the shim nor root
+SELF_CONTAINED = {"co_switch"}
+
 BENCHES = [
     # name, function, quick?, what "better" means per metric (higher/lower)
     ("sockperf_64B_2cpu", b_sockperf(64, (1, 0)), True, "lower"),
@@ -259,8 +269,9 @@ BENCHES = [
     ("memcached", b_memcached, False, "higher"),
     ("iperf3", b_iperf3, False, "higher"),
     ("startup", b_startup, True, "lower"),
+    ("co_switch", b_coswitch, True, "lower"),
 ]
-LOWER_IS_BETTER = re.compile(r"(_us|_ms)$")
+LOWER_IS_BETTER = re.compile(r"(_us|_ms|_ns)$")
 
 
 def machine():
@@ -289,7 +300,8 @@ def report(out_dir, mach, results, demi_ok, demi_why):
              "Kernel: both ends on loopback. libdemi: both ends under the shim, joined by memif. "
              "Medians of alternating runs; ratio > 1 means libdemi is better (for latencies and "
              "times: kernel / libdemi; otherwise libdemi / kernel). Server on cpu1, client on "
-             "cpu0 unless the name says 1cpu (both on cpu0).", ""]
+             "cpu0 unless the name says 1cpu (both on cpu0). co_switch compares our context "
+             "switch (libdemi column) with glibc's swapcontext (kernel column).", ""]
     if not demi_ok:
         lines += [f"libdemi runs were not possible: {demi_why}", ""]
     lines += ["| benchmark | metric | kernel | libdemi | ratio | runs (k/d) |",
@@ -371,7 +383,7 @@ def main():
         r = results[name] = {"kernel": {}, "demi": {}, "errors": []}
         for i in range(rounds):
             for mode in ("kernel", "demi"):
-                if mode == "demi" and not demi_ok:
+                if mode == "demi" and not demi_ok and name not in SELF_CONTAINED:
                     continue
                 with tempfile.TemporaryDirectory(prefix="demi-bench-") as tmp:
                     demi_configs(tmp)
