@@ -95,10 +95,10 @@ $(B)/tests/shim/%: tests/shim/%.c
 	$(CC) $(OPT) $(CSTD) $(WARN) -g -o $@ $< -pthread
 
 $(B)/%: tools/%.c $(B)/libdemistack.a
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -pthread
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -lm -pthread
 $(B)/bench/%: tools/bench/%.c $(B)/libdemistack.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -pthread
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -lm -pthread
 $(B)/%: tools/net/%.c $(B)/libdemistack.a $(DPDK_OBJ)
 	$(CC) $(CFLAGS) $(DPDK_CFLAGS) -o $@ $< $(DPDK_OBJ) $(B)/libdemistack.a $(DPDK_LIBS)
 
