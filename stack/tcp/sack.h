@@ -36,7 +36,10 @@ int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss);
 uint32_t tcp_sb_pipe(const struct tcp_scoreboard *sb, uint32_t snd_una, uint32_t snd_nxt,
 		     uint32_t high_rxt, uint32_t mss);
 /* RFC 6675 NextSeg rules 1 and 3 (rule 2, new data, is the caller's): the
- * range [*seq, *seq + *len) to retransmit, at most mss bytes. 0 if one, -1 if none. */
+ * first unSACKed range above HighRxt and below the highest SACKed byte,
+ * [*seq, *seq + *len), at most mss bytes. Returns 1 when IsLost holds for it
+ * (rule 1: send it before new data), 3 when it does not (rule 3: send it only
+ * if there is no new data), -1 when there is no such range. */
 int tcp_sb_next_seg(const struct tcp_scoreboard *sb, uint32_t snd_una, uint32_t snd_nxt,
 		    uint32_t high_rxt, uint32_t mss, uint32_t *seq, uint32_t *len);
 
