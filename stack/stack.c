@@ -1,0 +1,132 @@
+/* The stack instance: creation, the poll step, the tx queue and counters. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "arp.h"
+#include "net.h"
+
+static const char *const counter_names[COUNTER_MAX] = {
+#define COUNTER(name, desc) #name,
+#include "counters_net.def"
+#include "tcp/counters.def"
+#undef COUNTER
+};
+
+int stack_create(struct stack **out, const struct stack_cfg *cfg, struct netif *nif, uint64_t now_ns)
+{
+	static const uint8_t zero[16];
+	struct stack *st;
+	int rc;
+
+	if (!cfg->addr.s_addr || cfg->prefix_len > 32 || !nif || !nif->pool)
+		return -EINVAL;
+	if (!(st = calloc(1, sizeof(*st))))
+		return -ENOMEM;
+	st->nif = nif;
+	st->pool = nif->pool;
+	st->cfg = *cfg;
+	st->addr = ntohl(cfg->addr.s_addr);
+	st->netmask = cfg->prefix_len ? ~0u << (32 - cfg->prefix_len) : 0;
+	st->gateway = ntohl(cfg->gateway.s_addr);
+	st->mtu = cfg->mtu && cfg->mtu < nif->mtu ? cfg->mtu : nif->mtu;
+	st->now = now_ns;
+	tw_init(&st->tw, now_ns, 1000000);
+	if (!memcmp(st->cfg.isn_secret, zero, 16) &&
+	    getrandom(st->cfg.isn_secret, sizeof(st->cfg.isn_secret), 0) != sizeof(st->cfg.isn_secret)) {
+		free(st);
+		return -EIO;
+	}
+	if ((rc = arp_init(st)) != 0 || (rc = tcp_init(st)) != 0) {
+		arp_fini(st);
+		free(st);
+		return rc;
+	}
+	if (cfg->gratuitous_arp) {
+		arp_announce(st);
+		stack_tx_flush(st);
+	}
+	*out = st;
+	return 0;
+}
+
+void stack_destroy(struct stack *st)
+{
+	if (!st)
+		return;
+	tcp_fini(st);
+	stack_tx_flush(st);
+	arp_fini(st);
+	for (uint16_t i = 0; i < st->txq_len; i++)
+		pbuf_free(st->txq[i]);
+	free(st);
+}
+
+int stack_poll(struct stack *st, uint64_t now_ns)
+{
+	struct pbuf *rx[STACK_RX_BURST];
+	uint16_t n;
+	int work;
+
+	st->now = now_ns;
+	n = netif_rx_burst(st->nif, rx, STACK_RX_BURST);
+	for (uint16_t i = 0; i < n; i++) {
+		STAT_INC(st, RX_FRAMES);
+		STAT_ADD(st, RX_BYTES, rx[i]->len);
+		eth_input(st, rx[i]);
+	}
+	work = n + (int)tw_run(&st->tw, now_ns);
+	stack_tx_flush(st);
+	return work;
+}
+
+uint64_t stack_next_timer(const struct stack *st)
+{
+	return tw_next(&st->tw);
+}
+
+const uint64_t *stack_counter_values(const struct stack *st, unsigned *n)
+{
+	*n = COUNTER_MAX;
+	return st->ctr.v;
+}
+
+const char *stack_counter_name(unsigned i)
+{
+	return i < COUNTER_MAX ? counter_names[i] : NULL;
+}
+
+void stack_tx_frame(struct stack *st, struct pbuf *p)
+{
+	if (st->txq_len == STACK_TXQ_MAX)
+		stack_tx_flush(st);
+	st->txq[st->txq_len++] = p;
+}
+
+void stack_tx_flush(struct stack *st)
+{
+	uint16_t sent, n = st->txq_len;
+	uint64_t bytes = 0;
+	if (!n)
+		return;
+	for (uint16_t i = 0; i < n; i++)
+		bytes += st->txq[i]->len;
+	sent = netif_tx_burst(st->nif, st->txq, n);
+	for (uint16_t i = sent; i < n; i++) {
+		bytes -= st->txq[i]->len;
+		pbuf_free(st->txq[i]);
+		STAT_INC(st, TX_DROP_FULL);
+	}
+	STAT_ADD(st, TX_FRAMES, sent);
+	STAT_ADD(st, TX_BYTES, bytes);
+	st->txq_len = 0;
+}
+
+struct pbuf *stack_alloc(struct stack *st)
+{
+	struct pbuf *p = pbuf_alloc(st->pool);
+	if (!p)
+		STAT_INC(st, TX_DROP_NOBUF);
+	return p;
+}
