@@ -140,9 +140,7 @@ static void cubic_on_rto(struct tcp_cc *cc, uint32_t flight, uint64_t now)
 static void cubic_on_idle(struct tcp_cc *cc, uint64_t now)
 {
 	(void)now;
-	uint32_t rw = tcp_cc_iw(cc->mss);
-	if (cc->cwnd > rw)
-		cc->cwnd = rw;
+	tcp_cc_restart(cc);
 	cubic_of(cc)->cwnd_seg = (double)cc->cwnd / cc->mss;
 	cubic_of(cc)->t_epoch = 0; /* idle time must not count as growth time */
 }

@@ -55,10 +55,7 @@ static void newreno_on_rto(struct tcp_cc *cc, uint32_t flight, uint64_t now)
 static void newreno_on_idle(struct tcp_cc *cc, uint64_t now)
 {
 	(void)now;
-	/* RFC 5681 (4.1): restart window = min(IW, cwnd) */
-	uint32_t rw = tcp_cc_iw(cc->mss);
-	if (cc->cwnd > rw)
-		cc->cwnd = rw;
+	tcp_cc_restart(cc);
 }
 
 const struct tcp_cc_ops tcp_cc_newreno = {

@@ -23,4 +23,12 @@ static inline uint32_t tcp_cc_floor(const struct tcp_cc *cc, uint64_t x)
 	return x > 2 * cc->mss ? (uint32_t)x : 2 * cc->mss;
 }
 
+/* RFC 5681 (4.1): after idle, cwnd = min(IW, cwnd). */
+static inline void tcp_cc_restart(struct tcp_cc *cc)
+{
+	uint32_t rw = tcp_cc_iw(cc->mss);
+	if (cc->cwnd > rw)
+		cc->cwnd = rw;
+}
+
 #endif
