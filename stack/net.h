@@ -46,6 +46,7 @@ void icmp_send_unreach(struct stack *st, const struct pbuf *orig, uint8_t code);
 int udp_init(struct stack *st);
 void udp_fini(struct stack *st);
 void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m);
+void udp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg);
 
 /* tcp/: p->data at the TCP header; takes ownership. */
 int tcp_init(struct stack *st);
