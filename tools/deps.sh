@@ -22,6 +22,7 @@ hdr /usr/include/zlib.h zlib1g-dev
 hdr /usr/include/bsd/string.h libbsd-dev
 cmd ip iproute2
 cmd tc iproute2
+cmd ethtool ethtool
 cmd curl curl
 cmd wrk wrk
 cmd nginx nginx-light

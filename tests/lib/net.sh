@@ -5,19 +5,23 @@
 
 DEMI_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DEMI_LIB=$DEMI_TOP/build/libdemi.so
-_net_cleanup=()
+# The cleanup list lives in a file, so helpers called in a command
+# substitution (a subshell), like net_ns_new, still register their undo.
+_net_cleanup_file=$(mktemp /tmp/demi-cleanup.XXXXXX)
 
 net_cleanup_run() {
-	local i
-	for ((i = ${#_net_cleanup[@]} - 1; i >= 0; i--)); do
-		eval "${_net_cleanup[$i]}" >/dev/null 2>&1 || true
+	local cmds i
+	[ -f "$_net_cleanup_file" ] || return 0
+	mapfile -t cmds <"$_net_cleanup_file"
+	for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
+		eval "${cmds[$i]}" >/dev/null 2>&1 || true
 	done
-	_net_cleanup=()
+	rm -f "$_net_cleanup_file"
 }
 trap net_cleanup_run EXIT
 trap 'exit 130' INT TERM
 
-net_cleanup_add() { _net_cleanup+=("$*"); }
+net_cleanup_add() { printf '%s\n' "$*" >>"$_net_cleanup_file"; }
 
 skip() { echo "skip: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -61,4 +65,27 @@ net_wait_tcp() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# Offloads off on a device in namespace $1 (empty: this one), so frames cross
+# at their wire size (AF_PACKET relays and user-space stacks see no 64 KiB GSO
+# frames).
+net_no_offload() {
+	local ns=$1 dev=$2 ex=()
+	[ -n "$ns" ] && ex=(ip netns exec "$ns")
+	"${ex[@]}" ethtool -K "$dev" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+}
+
+# A path with faults where the kernel has no netem: build/impair relays frames
+# between devices $2 and $3 inside namespace $1, with the faults in the
+# remaining arguments (impair's options). Stopped at exit; its statistics go
+# to $IMPAIR_LOG (default /dev/null).
+net_impair_start() {
+	local ns=$1 a=$2 b=$3; shift 3
+	net_no_offload "$ns" "$a"; net_no_offload "$ns" "$b"
+	ip -n "$ns" link set "$a" up; ip -n "$ns" link set "$b" up
+	ip netns exec "$ns" "$DEMI_TOP/build/impair" "$@" "$a" "$b" >>"${IMPAIR_LOG:-/dev/null}" 2>&1 &
+	local pid=$!
+	net_cleanup_add "kill -TERM $pid; sleep 0.1; kill -9 $pid"
+	IMPAIR_PID=$pid
 }
