@@ -121,6 +121,31 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@if [ -x tools/demo.sh ]; then tools/demo.sh; else echo "demo: not yet (needs the shim)"; fi
 
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage: the library, the tools
+# that exist, man pages, and the sample configurations. No /etc/demi/demi.conf
+# is written: its presence would send every program's sockets to the stack.
+PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
+INSTALL_BINS := $(wildcard $(B)/demi-run $(B)/demistat)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/doc/libdemi/examples \
+		$(DESTDIR)$(SYSCONFDIR)/demi
+	$(if $(LIB),install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdemi.so)
+	$(if $(INSTALL_BINS),install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(PREFIX)/bin/)
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 conf/*.conf $(DESTDIR)$(PREFIX)/share/doc/libdemi/examples/
+	install -m 0644 conf/tap.conf $(DESTDIR)$(SYSCONFDIR)/demi/demi.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libdemi.so $(DESTDIR)$(PREFIX)/bin/demi-run $(DESTDIR)$(PREFIX)/bin/demistat
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/libdemi
+	rm -f $(DESTDIR)$(SYSCONFDIR)/demi/demi.conf.example
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/demi 2>/dev/null
+
 clean:
 	rm -rf $(B)
 
