@@ -119,7 +119,7 @@ bench: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@if [ -x tools/demo.sh ]; then tools/demo.sh; else echo "demo: not yet (needs the shim)"; fi
+	@tools/demo.sh $(DEMO_ARGS)
 
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage: the library, the tools
 # that exist, man pages, and the sample configurations. No /etc/demi/demi.conf
