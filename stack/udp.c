@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 
 #include "net.h"
@@ -34,6 +35,10 @@ struct udp_sock {
 	uint8_t reuseaddr, reuseport, broadcast, tos;
 	uint8_t shut;          /* UDP_SHUT_* */
 	int err;               /* pending error, positive errno */
+	uint8_t cork_opt;      /* UDP_CORK */
+	struct pbuf *cork;     /* a datagram held back by MSG_MORE or UDP_CORK (p->data at its header) */
+	uint32_t cork_dst;
+	uint16_t cork_dport;
 	int rcvbuf, sndbuf;    /* as getsockopt reports them (Linux doubles what is set) */
 	struct pbuf *rxq_head, *rxq_tail;
 	uint32_t rxq_mem;      /* buffer storage held by the queue, charged against rcvbuf */
@@ -86,6 +91,7 @@ void udp_fini(struct stack *st)
 		return;
 	for (us = st->udp->all; us; us = n) {
 		n = us->all_next;
+		pbuf_free(us->cork);
 		udp_rxq_purge(us);
 		free(us->s);
 		free(us);
@@ -373,25 +379,25 @@ static void udp_output_broadcast(struct stack *st, struct pbuf *p, uint32_t dst,
 	eth_output(st, p, bcast, ETH_TYPE_IPV4);
 }
 
-/* Build the datagram (payload copied from iov) and send it. The checksum is
- * computed here, or left to the device with the pseudo-header sum in the
- * field when it offers UDP checksum offload. */
-static int udp_output(struct stack *st, struct udp_sock *us, const struct iovec *iov, int iovcnt,
-		      size_t len, uint32_t dst, uint16_t dport)
+/* Copy the payload in after what the datagram (p->data at its UDP header) holds. */
+static void udp_append(struct pbuf *p, const struct iovec *iov, int iovcnt, size_t len)
 {
-	struct pbuf *p = stack_alloc(st);
-	struct udp_hdr h = { .sport = us->lport, .dport = dport, .len = (uint16_t)(UDP_HDR_LEN + len) };
-	uint8_t *b, *d;
-
-	if (!p)
-		return -ENOBUFS;
-	b = pbuf_append(p, UDP_HDR_LEN + (uint32_t)len);
-	d = b + UDP_HDR_LEN;
+	uint8_t *d = pbuf_append(p, (uint32_t)len);
 	for (int i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len)
 			memcpy(d, iov[i].iov_base, iov[i].iov_len);
 		d += iov[i].iov_len;
 	}
+}
+
+/* Write the header and send. The checksum is computed here, or left to the
+ * device with the pseudo-header sum in the field when it offers UDP
+ * checksum offload. */
+static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, uint32_t dst, uint16_t dport)
+{
+	struct udp_hdr h = { .sport = us->lport, .dport = dport, .len = (uint16_t)p->len };
+	uint8_t *b = p->data;
+
 	if (st->nif->caps & NETIF_CAP_TX_CKSUM_UDP) {
 		uint32_t sum = cksum_pseudo_ipv4(st->addr, dst, IPV4_PROTO_UDP, h.len);
 		while (sum >> 16)
@@ -410,7 +416,34 @@ static int udp_output(struct stack *st, struct udp_sock *us, const struct iovec 
 		udp_output_broadcast(st, p, dst, us->tos);
 	else /* as Linux, a datagram lost to ARP or a full queue still counts as sent */
 		(void)ipv4_output(st, p, dst, IPV4_PROTO_UDP, us->tos);
-	return 0;
+}
+
+/* Send what MSG_MORE or UDP_CORK held back. */
+static void udp_push_cork(struct stack *st, struct udp_sock *us)
+{
+	struct pbuf *p = us->cork;
+	if (!p)
+		return;
+	us->cork = NULL;
+	udp_finish(st, us, p, us->cork_dst, us->cork_dport);
+}
+
+/* MSG_MORE or UDP_CORK with data held back: append to it, as Linux's
+ * udp_sendmsg() does, ignoring any address given; too much drops it all. */
+static ssize_t udp_send_corked(struct stack *st, struct udp_sock *us, const struct iovec *iov,
+			       int iovcnt, size_t len, int flags, int fault)
+{
+	if (us->cork->len - UDP_HDR_LEN + len > udp_max_payload(st)) {
+		pbuf_free(us->cork);
+		us->cork = NULL;
+		return -EMSGSIZE;
+	}
+	if (fault)
+		return -EFAULT;
+	udp_append(us->cork, iov, iovcnt, len);
+	if (!(flags & MSG_MORE) && !us->cork_opt)
+		udp_push_cork(st, us);
+	return (ssize_t)len;
 }
 
 static int udp_take_err(struct udp_sock *us)
@@ -428,6 +461,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 {
 	struct udp_sock *us = s->proto;
 	struct stack *st = s->st;
+	struct pbuf *p;
 	uint32_t dst;
 	uint16_t dport;
 	size_t len;
@@ -442,6 +476,8 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EMSGSIZE;
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
+	if (us->cork)
+		return udp_send_corked(st, us, iov, iovcnt, len, flags, fault);
 	if (to) {
 		dst = ntohl(to->sin_addr.s_addr);
 		dport = ntohs(to->sin_port);
@@ -463,8 +499,17 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EPIPE;
 	if (fault)
 		return -EFAULT;
-	if ((rc = udp_output(st, us, iov, iovcnt, len, dst, dport)) != 0)
-		return rc;
+	if (!(p = stack_alloc(st)))
+		return -ENOBUFS;
+	pbuf_append(p, UDP_HDR_LEN);
+	udp_append(p, iov, iovcnt, len);
+	if ((flags & MSG_MORE) || us->cork_opt) {
+		us->cork = p;
+		us->cork_dst = dst;
+		us->cork_dport = dport;
+	} else {
+		udp_finish(st, us, p, dst, dport);
+	}
 	return (ssize_t)len;
 }
 
@@ -563,6 +608,7 @@ static int udp_close(struct sock *s)
 	*us->all_pprev = us->all_next;
 	if (us->all_next)
 		us->all_next->all_pprev = us->all_pprev;
+	pbuf_free(us->cork);
 	udp_rxq_purge(us);
 	free(us);
 	s->proto = NULL;
@@ -582,11 +628,19 @@ static int udp_setopt(struct sock *s, int level, int name, const void *val, sock
 	struct udp_sock *us = s->proto;
 	int v;
 
-	if (level != SOL_SOCKET && level != IPPROTO_IP)
+	if (level != SOL_SOCKET && level != IPPROTO_IP && level != IPPROTO_UDP)
 		return -ENOPROTOOPT;
 	if (len < (socklen_t)sizeof(int))
 		return -EINVAL;
 	memcpy(&v, val, sizeof(v));
+	if (level == IPPROTO_UDP) {
+		if (name != UDP_CORK)
+			return -ENOPROTOOPT;
+		us->cork_opt = !!v;
+		if (!v) /* uncorking sends what was held */
+			udp_push_cork(s->st, us);
+		return 0;
+	}
 	if (level == IPPROTO_IP) {
 		if (name != IP_TOS)
 			return -ENOPROTOOPT;
@@ -617,6 +671,8 @@ static int udp_getopt(struct sock *s, int level, int name, void *val, socklen_t 
 
 	if (level == IPPROTO_IP && name == IP_TOS) {
 		v = us->tos;
+	} else if (level == IPPROTO_UDP && name == UDP_CORK) {
+		v = us->cork_opt;
 	} else if (level != SOL_SOCKET) {
 		return -ENOPROTOOPT;
 	} else {
@@ -692,10 +748,11 @@ static size_t udp_rx_bytes(const struct sock *s)
 	return us->rxq_head ? us->rxq_head->len : 0;
 }
 
+/* Datagrams go to the device at once: only a corked one waits. */
 static size_t udp_tx_bytes(const struct sock *s)
 {
-	(void)s;
-	return 0; /* datagrams go to the device at once */
+	const struct udp_sock *us = s->proto;
+	return us->cork ? us->cork->len - UDP_HDR_LEN : 0;
 }
 
 const struct sock_ops udp_sock_ops = {

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 
 #include "../lib/pt.h"
@@ -609,6 +610,84 @@ static void test_udp_ip_tos_sets_outgoing_tos(void **state)
 	assert_int_equal(r.ip.tos, 0x10);
 }
 
+static ssize_t send_flags(struct sock *s, const char *buf, int flags, uint32_t ip, uint16_t port)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = strlen(buf) };
+	struct sockaddr_in a = sin_of(ip, port);
+	return sock_send(s, &iov, 1, flags, &a);
+}
+
+static void test_udp_msg_more_joins_sends_into_one_datagram(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	struct pt_frame r;
+	struct udp_hdr u;
+	assert_int_equal(send_flags(s, "ab", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(send_flags(s, "cd", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	pt_step(t, 0);
+	pt_expect_nothing(t);
+	assert_int_equal(sock_tx_bytes(s), 4);
+	/* as Linux: the address of the first call holds for the whole datagram */
+	assert_int_equal(send_flags(s, "e", 0, PT_PEER_IP, PEER_PORT + 1), 1);
+	pt_step(t, 0);
+	pt_expect_udp(t, &r, &u);
+	assert_int_equal(u.dport, PEER_PORT);
+	assert_int_equal(u.len, 8 + 5);
+	assert_memory_equal(r.l4 + 8, "abcde", 5);
+	assert_int_equal(sock_tx_bytes(s), 0);
+	pt_expect_nothing(t);
+}
+
+static void test_udp_cork_option_holds_until_uncorked(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	struct pt_frame r;
+	struct udp_hdr u;
+	assert_int_equal(set_int(s, IPPROTO_UDP, UDP_CORK, 1), 0);
+	assert_int_equal(get_int(s, IPPROTO_UDP, UDP_CORK), 1);
+	assert_int_equal(send_flags(s, "ab", 0, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(send_flags(s, "cd", 0, PT_PEER_IP, PEER_PORT), 2);
+	pt_step(t, 0);
+	pt_expect_nothing(t);
+	assert_int_equal(set_int(s, IPPROTO_UDP, UDP_CORK, 0), 0);
+	pt_step(t, 0);
+	pt_expect_udp(t, &r, &u);
+	assert_memory_equal(r.l4 + 8, "abcd", 4);
+	pt_expect_nothing(t);
+}
+
+static void test_udp_msg_more_beyond_mtu_drops_held_data(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	static char big[1400];
+	struct iovec iov = { big, sizeof(big) };
+	struct sockaddr_in a = sin_of(PT_PEER_IP, PEER_PORT);
+	struct pt_frame r;
+	struct udp_hdr u;
+	assert_int_equal(sock_send(s, &iov, 1, MSG_MORE, &a), 1400);
+	assert_int_equal(sock_send(s, &iov, 1, 0, &a), -EMSGSIZE);
+	assert_int_equal(sock_tx_bytes(s), 0); /* what was held is gone, as on Linux */
+	assert_int_equal(send_flags(s, "x", 0, PT_PEER_IP, PEER_PORT), 1);
+	pt_step(t, 0);
+	pt_expect_udp(t, &r, &u);
+	assert_int_equal(u.len, 9);
+}
+
+static void test_udp_close_with_held_datagram_frees_it(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	assert_int_equal(send_flags(s, "ab", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(t->spool->in_use, 1);
+	assert_int_equal(sock_close(s), 0);
+	assert_int_equal(t->spool->in_use, 0);
+	pt_step(t, 0);
+	pt_expect_nothing(t);
+}
+
 /* ---- binding ---------------------------------------------------------- */
 
 static void test_udp_bind_port_zero_takes_ephemeral_port(void **state)
@@ -1048,11 +1127,12 @@ static void test_udp_foreach_lists_every_socket(void **state)
 static void test_udp_stack_destroy_frees_open_sockets(void **state)
 {
 	struct pt *t = *state;
-	/* left open with queued data: teardown's leak checks (and ASan) see them freed */
+	/* left open with queued and held data: teardown's leak checks (and ASan) see them freed */
 	udp_bound(t, OUR_PORT);
-	udp_new(t);
+	struct sock *c = udp_new(t);
 	pt_peer_udp(t, PEER_PORT, OUR_PORT, "x", 1);
-	assert_int_equal(t->spool->in_use, 1);
+	assert_int_equal(send_flags(c, "ab", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(t->spool->in_use, 2);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
@@ -1096,6 +1176,10 @@ int main(void)
 		T(test_udp_broadcast_with_so_broadcast_sent_to_all),
 		T(test_udp_send_after_shut_wr_epipe),
 		T(test_udp_ip_tos_sets_outgoing_tos),
+		T(test_udp_msg_more_joins_sends_into_one_datagram),
+		T(test_udp_cork_option_holds_until_uncorked),
+		T(test_udp_msg_more_beyond_mtu_drops_held_data),
+		T(test_udp_close_with_held_datagram_frees_it),
 		T(test_udp_bind_port_zero_takes_ephemeral_port),
 		T(test_udp_bind_port_in_use_eaddrinuse),
 		T(test_udp_bind_reuseaddr_on_both_allowed),
