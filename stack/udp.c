@@ -299,7 +299,7 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 		return udp_drop(st, p, DROP_UDP_CKSUM);
 	if (!(us = udp_lookup(st, m->src, h.sport, m->dst, h.dport))) {
 		/* RFC 1122 §4.1.3.1: port unreachable, quoting the IP packet */
-		if (pbuf_prepend(p, p->l3_len))
+		if (p->l3_len >= IPV4_HDR_LEN && pbuf_prepend(p, p->l3_len))
 			icmp_send_unreach(st, p, ICMP_UNREACH_PORT);
 		return udp_drop(st, p, DROP_UDP_NO_PORT);
 	}
