@@ -644,7 +644,7 @@ static int udp_setopt(struct sock *s, int level, int name, const void *val, sock
 	if (level == IPPROTO_IP) {
 		if (name != IP_TOS)
 			return -ENOPROTOOPT;
-		us->tos = (uint8_t)(v & 0xfc); /* Linux keeps the ECN bits to itself */
+		us->tos = (uint8_t)v; /* ECN bits included: Linux masks them for TCP only */
 		return 0;
 	}
 	switch (name) {

@@ -602,12 +602,12 @@ static void test_udp_ip_tos_sets_outgoing_tos(void **state)
 	struct sock *s = udp_bound(t, OUR_PORT);
 	struct pt_frame r;
 	struct udp_hdr u;
-	assert_int_equal(set_int(s, IPPROTO_IP, IP_TOS, 0x10), 0);
-	assert_int_equal(get_int(s, IPPROTO_IP, IP_TOS), 0x10);
+	assert_int_equal(set_int(s, IPPROTO_IP, IP_TOS, 0x11), 0);
+	assert_int_equal(get_int(s, IPPROTO_IP, IP_TOS), 0x11);
 	assert_int_equal(send_to(s, "x", 1, PT_PEER_IP, PEER_PORT), 1);
 	pt_step(t, 0);
 	pt_expect_udp(t, &r, &u);
-	assert_int_equal(r.ip.tos, 0x10);
+	assert_int_equal(r.ip.tos, 0x11);
 }
 
 static ssize_t send_flags(struct sock *s, const char *buf, int flags, uint32_t ip, uint16_t port)
