@@ -578,10 +578,11 @@ static int udp_connect(struct sock *s, const struct sockaddr_in *a)
 			udp_unhash(st, us);
 		return 0;
 	}
+	/* Linux's inet_dgram_connect() binds first, even if the route then fails */
+	if ((rc = udp_autobind(st, us)) != 0)
+		return rc;
 	dst = ntohl(a->sin_addr.s_addr);
 	if ((rc = udp_route(st, us, dst)) != 0)
-		return rc;
-	if ((rc = udp_autobind(st, us)) != 0)
 		return rc;
 	if (!us->laddr)
 		us->laddr = st->addr;

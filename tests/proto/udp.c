@@ -899,6 +899,10 @@ static void test_udp_connect_unroutable_enetunreach(void **state)
 	struct sockaddr_in a = sin_of(0x0a000001u, PEER_PORT);
 	assert_int_equal(sock_connect(s, &a), -ENETUNREACH);
 	assert_int_equal(sock_peer(s, &a), -ENOTCONN);
+	/* as Linux, the implicit bind came first and stays */
+	assert_in_range(local_port(s), UDP_PORT_EPHEMERAL_LO, UDP_PORT_EPHEMERAL_HI);
+	assert_int_equal(sock_name(s, &a), 0);
+	assert_int_equal(a.sin_addr.s_addr, 0);
 }
 
 /* ---- ICMP errors ------------------------------------------------------ */
