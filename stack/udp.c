@@ -527,6 +527,9 @@ static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EAGAIN;
 	if (us->err)
 		return -udp_take_err(us);
+	/* Shut for reading and empty: a blocking recv on Linux returns 0 and a
+	 * non-blocking one EAGAIN. The API cannot tell them apart and reports
+	 * the socket readable (EPOLLIN), so it answers as the blocking call. */
 	if (!p)
 		return (us->shut & UDP_SHUT_RD) ? 0 : -EAGAIN;
 	udp_iov_len(iov, iovcnt, &fault);
