@@ -105,16 +105,18 @@ void udp_fini(struct stack *st)
 /* Linux's udp_lib_lport_inuse(): another socket on the port blocks binding
  * unless both set SO_REUSEADDR, both set SO_REUSEPORT, or their local
  * addresses differ with neither being the wildcard. */
+static int udp_blocks(const struct udp_sock *o, const struct udp_sock *us, uint32_t addr)
+{
+	if (o == us || (o->laddr && addr && o->laddr != addr))
+		return 0;
+	return !((o->reuseaddr && us->reuseaddr) || (o->reuseport && us->reuseport));
+}
+
 static int udp_port_conflict(struct stack *st, const struct udp_sock *us, uint32_t addr, uint16_t port)
 {
 	for (const struct udp_sock *o = *udp_bucket(st, port); o; o = o->next) {
-		if (o == us || o->lport != port)
-			continue;
-		if (o->laddr && addr && o->laddr != addr)
-			continue;
-		if ((o->reuseaddr && us->reuseaddr) || (o->reuseport && us->reuseport))
-			continue;
-		return 1;
+		if (o->lport == port && udp_blocks(o, us, addr))
+			return 1;
 	}
 	return 0;
 }
@@ -143,28 +145,42 @@ static void udp_unhash(struct stack *st, struct udp_sock *us)
 	us->lport = 0;
 }
 
-/* Bind to addr:port, port 0 meaning a free ephemeral port, tried from a
- * random start as Linux does. -EADDRINUSE when none is free. */
-static int udp_get_port(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+/* A free ephemeral port, searched as Linux's udp_lib_get_port() does: from
+ * a random port, one hash chain at a time, marking in a bitmap the ports of
+ * the chain that are taken, so each chain is walked once. */
+static int udp_get_port_any(struct stack *st, struct udp_sock *us, uint32_t addr)
 {
-	const uint32_t n = UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1;
-	uint32_t start;
+	const uint32_t per_slot = 65536 / UDP_HASH_SIZE;
+	uint32_t first = (uint32_t)(udp_rand(st->udp) % (UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1)) +
+			 UDP_PORT_EPHEMERAL_LO;
 
-	if (port) {
-		if (udp_port_conflict(st, us, addr, port))
-			return -EADDRINUSE;
-		udp_hash(st, us, addr, port);
-		return 0;
-	}
-	start = (uint32_t)(udp_rand(st->udp) % n);
-	for (uint32_t i = 0; i < n; i++) {
-		uint16_t cand = (uint16_t)(UDP_PORT_EPHEMERAL_LO + (start + i) % n);
-		if (!udp_port_conflict(st, us, addr, cand)) {
-			udp_hash(st, us, addr, cand);
+	for (uint32_t k = 0; k < UDP_HASH_SIZE; k++) {
+		uint32_t slot = (first + k) % UDP_HASH_SIZE;
+		uint8_t used[65536 / UDP_HASH_SIZE / 8] = { 0 };
+		for (const struct udp_sock *o = st->udp->bucket[slot]; o; o = o->next) {
+			if (o->lport && udp_blocks(o, us, addr))
+				used[o->lport / UDP_HASH_SIZE / 8] |= (uint8_t)(1u << (o->lport / UDP_HASH_SIZE % 8));
+		}
+		for (uint32_t j = 0; j < per_slot; j++) {
+			uint32_t idx = (first / UDP_HASH_SIZE + j) % per_slot, port = idx * UDP_HASH_SIZE + slot;
+			if (port < UDP_PORT_EPHEMERAL_LO || port > UDP_PORT_EPHEMERAL_HI || (used[idx / 8] & (1u << (idx % 8))))
+				continue;
+			udp_hash(st, us, addr, (uint16_t)port);
 			return 0;
 		}
 	}
 	return -EADDRINUSE;
+}
+
+/* Bind to addr:port, port 0 meaning a free ephemeral port. */
+static int udp_get_port(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+{
+	if (!port)
+		return udp_get_port_any(st, us, addr);
+	if (udp_port_conflict(st, us, addr, port))
+		return -EADDRINUSE;
+	udp_hash(st, us, addr, port);
+	return 0;
 }
 
 /* Linux's inet_autobind(): the first send or connect of an unbound socket

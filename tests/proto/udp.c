@@ -699,6 +699,23 @@ static void test_udp_bind_port_zero_takes_ephemeral_port(void **state)
 	assert_int_not_equal(local_port(a), local_port(b));
 }
 
+static void test_udp_ephemeral_ports_exhausted(void **state)
+{
+	struct pt *t = *state;
+	const int n = UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1;
+	struct sockaddr_in any = sin_of(INADDR_ANY, 0);
+	struct sock *s = udp_new(t), *last = NULL;
+	for (int i = 0; i < n; i++)
+		last = udp_bound(t, 0);
+	assert_int_equal(sock_bind(s, &any), -EADDRINUSE);
+	assert_int_equal(send_to(s, "x", 1, PT_PEER_IP, PEER_PORT), -EAGAIN); /* inet_autobind() */
+	/* a freed port is found again */
+	uint16_t port = local_port(last);
+	assert_int_equal(sock_close(last), 0);
+	assert_int_equal(sock_bind(s, &any), 0);
+	assert_int_equal(local_port(s), port);
+}
+
 static void test_udp_bind_port_in_use_eaddrinuse(void **state)
 {
 	struct pt *t = *state;
@@ -1185,6 +1202,7 @@ int main(void)
 		T(test_udp_msg_more_beyond_mtu_drops_held_data),
 		T(test_udp_close_with_held_datagram_frees_it),
 		T(test_udp_bind_port_zero_takes_ephemeral_port),
+		T(test_udp_ephemeral_ports_exhausted),
 		T(test_udp_bind_port_in_use_eaddrinuse),
 		T(test_udp_bind_reuseaddr_on_both_allowed),
 		T(test_udp_bind_reuseport_spreads_flows_stably),
