@@ -64,7 +64,8 @@ static void icmp_input_error(struct stack *st, const struct pbuf *p, const struc
 	STAT_INC(st, ICMP_ERRORS_RX);
 	if (q[9] == IPV4_PROTO_UDP)
 		udp_icmp_error(st, src, dst, sport, dport, err, hard);
-	else if (q[9] == IPV4_PROTO_TCP)
+	/* fragmentation needed is path MTU news for TCP (RFC 1191), never a reason to give up */
+	else if (q[9] == IPV4_PROTO_TCP && !(h->type == ICMP_DEST_UNREACH && h->code == ICMP_UNREACH_NEEDFRAG))
 		tcp_icmp_error(st, src, dst, sport, dport, err);
 }
 
