@@ -387,6 +387,55 @@ static void test_udp_datagram_arrival_wakes_waiter(void **state)
 	assert_int_equal(notified, 1);
 }
 
+static void test_udp_last_datagram_read_wakes_waiter(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	char buf[4];
+	pt_peer_udp(t, PEER_PORT, OUR_PORT, "a", 1);
+	pt_peer_udp(t, PEER_PORT, OUR_PORT, "b", 1);
+	notified = 0;
+	sock_set_notify(s, count_notify, NULL);
+	assert_int_equal(recv_from(s, buf, 4, 0, NULL), 1);
+	assert_int_equal(notified, 0); /* still readable */
+	assert_int_equal(recv_from(s, buf, 4, 0, NULL), 1);
+	assert_int_equal(notified, 1); /* EPOLLIN went away */
+}
+
+/* Frames corrupted and cut on the wire are each either delivered intact or
+ * dropped under a counted reason: none is lost silently, none harms the stack. */
+static void test_udp_damaged_frames_dropped_or_delivered_intact(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	struct memlink_faults f = { .corrupt_ppm = 300000, .truncate_ppm = 100000 };
+	uint64_t delivered = 0, drops = 0;
+	unsigned n;
+
+	memlink_set_faults(t->peer, &f);
+	for (uint32_t i = 0; i < 2000; i++) {
+		uint8_t msg[64], got[128];
+		for (unsigned k = 0; k < sizeof(msg); k++)
+			msg[k] = (uint8_t)(i * 7 + k);
+		pt_peer_udp(t, PEER_PORT, OUR_PORT, msg, (uint16_t)(16 + i % 48));
+		ssize_t r = recv_from(s, got, sizeof(got), 0, NULL);
+		if (r == -EAGAIN)
+			continue;
+		assert_int_equal(r, 16 + i % 48);
+		assert_memory_equal(got, msg, (size_t)r);
+		delivered++;
+	}
+	const uint64_t *v = stack_counter_values(t->st, &n);
+	for (unsigned c = 0; c < n; c++)
+		if (!strncmp(stack_counter_name(c), "DROP_", 5))
+			drops += v[c];
+	assert_int_equal(delivered, v[UDP_RX_DATAGRAMS]);
+	assert_int_equal(v[RX_FRAMES], delivered + drops);
+	assert_true(delivered > 1000 && drops > 300); /* both paths were taken */
+	while (pt_recv_frame(t, (uint8_t[2048]){ 0 }, 2048)) /* port unreachable, if a port was hit intact */
+		;
+}
+
 /* ---- sending ---------------------------------------------------------- */
 
 static void test_udp_sendto_emits_exact_datagram(void **state)
@@ -1181,6 +1230,8 @@ int main(void)
 		T(test_udp_recv_scatters_over_iovecs),
 		T(test_udp_rcvbuf_full_drops_and_counts),
 		T(test_udp_datagram_arrival_wakes_waiter),
+		T(test_udp_last_datagram_read_wakes_waiter),
+		T(test_udp_damaged_frames_dropped_or_delivered_intact),
 		T(test_udp_sendto_emits_exact_datagram),
 		T(test_udp_send_offload_leaves_pseudo_header_sum),
 		T(test_udp_send_unbound_takes_ephemeral_port),
