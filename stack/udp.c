@@ -302,6 +302,34 @@ static void udp_enqueue(struct stack *st, struct udp_sock *us, struct pbuf *p)
 	sock_wake(us->s);
 }
 
+/* A broadcast goes to every socket that would take it, as in Linux's
+ * __udp4_lib_mcast_deliver(): a copy each, the last one the buffer itself.
+ * With none it is dropped, and never answered (RFC 1122 §4.1.3.1). */
+static void udp_input_broadcast(struct stack *st, struct pbuf *p, const struct ipv4_meta *m,
+				const struct udp_hdr *h)
+{
+	struct udp_sock *us, *prev = NULL;
+	struct pbuf *c;
+
+	for (us = *udp_bucket(st, h->dport); us; us = us->next) {
+		if (us->lport != h->dport || udp_score(us, m->src, h->sport, m->dst) < 0)
+			continue;
+		if (prev) {
+			if ((c = pbuf_alloc(st->pool)) != NULL) {
+				memcpy(pbuf_append(c, p->len), p->data, p->len);
+				c->user[0] = p->user[0];
+				udp_enqueue(st, prev, c);
+			} else {
+				STAT_INC(st, DROP_UDP_NOBUF);
+			}
+		}
+		prev = us;
+	}
+	if (!prev)
+		return udp_drop(st, p, DROP_UDP_NO_PORT);
+	udp_enqueue(st, prev, p);
+}
+
 void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 {
 	struct udp_hdr h;
@@ -313,6 +341,12 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 		return udp_drop(st, p, udp_parse_drop[-rc]);
 	if (hw_bad && h.cksum != 0) /* a zero checksum means none was sent (RFC 768) */
 		return udp_drop(st, p, DROP_UDP_CKSUM);
+	if (ipv4_is_broadcast(st, m->dst)) {
+		pbuf_trim(p, h.len);
+		pbuf_adj(p, UDP_HDR_LEN);
+		p->user[0] = (uint64_t)m->src << 16 | h.sport;
+		return udp_input_broadcast(st, p, m, &h);
+	}
 	if (!(us = udp_lookup(st, m->src, h.sport, m->dst, h.dport))) {
 		/* RFC 1122 §4.1.3.1: port unreachable, quoting the IP packet */
 		if (p->l3_len >= IPV4_HDR_LEN && pbuf_prepend(p, p->l3_len))
@@ -352,17 +386,11 @@ static size_t udp_iov_len(const struct iovec *iov, int iovcnt, int *fault)
 	return total;
 }
 
-static int udp_is_broadcast(const struct stack *st, uint32_t dst)
-{
-	return dst == INADDR_BROADCAST || (st->netmask != 0xffffffffu && (dst | st->netmask) == 0xffffffffu &&
-					    (dst & st->netmask) == (st->addr & st->netmask));
-}
-
 /* Where a datagram to dst can go: 0, -ENETUNREACH, or -EACCES for a
  * broadcast without SO_BROADCAST (as Linux). */
 static int udp_route(const struct stack *st, const struct udp_sock *us, uint32_t dst)
 {
-	if (udp_is_broadcast(st, dst))
+	if (ipv4_is_broadcast(st, dst))
 		return us->broadcast ? 0 : -EACCES;
 	/* Linux routes 0.0.0.0 to the host itself; this stack has no loopback */
 	if (dst == INADDR_ANY || !ipv4_next_hop(st, dst))
@@ -428,7 +456,7 @@ static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, ui
 		udp_hdr_emit(b, &h, st->addr, dst);
 	}
 	STAT_INC(st, UDP_TX_DATAGRAMS);
-	if (udp_is_broadcast(st, dst))
+	if (ipv4_is_broadcast(st, dst))
 		udp_output_broadcast(st, p, dst, us->tos);
 	else /* as Linux, a datagram lost to ARP or a full queue still counts as sent */
 		(void)ipv4_output(st, p, dst, IPV4_PROTO_UDP, us->tos);

@@ -369,6 +369,66 @@ static void test_udp_rcvbuf_full_drops_and_counts(void **state)
 	assert_int_equal(t->spool->in_use, 2); /* queued without a copy, nothing else held */
 }
 
+static void test_udp_broadcast_reaches_every_wildcard_socket(void **state)
+{
+	struct pt *t = *state;
+	struct sock *a = udp_new(t), *b = udp_new(t), *u = udp_new(t);
+	struct sockaddr_in any = sin_of(INADDR_ANY, OUR_PORT), ours = sin_of(PT_US_IP, OUR_PORT);
+	uint8_t f[128];
+	char buf[8];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(set_int((struct sock *[]){ a, b, u }[i], SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	assert_int_equal(sock_bind(a, &any), 0);
+	assert_int_equal(sock_bind(b, &any), 0);
+	assert_int_equal(sock_bind(u, &ours), 0);
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, INADDR_BROADCAST, OUR_PORT, "all", 3));
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, 0xc61200ffu, OUR_PORT, "net", 3));
+	pt_step(t, 0);
+	/* as Linux: a copy for each socket on the wildcard, none for one bound to the unicast address */
+	assert_int_equal(t->spool->in_use, 4);
+	assert_int_equal(sock_rx_bytes(u), 0);
+	for (int i = 0; i < 2; i++) {
+		struct sock *s = i ? b : a;
+		assert_int_equal(recv_from(s, buf, sizeof(buf), 0, NULL), 3);
+		assert_memory_equal(buf, "all", 3);
+		assert_int_equal(recv_from(s, buf, sizeof(buf), 0, NULL), 3);
+		assert_memory_equal(buf, "net", 3);
+	}
+	pt_expect_nothing(t);
+}
+
+static void test_udp_broadcast_copy_without_buffer_counted(void **state)
+{
+	struct pt *t = *state;
+	struct sock *a = udp_new(t), *b = udp_new(t);
+	struct sockaddr_in any = sin_of(INADDR_ANY, OUR_PORT);
+	static struct pbuf *held[256];
+	uint8_t f[128];
+	uint32_t n = 0;
+	assert_int_equal(set_int(a, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	assert_int_equal(set_int(b, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	assert_int_equal(sock_bind(a, &any), 0);
+	assert_int_equal(sock_bind(b, &any), 0);
+	while (t->spool->in_use < t->spool->capacity - 1) /* one buffer left: for the frame itself */
+		held[n++] = pbuf_alloc(t->spool);
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, INADDR_BROADCAST, OUR_PORT, "x", 1));
+	pt_step(t, 0);
+	assert_int_equal(pt_counter(t, DROP_UDP_NOBUF), 1);
+	assert_int_equal(sock_rx_bytes(a) + sock_rx_bytes(b), 1); /* the original still went to one */
+	while (n)
+		pbuf_free(held[--n]);
+}
+
+static void test_udp_broadcast_to_closed_port_not_answered(void **state)
+{
+	struct pt *t = *state;
+	uint8_t f[128];
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, 0xc61200ffu, OUR_PORT, "x", 1));
+	pt_step(t, 0);
+	pt_expect_nothing(t); /* RFC 1122 §4.1.3.1: no port unreachable for a broadcast */
+	assert_int_equal(pt_counter(t, DROP_UDP_NO_PORT), 1);
+}
+
 static int notified;
 static void count_notify(struct sock *s, void *arg)
 {
@@ -1229,6 +1289,9 @@ int main(void)
 		T(test_udp_fionread_is_size_of_next_datagram),
 		T(test_udp_recv_scatters_over_iovecs),
 		T(test_udp_rcvbuf_full_drops_and_counts),
+		T(test_udp_broadcast_reaches_every_wildcard_socket),
+		T(test_udp_broadcast_copy_without_buffer_counted),
+		T(test_udp_broadcast_to_closed_port_not_answered),
 		T(test_udp_datagram_arrival_wakes_waiter),
 		T(test_udp_last_datagram_read_wakes_waiter),
 		T(test_udp_damaged_frames_dropped_or_delivered_intact),
