@@ -845,7 +845,8 @@ void udp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *),
 	if (!st->udp)
 		return;
 	for (const struct udp_sock *us = st->udp->all; us; us = us->all_next) {
-		struct sock_info si = { .type = SOCK_DGRAM, .state = -1, .rcv_queue = us->rxq_bytes };
+		struct sock_info si = { .type = SOCK_DGRAM, .state = -1, .rcv_queue = us->rxq_bytes,
+					.snd_queue = (uint32_t)udp_tx_bytes(us->s) };
 		udp_name(us->s, &si.local);
 		if (us->connected)
 			udp_peer(us->s, &si.peer);

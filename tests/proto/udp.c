@@ -1241,6 +1241,7 @@ static void test_udp_foreach_lists_every_socket(void **state)
 	udp_new(t); /* unbound: listed too */
 	connect_to(c, PT_PEER_IP, PEER_PORT);
 	pt_peer_udp(t, PEER_PORT, OUR_PORT, "abcd", 4);
+	assert_int_equal(send_flags(c, "held", MSG_MORE, PT_PEER_IP, PEER_PORT), 4);
 	stack_foreach_sock(t->st, collect, &seen);
 	assert_int_equal(seen.n, 2);
 	for (int i = 0; i < 2; i++) {
@@ -1252,6 +1253,7 @@ static void test_udp_foreach_lists_every_socket(void **state)
 	assert_int_equal(ntohl(ci->peer.sin_addr.s_addr), PT_PEER_IP);
 	assert_int_equal(ntohs(ci->peer.sin_port), PEER_PORT);
 	assert_int_equal(ci->rcv_queue, 4);
+	assert_int_equal(ci->snd_queue, 4); /* held by MSG_MORE */
 }
 
 static void test_udp_stack_destroy_frees_open_sockets(void **state)
