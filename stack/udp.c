@@ -48,7 +48,8 @@ struct udp_sock {
 struct udp_table {
 	struct udp_sock *bucket[UDP_HASH_SIZE];
 	struct udp_sock *all;
-	uint64_t rng;          /* ephemeral ports and SO_REUSEPORT spreading */
+	uint64_t rng;          /* ephemeral ports */
+	uint64_t flow_key;     /* SO_REUSEPORT spreading: fixed, so a flow keeps its socket */
 };
 
 static struct udp_sock **udp_bucket(struct stack *st, uint16_t port)
@@ -69,6 +70,7 @@ int udp_init(struct stack *st)
 	if (!(st->udp = calloc(1, sizeof(*st->udp))))
 		return -ENOMEM;
 	memcpy(&st->udp->rng, st->cfg.isn_secret, sizeof(st->udp->rng));
+	memcpy(&st->udp->flow_key, st->cfg.isn_secret + 8, sizeof(st->udp->flow_key));
 	return 0;
 }
 
@@ -232,7 +234,7 @@ static int udp_score(const struct udp_sock *us, uint32_t saddr, uint16_t sport, 
 
 static uint32_t udp_flow_hash(struct udp_table *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
 {
-	uint64_t h = ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) ^ (uint64_t)t->rng;
+	uint64_t h = ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) ^ t->flow_key;
 	h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
 	h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
 	return (uint32_t)(h ^ (h >> 33));
