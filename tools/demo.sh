@@ -53,6 +53,7 @@ ip -n "$nsc" addr add 198.18.21.1/24 dev c0; ip -n "$nsc" link set c0 up
 ip -n "$nss" addr add 198.18.21.2/24 dev s0; ip -n "$nss" link set s0 up
 
 mkdir -p "$tmp/www" "$tmp/demi" "$tmp/kern"
+chmod 0755 "$tmp" "$tmp/www" # nginx's workers run as an unprivileged user
 printf '<!doctype html><title>libdemi</title><p>Served by nginx over libdemi.</p>\n' >"$tmp/www/index.html"
 cat >"$tmp/demi.conf" <<CONF
 [dpdk]

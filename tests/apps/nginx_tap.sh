@@ -15,6 +15,7 @@ net_cleanup_add "rm -rf $tmp"
 mkdir -p "$tmp/www" "$tmp/logs"
 head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/index.html"
 head -c $((64 << 20)) /dev/urandom >"$tmp/www/big.bin"
+chmod 0755 "$tmp" "$tmp/www"; chmod 0644 "$tmp/www/"* # the worker runs unprivileged
 
 cat >"$tmp/demi.conf" <<CONF
 [dpdk]
