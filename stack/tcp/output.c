@@ -180,9 +180,7 @@ void tcp_send_syn(struct tcb *t)
 {
 	uint8_t f = t->state == TCP_STATE_SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
 	tcp_xmit(t, t->iss, 0, f);
-	if (seq_lt(t->snd_max, t->iss + 1))
-		t->snd_max = t->iss + 1;
-	t->snd_nxt = t->iss + 1;
+	t->snd_nxt = t->snd_max = t->iss + 1; /* no data before the handshake ends */
 }
 
 void tcp_send_rst(struct tcb *t)
