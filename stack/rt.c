@@ -42,6 +42,9 @@
 #define RT_SLEEP_CAP_INTR_NS (100 * 1000 * 1000ull) /* with one: a safety net */
 #define RT_PUBLISH_NS (1000 * 1000ull)
 #define RT_CONNS_NS (100 * 1000 * 1000ull)
+/* Not CO_STACK_DEFAULT: co.c pools default stacks per thread and a pool
+ * outlives nothing when its thread exits; these live as long as the thread. */
+#define RT_CO_STACK (CO_STACK_DEFAULT + 4096)
 #define RT_KFD_CHECK_EVERY 64                     /* spinning passes between kernel fd checks */
 
 struct rt_inst {
@@ -397,8 +400,8 @@ static struct sched *sched_get(struct rt_inst *in)
 		return NULL;
 	s->inst = in;
 	s->gen = rt.gen;
-	if (co_create(&s->poll_co, sched_poll_main, s, 0) != 0 ||
-	    co_create(&s->house_co, sched_house_main, s, 0) != 0) {
+	if (co_create(&s->poll_co, sched_poll_main, s, RT_CO_STACK) != 0 ||
+	    co_create(&s->house_co, sched_house_main, s, RT_CO_STACK) != 0) {
 		co_destroy(s->poll_co);
 		free(s);
 		return NULL;
@@ -645,6 +648,7 @@ void rt_shutdown(void)
 			inst_unlock(in);
 	}
 	rt.state = 2;
+	rt.gen++; /* rt_stack() answers NULL from now on */
 	snprintf(rt.err, sizeof(rt.err), "device '%.200s': the runtime was shut down", rt.cfg.device);
 	pthread_mutex_unlock(&rt.mu);
 }
