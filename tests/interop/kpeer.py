@@ -6,6 +6,7 @@
                                             byte, half-close, expect the server's FIN
   kpeer.py reset ADDR PORT                  connect, send a little, close with RST (SO_LINGER 0)
   kpeer.py udp-client ADDR PORT COUNT       COUNT datagrams, each echoed and checked
+  kpeer.py udp-echo-server ADDR PORT        send every datagram back
 
 The pattern is demi-echo's: byte i of a stream is (i*7 + (i >> 13)) & 255.
 Prints one line starting with RESULT; exit 0 when every check held."""
@@ -110,6 +111,15 @@ def reset(addr, port):
     return 0
 
 
+def udp_echo_server(addr, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    print("listening", flush=True)
+    while True:
+        d, a = s.recvfrom(65536)
+        s.sendto(d, a)
+
+
 def udp_client(addr, port, count):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(1)
@@ -136,6 +146,8 @@ def main():
         return client(a[1], int(a[2]), int(a[3]))
     if a[0] == "reset":
         return reset(a[1], int(a[2]))
+    if a[0] == "udp-echo-server":
+        return udp_echo_server(a[1], int(a[2]))
     if a[0] == "udp-client":
         return udp_client(a[1], int(a[2]), int(a[3]))
     print(__doc__)

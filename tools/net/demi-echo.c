@@ -446,7 +446,9 @@ static uint64_t udp_round(struct sock *s, const struct sockaddr_in *to, uint8_t 
 			  uint64_t seq, int *bad)
 {
 	static uint8_t rx[65536];
-	for (int attempt = 0; attempt < 5 && !stop; attempt++) {
+	/* the first datagram also finds the path (ARP, a peer still coming
+	 * up): it gets more tries */
+	for (int attempt = 0; attempt < (seq == 0 ? 50 : 5) && !stop; attempt++) {
 		uint64_t t0 = rt_now(), until = t0 + 200 * 1000 * 1000ull;
 		struct iovec iov = { buf, size };
 		ssize_t n;
