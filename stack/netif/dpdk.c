@@ -13,6 +13,7 @@
  * driver has them. DPDK's own log lines during start are captured, so a
  * failure comes back as one line naming the device and the reason. */
 #include <errno.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -325,6 +327,26 @@ static void xdp_reclaim(const struct dpdk_spec *sp)
 	}
 }
 
+/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
+ * with DEMI_LOG=debug: the application's stderr is not ours. */
+static int debug_on(void)
+{
+	const char *lv = getenv("DEMI_LOG");
+	return lv && !strcmp(lv, "debug");
+}
+
+static int bpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static int xdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+}
+
 /* The CPUs this process may run on, as "0,1,3". */
 static void cpus_list(const cpu_set_t *set, char *out, size_t n)
 {
@@ -363,8 +385,11 @@ static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 		return rc;
 	if (sp->kind == DPDK_KIND_MEMIF && !sp->memif_server)
 		memif_wait_server(sp, 10);
-	if (sp->kind == DPDK_KIND_AF_XDP)
+	if (sp->kind == DPDK_KIND_AF_XDP) {
+		libbpf_set_print(bpf_log);
+		libxdp_set_print(xdp_log);
 		xdp_reclaim(sp);
+	}
 
 	memcpy(argv, sp->argv, sizeof(argv)); /* EAL may permute its argv */
 	log_capture_begin();
@@ -440,11 +465,14 @@ static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
 	return rte_eth_tx_queue_setup(d->port, 0, ntx, rte_eth_dev_socket_id(d->port), &txc);
 }
 
-/* Start the port; with rx interrupts first, without if the driver refuses. */
+/* Start the port; with rx interrupts first where the driver may have them
+ * (tap, memif), without if it refuses. Not tried elsewhere: a failed first
+ * attempt leaves some drivers' queues half set up (af_xdp's socket). */
 static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 {
 	int rc = -ENOTSUP;
-	for (int intr = 1; intr >= 0; intr--) {
+	int try_intr = d->spec.kind == DPDK_KIND_TAP || d->spec.kind == DPDK_KIND_MEMIF;
+	for (int intr = try_intr; intr >= 0; intr--) {
 		if ((rc = port_configure(d, intr, caps)) != 0)
 			continue;
 		/* a memif client's start fails until the server accepts: retry a while */
