@@ -39,6 +39,7 @@
 #define RT_SPIN_US_DEFAULT 100
 #define RT_MBUFS_DEFAULT 8192
 #define RT_SLEEP_CAP_NS (1000 * 1000ull)          /* no interrupt fd: 1 ms */
+#define RT_NAP_MIN_NS (20 * 1000ull)              /* ... after 20, 40, 80 us ... naps */
 #define RT_SLEEP_CAP_INTR_NS (100 * 1000 * 1000ull) /* with one: a safety net */
 #define RT_PUBLISH_NS (1000 * 1000ull)
 #define RT_CONNS_NS (100 * 1000 * 1000ull)
@@ -54,6 +55,7 @@ struct rt_inst {
 	struct netif *nif;
 	unsigned idx;
 	int dev_sig;             /* signal the device raises on input, 0: none */
+	uint64_t nap_ns;         /* next sleep without an interrupt fd */
 	uint64_t next_publish, next_conns;
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
@@ -216,6 +218,7 @@ static void rt_start_locked(void)
 	in->nif = nif;
 	in->idx = 0;
 	in->dev_sig = dev_signal(nif);
+	in->nap_ns = RT_NAP_MIN_NS;
 	in->ctr[RT_LINK_UP] = nif->ops->link_up ? (uint64_t)nif->ops->link_up(nif) : 1;
 	si = (struct rt_shm_info){
 		.program = rt.cfg.name, .device = rt.cfg.device, .mac = nif->mac,
@@ -427,8 +430,10 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		work = stack_poll(in->st, now);
 		inst_housekeep(in, now);
 	}
-	if (work)
+	if (work) {
 		in->ctr[RT_BUSY_PASSES]++;
+		in->nap_ns = RT_NAP_MIN_NS;
+	}
 	return work;
 }
 
@@ -476,7 +481,14 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 		return 0;
 	}
 	next = stack_next_timer(in->st);
-	until = now + (wfd >= 0 ? RT_SLEEP_CAP_INTR_NS : RT_SLEEP_CAP_NS);
+	if (wfd >= 0) {
+		until = now + RT_SLEEP_CAP_INTR_NS;
+	} else {
+		/* no interrupt: nothing wakes us when a frame comes, so the
+		 * first sleeps after work are short and grow to the cap */
+		until = now + in->nap_ns;
+		in->nap_ns = in->nap_ns * 2 > RT_SLEEP_CAP_NS ? RT_SLEEP_CAP_NS : in->nap_ns * 2;
+	}
 	if (deadline < until)
 		until = deadline;
 	if (next < until)

@@ -465,13 +465,14 @@ static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
 	return rte_eth_tx_queue_setup(d->port, 0, ntx, rte_eth_dev_socket_id(d->port), &txc);
 }
 
-/* Start the port; with rx interrupts first where the driver may have them
- * (tap, memif), without if it refuses. Not tried elsewhere: a failed first
- * attempt leaves some drivers' queues half set up (af_xdp's socket). */
+/* Start the port; with rx interrupts first where the driver has them
+ * (tap: the queue fd itself), without if it refuses. Not tried elsewhere:
+ * a failed first attempt leaves af_xdp's socket behind, and memif (which
+ * gives no fd) then panics EAL's interrupt thread when its peer leaves. */
 static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 {
 	int rc = -ENOTSUP;
-	int try_intr = d->spec.kind == DPDK_KIND_TAP || d->spec.kind == DPDK_KIND_MEMIF;
+	int try_intr = d->spec.kind == DPDK_KIND_TAP;
 	for (int intr = try_intr; intr >= 0; intr--) {
 		if ((rc = port_configure(d, intr, caps)) != 0)
 			continue;
