@@ -86,6 +86,8 @@ static struct {
 	int atexit_done, atfork_done;
 } rt = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+static __thread volatile sig_atomic_t sig_seen; /* bumped by rt_note_signal() */
+
 static __thread struct {
 	unsigned gen;
 	struct rt_inst *inst;
@@ -535,10 +537,12 @@ int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline
 	struct sched *s;
 	uint64_t now, spin_ns, spin_until;
 	unsigned kcheck = 0;
+	sig_atomic_t sig0;
 	int rc;
 
 	if (!in)
 		return -EINVAL;
+	sig0 = sig_seen;
 	s = sched_get(in);
 	spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
 	inst_lock(in);
@@ -561,6 +565,11 @@ int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline
 		}
 		if (now >= deadline_ns) {
 			rc = -ETIMEDOUT;
+			break;
+		}
+		if (sig_seen != sig0) {
+			in->ctr[RT_WAKE_SIGNAL]++;
+			rc = -EINTR;
 			break;
 		}
 		if (kernel_fd >= 0 && ++kcheck % RT_KFD_CHECK_EVERY == 0 && fd_readable_now(kernel_fd)) {
@@ -663,6 +672,22 @@ void rt_shutdown(void)
 	rt.gen++; /* rt_stack() answers NULL from now on */
 	snprintf(rt.err, sizeof(rt.err), "device '%.200s': the runtime was shut down", rt.cfg.device);
 	pthread_mutex_unlock(&rt.mu);
+}
+
+void rt_note_signal(void)
+{
+	sig_seen++;
+}
+
+void rt_publish(struct stack *st)
+{
+	struct rt_inst *in = inst_of(st);
+	if (!in)
+		return;
+	inst_lock(in);
+	in->next_publish = in->next_conns = 0;
+	inst_housekeep(in, rt_now());
+	inst_unlock(in);
 }
 
 const uint64_t *rt_counters(struct stack *st)

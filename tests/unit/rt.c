@@ -447,6 +447,36 @@ static void test_wait_device_signal_is_not_eintr(void **state)
 	assert_int_equal(peer_count_arp_replies(), 1);
 }
 
+static int calls_then_signal(void *arg)
+{
+	int *n = arg;
+	if (++*n == 100)
+		rt_note_signal(); /* as a signal handler would, mid-wait */
+	return 0;
+}
+
+static void test_wait_noted_signal_ends_a_busy_wait(void **state)
+{
+	struct stack *st;
+	int n = 0;
+	(void)state;
+	configure(60 * 1000 * 1000); /* spins a minute: only the note can end it */
+	st = rt_stack();
+	assert_int_equal(rt_wait(st, calls_then_signal, &n, rt_now() + 120000000000ull, -1), -EINTR);
+	assert_true(n >= 100);
+	assert_int_equal(rt_ctr(st, RT_SLEEPS), 0);
+}
+
+static void test_wait_signal_noted_before_the_wait_is_ignored(void **state)
+{
+	struct stack *st;
+	(void)state;
+	configure(0);
+	st = rt_stack();
+	rt_note_signal();
+	assert_int_equal(rt_wait(st, ready_never, NULL, rt_now() + 1000000, -1), -ETIMEDOUT);
+}
+
 /* ------------------------------------------------------------- lock */
 
 struct locker {
@@ -631,6 +661,39 @@ static void test_counters_file_layout_and_values(void **state)
 	close(fd);
 }
 
+static void test_counters_file_connection_table(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(5353) };
+	struct demi_shm_hdr h;
+	struct demi_shm_conn c;
+	struct stack *st;
+	struct sock *s;
+	int fd;
+	(void)state;
+	configure(0);
+	st = rt_stack();
+	rt_lock(st);
+	assert_int_equal(sock_create(st, SOCK_DGRAM, &s), 0);
+	assert_int_equal(sock_bind(s, &sa), 0);
+	rt_unlock(st);
+	rt_publish(st);
+	fd = open(rt_shm_path(st), O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	assert_int_equal(h.nconns, 1);
+	assert_int_equal(h.conn_size, sizeof(c));
+	assert_true(h.conns_update_ns > 0);
+	assert_int_equal(pread(fd, &c, sizeof(c), h.conns_off), sizeof(c));
+	assert_int_equal(c.local_port, 5353);
+	assert_int_equal(c.type, SOCK_DGRAM);
+	assert_int_equal(c.state, -1);
+	assert_string_equal(c.state_name, "UDP");
+	close(fd);
+	rt_lock(st);
+	sock_close(s);
+	rt_unlock(st);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -644,11 +707,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_sleeps_then_wakes_on_device_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_signal_returns_eintr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_device_signal_is_not_eintr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_noted_signal_ends_a_busy_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_signal_noted_before_the_wait_is_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_is_recursive_and_excludes_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_threads_share_one_instance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child_forgets_parent_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_releases_device_and_counters_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_file_layout_and_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters_file_connection_table, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("rt", tests, NULL, NULL);
 }
