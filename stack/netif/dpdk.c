@@ -21,7 +21,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -227,6 +226,14 @@ int dpdk_netif_port(const struct netif *nif)
 
 /* ------------------------------------------------------------ start-up */
 
+/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
+ * with DEMI_LOG=debug: the application's stderr is not ours. */
+static int debug_on(void)
+{
+	const char *lv = getenv("DEMI_LOG");
+	return lv && !strcmp(lv, "debug");
+}
+
 /* DPDK's log while starting, so the reason for a failure can be returned. */
 static char *log_buf;
 static size_t log_len;
@@ -249,11 +256,23 @@ static void log_capture_end(char *last, size_t n)
 	fclose(log_mem);
 	log_mem = NULL;
 	if (log_buf) {
-		char *e = log_buf + strlen(log_buf), *s;
-		while (e > log_buf && (e[-1] == '\n' || e[-1] == ' '))
-			*--e = 0;
-		s = strrchr(log_buf, '\n');
-		snprintf(last, n, "%s", s ? s + 1 : log_buf);
+		/* the driver's own first words if it said something (EAL's and
+		 * the bus's lines after it only repeat that it failed), else
+		 * EAL's last line */
+		const char *pick = NULL, *eal = NULL;
+		for (char *line = strtok(log_buf, "\n"); line; line = strtok(NULL, "\n")) {
+			if (!strncmp(line, "EAL: ", 5) || !strncmp(line, "vdev_probe(): ", 14))
+				eal = line;
+			else if (!pick)
+				pick = line;
+			if (debug_on())
+				fprintf(stderr, "demi: dpdk: %s\n", line);
+		}
+		if (!pick)
+			pick = eal;
+		snprintf(last, n, "%s", pick ? pick : "");
+		while (*last && (last[strlen(last) - 1] == ' ' || last[strlen(last) - 1] == '.'))
+			last[strlen(last) - 1] = 0;
 	}
 	free(log_buf);
 	log_buf = NULL;
@@ -268,25 +287,37 @@ static int open_err(char *err, size_t errlen, const char *dev, const char *why, 
 	return -ENODEV;
 }
 
-/* A memif server's socket file left by a process that died: nobody accepts
- * on it, so it is removed. One that answers belongs to a live server. */
+/* Whether a socket in this network namespace listens on `path`, from
+ * /proc/net/unix (flag __SO_ACCEPTCON). Not by connecting: DPDK 22.11's
+ * memif server panics when a control connection closes before its hello. */
+static int unix_listening(const char *path)
+{
+	char line[512], p[sizeof(line)];
+	unsigned long flags;
+	int found = 0;
+	FILE *f = fopen("/proc/net/unix", "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* Num RefCount Protocol Flags Type St Inode Path */
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %511s", &flags, p) == 2 &&
+		    (flags & 0x10000) && !strcmp(p, path))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A memif server's socket file left by a process that died: nobody listens
+ * on it, so it is removed. One that is listened on belongs to a live server. */
 static int memif_reclaim(const struct dpdk_spec *sp, const char *dev, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat stt;
-	int fd, rc;
 	if (lstat(sp->memif_sock, &stt) != 0)
 		return 0;
 	if (!S_ISSOCK(stt.st_mode))
 		return open_err(err, errlen, dev, "memif socket path exists and is not a socket", sp->memif_sock);
-	if (strlen(sp->memif_sock) >= sizeof(sa.sun_path))
-		return open_err(err, errlen, dev, "memif socket path too long", sp->memif_sock);
-	memcpy(sa.sun_path, sp->memif_sock, strlen(sp->memif_sock) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-		return 0;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0)
+	if (unix_listening(sp->memif_sock))
 		return open_err(err, errlen, dev, "another memif server is listening", sp->memif_sock);
 	unlink(sp->memif_sock);
 	return 0;
@@ -325,14 +356,6 @@ static void xdp_reclaim(const struct dpdk_spec *sp)
 			bpf_xdp_detach((int)idx, progs[i].flags, NULL);
 		close(fd);
 	}
-}
-
-/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
- * with DEMI_LOG=debug: the application's stderr is not ours. */
-static int debug_on(void)
-{
-	const char *lv = getenv("DEMI_LOG");
-	return lv && !strcmp(lv, "debug");
 }
 
 static int bpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -543,7 +566,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	if ((rc = eal_start(cfg, err, errlen)) != 0)
 		return rc;
 
-	log_capture_begin();
+	/* the capture begun in eal_start goes on: the vdev was probed there */
 	if (port_find(&d->spec, &d->port) != 0) {
 		log_capture_end(last, sizeof(last));
 		return open_err(err, errlen, cfg->device, "the driver made no port", last);
