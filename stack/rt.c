@@ -56,6 +56,7 @@ struct rt_inst {
 	unsigned idx;
 	int dev_sig;             /* signal the device raises on input, 0: none */
 	uint64_t nap_ns;         /* next sleep without an interrupt fd */
+	int in_pass;             /* a scheduler pass is running (its thread holds the lock) */
 	uint64_t next_publish, next_conns;
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
@@ -421,6 +422,11 @@ static struct sched *sched_get(struct rt_inst *in)
 static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 {
 	int work;
+	/* a socket callback run by this pass (inside stack_poll) that polls
+	 * again must not re-enter the stack, nor switch to its own coroutine */
+	if (in->in_pass)
+		return 0;
+	in->in_pass = 1;
 	in->ctr[RT_PASSES]++;
 	if (s) {
 		s->now = now;
@@ -432,6 +438,7 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		work = stack_poll(in->st, now);
 		inst_housekeep(in, now);
 	}
+	in->in_pass = 0;
 	if (work) {
 		in->ctr[RT_BUSY_PASSES]++;
 		in->nap_ns = RT_NAP_MIN_NS;
@@ -542,6 +549,8 @@ int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline
 
 	if (!in)
 		return -EINVAL;
+	if (in->in_pass && atomic_load_explicit(&in->owner, memory_order_relaxed) == self_id())
+		return -EDEADLK; /* from a callback inside a pass: it could only spin */
 	sig0 = sig_seen;
 	s = sched_get(in);
 	spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
