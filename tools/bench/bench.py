@@ -330,6 +330,21 @@ def b_udp_rtt(size):
     return run
 
 
+def b_tcp_rtt_stack(size):
+    """TCP round trip, the stack alone: two stacks over memif (demi-echo), no shim;
+    the kernel column is sockperf's TCP on loopback."""
+    def run(mode, tmp, cfg):
+        if mode == "kernel":
+            return b_sockperf(size, (1, 0))(mode, tmp, cfg)
+        n = 20000 if cfg.quick else 200000
+        c, _ = memif_pair(tmp, DEMI_ECHO, ["server", "tcp", "7"],
+                          ["pingpong", "tcp", f"{SRV_IP}:7", "-n", str(n), "-s", str(size)], cfg.secs + 20)
+        if c.get("ok") != "1":
+            raise RuntimeError(f"pingpong: {c}")
+        return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"])}
+    return run
+
+
 def b_udp_pps(mode, tmp, cfg):
     """One-way 64-byte UDP datagrams per second into a stack, from a stack, over memif."""
     if mode == "kernel":
@@ -353,7 +368,7 @@ def b_memif_raw(mode, tmp, cfg):
 
 
 # benchmarks whose libdemi side needs neither the shim nor root
-SELF_CONTAINED = {"co_switch", "udp_rtt_64B", "udp_pps_64B", "memif_raw_64B"}
+SELF_CONTAINED = {"co_switch", "udp_rtt_64B", "tcp_rtt_stack_64B", "udp_pps_64B", "memif_raw_64B"}
 
 BENCHES = [
     # name, function, quick?, what "better" means per metric (higher/lower)
@@ -370,6 +385,7 @@ BENCHES = [
     ("startup", b_startup, True, "lower"),
     ("co_switch", b_coswitch, True, "lower"),
     ("udp_rtt_64B", b_udp_rtt(64), True, "lower"),
+    ("tcp_rtt_stack_64B", b_tcp_rtt_stack(64), False, "lower"),
     ("udp_pps_64B", b_udp_pps, True, "higher"),
     ("memif_raw_64B", b_memif_raw, True, None),
 ]
