@@ -35,9 +35,13 @@ void ipv4_input(struct stack *st, struct pbuf *p)
 	m = (struct ipv4_meta){ .src = h.src, .dst = h.dst, .proto = h.proto, .tos = h.tos, .ttl = h.ttl,
 				.l4_cksum_ok = !!(p->flags & PBUF_F_RX_L4_CKSUM_GOOD) };
 	pbuf_trim(p, h.total_len); /* link padding goes */
+	p->l3_len = h.ihl; /* lets L4 find the IP header again (ICMP errors quote it) */
 	if (h.proto == IPV4_PROTO_ICMP) {
 		pbuf_adj(p, h.ihl);
 		icmp_input(st, p, &m);
+	} else if (h.proto == IPV4_PROTO_UDP) {
+		pbuf_adj(p, h.ihl);
+		udp_input(st, p, &m);
 	} else if (h.proto == IPV4_PROTO_TCP) {
 		pbuf_adj(p, h.ihl);
 		tcp_input(st, p, &m);
@@ -64,8 +68,7 @@ int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, u
 		ipv4_drop_pkt(st, p, DROP_IPV4_NO_ROUTE);
 		return -ENETUNREACH;
 	}
-	p->l4_len = 0;
-	p->l3_len = IPV4_HDR_LEN;
+	p->l3_len = IPV4_HDR_LEN; /* l4_len is the caller's, read with its offload flag */
 	if (!(b = pbuf_prepend(p, IPV4_HDR_LEN))) {
 		ipv4_drop_pkt(st, p, TX_DROP_NOBUF);
 		return -ENOBUFS;

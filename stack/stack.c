@@ -38,7 +38,8 @@ int stack_create(struct stack **out, const struct stack_cfg *cfg, struct netif *
 		free(st);
 		return -EIO;
 	}
-	if ((rc = arp_init(st)) != 0 || (rc = tcp_init(st)) != 0) {
+	if ((rc = arp_init(st)) != 0 || (rc = udp_init(st)) != 0 || (rc = tcp_init(st)) != 0) {
+		udp_fini(st);
 		arp_fini(st);
 		free(st);
 		return rc;
@@ -56,6 +57,7 @@ void stack_destroy(struct stack *st)
 	if (!st)
 		return;
 	tcp_fini(st);
+	udp_fini(st);
 	stack_tx_flush(st);
 	arp_fini(st);
 	for (uint16_t i = 0; i < st->txq_len; i++)

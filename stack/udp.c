@@ -1,11 +1,749 @@
-/* Placeholder until UDP lands: datagrams are dropped, sockets refused. */
+/* UDP (RFC 768, RFC 1122 §4.1): sockets that behave as Linux's do through
+ * the stack API — bind and port sharing rules, implicit bind, connected
+ * filtering, datagram truncation, ICMP errors on connected sockets, and a
+ * receive queue bounded by SO_RCVBUF that keeps the received buffers as they
+ * came from the device (no copy until recv). */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 
 #include "net.h"
 #include "sock.h"
+#include "udp.h"
+#include "wire/cksum.h"
+#include "wire/eth.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include "wire/udp.h"
 
-int udp_init(struct stack *st) { (void)st; return 0; }
-void udp_fini(struct stack *st) { (void)st; }
-void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m) { (void)st; (void)m; pbuf_free(p); }
-void udp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg) { (void)st; (void)fn; (void)arg; }
-int udp_sock_create(struct stack *st, struct sock **out) { (void)st; (void)out; return -EPROTONOSUPPORT; }
+#define UDP_HASH_SIZE 256 /* sockets hashed by local port */
+#define UDP_IOV_MAX   1024 /* Linux's UIO_MAXIOV */
+
+#define UDP_SHUT_RD 1
+#define UDP_SHUT_WR 2
+
+struct udp_sock {
+	struct sock *s;
+	struct udp_sock *next;  /* in the local port's hash chain */
+	struct udp_sock **all_pprev, *all_next; /* every socket of the stack */
+	uint32_t laddr, faddr; /* host order; laddr 0: any */
+	uint16_t lport, fport; /* lport 0: not bound */
+	uint8_t connected;
+	uint8_t addr_locked, port_locked; /* set by bind(), kept by disconnect (Linux userlocks) */
+	uint8_t reuseaddr, reuseport, broadcast, tos;
+	uint8_t shut;          /* UDP_SHUT_* */
+	int err;               /* pending error, positive errno */
+	int rcvbuf, sndbuf;    /* as getsockopt reports them (Linux doubles what is set) */
+	struct pbuf *rxq_head, *rxq_tail;
+	uint32_t rxq_mem;      /* buffer storage held by the queue, charged against rcvbuf */
+	uint32_t rxq_bytes;    /* payload bytes queued */
+};
+
+struct udp_table {
+	struct udp_sock *bucket[UDP_HASH_SIZE];
+	struct udp_sock *all;
+	uint64_t rng;          /* ephemeral ports and SO_REUSEPORT spreading */
+};
+
+static struct udp_sock **udp_bucket(struct stack *st, uint16_t port)
+{
+	return &st->udp->bucket[port % UDP_HASH_SIZE];
+}
+
+static uint64_t udp_rand(struct udp_table *t)
+{
+	uint64_t z = (t->rng += 0x9e3779b97f4a7c15ull); /* splitmix64 */
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+int udp_init(struct stack *st)
+{
+	if (!(st->udp = calloc(1, sizeof(*st->udp))))
+		return -ENOMEM;
+	memcpy(&st->udp->rng, st->cfg.isn_secret, sizeof(st->udp->rng));
+	return 0;
+}
+
+static void udp_rxq_purge(struct udp_sock *us)
+{
+	struct pbuf *p, *n;
+	for (p = us->rxq_head; p; p = n) {
+		n = p->next;
+		pbuf_free(p);
+	}
+	us->rxq_head = us->rxq_tail = NULL;
+	us->rxq_mem = us->rxq_bytes = 0;
+}
+
+/* Every socket still open is freed with its handle: stack_destroy() ends them. */
+void udp_fini(struct stack *st)
+{
+	struct udp_sock *us, *n;
+	if (!st->udp)
+		return;
+	for (us = st->udp->all; us; us = n) {
+		n = us->all_next;
+		udp_rxq_purge(us);
+		free(us->s);
+		free(us);
+	}
+	free(st->udp);
+	st->udp = NULL;
+}
+
+/* ---- binding ---------------------------------------------------------- */
+
+/* Linux's udp_lib_lport_inuse(): another socket on the port blocks binding
+ * unless both set SO_REUSEADDR, both set SO_REUSEPORT, or their local
+ * addresses differ with neither being the wildcard. */
+static int udp_port_conflict(struct stack *st, const struct udp_sock *us, uint32_t addr, uint16_t port)
+{
+	for (const struct udp_sock *o = *udp_bucket(st, port); o; o = o->next) {
+		if (o == us || o->lport != port)
+			continue;
+		if (o->laddr && addr && o->laddr != addr)
+			continue;
+		if ((o->reuseaddr && us->reuseaddr) || (o->reuseport && us->reuseport))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+static void udp_hash(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+{
+	struct udp_sock **b = udp_bucket(st, port);
+	us->laddr = addr;
+	us->lport = port;
+	us->next = *b; /* newest first, as Linux's IPv4 chains */
+	*b = us;
+}
+
+static void udp_unhash(struct stack *st, struct udp_sock *us)
+{
+	struct udp_sock **pp;
+	if (!us->lport)
+		return;
+	for (pp = udp_bucket(st, us->lport); *pp; pp = &(*pp)->next) {
+		if (*pp == us) {
+			*pp = us->next;
+			break;
+		}
+	}
+	us->next = NULL;
+	us->lport = 0;
+}
+
+/* Bind to addr:port, port 0 meaning a free ephemeral port, tried from a
+ * random start as Linux does. -EADDRINUSE when none is free. */
+static int udp_get_port(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+{
+	const uint32_t n = UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1;
+	uint32_t start;
+
+	if (port) {
+		if (udp_port_conflict(st, us, addr, port))
+			return -EADDRINUSE;
+		udp_hash(st, us, addr, port);
+		return 0;
+	}
+	start = (uint32_t)(udp_rand(st->udp) % n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t cand = (uint16_t)(UDP_PORT_EPHEMERAL_LO + (start + i) % n);
+		if (!udp_port_conflict(st, us, addr, cand)) {
+			udp_hash(st, us, addr, cand);
+			return 0;
+		}
+	}
+	return -EADDRINUSE;
+}
+
+/* Linux's inet_autobind(): the first send or connect of an unbound socket
+ * takes an ephemeral port on the wildcard address. */
+static int udp_autobind(struct stack *st, struct udp_sock *us)
+{
+	if (us->lport)
+		return 0;
+	return udp_get_port(st, us, 0, 0) ? -EAGAIN : 0;
+}
+
+static int udp_bind(struct sock *s, const struct sockaddr_in *a)
+{
+	struct udp_sock *us = s->proto;
+	uint32_t addr = ntohl(a->sin_addr.s_addr);
+	uint16_t port = ntohs(a->sin_port);
+	int rc;
+
+	if (us->lport || us->connected)
+		return -EINVAL;
+	if (addr != INADDR_ANY && addr != s->st->addr)
+		return -EADDRNOTAVAIL;
+	if ((rc = udp_get_port(s->st, us, addr, port)) != 0)
+		return rc;
+	us->addr_locked = addr != INADDR_ANY;
+	us->port_locked = port != 0;
+	return 0;
+}
+
+/* ---- demultiplexing --------------------------------------------------- */
+
+/* Linux's compute_score(): -1 if us cannot take a datagram saddr:sport ->
+ * daddr, more points for each field it is bound or connected to. */
+static int udp_score(const struct udp_sock *us, uint32_t saddr, uint16_t sport, uint32_t daddr)
+{
+	int score = 0;
+	if (us->laddr) {
+		if (us->laddr != daddr)
+			return -1;
+		score += 4;
+	}
+	if (us->connected) {
+		if (us->faddr != saddr || us->fport != sport)
+			return -1;
+		score += 8;
+	}
+	return score;
+}
+
+static uint32_t udp_flow_hash(struct udp_table *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+	uint64_t h = ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) ^ (uint64_t)t->rng;
+	h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
+	return (uint32_t)(h ^ (h >> 33));
+}
+
+/* The socket a unicast datagram goes to: the best score; among equally good
+ * SO_REUSEPORT sockets, one chosen by a hash of the flow, so one flow always
+ * reaches the same socket. */
+static struct udp_sock *udp_lookup(struct stack *st, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+	struct udp_sock *us, *best = NULL;
+	int score, best_score = -1;
+	uint32_t group = 0, pick;
+
+	for (us = *udp_bucket(st, dport); us; us = us->next) {
+		if (us->lport != dport || (score = udp_score(us, saddr, sport, daddr)) < 0)
+			continue;
+		if (score > best_score) {
+			best = us;
+			best_score = score;
+			group = 1;
+		} else if (score == best_score && us->reuseport && best->reuseport) {
+			group++;
+		}
+	}
+	if (!best || !best->reuseport || group < 2)
+		return best;
+	pick = udp_flow_hash(st->udp, saddr, sport, daddr, dport) % group;
+	for (us = best; us; us = us->next) {
+		if (us->lport != dport || !us->reuseport || udp_score(us, saddr, sport, daddr) != best_score)
+			continue;
+		if (pick-- == 0)
+			return us;
+	}
+	return best;
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+static void udp_drop(struct stack *st, struct pbuf *p, enum stack_counter c)
+{
+	STAT_INC(st, c);
+	pbuf_free(p);
+}
+
+static const enum stack_counter udp_parse_drop[] = {
+	[UDP_ERR_SHORT] = DROP_UDP_SHORT, [UDP_ERR_LEN] = DROP_UDP_LEN, [UDP_ERR_CKSUM] = DROP_UDP_CKSUM,
+};
+
+/* Queue a datagram (p->data at its payload). As Linux's
+ * __udp_enqueue_schedule_skb(), a datagram is taken while the memory already
+ * queued does not exceed SO_RCVBUF; each one is charged the whole buffer it
+ * occupies, since that is what it keeps from the device's pool. */
+static void udp_enqueue(struct stack *st, struct udp_sock *us, struct pbuf *p)
+{
+	if (us->rxq_mem > (uint32_t)us->rcvbuf)
+		return udp_drop(st, p, DROP_UDP_RCVBUF);
+	p->next = NULL;
+	if (us->rxq_tail)
+		us->rxq_tail->next = p;
+	else
+		us->rxq_head = p;
+	us->rxq_tail = p;
+	us->rxq_mem += p->size;
+	us->rxq_bytes += p->len;
+	STAT_INC(st, UDP_RX_DATAGRAMS);
+	sock_wake(us->s);
+}
+
+void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
+{
+	struct udp_hdr h;
+	struct udp_sock *us;
+	int hw_bad = !!(p->flags & PBUF_F_RX_L4_CKSUM_BAD);
+	int rc;
+
+	if ((rc = udp_hdr_parse(p->data, p->len, m->src, m->dst, !m->l4_cksum_ok && !hw_bad, &h)) != 0)
+		return udp_drop(st, p, udp_parse_drop[-rc]);
+	if (hw_bad && h.cksum != 0) /* a zero checksum means none was sent (RFC 768) */
+		return udp_drop(st, p, DROP_UDP_CKSUM);
+	if (!(us = udp_lookup(st, m->src, h.sport, m->dst, h.dport))) {
+		/* RFC 1122 §4.1.3.1: port unreachable, quoting the IP packet */
+		if (pbuf_prepend(p, p->l3_len))
+			icmp_send_unreach(st, p, ICMP_UNREACH_PORT);
+		return udp_drop(st, p, DROP_UDP_NO_PORT);
+	}
+	pbuf_trim(p, h.len);
+	pbuf_adj(p, UDP_HDR_LEN);
+	p->user[0] = (uint64_t)m->src << 16 | h.sport;
+	udp_enqueue(st, us, p);
+}
+
+void udp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+		    int err, int hard)
+{
+	struct udp_sock *us = udp_lookup(st, dst, dport, src, sport);
+	/* without IP_RECVERR Linux reports only hard errors, only to connected sockets */
+	if (!us || !hard || !us->connected)
+		return;
+	us->err = err;
+	sock_wake(us->s);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static size_t udp_iov_len(const struct iovec *iov, int iovcnt, int *fault)
+{
+	size_t total = 0;
+	*fault = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len && !iov[i].iov_base)
+			*fault = 1;
+		if (iov[i].iov_len > SIZE_MAX - total)
+			return SIZE_MAX;
+		total += iov[i].iov_len;
+	}
+	return total;
+}
+
+static int udp_is_broadcast(const struct stack *st, uint32_t dst)
+{
+	return dst == INADDR_BROADCAST || (st->netmask != 0xffffffffu && (dst | st->netmask) == 0xffffffffu &&
+					    (dst & st->netmask) == (st->addr & st->netmask));
+}
+
+/* Where a datagram to dst can go: 0, -ENETUNREACH, or -EACCES for a
+ * broadcast without SO_BROADCAST (as Linux). */
+static int udp_route(const struct stack *st, const struct udp_sock *us, uint32_t dst)
+{
+	if (udp_is_broadcast(st, dst))
+		return us->broadcast ? 0 : -EACCES;
+	/* Linux routes 0.0.0.0 to the host itself; this stack has no loopback */
+	if (dst == INADDR_ANY || !ipv4_next_hop(st, dst))
+		return -ENETUNREACH;
+	return 0;
+}
+
+/* The largest payload one packet carries. This stack never fragments (as
+ * Linux with IP_PMTUDISC_DO), so a datagram must fit the MTU, and one buffer. */
+static size_t udp_max_payload(const struct stack *st)
+{
+	size_t mtu = (size_t)ipv4_max_payload(st) - UDP_HDR_LEN;
+	size_t buf = (size_t)st->pool->buf_size - PBUF_HEADROOM - UDP_HDR_LEN;
+	size_t max = mtu < buf ? mtu : buf;
+	return max < UDP_MAX_PAYLOAD ? max : UDP_MAX_PAYLOAD;
+}
+
+/* A broadcast goes out in a link-level broadcast frame: no ARP. */
+static void udp_output_broadcast(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t tos)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct ipv4_hdr h = { .ihl = IPV4_HDR_LEN, .tos = tos, .id = st->ip_id++, .frag = IPV4_FLAG_DF,
+			      .ttl = 64, .proto = IPV4_PROTO_UDP, .src = st->addr, .dst = dst };
+	uint8_t *b = pbuf_prepend(p, IPV4_HDR_LEN);
+	if (!b)
+		return udp_drop(st, p, TX_DROP_NOBUF);
+	p->l3_len = IPV4_HDR_LEN;
+	h.total_len = (uint16_t)p->len;
+	ipv4_hdr_emit(b, &h);
+	eth_output(st, p, bcast, ETH_TYPE_IPV4);
+}
+
+/* Build the datagram (payload copied from iov) and send it. The checksum is
+ * computed here, or left to the device with the pseudo-header sum in the
+ * field when it offers UDP checksum offload. */
+static int udp_output(struct stack *st, struct udp_sock *us, const struct iovec *iov, int iovcnt,
+		      size_t len, uint32_t dst, uint16_t dport)
+{
+	struct pbuf *p = stack_alloc(st);
+	struct udp_hdr h = { .sport = us->lport, .dport = dport, .len = (uint16_t)(UDP_HDR_LEN + len) };
+	uint8_t *b, *d;
+
+	if (!p)
+		return -ENOBUFS;
+	b = pbuf_append(p, UDP_HDR_LEN + (uint32_t)len);
+	d = b + UDP_HDR_LEN;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len)
+			memcpy(d, iov[i].iov_base, iov[i].iov_len);
+		d += iov[i].iov_len;
+	}
+	if (st->nif->caps & NETIF_CAP_TX_CKSUM_UDP) {
+		uint32_t sum = cksum_pseudo_ipv4(st->addr, dst, IPV4_PROTO_UDP, h.len);
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		wr16(b, h.sport);
+		wr16(b + 2, h.dport);
+		wr16(b + 4, h.len);
+		wr16(b + 6, (uint16_t)sum);
+		p->flags |= PBUF_F_TX_UDP_CKSUM;
+		p->l4_len = UDP_HDR_LEN;
+	} else {
+		udp_hdr_emit(b, &h, st->addr, dst);
+	}
+	STAT_INC(st, UDP_TX_DATAGRAMS);
+	if (udp_is_broadcast(st, dst))
+		udp_output_broadcast(st, p, dst, us->tos);
+	else /* as Linux, a datagram lost to ARP or a full queue still counts as sent */
+		(void)ipv4_output(st, p, dst, IPV4_PROTO_UDP, us->tos);
+	return 0;
+}
+
+static int udp_take_err(struct udp_sock *us)
+{
+	int e = us->err;
+	us->err = 0;
+	if (e)
+		sock_wake(us->s);
+	return e;
+}
+
+/* The checks in the order Linux's inet_sendmsg() and udp_sendmsg() make them. */
+static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
+			const struct sockaddr_in *to)
+{
+	struct udp_sock *us = s->proto;
+	struct stack *st = s->st;
+	uint32_t dst;
+	uint16_t dport;
+	size_t len;
+	int fault, rc;
+
+	if (iovcnt > UDP_IOV_MAX)
+		return -EMSGSIZE;
+	if ((rc = udp_autobind(st, us)) != 0)
+		return rc;
+	len = udp_iov_len(iov, iovcnt, &fault);
+	if (len > 0xffff)
+		return -EMSGSIZE;
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (to) {
+		dst = ntohl(to->sin_addr.s_addr);
+		dport = ntohs(to->sin_port);
+		if (!dport)
+			return -EINVAL;
+	} else if (us->connected) { /* sendto() with an address overrides the peer: no EISCONN for UDP */
+		dst = us->faddr;
+		dport = us->fport;
+	} else {
+		return -EDESTADDRREQ;
+	}
+	if ((rc = udp_route(st, us, dst)) != 0)
+		return rc;
+	if (len > udp_max_payload(st))
+		return -EMSGSIZE;
+	if (us->err)
+		return -udp_take_err(us);
+	if (us->shut & UDP_SHUT_WR)
+		return -EPIPE;
+	if (fault)
+		return -EFAULT;
+	if ((rc = udp_output(st, us, iov, iovcnt, len, dst, dport)) != 0)
+		return rc;
+	return (ssize_t)len;
+}
+
+/* ---- receive ---------------------------------------------------------- */
+
+static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
+			struct sockaddr_in *from)
+{
+	struct udp_sock *us = s->proto;
+	struct pbuf *p = us->rxq_head;
+	size_t copied = 0;
+	int fault;
+
+	if (flags & MSG_ERRQUEUE) /* no IP_RECVERR: the error queue is always empty */
+		return -EAGAIN;
+	if (us->err)
+		return -udp_take_err(us);
+	if (!p)
+		return (us->shut & UDP_SHUT_RD) ? 0 : -EAGAIN;
+	udp_iov_len(iov, iovcnt, &fault);
+	if (fault)
+		return -EFAULT;
+	for (int i = 0; i < iovcnt && copied < p->len; i++) {
+		size_t n = p->len - copied < iov[i].iov_len ? p->len - copied : iov[i].iov_len;
+		if (n)
+			memcpy(iov[i].iov_base, p->data + copied, n);
+		copied += n;
+	}
+	if (from) {
+		memset(from, 0, sizeof(*from));
+		from->sin_family = AF_INET;
+		from->sin_addr.s_addr = htonl((uint32_t)(p->user[0] >> 16));
+		from->sin_port = htons((uint16_t)p->user[0]);
+	}
+	/* MSG_TRUNC: the real length of the datagram, even if it was cut */
+	ssize_t ret = (flags & MSG_TRUNC) ? (ssize_t)p->len : (ssize_t)copied;
+	if (!(flags & MSG_PEEK)) {
+		us->rxq_head = p->next;
+		if (!us->rxq_head)
+			us->rxq_tail = NULL;
+		us->rxq_mem -= p->size;
+		us->rxq_bytes -= p->len;
+		pbuf_free(p);
+		if (!us->rxq_head)
+			sock_wake(s);
+	}
+	return ret;
+}
+
+/* ---- the rest of the socket calls ------------------------------------- */
+
+static int udp_connect(struct sock *s, const struct sockaddr_in *a)
+{
+	struct udp_sock *us = s->proto;
+	struct stack *st = s->st;
+	uint32_t dst;
+	int rc;
+
+	if (a->sin_family == AF_UNSPEC) { /* Linux's __udp_disconnect() */
+		us->connected = 0;
+		us->faddr = 0;
+		us->fport = 0;
+		if (!us->addr_locked)
+			us->laddr = 0;
+		if (!us->port_locked)
+			udp_unhash(st, us);
+		return 0;
+	}
+	dst = ntohl(a->sin_addr.s_addr);
+	if ((rc = udp_route(st, us, dst)) != 0)
+		return rc;
+	if ((rc = udp_autobind(st, us)) != 0)
+		return rc;
+	if (!us->laddr)
+		us->laddr = st->addr;
+	us->faddr = dst;
+	us->fport = ntohs(a->sin_port);
+	us->connected = 1;
+	return 0;
+}
+
+/* Linux's inet_shutdown(): on an unconnected socket the flags are set all
+ * the same (waking waiters) and the answer is ENOTCONN. */
+static int udp_shutdown(struct sock *s, int how)
+{
+	struct udp_sock *us = s->proto;
+	us->shut |= how == SHUT_RD ? UDP_SHUT_RD : how == SHUT_WR ? UDP_SHUT_WR : UDP_SHUT_RD | UDP_SHUT_WR;
+	sock_wake(s);
+	return us->connected ? 0 : -ENOTCONN;
+}
+
+static int udp_close(struct sock *s)
+{
+	struct udp_sock *us = s->proto;
+	udp_unhash(s->st, us);
+	*us->all_pprev = us->all_next;
+	if (us->all_next)
+		us->all_next->all_pprev = us->all_pprev;
+	udp_rxq_purge(us);
+	free(us);
+	s->proto = NULL;
+	return 0;
+}
+
+static int udp_buf_size(int val, int max, int min)
+{
+	/* Linux: min_t(u32, val, max) * 2, at least min */
+	uint32_t v = (uint32_t)val < (uint32_t)max ? (uint32_t)val : (uint32_t)max;
+	v *= 2;
+	return v < (uint32_t)min ? min : (int)v;
+}
+
+static int udp_setopt(struct sock *s, int level, int name, const void *val, socklen_t len)
+{
+	struct udp_sock *us = s->proto;
+	int v;
+
+	if (level != SOL_SOCKET && level != IPPROTO_IP)
+		return -ENOPROTOOPT;
+	if (len < (socklen_t)sizeof(int))
+		return -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	if (level == IPPROTO_IP) {
+		if (name != IP_TOS)
+			return -ENOPROTOOPT;
+		us->tos = (uint8_t)(v & 0xfc); /* Linux keeps the ECN bits to itself */
+		return 0;
+	}
+	switch (name) {
+	case SO_REUSEADDR: us->reuseaddr = !!v; return 0;
+	case SO_REUSEPORT: us->reuseport = !!v; return 0;
+	case SO_BROADCAST: us->broadcast = !!v; return 0;
+	case SO_RCVBUF:
+		us->rcvbuf = udp_buf_size(v, UDP_RMEM_MAX, UDP_RMEM_MIN);
+		return 0;
+	case SO_SNDBUF: /* kept for getsockopt: datagrams leave at once, none waits */
+		us->sndbuf = udp_buf_size(v, UDP_WMEM_MAX, UDP_WMEM_MIN);
+		return 0;
+	case SO_KEEPALIVE: /* accepted and without effect, as on Linux's UDP */
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int udp_getopt(struct sock *s, int level, int name, void *val, socklen_t *len)
+{
+	struct udp_sock *us = s->proto;
+	int v;
+
+	if (level == IPPROTO_IP && name == IP_TOS) {
+		v = us->tos;
+	} else if (level != SOL_SOCKET) {
+		return -ENOPROTOOPT;
+	} else {
+		switch (name) {
+		case SO_REUSEADDR: v = us->reuseaddr; break;
+		case SO_REUSEPORT: v = us->reuseport; break;
+		case SO_BROADCAST: v = us->broadcast; break;
+		case SO_RCVBUF: v = us->rcvbuf; break;
+		case SO_SNDBUF: v = us->sndbuf; break;
+		case SO_ERROR: v = udp_take_err(us); break;
+		case SO_TYPE: v = SOCK_DGRAM; break;
+		case SO_PROTOCOL: v = IPPROTO_UDP; break;
+		case SO_DOMAIN: v = AF_INET; break;
+		case SO_ACCEPTCONN: v = 0; break;
+		case SO_KEEPALIVE: v = 0; break;
+		default: return -ENOPROTOOPT;
+		}
+	}
+	/* Linux copies at most sizeof(int), fewer if the caller asked for fewer */
+	if (*len > (socklen_t)sizeof(v))
+		*len = sizeof(v);
+	memcpy(val, &v, *len);
+	return 0;
+}
+
+static int udp_name(struct sock *s, struct sockaddr_in *local)
+{
+	struct udp_sock *us = s->proto;
+	memset(local, 0, sizeof(*local));
+	local->sin_family = AF_INET;
+	local->sin_addr.s_addr = htonl(us->laddr);
+	local->sin_port = htons(us->lport);
+	return 0;
+}
+
+static int udp_peer(struct sock *s, struct sockaddr_in *peer)
+{
+	struct udp_sock *us = s->proto;
+	if (!us->connected)
+		return -ENOTCONN;
+	memset(peer, 0, sizeof(*peer));
+	peer->sin_family = AF_INET;
+	peer->sin_addr.s_addr = htonl(us->faddr);
+	peer->sin_port = htons(us->fport);
+	return 0;
+}
+
+/* Linux's datagram_poll() */
+static uint32_t udp_events(const struct sock *s)
+{
+	const struct udp_sock *us = s->proto;
+	uint32_t ev = EPOLLOUT;
+	if (us->err)
+		ev |= EPOLLERR;
+	if (us->rxq_head)
+		ev |= EPOLLIN;
+	if (us->shut & UDP_SHUT_RD)
+		ev |= EPOLLIN | EPOLLRDHUP;
+	if (us->shut == (UDP_SHUT_RD | UDP_SHUT_WR))
+		ev |= EPOLLHUP;
+	return ev;
+}
+
+static int udp_sock_take_error(struct sock *s)
+{
+	return udp_take_err(s->proto);
+}
+
+/* FIONREAD on Linux's UDP: the payload size of the next datagram */
+static size_t udp_rx_bytes(const struct sock *s)
+{
+	const struct udp_sock *us = s->proto;
+	return us->rxq_head ? us->rxq_head->len : 0;
+}
+
+static size_t udp_tx_bytes(const struct sock *s)
+{
+	(void)s;
+	return 0; /* datagrams go to the device at once */
+}
+
+const struct sock_ops udp_sock_ops = {
+	.bind = udp_bind,
+	.connect = udp_connect,
+	.send = udp_send,
+	.recv = udp_recv,
+	.shutdown = udp_shutdown,
+	.close = udp_close,
+	.setopt = udp_setopt,
+	.getopt = udp_getopt,
+	.name = udp_name,
+	.peer = udp_peer,
+	.events = udp_events,
+	.take_error = udp_sock_take_error,
+	.rx_bytes = udp_rx_bytes,
+	.tx_bytes = udp_tx_bytes,
+};
+
+int udp_sock_create(struct stack *st, struct sock **out)
+{
+	struct udp_sock *us = calloc(1, sizeof(*us));
+	if (!us)
+		return -ENOMEM;
+	if (!(us->s = sock_alloc(st, SOCK_DGRAM, &udp_sock_ops, us))) {
+		free(us);
+		return -ENOMEM;
+	}
+	us->rcvbuf = UDP_RMEM_DEFAULT;
+	us->sndbuf = UDP_WMEM_DEFAULT;
+	us->all_next = st->udp->all;
+	if (us->all_next)
+		us->all_next->all_pprev = &us->all_next;
+	us->all_pprev = &st->udp->all;
+	st->udp->all = us;
+	*out = us->s;
+	return 0;
+}
+
+void udp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg)
+{
+	if (!st->udp)
+		return;
+	for (const struct udp_sock *us = st->udp->all; us; us = us->all_next) {
+		struct sock_info si = { .type = SOCK_DGRAM, .state = -1, .rcv_queue = us->rxq_bytes };
+		udp_name(us->s, &si.local);
+		if (us->connected)
+			udp_peer(us->s, &si.peer);
+		fn(&si, arg);
+	}
+}

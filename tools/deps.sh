@@ -23,6 +23,7 @@ hdr /usr/include/bsd/string.h libbsd-dev
 cmd ip iproute2
 cmd tc iproute2
 cmd curl curl
+cmd ping iputils-ping
 cmd wrk wrk
 cmd nginx nginx-light
 cmd redis-server redis-server
