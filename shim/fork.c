@@ -184,3 +184,33 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	va_end(ap);
 	return execve(path, argv, envp);
 }
+
+/* ---- privilege drops ---- */
+
+/* nginx's worker binds nothing itself: it inherits the master's bypassed
+ * listeners, then drops root (setgid, setuid) before its first wait. Its
+ * stack starts there, while it may still open the device. */
+static void priv_drop_start(void)
+{
+	if (SHIM_INSIDE() || !cfg.active || !shim_has_bypass || shim_rt_failed || rt_started() || geteuid() != 0)
+		return;
+	pthread_mutex_lock(&shim_mu);
+	if (shim_stack())
+		log_debug("stack started before the program drops privileges");
+	pthread_mutex_unlock(&shim_mu);
+}
+
+#define PRIV_WRAP(name, params, args)                                           \
+	SHIM_EXPORT int name params                                                 \
+	{                                                                           \
+		priv_drop_start();                                                      \
+		return REAL(name) args;                                                 \
+	}
+PRIV_WRAP(setuid, (uid_t uid), (uid))
+PRIV_WRAP(setgid, (gid_t gid), (gid))
+PRIV_WRAP(seteuid, (uid_t uid), (uid))
+PRIV_WRAP(setegid, (gid_t gid), (gid))
+PRIV_WRAP(setreuid, (uid_t r, uid_t e), (r, e))
+PRIV_WRAP(setregid, (gid_t r, gid_t e), (r, e))
+PRIV_WRAP(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+PRIV_WRAP(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))

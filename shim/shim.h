@@ -171,6 +171,8 @@ static inline struct ssock *ss_bypassed(int fd)
 extern pthread_mutex_t shim_mu;  /* control plane: decisions, attach, epoll membership */
 extern atomic_uint shim_gen;     /* bumped by every notification of any socket */
 extern int shim_rt_failed;       /* the stack could not start: everything to the kernel */
+extern int shim_has_bypass;      /* some socket of this process was bypassed */
+struct stack *shim_stack(void);  /* this thread's instance, started on first use; NULL: failed */
 
 struct ssock *ss_new(int domain, int type, int proto, int state, int why);
 void ss_free(struct ssock *ss);

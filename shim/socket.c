@@ -89,8 +89,12 @@ void ss_notify(struct sock *sk, void *arg)
 			ep_item_notify(it);
 }
 
+int shim_has_bypass;
+
 static void ss_set_state(struct ssock *ss, int fd, int state, int why)
 {
+	if (state == SS_BYPASS)
+		shim_has_bypass = 1;
 	ss->state = state;
 	ss->why = why;
 	log_debug("fd %d: %s", fd, ss_reason_str(why));
@@ -109,7 +113,7 @@ static int kernel_set_nonblock(int fd, int on)
 
 /* This thread's stack instance, started on first use; NULL (once logged)
  * when the device cannot start. */
-static struct stack *shim_stack(void)
+struct stack *shim_stack(void)
 {
 	struct stack *st;
 
@@ -468,6 +472,7 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 		rt_unlock(ss->st);
 		return rc;
 	}
+	shim_has_bypass = 1;
 	nss->sk = nsk;
 	nss->st = sock_stack(nsk);
 	nss->nonblock = !!(flags & SOCK_NONBLOCK);
