@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char *t_errname(int e)
+static inline const char *t_errname(int e)
 {
 	switch (e) {
 #define E(x) case x: return #x;
@@ -30,7 +30,6 @@ static const char *t_errname(int e)
 /* print a call's result: the value, and errno's name when it failed */
 #define T(name, expr)                                                              \
 	do {                                                                           \
-		errno = 0;                                                                 \
 		long t_rc = (long)(expr);                                                  \
 		int t_e = errno;                                                           \
 		if (t_rc < 0)                                                              \
@@ -55,7 +54,7 @@ static const char *t_errname(int e)
 	} while (0)
 
 /* a TCP listener on ANY (port chosen by the kernel), its port in *port */
-static int t_listener(int type_flags, unsigned short *port)
+static inline int t_listener(int type_flags, unsigned short *port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t l = sizeof(a);
@@ -71,14 +70,14 @@ static int t_listener(int type_flags, unsigned short *port)
 	return s;
 }
 
-static struct sockaddr_in t_lo(unsigned short port)
+static inline struct sockaddr_in t_lo(unsigned short port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return a;
 }
 
-static int t_connect(unsigned short port)
+static inline int t_connect(unsigned short port)
 {
 	struct sockaddr_in a = t_lo(port);
 	int c = socket(AF_INET, SOCK_STREAM, 0);
