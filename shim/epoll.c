@@ -508,7 +508,10 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		int nu = ep_collect_user(ep, ev, max), n = nu;
 
 		if (n < max && (nu == 0 || fair)) {
+			sig_wait_begin();
 			int k = REAL(epoll_wait)(epfd, ev + n, max - n, 0);
+			if (k < 0 && errno == EINTR && sig_wait_resume(0))
+				k = 0; /* a driver's signal, not the program's */
 			if (k < 0)
 				return -errno;
 			n += k;
@@ -523,9 +526,10 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 			rt_poll(st);
 			continue;
 		}
+		sig_wait_begin();
 		int w = rt_wait(st, ep_ready, ep, deadline, epfd);
-		if (w == -EINTR)
-			return -EINTR;
+		if (w == -EINTR && !sig_wait_resume(0))
+			return -EINTR; /* epoll_wait is never restarted */
 		if (w == -ETIMEDOUT) {
 			timeout_zero = 1; /* one last look at both sides */
 			polled = 1;

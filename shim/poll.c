@@ -83,6 +83,7 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 
 		for (nfds_t j = 0; j < nb; j++)
 			fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
+		sig_wait_begin();
 		rc = REAL(poll)(fds, nfds, 0);
 		for (nfds_t j = 0; j < nb; j++) {
 			struct pollfd *p = &fds[idx[j]];
@@ -97,6 +98,8 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 				p->revents = ss && ss->state == SS_BYPASS ? POLLERR | POLLHUP : POLLNVAL;
 			}
 		}
+		if (rc < 0 && errno == EINTR && sig_wait_resume(0))
+			continue; /* a driver's signal, not the program's */
 		if (rc < 0) {
 			rc = -errno;
 			break;
@@ -116,8 +119,9 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 		}
 		if (kep == -2)
 			kep = kernel_epoll(fds, nfds);
+		sig_wait_begin();
 		int w = rt_wait(st, gen_ready, &gen, deadline, kep >= 0 ? kep : -1);
-		if (w == -EINTR) {
+		if (w == -EINTR && !sig_wait_resume(0)) {
 			rc = -EINTR;
 			break;
 		}

@@ -213,6 +213,13 @@ void ep_ss_remove(struct ssock *ss); /* the last fd of ss closed */
 void ep_free(struct fobj *o);
 int ep_attach_all(int epfd);
 
+/* ---- signal.c ---- */
+void sig_wait_begin(void);
+/* rt_wait() said -EINTR: 1 if the wait goes on (no handler of the program
+ * ran, or it had SA_RESTART and the call restarts), 0 for EINTR. */
+int sig_wait_resume(int restartable);
+void sig_device_restart(void);
+
 /* ---- fork.c ---- */
 void fork_init(void);
 

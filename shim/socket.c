@@ -122,6 +122,8 @@ struct stack *shim_stack(void)
 	shim_enter();
 	st = rt_stack();
 	shim_leave();
+	if (st)
+		sig_device_restart();
 	if (!st) {
 		shim_rt_failed = 1;
 		if (shim_on_error())
@@ -257,12 +259,14 @@ int ss_wait(struct ssock *ss, uint32_t want, uint64_t deadline, int kernel_fd)
 		rt_unlock(ss->st);
 		if (ev & (want | EPOLLERR | EPOLLHUP))
 			return 0;
+		sig_wait_begin();
 		r = rt_wait(ss->st, ss_ready, &w, deadline, kernel_fd);
 		if (r == 1)
 			return 1;
 		if (r == -ETIMEDOUT)
 			return -EAGAIN;
-		if (r == -EINTR)
+		/* restartable as Linux: a call without a timeout (sock_intr_errno) */
+		if (r == -EINTR && !sig_wait_resume(deadline == UINT64_MAX))
 			return -EINTR;
 	}
 }

@@ -17,7 +17,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/time.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
@@ -237,6 +239,61 @@ static int run_server(unsigned short port)
 	return 0;
 }
 
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void alarm_in(long us)
+{
+	struct itimerval it = {{0, 0}, {0, us}};
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void *late_send(void *arg)
+{
+	usleep(1000000);
+	send(*(int *)arg, "r", 1, 0);
+	return NULL;
+}
+
+/* A handler without SA_RESTART interrupts a blocking recv; with it, the recv
+ * goes on (here until another thread's data is echoed); poll and epoll_wait
+ * are interrupted either way. */
+static void test_signals(int s)
+{
+	struct sigaction sa, old;
+	char b[16];
+	pthread_t th;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	T("sigaction", sigaction(SIGALRM, &sa, NULL));
+	T("sigaction old is ours", sigaction(SIGALRM, NULL, &old) == 0 && old.sa_handler == on_alarm &&
+					   !(old.sa_flags & SA_RESTART));
+	alarm_in(50000);
+	T("recv interrupted", recv(s, b, sizeof(b), 0));
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	pthread_create(&th, NULL, late_send, &s);
+	alarm_in(50000);
+	T("recv restarted", recv(s, b, sizeof(b), 0));
+	pthread_join(th, NULL);
+	alarm_in(50000);
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	T("poll interrupted", poll(&p, 1, 5000));
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
+	epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+	alarm_in(50000);
+	T("epoll_wait interrupted", epoll_wait(ep, &ev, 1, 5000));
+	close(ep);
+	T("alarms", alarms);
+	signal(SIGALRM, SIG_DFL);
+}
+
 static int run_client(const char *addr, unsigned short port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -318,6 +375,7 @@ static int run_client(const char *addr, unsigned short port)
 	T("select socket set", FD_ISSET(s, &rs));
 	T("select socketpair clear", FD_ISSET(sp[0], &rs));
 	T("recv MSG_WAITALL", recv(s, b, 1000, MSG_WAITALL));
+	test_signals(s);
 	tv = (struct timeval){0, 200000};
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	T("recv timeout", recv(s, b, sizeof(b), 0));
