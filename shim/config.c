@@ -21,6 +21,7 @@ struct cfg_reader {
 	const char *path;
 	struct shim_cfg *c;
 	int errors;
+	int sec_line, sec_reported; /* line of the current [section] */
 	int has_device, has_address, has_rules;
 };
 
@@ -36,8 +37,14 @@ static char *cfg_read_line(char *str, int num, void *stream)
 {
 	struct cfg_reader *r = stream;
 	char *s = fgets(str, num, r->f);
-	if (s)
+	if (s) {
+		const char *p = s;
 		r->line++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[')
+			r->sec_line = r->line;
+	}
 	return s;
 }
 
@@ -270,8 +277,15 @@ static int cfg_key(struct cfg_reader *r, const char *sec, const char *key, const
 			cfg_err(r, "unknown key '%s' in [%s]", key, sec);
 		else if (!*sec)
 			cfg_err(r, "key '%s' outside any section", key);
-		else
+		else if (r->sec_reported != r->sec_line) {
+			int line = r->line;
+			r->line = r->sec_line;
+			r->sec_reported = r->sec_line;
 			cfg_err(r, "unknown section [%s]", sec);
+			r->line = line;
+		} else {
+			r->errors++;
+		}
 		return 0;
 	}
 #undef IS
