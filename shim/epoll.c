@@ -28,6 +28,7 @@ struct sepoll {
 	atomic_int nready;
 	int nuser, ndual, nattach;
 	unsigned turn;
+	struct stack *st;         /* the instance of its bypassed sockets, once known */
 };
 
 static struct sepoll *ep_of(struct fobj *o)
@@ -219,6 +220,7 @@ void ep_fork_child(struct fobj *o)
 	ep->rhead = ep->rtail = NULL;
 	atomic_store(&ep->nready, 0);
 	ep->nattach = 0;
+	ep->st = NULL;
 	for (struct sitem *it = ep->items; it; it = it->ep_next)
 		if (it->in_user && !it->ss->sk)
 			ep->nattach++;
@@ -497,7 +499,9 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		return -EINVAL;
 	if (ep->nattach > 0)
 		ep_attach_all(epfd);
-	if (ep->nuser == 0 || !(st = ep_stack(ep))) {
+	if (!(st = ep->st))
+		st = ep->st = ep_stack(ep); /* one instance per process for now (RT_INST_MAX) */
+	if (ep->nuser == 0 || !st) {
 		*kernel_only = 1;
 		return 0;
 	}

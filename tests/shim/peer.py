@@ -3,6 +3,8 @@
 
   peer.py http-client ADDR PORT N   N requests as tcpflow's server expects them
   peer.py echo-server ADDR PORT     one connection, echoed until end of stream
+  peer.py udp-client ADDR PORT      the datagrams udpflow's server expects
+  peer.py udp-echo ADDR PORT        echoes datagrams until "quit"
 Exits non-zero on any mismatch."""
 import socket
 import sys
@@ -78,9 +80,43 @@ def echo_server(addr, port):
     print("peer: echoed %d" % total)
 
 
+def udp_client(addr, port):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(10)
+    for w in (b"one", b"two", b"three"):
+        u.sendto(w, (addr, port))
+        got, frm = u.recvfrom(100)
+        if got != w.upper() or frm != (addr, port):
+            raise SystemExit("peer: %r from %r" % (got, frm))
+    u.sendto(bytes(1400), (addr, port))
+    got = u.recv(4096)
+    if len(got) != 100:
+        raise SystemExit("peer: big reply of %d bytes" % len(got))
+    for w in (b"a", b"b", b"c"):
+        u.sendto(w, (addr, port))
+    print("peer: udp ok")
+
+
+def udp_echo(addr, port):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((addr, port))
+    u.settimeout(60)
+    print("peer: listening", flush=True)
+    while True:
+        b, frm = u.recvfrom(65536)
+        if b == b"quit":
+            break
+        u.sendto(b, frm)
+    print("peer: udp echo done")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "http-client":
         http_client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "udp-client":
+        udp_client(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "udp-echo":
+        udp_echo(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "echo-server":
         echo_server(sys.argv[2], int(sys.argv[3]))
     else:
