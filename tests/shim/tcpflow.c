@@ -239,7 +239,13 @@ static int run_server(unsigned short port)
 	return 0;
 }
 
-static volatile sig_atomic_t alarms;
+static volatile sig_atomic_t alarms, sigpipes;
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -383,6 +389,14 @@ static int run_client(const char *addr, unsigned short port)
 	tv = (struct timeval){10, 0};
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	T("recv EOF", recv(s, b, sizeof(b), 0));
+	/* writing after SHUT_WR: EPIPE, and SIGPIPE unless MSG_NOSIGNAL */
+	signal(SIGPIPE, on_sigpipe);
+	T("send after SHUT_WR", send(s, "x", 1, 0));
+	T("SIGPIPE raised", sigpipes);
+	T("send MSG_NOSIGNAL", send(s, "x", 1, MSG_NOSIGNAL));
+	T("write after SHUT_WR", write(s, "x", 1));
+	T("SIGPIPEs", sigpipes);
+	signal(SIGPIPE, SIG_IGN);
 	T("close", close(s));
 
 	/* a port nobody listens on: refused, blocking and non-blocking */
