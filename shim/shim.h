@@ -213,6 +213,11 @@ void ep_ss_remove(struct ssock *ss); /* the last fd of ss closed */
 void ep_free(struct fobj *o);
 int ep_attach_all(int epfd);
 
+/* The runtime's hook for the signal trampoline (stack/rt_impl.h): a wait in
+ * progress on this thread ends with -EINTR even while busy-polling. Weak:
+ * a runtime without it still links. */
+void rt_note_signal(void) __attribute__((weak));
+
 /* ---- signal.c ---- */
 void sig_wait_begin(void);
 /* rt_wait() said -EINTR: 1 if the wait goes on (no handler of the program
