@@ -117,9 +117,9 @@ static void item_unlink(struct sepoll *ep, struct sitem *it)
 			break;
 		}
 	}
+	ep_unqueue(ep, it); /* with rt_lock held: a collecting epoll_wait holds it */
 	if (ss->sk)
 		rt_unlock(ss->st);
-	ep_unqueue(ep, it);
 	if (it->ep_prev)
 		it->ep_prev->ep_next = it->ep_next;
 	else
@@ -160,8 +160,13 @@ static void item_sync(struct sepoll *ep, struct sitem *it)
 			ev.events &= ~(uint32_t)(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
 		it->in_kernel = REAL(epoll_ctl)(ep->fd, EPOLL_CTL_ADD, it->fd, &ev) == 0;
 	}
-	if (it->in_user && !want_user)
+	if (it->in_user && !want_user) {
+		if (ss->sk)
+			rt_lock(ss->st);
 		ep_unqueue(ep, it);
+		if (ss->sk)
+			rt_unlock(ss->st);
+	}
 	it->in_user = want_user;
 	item_counts(ep, it, +1);
 	if (want_user && ss->sk) {
@@ -332,14 +337,15 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			rc = -errno;
 			break;
 		}
+		if (ss->sk)
+			rt_lock(ss->st); /* a collecting epoll_wait reads them under it */
 		it->events = ev->events;
 		it->data = ev->data;
 		it->disarmed = 0;
-		if (it->in_user && ss->sk) {
-			rt_lock(ss->st);
+		if (it->in_user && ss->sk)
 			ep_item_check(it);
+		if (ss->sk)
 			rt_unlock(ss->st);
-		}
 		break;
 	case EPOLL_CTL_DEL:
 		if (it->in_kernel)
@@ -358,14 +364,17 @@ out:
 
 /* ---- epoll_wait ---- */
 
-/* Report the queued bypassed items that are ready, at most max. */
-static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
+/* Report the queued bypassed items that are ready, at most max. The hot
+ * path of epoll_wait: under the instance's rt_lock alone (notifications
+ * queue items under it; unlinking an item takes it), plus the ready list's
+ * spinlock. One instance per process (RT_INST_MAX): an item of another
+ * instance would stay queued. */
+static int ep_collect_user(struct sepoll *ep, struct stack *st, struct epoll_event *out, int max)
 {
 	struct sitem *list, *keep = NULL, **keep_tail = &keep;
-	struct stack *locked = NULL;
 	int n = 0;
 
-	pthread_mutex_lock(&ep->mu);
+	rt_lock(st);
 	pthread_spin_lock(&ep->rlock);
 	list = ep->rhead;
 	ep->rhead = ep->rtail = NULL;
@@ -379,20 +388,14 @@ static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
 		uint32_t e;
 
 		list = it->r_next;
-		if (n == max) {
-			/* no room: back on the list for the next call */
+		if (!it->in_user || it->disarmed || !it->ss->sk)
+			continue;
+		if (n == max || it->ss->st != st) {
+			/* no room, or not this instance's: back on the list */
 			it->r_next = NULL;
 			*keep_tail = it;
 			keep_tail = &it->r_next;
 			continue;
-		}
-		if (!it->in_user || it->disarmed || !it->ss->sk)
-			continue;
-		if (locked != it->ss->st) {
-			if (locked)
-				rt_unlock(locked);
-			locked = it->ss->st;
-			rt_lock(locked);
 		}
 		e = sock_events(it->ss->sk) & (it->events | EPOLLERR | EPOLLHUP);
 		if (!e)
@@ -408,15 +411,13 @@ static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
 			keep_tail = &it->r_next;
 		}
 	}
-	if (locked)
-		rt_unlock(locked);
 	/* requeue in order, skipping items a notification queued meanwhile */
 	while (keep) {
 		struct sitem *it = keep;
 		keep = it->r_next;
 		ep_item_notify(it);
 	}
-	pthread_mutex_unlock(&ep->mu);
+	rt_unlock(st);
 	return n;
 }
 
@@ -509,7 +510,7 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		/* bypassed events first; the kernel side is asked (a system call)
 		 * when nothing bypassed is ready, and every 8th call for fairness */
 		int fair = (ep->turn++ & 7) == 0;
-		int nu = ep_collect_user(ep, ev, max), n = nu;
+		int nu = ep_collect_user(ep, st, ev, max), n = nu;
 
 		if (n < max && (nu == 0 || fair)) {
 			sig_wait_begin();
