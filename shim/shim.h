@@ -116,6 +116,7 @@ enum ss_reason {
 	WHY_LISTEN_PORT,   /* bypassed: [bypass] listen names the port */
 	WHY_CONNECT_DEST,  /* bypassed: [bypass] connect names the destination */
 	WHY_ACCEPTED,      /* bypassed: accepted from a bypassed listener */
+	WHY_STACK_ADDR,    /* bypassed: bound to the stack's own address */
 	WHY_NOT_INET,      /* kernel: not AF_INET (AF_UNIX, AF_INET6, ...) */
 	WHY_TYPE,          /* kernel: not a TCP or UDP socket */
 	WHY_UDP_OFF,       /* kernel: [bypass] udp = no */
