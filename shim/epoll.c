@@ -29,6 +29,7 @@ struct sepoll {
 	int nuser, ndual, nattach;
 	unsigned turn;
 	struct stack *st;         /* the instance of its bypassed sockets, once known */
+	int kused;                /* the kernel epoll has held an fd: worth asking */
 };
 
 static struct sepoll *ep_of(struct fobj *o)
@@ -159,6 +160,7 @@ static void item_sync(struct sepoll *ep, struct sitem *it)
 		if (it->disarmed)
 			ev.events &= ~(uint32_t)(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
 		it->in_kernel = REAL(epoll_ctl)(ep->fd, EPOLL_CTL_ADD, it->fd, &ev) == 0;
+		ep->kused |= it->in_kernel;
 	}
 	if (it->in_user && !want_user) {
 		if (ss->sk)
@@ -277,14 +279,23 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	struct sitem *it;
 	int rc = 0;
 
-	if (SHIM_INSIDE() || !(ep = ep_of(fdtab_get(epfd))) || !(ss = ss_of(fdtab_get(fd))) || fd == epfd)
+	if (SHIM_INSIDE() || !(ep = ep_of(fdtab_get(epfd))))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	if (!(ss = ss_of(fdtab_get(fd))) || fd == epfd) {
+		/* a kernel fd: the kernel epoll holds it */
+		int r = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (r == 0 && op == EPOLL_CTL_ADD)
+			ep->kused = 1;
+		return r;
+	}
 	pthread_mutex_lock(&shim_mu);
 	pthread_mutex_lock(&ep->mu);
 	it = ep_find(ep, ss, fd);
 	if (!it && (ss->state == SS_KERNEL || op != EPOLL_CTL_ADD)) {
 		/* the kernel's alone: it holds it, or says ENOENT */
 		rc = REAL(epoll_ctl)(epfd, op, fd, ev) < 0 ? -errno : 0;
+		if (!rc && op == EPOLL_CTL_ADD)
+			ep->kused = 1;
 		goto out;
 	}
 	if (op != EPOLL_CTL_DEL && !ev) {
@@ -318,6 +329,7 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 				break;
 			}
 			it->in_kernel = 1;
+			ep->kused = 1;
 		}
 		it->in_user = ss->state == SS_BYPASS;
 		item_link(ep, it);
@@ -508,11 +520,12 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 	}
 	for (;;) {
 		/* bypassed events first; the kernel side is asked (a system call)
-		 * when nothing bypassed is ready, and every 8th call for fairness */
+		 * when nothing bypassed is ready, and every 8th call for fairness,
+		 * if it ever held an fd */
 		int fair = (ep->turn++ & 7) == 0;
 		int nu = ep_collect_user(ep, st, ev, max), n = nu;
 
-		if (n < max && (nu == 0 || fair)) {
+		if (n < max && (nu == 0 || fair) && ep->kused) {
 			sig_wait_begin();
 			int k = REAL(epoll_wait)(epfd, ev + n, max - n, 0);
 			if (k < 0 && errno == EINTR && sig_wait_resume(0))
@@ -532,7 +545,7 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 			continue;
 		}
 		sig_wait_begin();
-		int w = rt_wait(st, ep_ready, ep, deadline, epfd);
+		int w = rt_wait(st, ep_ready, ep, deadline, ep->kused ? epfd : -1);
 		if (w == -EINTR && !sig_wait_resume(0))
 			return -EINTR; /* epoll_wait is never restarted */
 		if (w == -ETIMEDOUT) {

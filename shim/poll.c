@@ -48,13 +48,17 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 {
 	struct stack *st = NULL;
 	int polled = 0, kep = -2, rc;
-	nfds_t nb = 0, small[64], *idx = small;
+	nfds_t nb = 0, nk = 0, small[64], *idx = small;
 
 	*kernel_only = 0;
 	for (nfds_t i = 0; i < nfds; i++) {
 		struct ssock *ss;
-		if (fds[i].fd < 0 || !(ss = ss_bypassed(fds[i].fd)))
+		if (fds[i].fd < 0)
 			continue;
+		if (!(ss = ss_bypassed(fds[i].fd))) {
+			nk++;
+			continue;
+		}
 		if (!ss->sk && !ss->dead) {
 			int a = ss_attach(ss, fds[i].fd);
 			if (a < 0)
@@ -69,6 +73,8 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 			idx[nb++] = i;
 			if (ss->sk)
 				st = ss->st;
+		} else {
+			nk++; /* fell back to the kernel */
 		}
 	}
 	if (!nb || !st) {
@@ -81,14 +87,22 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 		unsigned gen = atomic_load_explicit(&shim_gen, memory_order_acquire);
 		int n = 0;
 
-		for (nfds_t j = 0; j < nb; j++)
-			fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
-		sig_wait_begin();
-		rc = REAL(poll)(fds, nfds, 0);
+		if (nk) {
+			for (nfds_t j = 0; j < nb; j++)
+				fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
+			sig_wait_begin();
+			rc = REAL(poll)(fds, nfds, 0);
+		} else {
+			/* bypassed sockets only: no system call */
+			for (nfds_t i = 0; i < nfds; i++)
+				fds[i].revents = 0;
+			rc = 0;
+		}
 		for (nfds_t j = 0; j < nb; j++) {
 			struct pollfd *p = &fds[idx[j]];
 			struct ssock *ss;
-			p->fd = ~p->fd;
+			if (nk)
+				p->fd = ~p->fd;
 			ss = ss_of(fdtab_get(p->fd));
 			if (ss && ss->sk) {
 				rt_lock(ss->st);
@@ -118,7 +132,7 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 			continue;
 		}
 		if (kep == -2)
-			kep = kernel_epoll(fds, nfds);
+			kep = nk ? kernel_epoll(fds, nfds) : -1;
 		sig_wait_begin();
 		int w = rt_wait(st, gen_ready, &gen, deadline, kep >= 0 ? kep : -1);
 		if (w == -EINTR && !sig_wait_resume(0)) {
