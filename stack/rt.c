@@ -39,6 +39,7 @@
 #define RT_SPIN_US_DEFAULT 100
 #define RT_MBUFS_DEFAULT 8192
 #define RT_SLEEP_CAP_NS (1000 * 1000ull)          /* no interrupt fd: 1 ms */
+#define RT_NAP_MIN_NS (20 * 1000ull)              /* ... after 20, 40, 80 us ... naps */
 #define RT_SLEEP_CAP_INTR_NS (100 * 1000 * 1000ull) /* with one: a safety net */
 #define RT_PUBLISH_NS (1000 * 1000ull)
 #define RT_CONNS_NS (100 * 1000 * 1000ull)
@@ -54,6 +55,8 @@ struct rt_inst {
 	struct netif *nif;
 	unsigned idx;
 	int dev_sig;             /* signal the device raises on input, 0: none */
+	uint64_t nap_ns;         /* next sleep without an interrupt fd */
+	int in_pass;             /* a scheduler pass is running (its thread holds the lock) */
 	uint64_t next_publish, next_conns;
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
@@ -83,6 +86,8 @@ static struct {
 	const char *shm_dir;
 	int atexit_done, atfork_done;
 } rt = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static __thread volatile sig_atomic_t sig_seen; /* bumped by rt_note_signal() */
 
 static __thread struct {
 	unsigned gen;
@@ -216,6 +221,7 @@ static void rt_start_locked(void)
 	in->nif = nif;
 	in->idx = 0;
 	in->dev_sig = dev_signal(nif);
+	in->nap_ns = RT_NAP_MIN_NS;
 	in->ctr[RT_LINK_UP] = nif->ops->link_up ? (uint64_t)nif->ops->link_up(nif) : 1;
 	si = (struct rt_shm_info){
 		.program = rt.cfg.name, .device = rt.cfg.device, .mac = nif->mac,
@@ -416,6 +422,11 @@ static struct sched *sched_get(struct rt_inst *in)
 static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 {
 	int work;
+	/* a socket callback run by this pass (inside stack_poll) that polls
+	 * again must not re-enter the stack, nor switch to its own coroutine */
+	if (in->in_pass)
+		return 0;
+	in->in_pass = 1;
 	in->ctr[RT_PASSES]++;
 	if (s) {
 		s->now = now;
@@ -427,8 +438,11 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		work = stack_poll(in->st, now);
 		inst_housekeep(in, now);
 	}
-	if (work)
+	in->in_pass = 0;
+	if (work) {
 		in->ctr[RT_BUSY_PASSES]++;
+		in->nap_ns = RT_NAP_MIN_NS;
+	}
 	return work;
 }
 
@@ -476,7 +490,14 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 		return 0;
 	}
 	next = stack_next_timer(in->st);
-	until = now + (wfd >= 0 ? RT_SLEEP_CAP_INTR_NS : RT_SLEEP_CAP_NS);
+	if (wfd >= 0) {
+		until = now + RT_SLEEP_CAP_INTR_NS;
+	} else {
+		/* no interrupt: nothing wakes us when a frame comes, so the
+		 * first sleeps after work are short and grow to the cap */
+		until = now + in->nap_ns;
+		in->nap_ns = in->nap_ns * 2 > RT_SLEEP_CAP_NS ? RT_SLEEP_CAP_NS : in->nap_ns * 2;
+	}
 	if (deadline < until)
 		until = deadline;
 	if (next < until)
@@ -523,10 +544,14 @@ int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline
 	struct sched *s;
 	uint64_t now, spin_ns, spin_until;
 	unsigned kcheck = 0;
+	sig_atomic_t sig0;
 	int rc;
 
 	if (!in)
 		return -EINVAL;
+	if (in->in_pass && atomic_load_explicit(&in->owner, memory_order_relaxed) == self_id())
+		return -EDEADLK; /* from a callback inside a pass: it could only spin */
+	sig0 = sig_seen;
 	s = sched_get(in);
 	spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
 	inst_lock(in);
@@ -549,6 +574,11 @@ int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline
 		}
 		if (now >= deadline_ns) {
 			rc = -ETIMEDOUT;
+			break;
+		}
+		if (sig_seen != sig0) {
+			in->ctr[RT_WAKE_SIGNAL]++;
+			rc = -EINTR;
 			break;
 		}
 		if (kernel_fd >= 0 && ++kcheck % RT_KFD_CHECK_EVERY == 0 && fd_readable_now(kernel_fd)) {
@@ -651,6 +681,22 @@ void rt_shutdown(void)
 	rt.gen++; /* rt_stack() answers NULL from now on */
 	snprintf(rt.err, sizeof(rt.err), "device '%.200s': the runtime was shut down", rt.cfg.device);
 	pthread_mutex_unlock(&rt.mu);
+}
+
+void rt_note_signal(void)
+{
+	sig_seen++;
+}
+
+void rt_publish(struct stack *st)
+{
+	struct rt_inst *in = inst_of(st);
+	if (!in)
+		return;
+	inst_lock(in);
+	in->next_publish = in->next_conns = 0;
+	inst_housekeep(in, rt_now());
+	inst_unlock(in);
 }
 
 const uint64_t *rt_counters(struct stack *st)

@@ -39,6 +39,13 @@ void rt_set_shm_dir(const char *dir);
 const uint64_t *rt_counters(struct stack *st);
 /* Path of the instance's counters file ("" if none). */
 const char *rt_shm_path(struct stack *st);
+/* Async-signal-safe: a signal handler ran on this thread. A wait in
+ * progress on the thread returns -EINTR at its next pass, even while it is
+ * busy-polling (a sleeping wait returns -EINTR by itself). For the shim's
+ * signal trampoline; a handler that ran outside any wait changes nothing. */
+void rt_note_signal(void);
+/* Refresh the instance's counters file now, connection table included. */
+void rt_publish(struct stack *st);
 /* Tests: stop everything, free the instances, forget the configuration. */
 void rt_reset(void);
 

@@ -13,14 +13,13 @@
  * driver has them. DPDK's own log lines during start are captured, so a
  * failure comes back as one line naming the device and the reason. */
 #include <errno.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -28,6 +27,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -225,6 +225,14 @@ int dpdk_netif_port(const struct netif *nif)
 
 /* ------------------------------------------------------------ start-up */
 
+/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
+ * with DEMI_LOG=debug: the application's stderr is not ours. */
+static int debug_on(void)
+{
+	const char *lv = getenv("DEMI_LOG");
+	return lv && !strcmp(lv, "debug");
+}
+
 /* DPDK's log while starting, so the reason for a failure can be returned. */
 static char *log_buf;
 static size_t log_len;
@@ -247,11 +255,23 @@ static void log_capture_end(char *last, size_t n)
 	fclose(log_mem);
 	log_mem = NULL;
 	if (log_buf) {
-		char *e = log_buf + strlen(log_buf), *s;
-		while (e > log_buf && (e[-1] == '\n' || e[-1] == ' '))
-			*--e = 0;
-		s = strrchr(log_buf, '\n');
-		snprintf(last, n, "%s", s ? s + 1 : log_buf);
+		/* the driver's own first words if it said something (EAL's and
+		 * the bus's lines after it only repeat that it failed), else
+		 * EAL's last line */
+		const char *pick = NULL, *eal = NULL;
+		for (char *line = strtok(log_buf, "\n"); line; line = strtok(NULL, "\n")) {
+			if (!strncmp(line, "EAL: ", 5) || !strncmp(line, "vdev_probe(): ", 14))
+				eal = line;
+			else if (!pick)
+				pick = line;
+			if (debug_on())
+				fprintf(stderr, "demi: dpdk: %s\n", line);
+		}
+		if (!pick)
+			pick = eal;
+		snprintf(last, n, "%s", pick ? pick : "");
+		while (*last && (last[strlen(last) - 1] == ' ' || last[strlen(last) - 1] == '.'))
+			last[strlen(last) - 1] = 0;
 	}
 	free(log_buf);
 	log_buf = NULL;
@@ -266,25 +286,37 @@ static int open_err(char *err, size_t errlen, const char *dev, const char *why, 
 	return -ENODEV;
 }
 
-/* A memif server's socket file left by a process that died: nobody accepts
- * on it, so it is removed. One that answers belongs to a live server. */
+/* Whether a socket in this network namespace listens on `path`, from
+ * /proc/net/unix (flag __SO_ACCEPTCON). Not by connecting: DPDK 22.11's
+ * memif server panics when a control connection closes before its hello. */
+static int unix_listening(const char *path)
+{
+	char line[512], p[sizeof(line)];
+	unsigned long flags;
+	int found = 0;
+	FILE *f = fopen("/proc/net/unix", "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* Num RefCount Protocol Flags Type St Inode Path */
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %511s", &flags, p) == 2 &&
+		    (flags & 0x10000) && !strcmp(p, path))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A memif server's socket file left by a process that died: nobody listens
+ * on it, so it is removed. One that is listened on belongs to a live server. */
 static int memif_reclaim(const struct dpdk_spec *sp, const char *dev, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat stt;
-	int fd, rc;
 	if (lstat(sp->memif_sock, &stt) != 0)
 		return 0;
 	if (!S_ISSOCK(stt.st_mode))
 		return open_err(err, errlen, dev, "memif socket path exists and is not a socket", sp->memif_sock);
-	if (strlen(sp->memif_sock) >= sizeof(sa.sun_path))
-		return open_err(err, errlen, dev, "memif socket path too long", sp->memif_sock);
-	memcpy(sa.sun_path, sp->memif_sock, strlen(sp->memif_sock) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-		return 0;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0)
+	if (unix_listening(sp->memif_sock))
 		return open_err(err, errlen, dev, "another memif server is listening", sp->memif_sock);
 	unlink(sp->memif_sock);
 	return 0;
@@ -325,6 +357,18 @@ static void xdp_reclaim(const struct dpdk_spec *sp)
 	}
 }
 
+static int bpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static int xdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+}
+
 /* The CPUs this process may run on, as "0,1,3". */
 static void cpus_list(const cpu_set_t *set, char *out, size_t n)
 {
@@ -363,8 +407,11 @@ static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 		return rc;
 	if (sp->kind == DPDK_KIND_MEMIF && !sp->memif_server)
 		memif_wait_server(sp, 10);
-	if (sp->kind == DPDK_KIND_AF_XDP)
+	if (sp->kind == DPDK_KIND_AF_XDP) {
+		libbpf_set_print(bpf_log);
+		libxdp_set_print(xdp_log);
 		xdp_reclaim(sp);
+	}
 
 	memcpy(argv, sp->argv, sizeof(argv)); /* EAL may permute its argv */
 	log_capture_begin();
@@ -440,11 +487,15 @@ static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
 	return rte_eth_tx_queue_setup(d->port, 0, ntx, rte_eth_dev_socket_id(d->port), &txc);
 }
 
-/* Start the port; with rx interrupts first, without if the driver refuses. */
+/* Start the port; with rx interrupts first where the driver has them
+ * (tap: the queue fd itself), without if it refuses. Not tried elsewhere:
+ * a failed first attempt leaves af_xdp's socket behind, and memif (which
+ * gives no fd) then panics EAL's interrupt thread when its peer leaves. */
 static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 {
 	int rc = -ENOTSUP;
-	for (int intr = 1; intr >= 0; intr--) {
+	int try_intr = d->spec.kind == DPDK_KIND_TAP;
+	for (int intr = try_intr; intr >= 0; intr--) {
 		if ((rc = port_configure(d, intr, caps)) != 0)
 			continue;
 		/* a memif client's start fails until the server accepts: retry a while */
@@ -464,23 +515,6 @@ static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 		return 0;
 	}
 	return rc;
-}
-
-/* net_tap gives the kernel end the DPDK port's MAC (mac= sets both): give
- * the kernel end its own, or both ends of one link share an address. */
-static void tap_kernel_mac(const char *iface, const uint8_t *port_mac)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.15s", iface);
-	ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
-	memcpy(ifr.ifr_hwaddr.sa_data, port_mac, 6);
-	ifr.ifr_hwaddr.sa_data[1] ^= 0x01; /* 02:de:.. (ours) vs 02:df:.. (the kernel's) */
-	ioctl(fd, SIOCSIFHWADDR, &ifr);
-	close(fd);
 }
 
 static int fd_is_eventfd(int fd)
@@ -514,7 +548,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	if ((rc = eal_start(cfg, err, errlen)) != 0)
 		return rc;
 
-	log_capture_begin();
+	/* the capture begun in eal_start goes on: the vdev was probed there */
 	if (port_find(&d->spec, &d->port) != 0) {
 		log_capture_end(last, sizeof(last));
 		return open_err(err, errlen, cfg->device, "the driver made no port", last);
@@ -552,8 +586,8 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	d->nif.caps = caps;
 	rte_eth_macaddr_get(d->port, &mac);
 	memcpy(d->nif.mac, mac.addr_bytes, 6);
-	if (d->spec.kind == DPDK_KIND_TAP)
-		tap_kernel_mac(d->spec.iface, d->nif.mac);
+	if (d->spec.kind == DPDK_KIND_TAP) /* the port's is the kernel end's */
+		memcpy(d->nif.mac, d->spec.mac, 6);
 	if (rte_eth_dev_get_mtu(d->port, &mtu) != 0 || mtu < 576)
 		mtu = 1500;
 	d->nif.mtu = mtu > 1500 ? 1500 : mtu; /* one 2 KiB buffer per frame */

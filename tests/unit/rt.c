@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -447,6 +448,36 @@ static void test_wait_device_signal_is_not_eintr(void **state)
 	assert_int_equal(peer_count_arp_replies(), 1);
 }
 
+static int calls_then_signal(void *arg)
+{
+	int *n = arg;
+	if (++*n == 100)
+		rt_note_signal(); /* as a signal handler would, mid-wait */
+	return 0;
+}
+
+static void test_wait_noted_signal_ends_a_busy_wait(void **state)
+{
+	struct stack *st;
+	int n = 0;
+	(void)state;
+	configure(60 * 1000 * 1000); /* spins a minute: only the note can end it */
+	st = rt_stack();
+	assert_int_equal(rt_wait(st, calls_then_signal, &n, rt_now() + 120000000000ull, -1), -EINTR);
+	assert_true(n >= 100);
+	assert_int_equal(rt_ctr(st, RT_SLEEPS), 0);
+}
+
+static void test_wait_signal_noted_before_the_wait_is_ignored(void **state)
+{
+	struct stack *st;
+	(void)state;
+	configure(0);
+	st = rt_stack();
+	rt_note_signal();
+	assert_int_equal(rt_wait(st, ready_never, NULL, rt_now() + 1000000, -1), -ETIMEDOUT);
+}
+
 /* ------------------------------------------------------------- lock */
 
 struct locker {
@@ -631,6 +662,101 @@ static void test_counters_file_layout_and_values(void **state)
 	close(fd);
 }
 
+static void test_counters_file_connection_table(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(5353) };
+	struct demi_shm_hdr h;
+	struct demi_shm_conn c;
+	struct stack *st;
+	struct sock *s;
+	int fd;
+	(void)state;
+	configure(0);
+	st = rt_stack();
+	rt_lock(st);
+	assert_int_equal(sock_create(st, SOCK_DGRAM, &s), 0);
+	assert_int_equal(sock_bind(s, &sa), 0);
+	rt_unlock(st);
+	rt_publish(st);
+	fd = open(rt_shm_path(st), O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	assert_int_equal(h.nconns, 1);
+	assert_int_equal(h.conn_size, sizeof(c));
+	assert_true(h.conns_update_ns > 0);
+	assert_int_equal(pread(fd, &c, sizeof(c), h.conns_off), sizeof(c));
+	assert_int_equal(c.local_port, 5353);
+	assert_int_equal(c.type, SOCK_DGRAM);
+	assert_int_equal(c.state, -1);
+	assert_string_equal(c.state_name, "UDP");
+	close(fd);
+	rt_lock(st);
+	sock_close(s);
+	rt_unlock(st);
+}
+
+/* A socket callback runs inside the pass: polling again from it is a
+ * no-op and waiting from it is refused, rather than re-entering the stack. */
+struct reentry {
+	struct stack *st;
+	int calls, wait_rc;
+};
+
+static void notify_reenter(struct sock *s, void *arg)
+{
+	struct reentry *r = arg;
+	(void)s;
+	r->calls++;
+	rt_poll(r->st);
+	r->wait_rc = rt_wait(r->st, ready_always, NULL, UINT64_MAX, -1);
+}
+
+static int ready_rx(void *arg)
+{
+	return (sock_events(arg) & EPOLLIN) != 0;
+}
+
+static void test_callback_inside_a_pass_cannot_reenter(void **state)
+{
+	struct sockaddr_in at = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct stack_cfg pcfg = { .prefix_len = 24 };
+	struct reentry r = { 0 };
+	struct stack *peer;
+	struct sock *s, *ps;
+	struct iovec iov = { "hello", 5 };
+	(void)state;
+	configure(0);
+	r.st = rt_stack();
+	rt_lock(r.st);
+	assert_int_equal(sock_create(r.st, SOCK_DGRAM, &s), 0);
+	assert_int_equal(sock_bind(s, &at), 0);
+	sock_set_notify(s, notify_reenter, &r);
+	rt_unlock(r.st);
+	/* the peer is a second stack on the other port, driven by hand */
+	pcfg.addr.s_addr = htonl(PEER_IP);
+	assert_int_equal(stack_create(&peer, &pcfg, T.peer, rt_now()), 0);
+	assert_int_equal(sock_create(peer, SOCK_DGRAM, &ps), 0);
+	at.sin_addr.s_addr = htonl(ST_IP);
+	rt_lock(r.st); /* the memlink is shared with the runtime's thread */
+	assert_int_equal(sock_send(ps, &iov, 1, 0, &at), 5);
+	rt_unlock(r.st);
+	for (int i = 0; i < 1000 && !(sock_events(s) & EPOLLIN); i++) {
+		rt_lock(r.st);
+		memlink_advance(T.ml, rt_now());
+		stack_poll(peer, rt_now());
+		rt_unlock(r.st);
+		rt_wait(r.st, ready_rx, s, rt_now() + 1000000, -1);
+	}
+	assert_true(sock_events(s) & EPOLLIN);
+	assert_true(r.calls >= 1);
+	assert_int_equal(r.wait_rc, -EDEADLK);
+	rt_lock(r.st);
+	sock_close(s);
+	sock_close(ps);
+	stack_destroy(peer);
+	rt_unlock(r.st);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -644,11 +770,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_sleeps_then_wakes_on_device_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_signal_returns_eintr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_device_signal_is_not_eintr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_noted_signal_ends_a_busy_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_signal_noted_before_the_wait_is_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_is_recursive_and_excludes_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_threads_share_one_instance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child_forgets_parent_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_releases_device_and_counters_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_file_layout_and_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters_file_connection_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callback_inside_a_pass_cannot_reenter, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("rt", tests, NULL, NULL);
 }

@@ -16,6 +16,8 @@
  *   pingpong tcp|udp IP:PORT -n COUNT [-s SIZE]
  *                              round trips of SIZE bytes: p50/p99 and rate
  *   connect tcp IP:PORT        one connect; prints the outcome (refused...)
+ *   blast udp IP:PORT [-s SIZE] datagrams as fast as the stack takes them, until -t
+ *   sink udp PORT              count datagrams until -t: datagrams/s
  *
  * -t SECS bounds the whole run (0: none). Exit 0 on success, 1 on a check
  * that failed, 2 on a start-up or usage error. The last line says what was
@@ -446,7 +448,9 @@ static uint64_t udp_round(struct sock *s, const struct sockaddr_in *to, uint8_t 
 			  uint64_t seq, int *bad)
 {
 	static uint8_t rx[65536];
-	for (int attempt = 0; attempt < 5 && !stop; attempt++) {
+	/* the first datagram also finds the path (ARP, a peer still coming
+	 * up): it gets more tries */
+	for (int attempt = 0; attempt < (seq == 0 ? 50 : 5) && !stop; attempt++) {
 		uint64_t t0 = rt_now(), until = t0 + 200 * 1000 * 1000ull;
 		struct iovec iov = { buf, size };
 		ssize_t n;
@@ -581,6 +585,70 @@ out:
 	return done == count ? 0 : 1;
 }
 
+/* --------------------------------------------------- one-way UDP rate */
+
+static int run_blast_udp(const struct sockaddr_in *to, size_t size)
+{
+	static uint8_t buf[2048];
+	struct sock *s = sock_new(SOCK_DGRAM);
+	uint64_t sent = 0, full = 0, t0 = rt_now(), t1;
+	if (deadline == UINT64_MAX)
+		die(2, "%s", "blast needs -t SECS");
+	if (size > 1472)
+		size = 1472;
+	for (size_t k = 0; k < size; k++)
+		buf[k] = pattern(k);
+	while (!stop && rt_now() < deadline) {
+		rt_lock(st);
+		for (int i = 0; i < 32; i++) {
+			struct iovec iov = { buf, size };
+			ssize_t n = sock_send(s, &iov, 1, 0, to);
+			if (n < 0) {
+				full++;
+				break;
+			}
+			sent++;
+		}
+		rt_unlock(st);
+		rt_poll(st); /* flush, and take in what came (ARP) */
+	}
+	t1 = rt_now();
+	printf("RESULT mode=blast proto=udp size=%zu datagrams=%llu refused=%llu pps=%.0f\n", size,
+	       (unsigned long long)sent, (unsigned long long)full, (double)sent / ((double)(t1 - t0) / 1e9));
+	rt_lock(st);
+	sock_close(s);
+	rt_unlock(st);
+	return sent ? 0 : 1;
+}
+
+static int run_sink_udp(uint16_t port)
+{
+	static uint8_t buf[2048];
+	struct sock *s = listen_on(SOCK_DGRAM, port);
+	uint64_t n = 0, first = 0, last = 0;
+	if (deadline == UINT64_MAX)
+		die(2, "%s", "sink udp needs -t SECS");
+	printf("listening udp %u\n", port);
+	fflush(stdout);
+	while (!stop) {
+		struct iovec iov = { buf, sizeof(buf) };
+		ssize_t r;
+		rt_lock(st);
+		while ((r = sock_recv(s, &iov, 1, 0, NULL)) >= 0) {
+			last = rt_now();
+			if (!n)
+				first = last;
+			n++;
+		}
+		rt_unlock(st);
+		if (wait_ev(s, EPOLLIN) != 0)
+			break;
+	}
+	printf("RESULT mode=sink proto=udp datagrams=%llu pps=%.0f\n", (unsigned long long)n,
+	       last > first ? (double)n / ((double)(last - first) / 1e9) : 0.0);
+	return n ? 0 : 1;
+}
+
 /* ----------------------------------------------------------------- main */
 
 static void usage(void)
@@ -589,7 +657,8 @@ static void usage(void)
 		"usage: demi-echo -d DEVICE -a ADDR/LEN [-g GW] [-e EAL_ARGS] [-t SECS] [-S SPIN_US] MODE ...\n"
 		"  serve | server tcp|udp PORT | sink tcp PORT | connect tcp IP:PORT\n"
 		"  client tcp IP:PORT -n BYTES [-c CHUNK] [-1] | client udp IP:PORT -n COUNT [-s SIZE]\n"
-		"  pingpong tcp|udp IP:PORT -n COUNT [-s SIZE]\n");
+		"  pingpong tcp|udp IP:PORT -n COUNT [-s SIZE]\n"
+		"  blast udp IP:PORT [-s SIZE] -t SECS | sink udp PORT -t SECS\n");
 	exit(2);
 }
 
@@ -668,10 +737,9 @@ int main(int argc, char **argv)
 		if (!strcmp(mode, "server"))
 			return proto_type(pos[1]) == SOCK_STREAM ? run_server_tcp((uint16_t)atoi(pos[2]), 0)
 								 : run_server_udp((uint16_t)atoi(pos[2]));
-		if (!strcmp(mode, "sink")) {
-			proto_type(pos[1]);
-			return run_server_tcp((uint16_t)atoi(pos[2]), 1);
-		}
+		if (!strcmp(mode, "sink"))
+			return proto_type(pos[1]) == SOCK_STREAM ? run_server_tcp((uint16_t)atoi(pos[2]), 1)
+								 : run_sink_udp((uint16_t)atoi(pos[2]));
 		{
 			struct sockaddr_in to;
 			int type = proto_type(pos[1]);
@@ -682,6 +750,8 @@ int main(int argc, char **argv)
 			if (!strcmp(mode, "client"))
 				return type == SOCK_STREAM ? run_client_tcp(&to, n, chunk, oneway)
 							   : run_udp(&to, n, size, 0);
+			if (!strcmp(mode, "blast") && type == SOCK_DGRAM)
+				return run_blast_udp(&to, size);
 			if (!strcmp(mode, "pingpong"))
 				return type == SOCK_STREAM ? run_pingpong_tcp(&to, n, size) : run_udp(&to, n, size, 1);
 		}
