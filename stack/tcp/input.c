@@ -200,7 +200,7 @@ int tcp_input_listen(struct tcb *l, struct tcp_seg *seg)
 	tcp_opts_apply_syn(c, &seg->h.opt);
 	c->iss = tcp_isn(st->cfg.isn_secret, c->laddr, c->lport, c->raddr, c->rport, st->now);
 	c->ts_offset = (uint32_t)siphash24(st->cfg.isn_secret, &c->iss, 4);
-	c->snd_una = c->iss;
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->snd_wnd = c->max_snd_wnd = seg->h.wnd; /* never scaled in a SYN */
 	c->snd_wl1 = seg->h.seq;
 	c->snd_wl2 = c->iss;

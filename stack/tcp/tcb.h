@@ -190,7 +190,7 @@ void tcp_rcvq_purge(struct tcb *t);
 void tcp_output(struct tcb *t);
 int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq); /* SYN, ACK, FIN-less control */
 void tcp_send_ack(struct tcb *t);
-void tcp_send_syn(struct tcb *t);
+int tcp_send_syn(struct tcb *t); /* 0, or ipv4_output's error (-EHOSTUNREACH) */
 void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg);
 void tcp_send_rst(struct tcb *t);
 int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra_flags);

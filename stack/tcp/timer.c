@@ -93,7 +93,11 @@ static void tcp_rto_syn(struct tcb *t)
 	STAT_INC(t->st, TCP_RETRANS_SEGS);
 	t->total_retrans++;
 	t->retransmits++;
-	tcp_send_syn(t);
+	if (tcp_send_syn(t) == -EHOSTUNREACH && t->state == TCP_STATE_SYN_SENT) {
+		STAT_INC(t->st, TCP_CONN_UNREACH); /* the next hop never answered ARP */
+		tcp_done(t, EHOSTUNREACH);
+		return;
+	}
 	tcp_rto_arm(t);
 }
 
@@ -104,8 +108,10 @@ static void tcp_rto_fire(struct tcb *t)
 	STAT_INC(t->st, TCP_RTO_FIRED);
 	if (t->state == TCP_STATE_SYN_SENT || t->state == TCP_STATE_SYN_RECEIVED)
 		return tcp_rto_syn(t);
-	if (t->snd_max == t->snd_una)
+	if (t->snd_max == t->snd_una) {
+		tcp_output(t); /* nothing in flight: a send that failed earlier */
 		return;
+	}
 	if (t->backoff >= TCP_RETRIES2) {
 		STAT_INC(t->st, TCP_CONN_TIMEDOUT);
 		tcp_done(t, ETIMEDOUT);

@@ -17,7 +17,7 @@
 #include "../lib/tt.h"
 
 #ifdef DEMI_ASAN
-#define XFER_DEFAULT (4u << 20) /* sanitizers are ~10x slower */
+#define XFER_DEFAULT (8u << 20) /* sanitizers are ~10x slower */
 #else
 #define XFER_DEFAULT (64u << 20)
 #endif
