@@ -64,7 +64,8 @@ static void icmp_input_error(struct stack *st, const struct pbuf *p, const struc
 	STAT_INC(st, ICMP_ERRORS_RX);
 	if (q[9] == IPV4_PROTO_UDP)
 		udp_icmp_error(st, src, dst, sport, dport, err, hard);
-	else if (q[9] == IPV4_PROTO_TCP)
+	/* fragmentation needed is path MTU news for TCP (RFC 1191), never a reason to give up */
+	else if (q[9] == IPV4_PROTO_TCP && !(h->type == ICMP_DEST_UNREACH && h->code == ICMP_UNREACH_NEEDFRAG))
 		tcp_icmp_error(st, src, dst, sport, dport, err);
 }
 
@@ -118,9 +119,7 @@ static int icmp_may_answer(const struct stack *st, const uint8_t *ip, uint32_t l
 	uint32_t src = rd32(ip + 12);
 	uint8_t ihl = (uint8_t)((ip[0] & 0x0f) * 4);
 
-	if (src == 0 || src >= 0xe0000000u || (src >> 24) == 127 ||
-	    ((src & st->netmask) == (st->addr & st->netmask) && (src | st->netmask) == 0xffffffffu &&
-	     st->netmask != 0xffffffffu))
+	if (src == 0 || src >= 0xe0000000u || (src >> 24) == 127 || ipv4_is_broadcast(st, src))
 		return 0;
 	if (rd16(ip + 6) & IPV4_FRAG_OFF)
 		return 0;
@@ -139,7 +138,9 @@ void icmp_send_unreach(struct stack *st, const struct pbuf *orig, uint8_t code)
 	struct pbuf *p;
 	uint8_t *b;
 
-	if (orig->len < IPV4_HDR_LEN || !icmp_may_answer(st, orig->data, orig->len))
+	/* nor about a packet sent to a broadcast address */
+	if (orig->len < IPV4_HDR_LEN || !icmp_may_answer(st, orig->data, orig->len) ||
+	    ipv4_is_broadcast(st, rd32(orig->data + 16)))
 		return;
 	if (!icmp_rate_allow(st)) {
 		STAT_INC(st, ICMP_RATE_LIMITED);

@@ -30,7 +30,8 @@ void ipv4_input(struct stack *st, struct pbuf *p)
 		return ipv4_drop_pkt(st, p, ipv4_drop[-rc]);
 	if (ipv4_hdr_is_fragment(&h))
 		return ipv4_drop_pkt(st, p, DROP_IPV4_FRAGMENT);
-	if (h.dst != st->addr)
+	/* broadcasts are for UDP sockets only (Linux ignores broadcast echo requests too) */
+	if (h.dst != st->addr && !(h.proto == IPV4_PROTO_UDP && ipv4_is_broadcast(st, h.dst)))
 		return ipv4_drop_pkt(st, p, DROP_IPV4_NOT_OURS);
 	m = (struct ipv4_meta){ .src = h.src, .dst = h.dst, .proto = h.proto, .tos = h.tos, .ttl = h.ttl,
 				.l4_cksum_ok = !!(p->flags & PBUF_F_RX_L4_CKSUM_GOOD) };

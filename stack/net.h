@@ -33,6 +33,13 @@ void ipv4_input(struct stack *st, struct pbuf *p);
 int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos);
 /* Where packets to dst go first: dst itself, the gateway, or 0 if unroutable. */
 uint32_t ipv4_next_hop(const struct stack *st, uint32_t dst);
+/* The limited broadcast, or the directed broadcast of our subnet (none on a
+ * /31 or /32, RFC 3021). */
+static inline int ipv4_is_broadcast(const struct stack *st, uint32_t a)
+{
+	return a == 0xffffffffu ||
+	       (~st->netmask > 1 && (a & st->netmask) == (st->addr & st->netmask) && (a | st->netmask) == 0xffffffffu);
+}
 /* Largest payload of one IP packet the stack sends (mtu - 20). */
 static inline uint16_t ipv4_max_payload(const struct stack *st) { return (uint16_t)(st->mtu - 20); }
 

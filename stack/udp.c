@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 
 #include "net.h"
@@ -34,6 +35,10 @@ struct udp_sock {
 	uint8_t reuseaddr, reuseport, broadcast, tos;
 	uint8_t shut;          /* UDP_SHUT_* */
 	int err;               /* pending error, positive errno */
+	uint8_t cork_opt;      /* UDP_CORK */
+	struct pbuf *cork;     /* a datagram held back by MSG_MORE or UDP_CORK (p->data at its header) */
+	uint32_t cork_dst;
+	uint16_t cork_dport;
 	int rcvbuf, sndbuf;    /* as getsockopt reports them (Linux doubles what is set) */
 	struct pbuf *rxq_head, *rxq_tail;
 	uint32_t rxq_mem;      /* buffer storage held by the queue, charged against rcvbuf */
@@ -43,7 +48,8 @@ struct udp_sock {
 struct udp_table {
 	struct udp_sock *bucket[UDP_HASH_SIZE];
 	struct udp_sock *all;
-	uint64_t rng;          /* ephemeral ports and SO_REUSEPORT spreading */
+	uint64_t rng;          /* ephemeral ports */
+	uint64_t flow_key;     /* SO_REUSEPORT spreading: fixed, so a flow keeps its socket */
 };
 
 static struct udp_sock **udp_bucket(struct stack *st, uint16_t port)
@@ -64,6 +70,7 @@ int udp_init(struct stack *st)
 	if (!(st->udp = calloc(1, sizeof(*st->udp))))
 		return -ENOMEM;
 	memcpy(&st->udp->rng, st->cfg.isn_secret, sizeof(st->udp->rng));
+	memcpy(&st->udp->flow_key, st->cfg.isn_secret + 8, sizeof(st->udp->flow_key));
 	return 0;
 }
 
@@ -86,6 +93,7 @@ void udp_fini(struct stack *st)
 		return;
 	for (us = st->udp->all; us; us = n) {
 		n = us->all_next;
+		pbuf_free(us->cork);
 		udp_rxq_purge(us);
 		free(us->s);
 		free(us);
@@ -99,16 +107,18 @@ void udp_fini(struct stack *st)
 /* Linux's udp_lib_lport_inuse(): another socket on the port blocks binding
  * unless both set SO_REUSEADDR, both set SO_REUSEPORT, or their local
  * addresses differ with neither being the wildcard. */
+static int udp_blocks(const struct udp_sock *o, const struct udp_sock *us, uint32_t addr)
+{
+	if (o == us || (o->laddr && addr && o->laddr != addr))
+		return 0;
+	return !((o->reuseaddr && us->reuseaddr) || (o->reuseport && us->reuseport));
+}
+
 static int udp_port_conflict(struct stack *st, const struct udp_sock *us, uint32_t addr, uint16_t port)
 {
 	for (const struct udp_sock *o = *udp_bucket(st, port); o; o = o->next) {
-		if (o == us || o->lport != port)
-			continue;
-		if (o->laddr && addr && o->laddr != addr)
-			continue;
-		if ((o->reuseaddr && us->reuseaddr) || (o->reuseport && us->reuseport))
-			continue;
-		return 1;
+		if (o->lport == port && udp_blocks(o, us, addr))
+			return 1;
 	}
 	return 0;
 }
@@ -137,28 +147,42 @@ static void udp_unhash(struct stack *st, struct udp_sock *us)
 	us->lport = 0;
 }
 
-/* Bind to addr:port, port 0 meaning a free ephemeral port, tried from a
- * random start as Linux does. -EADDRINUSE when none is free. */
-static int udp_get_port(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+/* A free ephemeral port, searched as Linux's udp_lib_get_port() does: from
+ * a random port, one hash chain at a time, marking in a bitmap the ports of
+ * the chain that are taken, so each chain is walked once. */
+static int udp_get_port_any(struct stack *st, struct udp_sock *us, uint32_t addr)
 {
-	const uint32_t n = UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1;
-	uint32_t start;
+	const uint32_t per_slot = 65536 / UDP_HASH_SIZE;
+	uint32_t first = (uint32_t)(udp_rand(st->udp) % (UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1)) +
+			 UDP_PORT_EPHEMERAL_LO;
 
-	if (port) {
-		if (udp_port_conflict(st, us, addr, port))
-			return -EADDRINUSE;
-		udp_hash(st, us, addr, port);
-		return 0;
-	}
-	start = (uint32_t)(udp_rand(st->udp) % n);
-	for (uint32_t i = 0; i < n; i++) {
-		uint16_t cand = (uint16_t)(UDP_PORT_EPHEMERAL_LO + (start + i) % n);
-		if (!udp_port_conflict(st, us, addr, cand)) {
-			udp_hash(st, us, addr, cand);
+	for (uint32_t k = 0; k < UDP_HASH_SIZE; k++) {
+		uint32_t slot = (first + k) % UDP_HASH_SIZE;
+		uint8_t used[65536 / UDP_HASH_SIZE / 8] = { 0 };
+		for (const struct udp_sock *o = st->udp->bucket[slot]; o; o = o->next) {
+			if (o->lport && udp_blocks(o, us, addr))
+				used[o->lport / UDP_HASH_SIZE / 8] |= (uint8_t)(1u << (o->lport / UDP_HASH_SIZE % 8));
+		}
+		for (uint32_t j = 0; j < per_slot; j++) {
+			uint32_t idx = (first / UDP_HASH_SIZE + j) % per_slot, port = idx * UDP_HASH_SIZE + slot;
+			if (port < UDP_PORT_EPHEMERAL_LO || port > UDP_PORT_EPHEMERAL_HI || (used[idx / 8] & (1u << (idx % 8))))
+				continue;
+			udp_hash(st, us, addr, (uint16_t)port);
 			return 0;
 		}
 	}
 	return -EADDRINUSE;
+}
+
+/* Bind to addr:port, port 0 meaning a free ephemeral port. */
+static int udp_get_port(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+{
+	if (!port)
+		return udp_get_port_any(st, us, addr);
+	if (udp_port_conflict(st, us, addr, port))
+		return -EADDRINUSE;
+	udp_hash(st, us, addr, port);
+	return 0;
 }
 
 /* Linux's inet_autobind(): the first send or connect of an unbound socket
@@ -210,7 +234,7 @@ static int udp_score(const struct udp_sock *us, uint32_t saddr, uint16_t sport, 
 
 static uint32_t udp_flow_hash(struct udp_table *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
 {
-	uint64_t h = ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) ^ (uint64_t)t->rng;
+	uint64_t h = ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) ^ t->flow_key;
 	h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
 	h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
 	return (uint32_t)(h ^ (h >> 33));
@@ -280,6 +304,34 @@ static void udp_enqueue(struct stack *st, struct udp_sock *us, struct pbuf *p)
 	sock_wake(us->s);
 }
 
+/* A broadcast goes to every socket that would take it, as in Linux's
+ * __udp4_lib_mcast_deliver(): a copy each, the last one the buffer itself.
+ * With none it is dropped, and never answered (RFC 1122 §4.1.3.1). */
+static void udp_input_broadcast(struct stack *st, struct pbuf *p, const struct ipv4_meta *m,
+				const struct udp_hdr *h)
+{
+	struct udp_sock *us, *prev = NULL;
+	struct pbuf *c;
+
+	for (us = *udp_bucket(st, h->dport); us; us = us->next) {
+		if (us->lport != h->dport || udp_score(us, m->src, h->sport, m->dst) < 0)
+			continue;
+		if (prev) {
+			if ((c = pbuf_alloc(st->pool)) != NULL) {
+				memcpy(pbuf_append(c, p->len), p->data, p->len);
+				c->user[0] = p->user[0];
+				udp_enqueue(st, prev, c);
+			} else {
+				STAT_INC(st, DROP_UDP_NOBUF);
+			}
+		}
+		prev = us;
+	}
+	if (!prev)
+		return udp_drop(st, p, DROP_UDP_NO_PORT);
+	udp_enqueue(st, prev, p);
+}
+
 void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 {
 	struct udp_hdr h;
@@ -291,9 +343,15 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 		return udp_drop(st, p, udp_parse_drop[-rc]);
 	if (hw_bad && h.cksum != 0) /* a zero checksum means none was sent (RFC 768) */
 		return udp_drop(st, p, DROP_UDP_CKSUM);
+	if (ipv4_is_broadcast(st, m->dst)) {
+		pbuf_trim(p, h.len);
+		pbuf_adj(p, UDP_HDR_LEN);
+		p->user[0] = (uint64_t)m->src << 16 | h.sport;
+		return udp_input_broadcast(st, p, m, &h);
+	}
 	if (!(us = udp_lookup(st, m->src, h.sport, m->dst, h.dport))) {
 		/* RFC 1122 §4.1.3.1: port unreachable, quoting the IP packet */
-		if (pbuf_prepend(p, p->l3_len))
+		if (p->l3_len >= IPV4_HDR_LEN && pbuf_prepend(p, p->l3_len))
 			icmp_send_unreach(st, p, ICMP_UNREACH_PORT);
 		return udp_drop(st, p, DROP_UDP_NO_PORT);
 	}
@@ -330,17 +388,11 @@ static size_t udp_iov_len(const struct iovec *iov, int iovcnt, int *fault)
 	return total;
 }
 
-static int udp_is_broadcast(const struct stack *st, uint32_t dst)
-{
-	return dst == INADDR_BROADCAST || (st->netmask != 0xffffffffu && (dst | st->netmask) == 0xffffffffu &&
-					    (dst & st->netmask) == (st->addr & st->netmask));
-}
-
 /* Where a datagram to dst can go: 0, -ENETUNREACH, or -EACCES for a
  * broadcast without SO_BROADCAST (as Linux). */
 static int udp_route(const struct stack *st, const struct udp_sock *us, uint32_t dst)
 {
-	if (udp_is_broadcast(st, dst))
+	if (ipv4_is_broadcast(st, dst))
 		return us->broadcast ? 0 : -EACCES;
 	/* Linux routes 0.0.0.0 to the host itself; this stack has no loopback */
 	if (dst == INADDR_ANY || !ipv4_next_hop(st, dst))
@@ -373,25 +425,25 @@ static void udp_output_broadcast(struct stack *st, struct pbuf *p, uint32_t dst,
 	eth_output(st, p, bcast, ETH_TYPE_IPV4);
 }
 
-/* Build the datagram (payload copied from iov) and send it. The checksum is
- * computed here, or left to the device with the pseudo-header sum in the
- * field when it offers UDP checksum offload. */
-static int udp_output(struct stack *st, struct udp_sock *us, const struct iovec *iov, int iovcnt,
-		      size_t len, uint32_t dst, uint16_t dport)
+/* Copy the payload in after what the datagram (p->data at its UDP header) holds. */
+static void udp_append(struct pbuf *p, const struct iovec *iov, int iovcnt, size_t len)
 {
-	struct pbuf *p = stack_alloc(st);
-	struct udp_hdr h = { .sport = us->lport, .dport = dport, .len = (uint16_t)(UDP_HDR_LEN + len) };
-	uint8_t *b, *d;
-
-	if (!p)
-		return -ENOBUFS;
-	b = pbuf_append(p, UDP_HDR_LEN + (uint32_t)len);
-	d = b + UDP_HDR_LEN;
+	uint8_t *d = pbuf_append(p, (uint32_t)len);
 	for (int i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len)
 			memcpy(d, iov[i].iov_base, iov[i].iov_len);
 		d += iov[i].iov_len;
 	}
+}
+
+/* Write the header and send. The checksum is computed here, or left to the
+ * device with the pseudo-header sum in the field when it offers UDP
+ * checksum offload. */
+static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, uint32_t dst, uint16_t dport)
+{
+	struct udp_hdr h = { .sport = us->lport, .dport = dport, .len = (uint16_t)p->len };
+	uint8_t *b = p->data;
+
 	if (st->nif->caps & NETIF_CAP_TX_CKSUM_UDP) {
 		uint32_t sum = cksum_pseudo_ipv4(st->addr, dst, IPV4_PROTO_UDP, h.len);
 		while (sum >> 16)
@@ -406,11 +458,38 @@ static int udp_output(struct stack *st, struct udp_sock *us, const struct iovec 
 		udp_hdr_emit(b, &h, st->addr, dst);
 	}
 	STAT_INC(st, UDP_TX_DATAGRAMS);
-	if (udp_is_broadcast(st, dst))
+	if (ipv4_is_broadcast(st, dst))
 		udp_output_broadcast(st, p, dst, us->tos);
 	else /* as Linux, a datagram lost to ARP or a full queue still counts as sent */
 		(void)ipv4_output(st, p, dst, IPV4_PROTO_UDP, us->tos);
-	return 0;
+}
+
+/* Send what MSG_MORE or UDP_CORK held back. */
+static void udp_push_cork(struct stack *st, struct udp_sock *us)
+{
+	struct pbuf *p = us->cork;
+	if (!p)
+		return;
+	us->cork = NULL;
+	udp_finish(st, us, p, us->cork_dst, us->cork_dport);
+}
+
+/* MSG_MORE or UDP_CORK with data held back: append to it, as Linux's
+ * udp_sendmsg() does, ignoring any address given; too much drops it all. */
+static ssize_t udp_send_corked(struct stack *st, struct udp_sock *us, const struct iovec *iov,
+			       int iovcnt, size_t len, int flags, int fault)
+{
+	if (us->cork->len - UDP_HDR_LEN + len > udp_max_payload(st)) {
+		pbuf_free(us->cork);
+		us->cork = NULL;
+		return -EMSGSIZE;
+	}
+	if (fault)
+		return -EFAULT;
+	udp_append(us->cork, iov, iovcnt, len);
+	if (!(flags & MSG_MORE) && !us->cork_opt)
+		udp_push_cork(st, us);
+	return (ssize_t)len;
 }
 
 static int udp_take_err(struct udp_sock *us)
@@ -428,6 +507,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 {
 	struct udp_sock *us = s->proto;
 	struct stack *st = s->st;
+	struct pbuf *p;
 	uint32_t dst;
 	uint16_t dport;
 	size_t len;
@@ -442,6 +522,8 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EMSGSIZE;
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
+	if (us->cork)
+		return udp_send_corked(st, us, iov, iovcnt, len, flags, fault);
 	if (to) {
 		dst = ntohl(to->sin_addr.s_addr);
 		dport = ntohs(to->sin_port);
@@ -463,8 +545,17 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EPIPE;
 	if (fault)
 		return -EFAULT;
-	if ((rc = udp_output(st, us, iov, iovcnt, len, dst, dport)) != 0)
-		return rc;
+	if (!(p = stack_alloc(st)))
+		return -ENOBUFS;
+	pbuf_append(p, UDP_HDR_LEN);
+	udp_append(p, iov, iovcnt, len);
+	if ((flags & MSG_MORE) || us->cork_opt) {
+		us->cork = p;
+		us->cork_dst = dst;
+		us->cork_dport = dport;
+	} else {
+		udp_finish(st, us, p, dst, dport);
+	}
 	return (ssize_t)len;
 }
 
@@ -482,6 +573,9 @@ static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EAGAIN;
 	if (us->err)
 		return -udp_take_err(us);
+	/* Shut for reading and empty: a blocking recv on Linux returns 0 and a
+	 * non-blocking one EAGAIN. The API cannot tell them apart and reports
+	 * the socket readable (EPOLLIN), so it answers as the blocking call. */
 	if (!p)
 		return (us->shut & UDP_SHUT_RD) ? 0 : -EAGAIN;
 	udp_iov_len(iov, iovcnt, &fault);
@@ -533,10 +627,11 @@ static int udp_connect(struct sock *s, const struct sockaddr_in *a)
 			udp_unhash(st, us);
 		return 0;
 	}
+	/* Linux's inet_dgram_connect() binds first, even if the route then fails */
+	if ((rc = udp_autobind(st, us)) != 0)
+		return rc;
 	dst = ntohl(a->sin_addr.s_addr);
 	if ((rc = udp_route(st, us, dst)) != 0)
-		return rc;
-	if ((rc = udp_autobind(st, us)) != 0)
 		return rc;
 	if (!us->laddr)
 		us->laddr = st->addr;
@@ -563,6 +658,7 @@ static int udp_close(struct sock *s)
 	*us->all_pprev = us->all_next;
 	if (us->all_next)
 		us->all_next->all_pprev = us->all_pprev;
+	pbuf_free(us->cork);
 	udp_rxq_purge(us);
 	free(us);
 	s->proto = NULL;
@@ -582,15 +678,23 @@ static int udp_setopt(struct sock *s, int level, int name, const void *val, sock
 	struct udp_sock *us = s->proto;
 	int v;
 
-	if (level != SOL_SOCKET && level != IPPROTO_IP)
+	if (level != SOL_SOCKET && level != IPPROTO_IP && level != IPPROTO_UDP)
 		return -ENOPROTOOPT;
 	if (len < (socklen_t)sizeof(int))
 		return -EINVAL;
 	memcpy(&v, val, sizeof(v));
+	if (level == IPPROTO_UDP) {
+		if (name != UDP_CORK)
+			return -ENOPROTOOPT;
+		us->cork_opt = !!v;
+		if (!v) /* uncorking sends what was held */
+			udp_push_cork(s->st, us);
+		return 0;
+	}
 	if (level == IPPROTO_IP) {
 		if (name != IP_TOS)
 			return -ENOPROTOOPT;
-		us->tos = (uint8_t)(v & 0xfc); /* Linux keeps the ECN bits to itself */
+		us->tos = (uint8_t)v; /* ECN bits included: Linux masks them for TCP only */
 		return 0;
 	}
 	switch (name) {
@@ -617,6 +721,8 @@ static int udp_getopt(struct sock *s, int level, int name, void *val, socklen_t 
 
 	if (level == IPPROTO_IP && name == IP_TOS) {
 		v = us->tos;
+	} else if (level == IPPROTO_UDP && name == UDP_CORK) {
+		v = us->cork_opt;
 	} else if (level != SOL_SOCKET) {
 		return -ENOPROTOOPT;
 	} else {
@@ -692,10 +798,11 @@ static size_t udp_rx_bytes(const struct sock *s)
 	return us->rxq_head ? us->rxq_head->len : 0;
 }
 
+/* Datagrams go to the device at once: only a corked one waits. */
 static size_t udp_tx_bytes(const struct sock *s)
 {
-	(void)s;
-	return 0; /* datagrams go to the device at once */
+	const struct udp_sock *us = s->proto;
+	return us->cork ? us->cork->len - UDP_HDR_LEN : 0;
 }
 
 const struct sock_ops udp_sock_ops = {
@@ -740,7 +847,8 @@ void udp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *),
 	if (!st->udp)
 		return;
 	for (const struct udp_sock *us = st->udp->all; us; us = us->all_next) {
-		struct sock_info si = { .type = SOCK_DGRAM, .state = -1, .rcv_queue = us->rxq_bytes };
+		struct sock_info si = { .type = SOCK_DGRAM, .state = -1, .rcv_queue = us->rxq_bytes,
+					.snd_queue = (uint32_t)udp_tx_bytes(us->s) };
 		udp_name(us->s, &si.local);
 		if (us->connected)
 			udp_peer(us->s, &si.peer);

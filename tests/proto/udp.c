@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 
 #include "../lib/pt.h"
@@ -368,6 +369,66 @@ static void test_udp_rcvbuf_full_drops_and_counts(void **state)
 	assert_int_equal(t->spool->in_use, 2); /* queued without a copy, nothing else held */
 }
 
+static void test_udp_broadcast_reaches_every_wildcard_socket(void **state)
+{
+	struct pt *t = *state;
+	struct sock *a = udp_new(t), *b = udp_new(t), *u = udp_new(t);
+	struct sockaddr_in any = sin_of(INADDR_ANY, OUR_PORT), ours = sin_of(PT_US_IP, OUR_PORT);
+	uint8_t f[128];
+	char buf[8];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(set_int((struct sock *[]){ a, b, u }[i], SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	assert_int_equal(sock_bind(a, &any), 0);
+	assert_int_equal(sock_bind(b, &any), 0);
+	assert_int_equal(sock_bind(u, &ours), 0);
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, INADDR_BROADCAST, OUR_PORT, "all", 3));
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, 0xc61200ffu, OUR_PORT, "net", 3));
+	pt_step(t, 0);
+	/* as Linux: a copy for each socket on the wildcard, none for one bound to the unicast address */
+	assert_int_equal(t->spool->in_use, 4);
+	assert_int_equal(sock_rx_bytes(u), 0);
+	for (int i = 0; i < 2; i++) {
+		struct sock *s = i ? b : a;
+		assert_int_equal(recv_from(s, buf, sizeof(buf), 0, NULL), 3);
+		assert_memory_equal(buf, "all", 3);
+		assert_int_equal(recv_from(s, buf, sizeof(buf), 0, NULL), 3);
+		assert_memory_equal(buf, "net", 3);
+	}
+	pt_expect_nothing(t);
+}
+
+static void test_udp_broadcast_copy_without_buffer_counted(void **state)
+{
+	struct pt *t = *state;
+	struct sock *a = udp_new(t), *b = udp_new(t);
+	struct sockaddr_in any = sin_of(INADDR_ANY, OUR_PORT);
+	static struct pbuf *held[256];
+	uint8_t f[128];
+	uint32_t n = 0;
+	assert_int_equal(set_int(a, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	assert_int_equal(set_int(b, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	assert_int_equal(sock_bind(a, &any), 0);
+	assert_int_equal(sock_bind(b, &any), 0);
+	while (t->spool->in_use < t->spool->capacity - 1) /* one buffer left: for the frame itself */
+		held[n++] = pbuf_alloc(t->spool);
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, INADDR_BROADCAST, OUR_PORT, "x", 1));
+	pt_step(t, 0);
+	assert_int_equal(pt_counter(t, DROP_UDP_NOBUF), 1);
+	assert_int_equal(sock_rx_bytes(a) + sock_rx_bytes(b), 1); /* the original still went to one */
+	while (n)
+		pbuf_free(held[--n]);
+}
+
+static void test_udp_broadcast_to_closed_port_not_answered(void **state)
+{
+	struct pt *t = *state;
+	uint8_t f[128];
+	pt_send_frame(t, f, pt_build_udp(f, PT_PEER_IP, PEER_PORT, 0xc61200ffu, OUR_PORT, "x", 1));
+	pt_step(t, 0);
+	pt_expect_nothing(t); /* RFC 1122 §4.1.3.1: no port unreachable for a broadcast */
+	assert_int_equal(pt_counter(t, DROP_UDP_NO_PORT), 1);
+}
+
 static int notified;
 static void count_notify(struct sock *s, void *arg)
 {
@@ -384,6 +445,55 @@ static void test_udp_datagram_arrival_wakes_waiter(void **state)
 	sock_set_notify(s, count_notify, NULL);
 	pt_peer_udp(t, PEER_PORT, OUR_PORT, "x", 1);
 	assert_int_equal(notified, 1);
+}
+
+static void test_udp_last_datagram_read_wakes_waiter(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	char buf[4];
+	pt_peer_udp(t, PEER_PORT, OUR_PORT, "a", 1);
+	pt_peer_udp(t, PEER_PORT, OUR_PORT, "b", 1);
+	notified = 0;
+	sock_set_notify(s, count_notify, NULL);
+	assert_int_equal(recv_from(s, buf, 4, 0, NULL), 1);
+	assert_int_equal(notified, 0); /* still readable */
+	assert_int_equal(recv_from(s, buf, 4, 0, NULL), 1);
+	assert_int_equal(notified, 1); /* EPOLLIN went away */
+}
+
+/* Frames corrupted and cut on the wire are each either delivered intact or
+ * dropped under a counted reason: none is lost silently, none harms the stack. */
+static void test_udp_damaged_frames_dropped_or_delivered_intact(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	struct memlink_faults f = { .corrupt_ppm = 300000, .truncate_ppm = 100000 };
+	uint64_t delivered = 0, drops = 0;
+	unsigned n;
+
+	memlink_set_faults(t->peer, &f);
+	for (uint32_t i = 0; i < 2000; i++) {
+		uint8_t msg[64], got[128];
+		for (unsigned k = 0; k < sizeof(msg); k++)
+			msg[k] = (uint8_t)(i * 7 + k);
+		pt_peer_udp(t, PEER_PORT, OUR_PORT, msg, (uint16_t)(16 + i % 48));
+		ssize_t r = recv_from(s, got, sizeof(got), 0, NULL);
+		if (r == -EAGAIN)
+			continue;
+		assert_int_equal(r, 16 + i % 48);
+		assert_memory_equal(got, msg, (size_t)r);
+		delivered++;
+	}
+	const uint64_t *v = stack_counter_values(t->st, &n);
+	for (unsigned c = 0; c < n; c++)
+		if (!strncmp(stack_counter_name(c), "DROP_", 5))
+			drops += v[c];
+	assert_int_equal(delivered, v[UDP_RX_DATAGRAMS]);
+	assert_int_equal(v[RX_FRAMES], delivered + drops);
+	assert_true(delivered > 1000 && drops > 300); /* both paths were taken */
+	while (pt_recv_frame(t, (uint8_t[2048]){ 0 }, 2048)) /* port unreachable, if a port was hit intact */
+		;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -601,12 +711,90 @@ static void test_udp_ip_tos_sets_outgoing_tos(void **state)
 	struct sock *s = udp_bound(t, OUR_PORT);
 	struct pt_frame r;
 	struct udp_hdr u;
-	assert_int_equal(set_int(s, IPPROTO_IP, IP_TOS, 0x10), 0);
-	assert_int_equal(get_int(s, IPPROTO_IP, IP_TOS), 0x10);
+	assert_int_equal(set_int(s, IPPROTO_IP, IP_TOS, 0x11), 0);
+	assert_int_equal(get_int(s, IPPROTO_IP, IP_TOS), 0x11);
 	assert_int_equal(send_to(s, "x", 1, PT_PEER_IP, PEER_PORT), 1);
 	pt_step(t, 0);
 	pt_expect_udp(t, &r, &u);
-	assert_int_equal(r.ip.tos, 0x10);
+	assert_int_equal(r.ip.tos, 0x11);
+}
+
+static ssize_t send_flags(struct sock *s, const char *buf, int flags, uint32_t ip, uint16_t port)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = strlen(buf) };
+	struct sockaddr_in a = sin_of(ip, port);
+	return sock_send(s, &iov, 1, flags, &a);
+}
+
+static void test_udp_msg_more_joins_sends_into_one_datagram(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	struct pt_frame r;
+	struct udp_hdr u;
+	assert_int_equal(send_flags(s, "ab", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(send_flags(s, "cd", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	pt_step(t, 0);
+	pt_expect_nothing(t);
+	assert_int_equal(sock_tx_bytes(s), 4);
+	/* as Linux: the address of the first call holds for the whole datagram */
+	assert_int_equal(send_flags(s, "e", 0, PT_PEER_IP, PEER_PORT + 1), 1);
+	pt_step(t, 0);
+	pt_expect_udp(t, &r, &u);
+	assert_int_equal(u.dport, PEER_PORT);
+	assert_int_equal(u.len, 8 + 5);
+	assert_memory_equal(r.l4 + 8, "abcde", 5);
+	assert_int_equal(sock_tx_bytes(s), 0);
+	pt_expect_nothing(t);
+}
+
+static void test_udp_cork_option_holds_until_uncorked(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	struct pt_frame r;
+	struct udp_hdr u;
+	assert_int_equal(set_int(s, IPPROTO_UDP, UDP_CORK, 1), 0);
+	assert_int_equal(get_int(s, IPPROTO_UDP, UDP_CORK), 1);
+	assert_int_equal(send_flags(s, "ab", 0, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(send_flags(s, "cd", 0, PT_PEER_IP, PEER_PORT), 2);
+	pt_step(t, 0);
+	pt_expect_nothing(t);
+	assert_int_equal(set_int(s, IPPROTO_UDP, UDP_CORK, 0), 0);
+	pt_step(t, 0);
+	pt_expect_udp(t, &r, &u);
+	assert_memory_equal(r.l4 + 8, "abcd", 4);
+	pt_expect_nothing(t);
+}
+
+static void test_udp_msg_more_beyond_mtu_drops_held_data(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	static char big[1400];
+	struct iovec iov = { big, sizeof(big) };
+	struct sockaddr_in a = sin_of(PT_PEER_IP, PEER_PORT);
+	struct pt_frame r;
+	struct udp_hdr u;
+	assert_int_equal(sock_send(s, &iov, 1, MSG_MORE, &a), 1400);
+	assert_int_equal(sock_send(s, &iov, 1, 0, &a), -EMSGSIZE);
+	assert_int_equal(sock_tx_bytes(s), 0); /* what was held is gone, as on Linux */
+	assert_int_equal(send_flags(s, "x", 0, PT_PEER_IP, PEER_PORT), 1);
+	pt_step(t, 0);
+	pt_expect_udp(t, &r, &u);
+	assert_int_equal(u.len, 9);
+}
+
+static void test_udp_close_with_held_datagram_frees_it(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	assert_int_equal(send_flags(s, "ab", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(t->spool->in_use, 1);
+	assert_int_equal(sock_close(s), 0);
+	assert_int_equal(t->spool->in_use, 0);
+	pt_step(t, 0);
+	pt_expect_nothing(t);
 }
 
 /* ---- binding ---------------------------------------------------------- */
@@ -618,6 +806,23 @@ static void test_udp_bind_port_zero_takes_ephemeral_port(void **state)
 	assert_in_range(local_port(a), UDP_PORT_EPHEMERAL_LO, UDP_PORT_EPHEMERAL_HI);
 	assert_in_range(local_port(b), UDP_PORT_EPHEMERAL_LO, UDP_PORT_EPHEMERAL_HI);
 	assert_int_not_equal(local_port(a), local_port(b));
+}
+
+static void test_udp_ephemeral_ports_exhausted(void **state)
+{
+	struct pt *t = *state;
+	const int n = UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1;
+	struct sockaddr_in any = sin_of(INADDR_ANY, 0);
+	struct sock *s = udp_new(t), *last = NULL;
+	for (int i = 0; i < n; i++)
+		last = udp_bound(t, 0);
+	assert_int_equal(sock_bind(s, &any), -EADDRINUSE);
+	assert_int_equal(send_to(s, "x", 1, PT_PEER_IP, PEER_PORT), -EAGAIN); /* inet_autobind() */
+	/* a freed port is found again */
+	uint16_t port = local_port(last);
+	assert_int_equal(sock_close(last), 0);
+	assert_int_equal(sock_bind(s, &any), 0);
+	assert_int_equal(local_port(s), port);
 }
 
 static void test_udp_bind_port_in_use_eaddrinuse(void **state)
@@ -658,6 +863,7 @@ static void test_udp_bind_reuseport_spreads_flows_stably(void **state)
 	for (uint16_t i = 0; i < 32; i++) {
 		char buf[4];
 		pt_peer_udp(t, (uint16_t)(2000 + i), OUR_PORT, "x", 1);
+		udp_bound(t, 0); /* taking an ephemeral port in between changes nothing */
 		pt_peer_udp(t, (uint16_t)(2000 + i), OUR_PORT, "y", 1);
 		/* both datagrams of one flow reach the same socket */
 		struct sock *got = sock_rx_bytes(a) ? a : b;
@@ -820,6 +1026,10 @@ static void test_udp_connect_unroutable_enetunreach(void **state)
 	struct sockaddr_in a = sin_of(0x0a000001u, PEER_PORT);
 	assert_int_equal(sock_connect(s, &a), -ENETUNREACH);
 	assert_int_equal(sock_peer(s, &a), -ENOTCONN);
+	/* as Linux, the implicit bind came first and stays */
+	assert_in_range(local_port(s), UDP_PORT_EPHEMERAL_LO, UDP_PORT_EPHEMERAL_HI);
+	assert_int_equal(sock_name(s, &a), 0);
+	assert_int_equal(a.sin_addr.s_addr, 0);
 }
 
 /* ---- ICMP errors ------------------------------------------------------ */
@@ -1032,6 +1242,7 @@ static void test_udp_foreach_lists_every_socket(void **state)
 	udp_new(t); /* unbound: listed too */
 	connect_to(c, PT_PEER_IP, PEER_PORT);
 	pt_peer_udp(t, PEER_PORT, OUR_PORT, "abcd", 4);
+	assert_int_equal(send_flags(c, "held", MSG_MORE, PT_PEER_IP, PEER_PORT), 4);
 	stack_foreach_sock(t->st, collect, &seen);
 	assert_int_equal(seen.n, 2);
 	for (int i = 0; i < 2; i++) {
@@ -1043,16 +1254,18 @@ static void test_udp_foreach_lists_every_socket(void **state)
 	assert_int_equal(ntohl(ci->peer.sin_addr.s_addr), PT_PEER_IP);
 	assert_int_equal(ntohs(ci->peer.sin_port), PEER_PORT);
 	assert_int_equal(ci->rcv_queue, 4);
+	assert_int_equal(ci->snd_queue, 4); /* held by MSG_MORE */
 }
 
 static void test_udp_stack_destroy_frees_open_sockets(void **state)
 {
 	struct pt *t = *state;
-	/* left open with queued data: teardown's leak checks (and ASan) see them freed */
+	/* left open with queued and held data: teardown's leak checks (and ASan) see them freed */
 	udp_bound(t, OUR_PORT);
-	udp_new(t);
+	struct sock *c = udp_new(t);
 	pt_peer_udp(t, PEER_PORT, OUR_PORT, "x", 1);
-	assert_int_equal(t->spool->in_use, 1);
+	assert_int_equal(send_flags(c, "ab", MSG_MORE, PT_PEER_IP, PEER_PORT), 2);
+	assert_int_equal(t->spool->in_use, 2);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
@@ -1079,7 +1292,12 @@ int main(void)
 		T(test_udp_fionread_is_size_of_next_datagram),
 		T(test_udp_recv_scatters_over_iovecs),
 		T(test_udp_rcvbuf_full_drops_and_counts),
+		T(test_udp_broadcast_reaches_every_wildcard_socket),
+		T(test_udp_broadcast_copy_without_buffer_counted),
+		T(test_udp_broadcast_to_closed_port_not_answered),
 		T(test_udp_datagram_arrival_wakes_waiter),
+		T(test_udp_last_datagram_read_wakes_waiter),
+		T(test_udp_damaged_frames_dropped_or_delivered_intact),
 		T(test_udp_sendto_emits_exact_datagram),
 		T(test_udp_send_offload_leaves_pseudo_header_sum),
 		T(test_udp_send_unbound_takes_ephemeral_port),
@@ -1096,7 +1314,12 @@ int main(void)
 		T(test_udp_broadcast_with_so_broadcast_sent_to_all),
 		T(test_udp_send_after_shut_wr_epipe),
 		T(test_udp_ip_tos_sets_outgoing_tos),
+		T(test_udp_msg_more_joins_sends_into_one_datagram),
+		T(test_udp_cork_option_holds_until_uncorked),
+		T(test_udp_msg_more_beyond_mtu_drops_held_data),
+		T(test_udp_close_with_held_datagram_frees_it),
 		T(test_udp_bind_port_zero_takes_ephemeral_port),
+		T(test_udp_ephemeral_ports_exhausted),
 		T(test_udp_bind_port_in_use_eaddrinuse),
 		T(test_udp_bind_reuseaddr_on_both_allowed),
 		T(test_udp_bind_reuseport_spreads_flows_stably),

@@ -30,6 +30,27 @@ static const uint8_t arp_req[28] = { 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0
 				     0x00, 0x00, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x01, 0x00, 0x00,
 				     0x00, 0x00, 0x00, 0x00, 0xc6, 0x12, 0x00, 0x02 };
 
+/* 24-byte header, options NOP NOP NOP EOL, TOS 0x10, TTL 255, ICMP */
+static const uint8_t ipv4_opts[24] = {
+	0x46, 0x10, 0x00, 0x20, 0x01, 0x02, 0x00, 0x00, 0xff, 0x01, 0x2b, 0xa2,
+	0xc6, 0x12, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x02, 0x01, 0x01, 0x01, 0x00,
+};
+/* port unreachable quoting udp_frame's IP header and UDP header */
+static const uint8_t icmp_unreach[36] = {
+	0x03, 0x03, 0xcd, 0x15, 0x00, 0x00, 0x00, 0x00, 0x45, 0x00, 0x00, 0x21,
+	0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x9c, 0x70, 0xc6, 0x12, 0x00, 0x01,
+	0xc6, 0x12, 0x00, 0x02, 0x04, 0xd2, 0x00, 0x50, 0x00, 0x0d, 0x2a, 0xb8,
+};
+/* echo request of odd length: the last byte is padded with zero for the sum */
+static const uint8_t icmp_echo_odd[11] = { 0x08, 0x00, 0x21, 0x64, 0x12, 0x34, 0x00, 0x05,
+					   0x61, 0x62, 0x63 };
+/* 198.18.0.1:1000 -> 198.18.0.2:2000 whose checksum computes to zero: sent as ffff */
+static const uint8_t udp_zero_sum[10] = { 0x03, 0xe8, 0x07, 0xd0, 0x00, 0x0a, 0xff, 0xff, 0x67, 0xfa };
+/* ARP reply 198.18.0.2 is at 02:00:00:00:00:02, to 198.18.0.1 */
+static const uint8_t arp_rep[28] = { 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02, 0x02, 0x00,
+				     0x00, 0x00, 0x00, 0x02, 0xc6, 0x12, 0x00, 0x02, 0x02, 0x00,
+				     0x00, 0x00, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x01 };
+
 static void test_cksum_rfc1071_example_sums(void **state)
 {
 	(void)state;
@@ -221,6 +242,166 @@ static void test_arp_parse_malformed_rejected(void **state)
 	assert_int_equal(arp_pkt_parse(p, 28, &a), -ARP_ERR_OP);
 }
 
+static void test_cksum_pseudo_header_golden(void **state)
+{
+	(void)state;
+	/* c612 + 0001 + c612 + 0002 + 0011 + 000d, kept unfolded */
+	assert_int_equal(cksum_pseudo_ipv4(IP(198, 18, 0, 1), IP(198, 18, 0, 2), 17, 13), 0x18c45);
+	/* all ones: 4 * ffff + ff + ffff, carries kept for the fold */
+	assert_int_equal(cksum_pseudo_ipv4(0xffffffffu, 0xffffffffu, 0xff, 0xffff), 0x500fa);
+	assert_int_equal(cksum_fold(0x500fa), 0xff00);
+}
+
+static void test_eth_multicast_detected(void **state)
+{
+	(void)state;
+	const uint8_t mc[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 }, uc[6] = { 0x02, 0, 0, 0, 0, 1 };
+	assert_true(eth_addr_is_multicast(mc));
+	assert_false(eth_addr_is_multicast(uc));
+	assert_false(eth_addr_is_broadcast(mc));
+}
+
+static void test_eth_parse_every_truncation_rejected(void **state)
+{
+	(void)state;
+	struct eth_hdr h;
+	for (size_t n = 0; n < ETH_HDR_LEN; n++)
+		assert_int_equal(eth_hdr_parse(udp_frame, n, &h), -1);
+	assert_int_equal(eth_hdr_parse(udp_frame, ETH_HDR_LEN, &h), 0);
+}
+
+static void test_ipv4_parse_options_golden(void **state)
+{
+	(void)state;
+	struct ipv4_hdr h;
+	uint8_t p[32] = { 0 };
+	memcpy(p, ipv4_opts, sizeof(ipv4_opts));
+	assert_int_equal(ipv4_hdr_parse(p, sizeof(p), 1, &h), 0);
+	assert_int_equal(h.ihl, 24);
+	assert_int_equal(h.tos, 0x10);
+	assert_int_equal(h.total_len, 32);
+	assert_int_equal(h.id, 0x0102);
+	assert_int_equal(h.frag, 0);
+	assert_int_equal(h.ttl, 255);
+	assert_int_equal(h.proto, IPV4_PROTO_ICMP);
+	assert_int_equal(h.cksum, 0x2ba2);
+	/* the options are under the checksum too */
+	p[21] = 0x44;
+	assert_int_equal(ipv4_hdr_parse(p, sizeof(p), 1, &h), -IPV4_ERR_CKSUM);
+	/* the header ends past the buffer */
+	assert_int_equal(ipv4_hdr_parse(ipv4_opts, 23, 1, &h), -IPV4_ERR_IHL);
+}
+
+static void test_ipv4_parse_every_truncation_rejected(void **state)
+{
+	(void)state;
+	struct ipv4_hdr h;
+	for (size_t n = 0; n < IPV4_HDR_LEN; n++)
+		assert_int_equal(ipv4_hdr_parse(udp_frame + 14, n, 1, &h), -IPV4_ERR_SHORT);
+	for (size_t n = IPV4_HDR_LEN; n < 33; n++) /* whole header, packet cut */
+		assert_int_equal(ipv4_hdr_parse(udp_frame + 14, n, 1, &h), -IPV4_ERR_LEN);
+}
+
+static void test_ipv4_emit_golden(void **state)
+{
+	(void)state;
+	struct ipv4_hdr h = { .ihl = 20, .total_len = 33, .id = 0x1234, .frag = IPV4_FLAG_DF, .ttl = 64,
+			      .proto = IPV4_PROTO_UDP, .src = IP(198, 18, 0, 1), .dst = IP(198, 18, 0, 2) };
+	uint8_t out[20];
+	memset(out, 0xee, sizeof(out));
+	ipv4_hdr_emit(out, &h);
+	assert_memory_equal(out, udp_frame + 14, 20); /* checksum 9c70 included */
+}
+
+static void test_udp_emit_zero_sum_sent_as_all_ones(void **state)
+{
+	(void)state;
+	struct udp_hdr h = { .sport = 1000, .dport = 2000, .len = 10 };
+	uint8_t out[10] = { 0 };
+	out[8] = udp_zero_sum[8];
+	out[9] = udp_zero_sum[9];
+	udp_hdr_emit(out, &h, IP(198, 18, 0, 1), IP(198, 18, 0, 2));
+	assert_memory_equal(out, udp_zero_sum, sizeof(out)); /* RFC 768: 0 would mean none */
+	assert_int_equal(udp_hdr_parse(out, sizeof(out), IP(198, 18, 0, 1), IP(198, 18, 0, 2), 1, &h), 0);
+	assert_int_equal(h.cksum, 0xffff);
+}
+
+static void test_udp_parse_every_truncation_rejected(void **state)
+{
+	(void)state;
+	struct udp_hdr h;
+	uint32_t s = IP(198, 18, 0, 1), d = IP(198, 18, 0, 2);
+	for (size_t n = 0; n < UDP_HDR_LEN; n++)
+		assert_int_equal(udp_hdr_parse(udp_frame + 34, n, s, d, 1, &h), -UDP_ERR_SHORT);
+	for (size_t n = UDP_HDR_LEN; n < 13; n++) /* the length field says 13 */
+		assert_int_equal(udp_hdr_parse(udp_frame + 34, n, s, d, 1, &h), -UDP_ERR_LEN);
+	/* bytes past the length field are not part of the datagram */
+	uint8_t longer[20] = { 0 };
+	memcpy(longer, udp_frame + 34, 13);
+	longer[15] = 0x99;
+	assert_int_equal(udp_hdr_parse(longer, sizeof(longer), s, d, 1, &h), 0);
+	assert_int_equal(h.len, 13);
+}
+
+static void test_icmp_unreach_parse_emit_golden(void **state)
+{
+	(void)state;
+	struct icmp_hdr h;
+	assert_int_equal(icmp_hdr_parse(icmp_unreach, sizeof(icmp_unreach), &h), 0);
+	assert_int_equal(h.type, ICMP_DEST_UNREACH);
+	assert_int_equal(h.code, ICMP_UNREACH_PORT);
+	assert_int_equal(h.cksum, 0xcd15);
+	assert_int_equal(h.rest, 0);
+	uint8_t out[36];
+	memcpy(out, icmp_unreach, sizeof(out));
+	memset(out, 0, 8);
+	icmp_hdr_emit(out, sizeof(out), &h);
+	assert_memory_equal(out, icmp_unreach, sizeof(out));
+}
+
+static void test_icmp_odd_length_golden(void **state)
+{
+	(void)state;
+	struct icmp_hdr h;
+	uint8_t out[11];
+	assert_int_equal(icmp_hdr_parse(icmp_echo_odd, sizeof(icmp_echo_odd), &h), 0);
+	assert_int_equal(h.rest, 0x12340005);
+	memcpy(out, icmp_echo_odd, sizeof(out));
+	memset(out, 0, 8);
+	icmp_hdr_emit(out, sizeof(out), &h);
+	assert_memory_equal(out, icmp_echo_odd, sizeof(out));
+	out[10] ^= 0x80; /* the odd last byte is under the checksum */
+	assert_int_equal(icmp_hdr_parse(out, sizeof(out), &h), -ICMP_ERR_CKSUM);
+}
+
+static void test_icmp_parse_every_truncation_rejected(void **state)
+{
+	(void)state;
+	struct icmp_hdr h;
+	for (size_t n = 0; n < ICMP_HDR_LEN; n++)
+		assert_int_equal(icmp_hdr_parse(icmp_unreach, n, &h), -ICMP_ERR_SHORT);
+	for (size_t n = ICMP_HDR_LEN; n < sizeof(icmp_unreach); n++) /* cut under the checksum */
+		assert_int_equal(icmp_hdr_parse(icmp_unreach, n, &h), -ICMP_ERR_CKSUM);
+}
+
+static void test_arp_reply_parse_emit_golden(void **state)
+{
+	(void)state;
+	struct arp_pkt a = { .op = ARP_OP_REPLY, .spa = IP(198, 18, 0, 2), .tpa = IP(198, 18, 0, 1),
+			     .sha = { 2, 0, 0, 0, 0, 2 }, .tha = { 2, 0, 0, 0, 0, 1 } };
+	struct arp_pkt b;
+	uint8_t out[28];
+	memset(out, 0xee, sizeof(out));
+	arp_pkt_emit(out, &a);
+	assert_memory_equal(out, arp_rep, sizeof(out));
+	assert_int_equal(arp_pkt_parse(arp_rep, sizeof(arp_rep), &b), 0);
+	assert_int_equal(b.op, ARP_OP_REPLY);
+	assert_memory_equal(b.sha, a.sha, 6);
+	assert_memory_equal(b.tha, a.tha, 6);
+	assert_int_equal(b.spa, a.spa);
+	assert_int_equal(b.tpa, a.tpa);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +416,18 @@ int main(void)
 		cmocka_unit_test(test_icmp_parse_emit_golden),
 		cmocka_unit_test(test_arp_parse_emit_golden),
 		cmocka_unit_test(test_arp_parse_malformed_rejected),
+		cmocka_unit_test(test_cksum_pseudo_header_golden),
+		cmocka_unit_test(test_eth_multicast_detected),
+		cmocka_unit_test(test_eth_parse_every_truncation_rejected),
+		cmocka_unit_test(test_ipv4_parse_options_golden),
+		cmocka_unit_test(test_ipv4_parse_every_truncation_rejected),
+		cmocka_unit_test(test_ipv4_emit_golden),
+		cmocka_unit_test(test_udp_emit_zero_sum_sent_as_all_ones),
+		cmocka_unit_test(test_udp_parse_every_truncation_rejected),
+		cmocka_unit_test(test_icmp_unreach_parse_emit_golden),
+		cmocka_unit_test(test_icmp_odd_length_golden),
+		cmocka_unit_test(test_icmp_parse_every_truncation_rejected),
+		cmocka_unit_test(test_arp_reply_parse_emit_golden),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }
