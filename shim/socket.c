@@ -198,8 +198,9 @@ int ss_attach_locked(struct ssock *ss, int fd)
 		}
 	}
 	if (!rc) {
-		ss->sk = sk;
+		/* st before sk: the data path reads sk without a lock, then st */
 		ss->st = st;
+		__atomic_store_n(&ss->sk, sk, __ATOMIC_RELEASE);
 		sock_set_notify(sk, ss_notify, ss);
 		/* readiness may already be there (a pending connection) */
 		for (struct sitem *it = ss->items; it; it = it->ss_next)
