@@ -48,19 +48,6 @@ CONF
 	grep -q "on the stack (bypassed: \[bypass\] listen" "$SHIM_TMP/$name.log" || { cat "$SHIM_TMP/$name.log"; fail "$name: listener not bypassed"; }
 }
 
-# redis
-rtap=$(net_tag dapr)
-start redis "$rtap" 198.18.13 6379 redis-server --port 6379 --save "" --appendonly no --protected-mode no
-[ "$(ex redis-cli -h 198.18.13.2 set k v)" = OK ] || fail "redis set"
-[ "$(ex redis-cli -h 198.18.13.2 get k)" = v ] || fail "redis get through the stack"
-[ "$(ex redis-cli -h 127.0.0.1 get k)" = v ] || fail "redis get through the kernel side"
-head -c 200000 /dev/zero | tr '\0' x | ex redis-cli -h 198.18.13.2 -x set big >/dev/null || fail "redis set 200 KB"
-[ "$(ex redis-cli -h 198.18.13.2 strlen big)" = 200000 ] || fail "redis strlen"
-[ "$(ex redis-cli -h 198.18.13.2 get big | wc -c)" = 200001 ] || fail "redis get 200 KB"
-ex timeout 60 redis-benchmark -h 198.18.13.2 -q -n 20000 -c 4 -t set,get,lpush,lrange_100 >"$SHIM_TMP/rb.txt" 2>&1 || { cat "$SHIM_TMP/rb.txt"; fail "redis-benchmark"; }
-grep -qi "error" "$SHIM_TMP/rb.txt" && { cat "$SHIM_TMP/rb.txt"; fail "redis-benchmark saw errors"; }
-echo "redis: set/get through the stack and the kernel side, 200 KB value; $(tr '\r' '\n' <"$SHIM_TMP/rb.txt" | grep 'requests per second' | tr '\n' ' ')"
-
 # memcached, two worker threads
 mtap=$(net_tag dapm)
 start memcached "$mtap" 198.18.14 11211 memcached -u root -t 2 -p 11211 -U 0 -l 0.0.0.0
@@ -84,4 +71,17 @@ STORED VALUE k9 0 5 hello END"
 ex timeout 30 memcaslap -s 198.18.14.2:11211 -T 1 -c 4 -t 3s >"$SHIM_TMP/mc.txt" 2>&1 || { cat "$SHIM_TMP/mc.txt"; fail "memcaslap"; }
 grep -q "TPS" "$SHIM_TMP/mc.txt" || { cat "$SHIM_TMP/mc.txt"; fail "memcaslap: no result"; }
 echo "memcached -t 2: set/get through the stack and the kernel side; $(grep 'TPS' "$SHIM_TMP/mc.txt")"
-pids=()
+
+# redis
+rtap=$(net_tag dapr)
+start redis "$rtap" 198.18.13 6379 redis-server --port 6379 --save "" --appendonly no --protected-mode no
+[ "$(ex redis-cli -h 198.18.13.2 set k v)" = OK ] || fail "redis set"
+[ "$(ex redis-cli -h 198.18.13.2 get k)" = v ] || fail "redis get through the stack"
+[ "$(ex redis-cli -h 127.0.0.1 get k)" = v ] || fail "redis get through the kernel side"
+head -c 200000 /dev/zero | tr '\0' x | ex redis-cli -h 198.18.13.2 -x set big >/dev/null || fail "redis set 200 KB"
+[ "$(ex redis-cli -h 198.18.13.2 strlen big)" = 200000 ] || fail "redis strlen"
+[ "$(ex redis-cli -h 198.18.13.2 get big | wc -c)" = 200001 ] || fail "redis get 200 KB"
+ex timeout 60 redis-benchmark -h 198.18.13.2 -q -n 20000 -c 4 -t set,get,lpush,lrange_100 >"$SHIM_TMP/rb.txt" 2>&1 || { cat "$SHIM_TMP/rb.txt"; fail "redis-benchmark"; }
+grep -qi "error" "$SHIM_TMP/rb.txt" && { cat "$SHIM_TMP/rb.txt"; fail "redis-benchmark saw errors"; }
+echo "redis: set/get through the stack and the kernel side, 200 KB value; $(tr '\r' '\n' <"$SHIM_TMP/rb.txt" | grep 'requests per second' | tr '\n' ' ')"
+
