@@ -377,6 +377,9 @@ void tcp_output(struct tcb *t)
 	}
 	if (!sent_any && (t->flags & TF_ACK_NOW))
 		tcp_send_ack(t);
-	if (t->sb_len && t->snd_wnd == 0 && t->snd_max == t->snd_una && !tw_timer_pending(&t->rto_timer))
+	/* data waits on a window that is zero or too small, nothing in flight
+	 * to bring an update: the persist timer (RFC 9293 §3.8.6.1) */
+	if (t->sb_len && seq_lt(t->snd_nxt, t->snd_una + t->sb_len) && t->snd_max == t->snd_una &&
+	    !tw_timer_pending(&t->rto_timer))
 		tcp_persist_arm(t);
 }
