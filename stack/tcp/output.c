@@ -96,6 +96,7 @@ static void tcp_syn_opts(struct tcb *t, struct tcp_opts *o, int synack)
 		o->has |= TCP_OPTF_SACK_OK;
 	if (!synack || (t->flags & TF_TS_OK))
 		o->has |= TCP_OPTF_TS;
+	o->has &= (uint8_t)~t->st->tcp->opts_off;
 }
 
 static void tcp_copy_out(const struct tcb *t, uint32_t off, uint32_t len, uint8_t *dst)

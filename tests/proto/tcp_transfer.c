@@ -88,7 +88,7 @@ static void step(struct tt *t)
 	tt_advance(t, dt);
 }
 
-static void transfer(struct tt *t, const char *cc, const struct memlink_faults *f)
+static void transfer(struct tt *t, const char *cc, const struct memlink_faults *f, uint8_t opts_off)
 {
 	struct sockaddr_in la = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
 	struct sockaddr_in ca = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT),
@@ -98,6 +98,7 @@ static void transfer(struct tt *t, const char *cc, const struct memlink_faults *
 	char name[16];
 	socklen_t nl = sizeof(name);
 
+	t->st->tcp->opts_off = t->st2->tcp->opts_off = opts_off;
 	memlink_set_faults(t->snif, f);
 	memlink_set_faults(t->peer, f);
 	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->lsock), 0);
@@ -164,9 +165,20 @@ static const struct memlink_faults f_all = { .delay_ns = 100 * US, .drop_ppm = 1
 					     .reorder_ns = 300 * US, .dup_ppm = 100000, .corrupt_ppm = 100000 };
 
 #define XF(cc, f)                                                                   \
-	static void test_transfer_##cc##_##f(void **state) { transfer(*state, #cc, &f_##f); }
+	static void test_transfer_##cc##_##f(void **state) { transfer(*state, #cc, &f_##f, 0); }
 XF(newreno, none) XF(newreno, loss) XF(newreno, reorder) XF(newreno, dup) XF(newreno, corrupt) XF(newreno, all)
 XF(cubic, none) XF(cubic, loss) XF(cubic, reorder) XF(cubic, dup) XF(cubic, corrupt) XF(cubic, all)
+
+/* Without SACK and timestamps: NewReno's partial ACKs (RFC 6582) and
+ * Karn's RTT samples carry the recovery. */
+static void test_transfer_newreno_all_without_sack_or_ts(void **state)
+{
+	transfer(*state, "newreno", &f_all, TCP_OPTF_SACK_OK | TCP_OPTF_TS);
+}
+static void test_transfer_cubic_loss_without_options(void **state)
+{
+	transfer(*state, "cubic", &f_loss, TCP_OPTF_SACK_OK | TCP_OPTF_TS | TCP_OPTF_WS);
+}
 
 #define T(cc, f) cmocka_unit_test_setup_teardown(test_transfer_##cc##_##f, tt_setup_pair, tt_teardown)
 int main(void)
@@ -178,6 +190,8 @@ int main(void)
 		T(newreno, none), T(newreno, loss), T(newreno, reorder), T(newreno, dup), T(newreno, corrupt),
 		T(newreno, all), T(cubic, none), T(cubic, loss), T(cubic, reorder), T(cubic, dup),
 		T(cubic, corrupt), T(cubic, all),
+		cmocka_unit_test_setup_teardown(test_transfer_newreno_all_without_sack_or_ts, tt_setup_pair, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_cubic_loss_without_options, tt_setup_pair, tt_teardown),
 	};
 	return cmocka_run_group_tests_name("tcp_transfer", tests, NULL, NULL);
 }
