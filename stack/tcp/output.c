@@ -96,6 +96,7 @@ static void tcp_syn_opts(struct tcb *t, struct tcp_opts *o, int synack)
 		o->has |= TCP_OPTF_SACK_OK;
 	if (!synack || (t->flags & TF_TS_OK))
 		o->has |= TCP_OPTF_TS;
+	o->has &= (uint8_t)~t->st->tcp->opts_off;
 }
 
 static void tcp_copy_out(const struct tcb *t, uint32_t off, uint32_t len, uint8_t *dst)
@@ -377,6 +378,9 @@ void tcp_output(struct tcb *t)
 	}
 	if (!sent_any && (t->flags & TF_ACK_NOW))
 		tcp_send_ack(t);
-	if (t->sb_len && t->snd_wnd == 0 && t->snd_max == t->snd_una && !tw_timer_pending(&t->rto_timer))
+	/* data waits on a window that is zero or too small, nothing in flight
+	 * to bring an update: the persist timer (RFC 9293 §3.8.6.1) */
+	if (t->sb_len && seq_lt(t->snd_nxt, t->snd_una + t->sb_len) && t->snd_max == t->snd_una &&
+	    !tw_timer_pending(&t->rto_timer))
 		tcp_persist_arm(t);
 }

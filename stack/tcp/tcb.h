@@ -150,6 +150,7 @@ struct tcp_table {
 	uint32_t count;
 	uint16_t next_ephemeral;
 	uint32_t time_wait_ms;
+	uint8_t opts_off;             /* TCP_OPTF_WS/TS/SACK_OK never used (like Linux's sysctls) */
 	uint64_t challenge_tokens, challenge_last;
 	uint8_t key[16];
 };
