@@ -226,11 +226,9 @@ void ep_fork_child(struct fobj *o)
 		it->queued = 0;
 	ep->rhead = ep->rtail = NULL;
 	atomic_store(&ep->nready, 0);
-	ep->nattach = 0;
 	ep->st = NULL;
-	for (struct sitem *it = ep->items; it; it = it->ep_next)
-		if (it->in_user && !it->ss->sk)
-			ep->nattach++;
+	/* its sockets may not be reset yet (fd order): let the next wait look */
+	ep->nattach = 1;
 }
 
 /* ---- epoll_create, epoll_ctl ---- */
