@@ -270,12 +270,67 @@ static struct sitem *ep_find(struct sepoll *ep, struct ssock *ss, int fd)
 	return NULL;
 }
 
+/* EPOLL_CTL_ADD of a socket the shim tracks (shim_mu and ep->mu held). */
+static int ep_ctl_add(struct sepoll *ep, int epfd, struct ssock *ss, int fd, struct epoll_event *ev)
+{
+	struct sitem *it;
+
+	if ((ev->events & EPOLLEXCLUSIVE) && (ev->events & EPOLLONESHOT))
+		return -EINVAL;
+	if (!(it = calloc(1, sizeof(*it))))
+		return -ENOMEM;
+	it->ep = ep;
+	it->ss = ss;
+	it->fd = fd;
+	it->events = ev->events;
+	it->data = ev->data;
+	if (ss->state != SS_BYPASS || ss->klistening) {
+		if (REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, fd, ev) < 0) {
+			int rc = -errno;
+			free(it);
+			return rc;
+		}
+		it->in_kernel = 1;
+		ep->kused = 1;
+	}
+	it->in_user = ss->state == SS_BYPASS;
+	item_link(ep, it);
+	item_counts(ep, it, +1);
+	if (it->in_user && ss->sk) {
+		rt_lock(ss->st);
+		ep_item_check(it);
+		rt_unlock(ss->st);
+	}
+	return 0;
+}
+
+/* EPOLL_CTL_MOD of an item (shim_mu and ep->mu held). */
+static int ep_ctl_mod(struct sitem *it, int epfd, struct epoll_event *ev)
+{
+	struct ssock *ss = it->ss;
+
+	if (it->events & EPOLLEXCLUSIVE)
+		return -EINVAL; /* as Linux: an exclusive item cannot be modified */
+	if (it->in_kernel && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, it->fd, ev) < 0)
+		return -errno;
+	if (ss->sk)
+		rt_lock(ss->st); /* a collecting epoll_wait reads them under it */
+	it->events = ev->events;
+	it->data = ev->data;
+	it->disarmed = 0;
+	if (it->in_user && ss->sk)
+		ep_item_check(it);
+	if (ss->sk)
+		rt_unlock(ss->st);
+	return 0;
+}
+
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct sepoll *ep;
 	struct ssock *ss;
 	struct sitem *it;
-	int rc = 0;
+	int rc;
 
 	if (SHIM_INSIDE() || !(ep = ep_of(fdtab_get(epfd))))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
@@ -294,79 +349,21 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		rc = REAL(epoll_ctl)(epfd, op, fd, ev) < 0 ? -errno : 0;
 		if (!rc && op == EPOLL_CTL_ADD)
 			ep->kused = 1;
-		goto out;
-	}
-	if (op != EPOLL_CTL_DEL && !ev) {
+	} else if (op != EPOLL_CTL_DEL && !ev) {
 		rc = -EFAULT;
-		goto out;
-	}
-	switch (op) {
-	case EPOLL_CTL_ADD:
-		if (it) {
-			rc = -EEXIST;
-			break;
-		}
-		if ((ev->events & EPOLLEXCLUSIVE) && (ev->events & EPOLLONESHOT)) {
-			rc = -EINVAL;
-			break;
-		}
-		it = calloc(1, sizeof(*it));
-		if (!it) {
-			rc = -ENOMEM;
-			break;
-		}
-		it->ep = ep;
-		it->ss = ss;
-		it->fd = fd;
-		it->events = ev->events;
-		it->data = ev->data;
-		if (ss->state != SS_BYPASS || ss->klistening) {
-			if (REAL(epoll_ctl)(epfd, op, fd, ev) < 0) {
-				rc = -errno;
-				free(it);
-				break;
-			}
-			it->in_kernel = 1;
-			ep->kused = 1;
-		}
-		it->in_user = ss->state == SS_BYPASS;
-		item_link(ep, it);
-		item_counts(ep, it, +1);
-		if (it->in_user && ss->sk) {
-			rt_lock(ss->st);
-			ep_item_check(it);
-			rt_unlock(ss->st);
-		}
-		break;
-	case EPOLL_CTL_MOD:
-		if (it->events & EPOLLEXCLUSIVE) {
-			rc = -EINVAL; /* as Linux: an exclusive item cannot be modified */
-			break;
-		}
-		if (it->in_kernel && REAL(epoll_ctl)(epfd, op, fd, ev) < 0) {
-			rc = -errno;
-			break;
-		}
-		if (ss->sk)
-			rt_lock(ss->st); /* a collecting epoll_wait reads them under it */
-		it->events = ev->events;
-		it->data = ev->data;
-		it->disarmed = 0;
-		if (it->in_user && ss->sk)
-			ep_item_check(it);
-		if (ss->sk)
-			rt_unlock(ss->st);
-		break;
-	case EPOLL_CTL_DEL:
+	} else if (op == EPOLL_CTL_ADD) {
+		rc = it ? -EEXIST : ep_ctl_add(ep, epfd, ss, fd, ev);
+	} else if (op == EPOLL_CTL_MOD) {
+		rc = ep_ctl_mod(it, epfd, ev);
+	} else if (op == EPOLL_CTL_DEL) {
 		if (it->in_kernel)
 			REAL(epoll_ctl)(epfd, op, fd, ev);
 		item_unlink(ep, it);
 		free(it);
-		break;
-	default:
+		rc = 0;
+	} else {
 		rc = -EINVAL;
 	}
-out:
 	pthread_mutex_unlock(&ep->mu);
 	pthread_mutex_unlock(&shim_mu);
 	return (int)shim_ret(rc);

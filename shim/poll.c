@@ -43,6 +43,45 @@ static int kernel_epoll(struct pollfd *fds, nfds_t nfds)
 	return kep;
 }
 
+/* Attach the bypassed sockets named in fds and list their positions in
+ * idx (grown from the caller's small array when needed); *nk counts the
+ * kernel fds. Returns the instance, NULL if no bypassed socket is named. */
+static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, nfds_t **idx, nfds_t *nb, nfds_t *nk,
+				   nfds_t small[64])
+{
+	struct stack *st = NULL;
+
+	for (nfds_t i = 0; i < nfds; i++) {
+		struct ssock *ss;
+		if (fds[i].fd < 0)
+			continue;
+		if (!(ss = ss_bypassed(fds[i].fd))) {
+			(*nk)++;
+			continue;
+		}
+		if (!ss->sk && !ss->dead) {
+			int a = ss_attach(ss, fds[i].fd);
+			if (a < 0)
+				ss->dead = a;
+		}
+		if (ss->state != SS_BYPASS) {
+			(*nk)++; /* fell back to the kernel */
+			continue;
+		}
+		if (*nb == 64 && *idx == small) {
+			nfds_t *big = malloc(nfds * sizeof(*big));
+			if (!big)
+				return NULL;
+			memcpy(big, small, 64 * sizeof(*big));
+			*idx = big;
+		}
+		(*idx)[(*nb)++] = i;
+		if (ss->sk)
+			st = ss->st;
+	}
+	return st;
+}
+
 /* count, -errno, or *kernel_only = 1 when no bypassed socket is named. */
 static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero, int *kernel_only)
 {
@@ -51,32 +90,7 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 	nfds_t nb = 0, nk = 0, small[64], *idx = small;
 
 	*kernel_only = 0;
-	for (nfds_t i = 0; i < nfds; i++) {
-		struct ssock *ss;
-		if (fds[i].fd < 0)
-			continue;
-		if (!(ss = ss_bypassed(fds[i].fd))) {
-			nk++;
-			continue;
-		}
-		if (!ss->sk && !ss->dead) {
-			int a = ss_attach(ss, fds[i].fd);
-			if (a < 0)
-				ss->dead = a;
-		}
-		if (ss->state == SS_BYPASS) {
-			if (nb == 64 && idx == small) {
-				if (!(idx = malloc(nfds * sizeof(*idx))))
-					return -ENOMEM;
-				memcpy(idx, small, sizeof(small));
-			}
-			idx[nb++] = i;
-			if (ss->sk)
-				st = ss->st;
-		} else {
-			nk++; /* fell back to the kernel */
-		}
-	}
+	st = poll_classify(fds, nfds, &idx, &nb, &nk, small);
 	if (!nb || !st) {
 		if (idx != small)
 			free(idx);
