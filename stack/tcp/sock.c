@@ -202,8 +202,14 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 		return -EADDRNOTAVAIL;
 	if (!ipv4_next_hop(st, ntohl(a->sin_addr.s_addr)))
 		return -ENETUNREACH;
-	if (!(t->flags & TF_BOUND) && (rc = tcp_bind_port(t, st->addr, 0)) != 0)
-		return rc;
+	if (!(t->flags & TF_BOUND)) {
+		if ((rc = tcp_ephemeral_port(st, t, ntohl(a->sin_addr.s_addr), ntohs(a->sin_port))) < 0)
+			return rc;
+		t->laddr = st->addr;
+		t->lport = (uint16_t)rc;
+		t->flags |= TF_EPHEMERAL;
+		tcp_bind_insert(t);
+	}
 	if (!t->laddr)
 		t->laddr = st->addr;
 	if (tcp_lookup(st, t->laddr, t->lport, ntohl(a->sin_addr.s_addr), ntohs(a->sin_port)))

@@ -544,7 +544,7 @@ static void tcp_time_wait(struct tcb *t)
 		w->rcv_nxt = t->rcv_nxt, w->rcv_adv = t->rcv_adv, w->last_ack_sent = t->last_ack_sent;
 		w->ts_recent = t->ts_recent, w->ts_recent_age = t->ts_recent_age, w->ts_offset = t->ts_offset;
 		w->snd_wscale = t->snd_wscale, w->rcv_wscale = t->rcv_wscale;
-		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT);
+		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL);
 		w->rcvbuf = 0;
 		w->state = TCP_STATE_TIME_WAIT;
 		tcp_hash_remove(t);

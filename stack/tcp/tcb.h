@@ -68,7 +68,7 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TF_HASHED     (1u << 17) /* in the 4-tuple hash */
 #define TF_ACCEPTQ    (1u << 18) /* on its listener's accept queue */
 #define TF_COOKIE     (1u << 19) /* made from a SYN cookie */
-#define TF_SHUT_WR_REQ (1u << 20)
+#define TF_EPHEMERAL  (1u << 20) /* its port was picked by connect() */
 
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
