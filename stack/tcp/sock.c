@@ -194,7 +194,7 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 	if (t->raddr) { /* a connect that already ended */
 		int e = t->so_error;
 		t->so_error = 0;
-		return e ? -e : -EISCONN;
+		return e ? -e : -ECONNABORTED; /* as Linux */
 	}
 	if (a->sin_family != AF_INET)
 		return -EAFNOSUPPORT;
@@ -247,7 +247,7 @@ static ssize_t tcp_op_send(struct sock *s, const struct iovec *iov, int iovcnt, 
 	if (t->flags & TF_SND_SHUT)
 		return -EPIPE;
 	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_CLOSE_WAIT)
-		return t->raddr ? -EPIPE : -ENOTCONN;
+		return -EPIPE; /* Linux: also when never connected */
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
 	if (!total)

@@ -70,6 +70,12 @@ static void test_syn_sent_rst_with_acceptable_ack_refuses(void **state)
 	assert_int_equal(err, ECONNREFUSED);
 	assert_int_equal(sock_events(t->sock), EPOLLIN | EPOLLOUT | EPOLLHUP | EPOLLRDHUP);
 	assert_int_equal(t->st->ctr.v[TCP_CONN_REFUSED], 1);
+	/* then, as Linux: connect again ECONNABORTED, send EPIPE */
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_RPORT),
+				 .sin_addr.s_addr = htonl(TT_PEER_IP) };
+	struct iovec v = { .iov_base = "x", .iov_len = 1 };
+	assert_int_equal(sock_connect(t->sock, &a), -ECONNABORTED);
+	assert_int_equal(sock_send(t->sock, &v, 1, 0, NULL), -EPIPE);
 }
 
 static void test_syn_sent_rst_with_bad_ack_ignored(void **state)
