@@ -65,7 +65,7 @@ void tcp_established(struct tcb *t)
 
 static void tcp_child_inherit(struct tcb *c, const struct tcb *l)
 {
-	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0);
+	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_RCVBUF_LOCK | TF_SNDBUF_LOCK);
 	c->sndbuf = l->sndbuf;
 	c->rcvbuf = l->rcvbuf;
 	c->keepidle_s = l->keepidle_s;

@@ -252,6 +252,8 @@ static ssize_t tcp_op_send(struct sock *s, const struct iovec *iov, int iovcnt, 
 		total += iov[i].iov_len;
 	if (!total)
 		return 0;
+	if (!(t->flags & TF_SNDBUF_LOCK) && t->sndbuf < 2 * t->cc.cwnd && t->sndbuf < TCP_BUF_AUTO_MAX)
+		t->sndbuf = 2 * t->cc.cwnd > TCP_BUF_AUTO_MAX ? TCP_BUF_AUTO_MAX : 2 * t->cc.cwnd; /* tcp_wmem-like */
 	room = t->sndbuf > t->sb_len ? t->sndbuf - t->sb_len : 0;
 	if (!room)
 		return -EAGAIN;
@@ -272,6 +274,23 @@ static ssize_t tcp_op_send(struct sock *s, const struct iovec *iov, int iovcnt, 
 		t->cco->on_idle(&t->cc, t->st->now); /* RFC 5681 §4.1 */
 	tcp_output(t);
 	return (ssize_t)done;
+}
+
+/* Receive buffer autotuning (Linux's tcp_rcv_space_adjust, simplified):
+ * when the application reads more than half the buffer within an RTT, the
+ * window limits the flow: double the buffer, up to TCP_BUF_AUTO_MAX. */
+static void tcp_rcvbuf_tune(struct tcb *t, uint32_t copied)
+{
+	uint64_t rtt = (uint64_t)(t->srtt_us ? t->srtt_us : 1000) * 1000;
+	if (t->flags & TF_RCVBUF_LOCK)
+		return;
+	t->rcv_copied += copied;
+	if (t->st->now - t->rcv_tune_at < rtt)
+		return;
+	if (t->rcv_copied > t->rcvbuf / 2 && t->rcvbuf < TCP_BUF_AUTO_MAX)
+		t->rcvbuf = t->rcvbuf * 2 > TCP_BUF_AUTO_MAX ? TCP_BUF_AUTO_MAX : t->rcvbuf * 2;
+	t->rcv_copied = 0;
+	t->rcv_tune_at = t->st->now;
 }
 
 /* After the application read: advertise the opened window when it grew by
@@ -336,8 +355,10 @@ static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, 
 			}
 		}
 	}
-	if (!(flags & MSG_PEEK))
+	if (!(flags & MSG_PEEK)) {
+		tcp_rcvbuf_tune(t, (uint32_t)copied);
 		tcp_window_update(t);
+	}
 	return (ssize_t)copied;
 }
 
@@ -472,10 +493,13 @@ static int tcp_setopt_sol(struct tcb *t, int name, const void *val, socklen_t le
 		uint64_t b = (uint64_t)(v < 1152 ? 1152 : v) * 2;
 		if (b > TCP_BUF_MAX)
 			b = TCP_BUF_MAX;
-		if (name == SO_RCVBUF)
+		if (name == SO_RCVBUF) {
 			t->rcvbuf = (uint32_t)b;
-		else
+			t->flags |= TF_RCVBUF_LOCK;
+		} else {
 			t->sndbuf = (uint32_t)(b < t->sb_len ? t->sb_len : b);
+			t->flags |= TF_SNDBUF_LOCK;
+		}
 		return 0;
 	}
 	default:

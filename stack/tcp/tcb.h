@@ -41,6 +41,7 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TCP_RCVBUF_DEFAULT (256 * 1024)
 #define TCP_SNDBUF_DEFAULT (256 * 1024)
 #define TCP_BUF_MAX       (16 * 1024 * 1024)
+#define TCP_BUF_AUTO_MAX  (4 * 1024 * 1024) /* autotuning's ceiling, as Linux's tcp_rmem/tcp_wmem */
 #define TCP_WSCALE        8        /* ours: windows up to 16 MiB */
 #define TCP_KEEPIDLE_S    7200
 #define TCP_KEEPINTVL_S   75
@@ -69,6 +70,8 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TF_ACCEPTQ    (1u << 18) /* on its listener's accept queue */
 #define TF_COOKIE     (1u << 19) /* made from a SYN cookie */
 #define TF_EPHEMERAL  (1u << 20) /* its port was picked by connect() */
+#define TF_RCVBUF_LOCK (1u << 21) /* SO_RCVBUF set: no autotuning */
+#define TF_SNDBUF_LOCK (1u << 22) /* SO_SNDBUF set: no autotuning */
 
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
@@ -109,6 +112,8 @@ struct tcb {
 	uint8_t *sbuf;
 	uint32_t sb_cap, sb_head, sb_len;
 	uint32_t sndbuf, rcvbuf;
+	uint32_t rcv_copied;          /* bytes the application read since rcv_tune_at */
+	uint64_t rcv_tune_at;         /* ns */
 	/* receive queue: in-order pbufs, data at the payload */
 	struct pbuf *rq_head, *rq_tail;
 	uint32_t rq_bytes;
