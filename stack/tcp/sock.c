@@ -298,7 +298,7 @@ static void tcp_rcvbuf_tune(struct tcb *t, uint32_t copied)
 static void tcp_window_update(struct tcb *t)
 {
 	uint32_t adv = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-	uint32_t used = t->rq_bytes + t->ooo_bytes, space = used < t->rcvbuf ? t->rcvbuf - used : 0;
+	uint32_t used = tcp_rcv_used(t), space = used < t->rcvbuf ? t->rcvbuf - used : 0;
 	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_FIN_WAIT_1 &&
 	    t->state != TCP_STATE_FIN_WAIT_2)
 		return;
@@ -350,6 +350,7 @@ static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, 
 				t->rq_head = p->next;
 				if (!t->rq_head)
 					t->rq_tail = NULL;
+				t->rq_pbufs--;
 				pbuf_free(p);
 				p = t->rq_head;
 			}

@@ -377,7 +377,7 @@ static void tcp_rq_push(struct tcb *t, struct pbuf *p)
 {
 	struct pbuf *tail = t->rq_tail;
 	t->rq_bytes += p->len;
-	if (tail && p->len <= 256 && pbuf_tailroom(tail) >= p->len) {
+	if (tail && p->len <= 512 && pbuf_tailroom(tail) >= p->len) {
 		memcpy(pbuf_append(tail, p->len), p->data, p->len);
 		pbuf_free(p);
 		return;
@@ -388,6 +388,7 @@ static void tcp_rq_push(struct tcb *t, struct pbuf *p)
 	else
 		t->rq_head = p;
 	t->rq_tail = p;
+	t->rq_pbufs++;
 }
 
 void tcp_reass_purge(struct tcb *t)

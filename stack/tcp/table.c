@@ -177,6 +177,13 @@ struct tcb *tcp_tcb_alloc(struct stack *st)
 	return t;
 }
 
+uint32_t tcp_rcv_used(const struct tcb *t)
+{
+	uint32_t bytes = t->rq_bytes + t->ooo_bytes;
+	uint32_t held = (t->rq_pbufs + t->ooo_pbufs) * (t->st->pool->buf_size / 2);
+	return bytes > held ? bytes : held;
+}
+
 void tcp_rcvq_purge(struct tcb *t)
 {
 	while (t->rq_head) {
@@ -185,7 +192,7 @@ void tcp_rcvq_purge(struct tcb *t)
 		pbuf_free(p);
 	}
 	t->rq_tail = NULL;
-	t->rq_bytes = 0;
+	t->rq_bytes = t->rq_pbufs = 0;
 }
 
 static void tcp_sbuf_free(struct tcb *t)

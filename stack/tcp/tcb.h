@@ -116,7 +116,7 @@ struct tcb {
 	uint64_t rcv_tune_at;         /* ns */
 	/* receive queue: in-order pbufs, data at the payload */
 	struct pbuf *rq_head, *rq_tail;
-	uint32_t rq_bytes;
+	uint32_t rq_bytes, rq_pbufs;
 	/* reassembly queue: sorted by seq (user[0]) */
 	struct pbuf *ooo;
 	uint32_t ooo_bytes, ooo_pbufs, ooo_last_seq;
@@ -191,6 +191,9 @@ void tcp_set_state(struct tcb *t, int state);
  * buffers freed; the TCB itself is freed unless a socket still holds it. */
 void tcp_done(struct tcb *t, int err);
 void tcp_rcvq_purge(struct tcb *t);
+/* Receive memory in use: payload, or half a buffer per pbuf held when
+ * small segments pin more buffer than payload (Linux's truesize idea). */
+uint32_t tcp_rcv_used(const struct tcb *t);
 
 /* output.c */
 void tcp_output(struct tcb *t);

@@ -302,6 +302,29 @@ static void test_established_tx_checksum_offload_leaves_pseudo_sum(void **state)
 	t->snif->caps &= ~NETIF_CAP_TX_CKSUM_TCP;
 }
 
+/* Segments too big to copy but far smaller than a buffer each pin one:
+ * the window counts half a buffer per pbuf held, so a slow reader cannot
+ * drain the driver's pool with small segments. */
+static void test_established_small_segments_count_buffers_in_window(void **state)
+{
+	struct tt *t = *state;
+	static char d[600];
+	struct tt_seg s = { 0 };
+	tt_established(t);
+	for (uint32_t i = 0; i < 100; i++)
+		tt_send(t, SEG(TCP_ACK, .seq = P1 + 600 * i, .ack = t->iss + 1, .data = d, .len = 600,
+			       .opt = tt_ts(t, 0)));
+	tt_advance(t, 40 * TT_MS);
+	while (tt_recv(t, &s))
+		;
+	assert_int_equal(s.ack, P1 + 60000);
+	assert_int_equal(sock_rx_bytes(t->sock), 60000);
+	assert_int_equal(tt_tcb(t)->rq_pbufs, 100);
+	assert_int_equal(tcp_rcv_used(tt_tcb(t)), 100 * 1024);
+	/* the right edge stays where it was (never shrunk), not 60000 further */
+	assert_true(60000 + ((uint32_t)s.wnd << 8) <= 256 * 1024);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -325,6 +348,7 @@ int main(void)
 		T(test_established_fin_moves_to_close_wait),
 		T(test_established_close_with_unread_data_sends_rst),
 		T(test_established_tx_checksum_offload_leaves_pseudo_sum),
+		T(test_established_small_segments_count_buffers_in_window),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
