@@ -325,6 +325,26 @@ static void test_established_small_segments_count_buffers_in_window(void **state
 	assert_true(60000 + ((uint32_t)s.wnd << 8) <= 256 * 1024);
 }
 
+/* Window probes the peer never answers end the connection (ETIMEDOUT);
+ * answered ones keep it alive however long the window stays shut. */
+static void test_established_unanswered_window_probes_time_out(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd0 = 1, .opt = tt_ts(t, 0)));
+	assert_int_equal(tsend(t->sock, "abc", 3), 3);
+	for (int i = 0; i < 10; i++) {
+		tt_advance(t, 130000 * TT_MS);
+		tt_expect(t, TCP_ACK, t->iss, P1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd0 = 1, .opt = tt_ts(t, 0)));
+	}
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+	for (int i = 0; i < 20 && tt_state(t) != -1; i++)
+		tt_advance(t, 130000 * TT_MS);
+	assert_int_equal(tt_state(t), -1);
+	assert_int_equal(sock_take_error(t->sock), ETIMEDOUT);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -349,6 +369,7 @@ int main(void)
 		T(test_established_close_with_unread_data_sends_rst),
 		T(test_established_tx_checksum_offload_leaves_pseudo_sum),
 		T(test_established_small_segments_count_buffers_in_window),
+		T(test_established_unanswered_window_probes_time_out),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
