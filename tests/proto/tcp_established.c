@@ -345,6 +345,25 @@ static void test_established_unanswered_window_probes_time_out(void **state)
 	assert_int_equal(sock_take_error(t->sock), ETIMEDOUT);
 }
 
+/* A FIN ahead of a hole waits in the reassembly queue with its data. */
+static void test_established_out_of_order_fin_applies_when_hole_fills(void **state)
+{
+	struct tt *t = *state;
+	char buf[16];
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK | TCP_FIN, .seq = P1 + 3, .ack = t->iss + 1, .data = "def", .len = 3, .opt = tt_ts(t, 0)));
+	struct tt_seg s = tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(s.opt.sack[0].start, P1 + 3);
+	assert_int_equal(s.opt.sack[0].end, P1 + 7); /* the FIN counts */
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .data = "abc", .len = 3, .opt = tt_ts(t, 0)));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1 + 7);
+	assert_int_equal(tt_state(t), TCP_STATE_CLOSE_WAIT);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -370,6 +389,7 @@ int main(void)
 		T(test_established_tx_checksum_offload_leaves_pseudo_sum),
 		T(test_established_small_segments_count_buffers_in_window),
 		T(test_established_unanswered_window_probes_time_out),
+		T(test_established_out_of_order_fin_applies_when_hole_fills),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
