@@ -364,6 +364,29 @@ static void test_established_out_of_order_fin_applies_when_hole_fills(void **sta
 	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), 0);
 }
 
+/* MSG_PEEK across buffers and iovecs leaves the data where it was. */
+static void test_established_peek_then_read_across_iovecs(void **state)
+{
+	struct tt *t = *state;
+	static char d1[600], d2[600], a[590], b[20], c[1200];
+	struct iovec v[2] = { { .iov_base = a, .iov_len = sizeof(a) }, { .iov_base = b, .iov_len = sizeof(b) } };
+	memset(d1, '1', sizeof(d1));
+	memset(d2, '2', sizeof(d2));
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .data = d1, .len = 600, .opt = tt_ts(t, 0)));
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 600, .ack = t->iss + 1, .data = d2, .len = 600, .opt = tt_ts(t, 0)));
+	assert_int_equal(tt_tcb(t)->rq_pbufs, 2);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(sock_recv(t->sock, v, 2, round ? 0 : MSG_PEEK, NULL), 610);
+		assert_memory_equal(a, d1, 590);
+		assert_memory_equal(b, d1, 10);
+		assert_memory_equal(b + 10, d2, 10);
+		assert_int_equal(sock_rx_bytes(t->sock), round ? 590 : 1200);
+	}
+	assert_int_equal(trecv(t->sock, c, sizeof(c)), 590);
+	assert_memory_equal(c, d2, 590);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -390,6 +413,7 @@ int main(void)
 		T(test_established_small_segments_count_buffers_in_window),
 		T(test_established_unanswered_window_probes_time_out),
 		T(test_established_out_of_order_fin_applies_when_hole_fills),
+		T(test_established_peek_then_read_across_iovecs),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
