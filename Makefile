@@ -141,7 +141,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/doc/libdemi/examples \
 		$(DESTDIR)$(SYSCONFDIR)/demi
-	$(if $(LIB),install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdemi.so)
+	$(if $(LIB),install -m 0755 $(B)/libdemi.so $(DESTDIR)$(PREFIX)/lib/libdemi.so)
 	$(if $(INSTALL_BINS),install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
