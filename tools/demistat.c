@@ -1,0 +1,362 @@
+/* demistat: the live state of programs running under libdemi, read from the
+ * counters each stack instance publishes in shared memory (demi/shm.h) and
+ * the shim's per-fd record (demi/shm.h, DEMI_FDS_*). It never attaches to
+ * the program.
+ *
+ *   demistat                   processes under libdemi
+ *   demistat [-c] [-w S] PID   counters of each instance (-c: connections)
+ *   demistat --fds PID         each socket fd: kernel or stack, and why */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "demi/shm.h"
+
+/* One consistent copy of an instance's file. */
+struct snap {
+	struct demi_shm_hdr h;
+	char (*names)[DEMI_SHM_NAME_LEN];
+	uint64_t *values;
+	struct demi_shm_conn *conns;
+	unsigned instance;
+	char path[300];
+};
+
+static void snap_free(struct snap *s)
+{
+	free(s->names);
+	free(s->values);
+	free(s->conns);
+	memset(s, 0, sizeof(*s));
+}
+
+static int pid_alive(int pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+/* Copy the file at path under the writer's sequence lock. 0, or -1 with a
+ * message in err. */
+static int snap_read(const char *path, struct snap *s, char *err, size_t errlen)
+{
+	struct stat sb;
+	const uint8_t *base;
+	const struct demi_shm_hdr *h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (fd < 0 || fstat(fd, &sb) < 0 || (size_t)sb.st_size < sizeof(struct demi_shm_hdr)) {
+		snprintf(err, errlen, "%s: %s", path, fd < 0 ? strerror(errno) : "too short");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	base = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED) {
+		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+		return -1;
+	}
+	h = (const struct demi_shm_hdr *)base;
+	if (h->magic != DEMI_SHM_MAGIC || h->version < 1 || h->total_size > (uint64_t)sb.st_size ||
+	    h->hdr_size < sizeof(struct demi_shm_hdr) ||
+	    (uint64_t)h->names_off + (uint64_t)h->ncounters * DEMI_SHM_NAME_LEN > h->total_size ||
+	    (uint64_t)h->values_off + (uint64_t)h->ncounters * 8 > h->total_size ||
+	    (uint64_t)h->conns_off + (uint64_t)h->conns_max * h->conn_size > h->total_size ||
+	    h->conn_size < sizeof(struct demi_shm_conn)) {
+		snprintf(err, errlen, "%s: not a libdemi counters file of a known version", path);
+		goto out;
+	}
+	s->names = calloc(h->ncounters ? h->ncounters : 1, DEMI_SHM_NAME_LEN);
+	s->values = calloc(h->ncounters ? h->ncounters : 1, sizeof(uint64_t));
+	s->conns = calloc(h->conns_max ? h->conns_max : 1, sizeof(struct demi_shm_conn));
+	if (!s->names || !s->values || !s->conns) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int tries = 0; tries < 1000; tries++) {
+		const _Atomic uint64_t *seqp = (const _Atomic uint64_t *)&h->seq;
+		uint64_t seq = atomic_load(seqp);
+		if (seq & 1)
+			continue;
+		memcpy(&s->h, h, sizeof(s->h));
+		memcpy(s->names, base + h->names_off, (size_t)h->ncounters * DEMI_SHM_NAME_LEN);
+		memcpy(s->values, base + h->values_off, (size_t)h->ncounters * 8);
+		for (uint32_t i = 0; i < h->nconns && i < h->conns_max; i++)
+			memcpy(&s->conns[i], base + h->conns_off + (size_t)i * h->conn_size, sizeof(s->conns[i]));
+		if (atomic_load(seqp) == seq) {
+			if (s->h.nconns > s->h.conns_max)
+				s->h.nconns = s->h.conns_max;
+			for (uint32_t i = 0; i < s->h.ncounters; i++)
+				s->names[i][DEMI_SHM_NAME_LEN - 1] = 0;
+			s->h.program[sizeof(s->h.program) - 1] = 0;
+			s->h.device[sizeof(s->h.device) - 1] = 0;
+			rc = 0;
+			goto out;
+		}
+	}
+	snprintf(err, errlen, "%s: the writer never left the file consistent", path);
+out:
+	munmap((void *)base, (size_t)sb.st_size);
+	if (rc)
+		snap_free(s);
+	return rc;
+}
+
+/* Counters files of pid (every pid when pid <= 0), sorted by name. */
+static int list_files(int pid, char ***out)
+{
+	DIR *d = opendir(DEMI_SHM_DIR);
+	struct dirent *e;
+	char **v = NULL;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		int p;
+		unsigned inst;
+		char tail;
+		if (sscanf(e->d_name, DEMI_SHM_PREFIX "%d.%u%c", &p, &inst, &tail) != 2)
+			continue;
+		if (pid > 0 && p != pid)
+			continue;
+		char **nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
+		if (!nv)
+			break;
+		v = nv;
+		if (asprintf(&v[n], "%s/%s", DEMI_SHM_DIR, e->d_name) < 0)
+			break;
+		n++;
+	}
+	closedir(d);
+	for (int i = 1; i < n; i++) /* insertion sort: a handful of files */
+		for (int j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+			char *t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	*out = v;
+	return n;
+}
+
+static void free_files(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static const char *ip4(uint32_t be, char *buf)
+{
+	struct in_addr a = { .s_addr = be };
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+static uint64_t counter(const struct snap *s, const char *name)
+{
+	for (uint32_t i = 0; i < s->h.ncounters; i++)
+		if (!strcmp(s->names[i], name))
+			return s->values[i];
+	return 0;
+}
+
+static int cmd_list(void)
+{
+	char **files, err[400];
+	int n = list_files(0, &files), shown = 0;
+
+	printf("%-8s %-16s %-4s %-28s %-18s %s\n", "PID", "PROGRAM", "INST", "DEVICE", "ADDRESS", "CONNS");
+	for (int i = 0; i < n; i++) {
+		struct snap s;
+		char a[INET_ADDRSTRLEN], addr[40];
+		if (snap_read(files[i], &s, err, sizeof(err)) != 0)
+			continue;
+		if (!pid_alive(s.h.pid)) { /* left by a process that died: not running */
+			snap_free(&s);
+			continue;
+		}
+		snprintf(addr, sizeof(addr), "%s/%u", ip4(s.h.addr, a), s.h.prefix_len);
+		printf("%-8d %-16s %-4u %-28s %-18s %u\n", s.h.pid, s.h.program, s.h.instance, s.h.device, addr,
+		       s.h.nconns);
+		shown++;
+		snap_free(&s);
+	}
+	free_files(files, n);
+	if (!shown)
+		printf("(no process is running under libdemi with a started stack)\n");
+	return 0;
+}
+
+static int is_drop(const char *name)
+{
+	return strstr(name, "DROP") != NULL;
+}
+
+static void print_instance(const struct snap *s, int show_conns)
+{
+	char a[INET_ADDRSTRLEN];
+	static const char *const states[] = { "ESTABLISHED", "SYN_SENT", "SYN_RECEIVED", "LISTEN", "FIN_WAIT_1",
+					      "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" };
+	unsigned by_state[sizeof(states) / sizeof(states[0])] = { 0 }, udp = 0;
+
+	printf("pid %d (%s) instance %u: %s, %s/%u, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, link %s\n",
+	       s->h.pid, s->h.program, s->h.instance, s->h.device, ip4(s->h.addr, a), s->h.prefix_len,
+	       s->h.mac[0], s->h.mac[1], s->h.mac[2], s->h.mac[3], s->h.mac[4], s->h.mac[5], s->h.mtu,
+	       s->h.link_up ? "up" : "down");
+	printf("  rx %llu packets %llu bytes, tx %llu packets %llu bytes\n",
+	       (unsigned long long)counter(s, "RX_FRAMES"), (unsigned long long)counter(s, "RX_BYTES"),
+	       (unsigned long long)counter(s, "TX_FRAMES"), (unsigned long long)counter(s, "TX_BYTES"));
+	for (uint32_t i = 0; i < s->h.nconns; i++) {
+		if (s->conns[i].type == SOCK_DGRAM) {
+			udp++;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+			if (!strcmp(s->conns[i].state_name, states[k]))
+				by_state[k]++;
+	}
+	printf("  connections:");
+	for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+		if (by_state[k])
+			printf(" %s %u", states[k], by_state[k]);
+	printf(" udp %u%s\n", udp, s->h.nconns == s->h.conns_max ? " (table full: more not shown)" : "");
+	printf("  drops:\n");
+	for (uint32_t i = 0; i < s->h.ncounters; i++)
+		if (is_drop(s->names[i]) && s->values[i])
+			printf("    %-40s %llu\n", s->names[i], (unsigned long long)s->values[i]);
+	printf("  counters:\n");
+	for (uint32_t i = 0; i < s->h.ncounters; i++)
+		if (!is_drop(s->names[i]) && s->values[i])
+			printf("    %-40s %llu\n", s->names[i], (unsigned long long)s->values[i]);
+	if (!show_conns)
+		return;
+	printf("  %-21s %-21s %-12s %8s %8s %8s %8s %6s\n", "LOCAL", "PEER", "STATE", "SNDQ", "RCVQ", "CWND",
+	       "SRTT_US", "RETX");
+	for (uint32_t i = 0; i < s->h.nconns; i++) {
+		const struct demi_shm_conn *c = &s->conns[i];
+		char l[40], p[40], b1[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN];
+		snprintf(l, sizeof(l), "%s:%u", ip4(c->local_addr, b1), c->local_port);
+		snprintf(p, sizeof(p), "%s:%u", ip4(c->peer_addr, b2), c->peer_port);
+		printf("  %-21s %-21s %-12s %8u %8u %8u %8u %6u\n", l, p,
+		       c->type == SOCK_DGRAM ? "UDP" : c->state_name, c->snd_queue, c->rcv_queue, c->cwnd,
+		       c->srtt_us, c->retransmits);
+	}
+}
+
+static int cmd_show(int pid, int show_conns)
+{
+	char **files, err[400];
+	int n = list_files(pid, &files), shown = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct snap s;
+		if (snap_read(files[i], &s, err, sizeof(err)) != 0) {
+			fprintf(stderr, "demistat: %s\n", err);
+			continue;
+		}
+		print_instance(&s, show_conns);
+		shown++;
+		snap_free(&s);
+	}
+	free_files(files, n);
+	if (!shown) {
+		fprintf(stderr, "demistat: process %d has no libdemi stack running%s\n", pid,
+			pid_alive(pid) ? "" : " (no such process)");
+		return 1;
+	}
+	return 0;
+}
+
+/* --fds: the shim's per-fd record, DEMI_FDS_* in demi/shm.h. */
+static int cmd_fds(int pid)
+{
+	char path[300], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" DEMI_SHM_PREFIX "%d.fds", DEMI_SHM_DIR, pid);
+	if (!(f = fopen(path, "r"))) {
+		fprintf(stderr, "demistat: process %d: no libdemi fd record (%s)%s\n", pid, strerror(errno),
+			pid_alive(pid) ? "" : "; no such process");
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stdout);
+	fclose(f);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: demistat                    processes running under libdemi\n"
+		   "       demistat [-c] [-w SECONDS] PID  counters of each stack instance (-c: connections)\n"
+		   "       demistat --fds PID              each socket fd: kernel or stack, and why\n");
+}
+
+static int parse_pid(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == 0 || *end || v <= 0 || v > 0x7fffffff)
+		return -1;
+	return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "fds", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int opt, conns = 0, fds = 0, pid = 0;
+	double wait_s = 0;
+
+	while ((opt = getopt_long(argc, argv, "cw:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conns = 1; break;
+		case 'f': fds = 1; break;
+		case 'w': {
+			char *end;
+			wait_s = strtod(optarg, &end);
+			if (*end || wait_s <= 0) {
+				fprintf(stderr, "demistat: -w needs a positive number of seconds\n");
+				return 2;
+			}
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind > 1 || (fds && argc - optind != 1)) {
+		usage(stderr);
+		return 2;
+	}
+	if (argc - optind == 1 && (pid = parse_pid(argv[optind])) < 0) {
+		fprintf(stderr, "demistat: '%s' is not a process id\n", argv[optind]);
+		return 2;
+	}
+	if (fds)
+		return cmd_fds(pid);
+	for (;;) {
+		int rc = pid ? cmd_show(pid, conns) : cmd_list();
+		if (wait_s <= 0 || rc)
+			return rc;
+		fflush(stdout);
+		struct timespec ts = { (time_t)wait_s, (long)((wait_s - (double)(time_t)wait_s) * 1e9) };
+		nanosleep(&ts, NULL);
+		printf("\033[H\033[2J");
+	}
+}
