@@ -20,7 +20,7 @@ for x in "$nsa ia0 198.18.9.1" "$nsb ib0 198.18.9.2"; do
 	ip -n "$1" link set "$2" up
 done
 IMPAIR_LOG=$tmp/impair.log
-net_impair_start "$nsr" ra0 rb0 -l 5 -r 25 -d 1 -c 0.1 -s 42
+net_impair_start "$nsr" ra0 rb0 -l 5 -r 25 -d 1 -c 0.1 -D 1000 -s 42
 
 head -c $((16 << 20)) /dev/urandom >"$tmp/blob"
 (cd "$tmp" && exec ip netns exec "$nsb" python3 -m http.server --bind 198.18.9.2 8000) >"$tmp/http.log" 2>&1 &
