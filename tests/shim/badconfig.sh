@@ -7,7 +7,7 @@
 need_lib
 PY=/usr/bin/python3
 [ -x $PY ] || skip "/usr/bin/python3 missing"
-export P=$((20000 + $$ % 20000)) # the listening port, in the configs too
+export P=$((10000 + $$ % 20000)) # the listening port, in the configs too; below the ephemeral range
 
 # serve CONF: a loopback TCP echo through python3 under the preload; prints
 # the echo and leaves the program's stderr in $SHIM_TMP/err

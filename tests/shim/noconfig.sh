@@ -22,7 +22,7 @@ address = 198.18.202.2/24
 listen = *
 CONF
 
-port=$((20000 + $$ % 20000))
+port=$((10000 + $$ % 20000)) # below the ephemeral range
 mkdir -p "$SHIM_TMP/www"
 echo "served $$" >"$SHIM_TMP/www/index.html"
 

@@ -10,7 +10,7 @@ need_root
 need_cmd sockperf
 need_lib
 
-port=$((20000 + $$ % 20000))
+port=$((10000 + $$ % 20000)) # below the ephemeral range
 sockperf server --tcp -i 127.0.0.1 -p $port >"$SHIM_TMP/srv.log" 2>&1 &
 srv=$!
 net_kill_at_exit $srv
