@@ -45,6 +45,7 @@ static fdt_slot *fdt_chunk(int fd, int create)
 
 struct fobj *fdtab_set(int fd, struct fobj *o)
 {
+	struct fobj *old;
 	fdt_slot *c;
 
 	if ((unsigned)fd >= FDT_CHUNKS * FDT_CHUNK)
@@ -54,7 +55,10 @@ struct fobj *fdtab_set(int fd, struct fobj *o)
 		return NULL;
 	if (o)
 		atomic_fetch_add(&o->refs, 1);
-	return atomic_exchange_explicit(&c[fd & (FDT_CHUNK - 1)], o, memory_order_acq_rel);
+	old = atomic_exchange_explicit(&c[fd & (FDT_CHUNK - 1)], o, memory_order_acq_rel);
+	if (o || old)
+		fdrec_put(fd, o);
+	return old;
 }
 
 struct fobj *fdtab_take(int fd)

@@ -54,6 +54,7 @@ static void fork_child(void)
 	rt_atfork_child();
 	shim_rt_failed = 0;
 	fdtab_foreach(child_fix, NULL);
+	fdrec_atfork_child();
 }
 
 void fork_init(void)

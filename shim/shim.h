@@ -104,6 +104,9 @@ struct fobj *fdtab_set(int fd, struct fobj *o);
 struct fobj *fdtab_take(int fd); /* remove; the caller owns the reference */
 void fdtab_foreach(void (*fn)(int fd, struct fobj *o, void *arg), void *arg);
 void fobj_put(struct fobj *o); /* drop a reference; frees on the last */
+/* ---- fdrec.c: what demistat --fds shows ---- */
+void fdrec_put(int fd, const struct fobj *o); /* o NULL: fd forgotten */
+void fdrec_atfork_child(void);
 
 /* ---- sockets (socket.c) ---- */
 enum ss_state {

@@ -98,6 +98,7 @@ static void ss_set_state(struct ssock *ss, int fd, int state, int why)
 		shim_has_bypass = 1;
 	ss->state = state;
 	ss->why = why;
+	fdrec_put(fd, &ss->h);
 	log_debug("fd %d: %s", fd, ss_reason_str(why));
 	if (ss->items)
 		ep_ss_changed(ss);
@@ -454,6 +455,7 @@ SHIM_EXPORT int listen(int fd, int backlog)
 			ss->backlog = backlog;
 		}
 	}
+	fdrec_put(fd, &ss->h); /* listening now */
 	pthread_mutex_unlock(&shim_mu);
 	return (int)shim_ret(rc);
 }

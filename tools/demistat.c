@@ -282,21 +282,141 @@ static int cmd_show(int pid, int show_conns)
 	return 0;
 }
 
-/* --fds: the shim's per-fd record, DEMI_FDS_* in demi/shm.h. */
+/* --fds: every socket fd of the process (from /proc/PID/fd) with the
+ * shim's record of where it went and why (demi/shm.h, DEMI_FDS_*). */
+static const char *fd_family(unsigned d)
+{
+	return d == AF_INET ? "inet" : d == AF_INET6 ? "inet6" : d == AF_UNIX ? "unix" : d == AF_NETLINK ? "netlink"
+	       : d ? "other" : "";
+}
+
+static const char *fd_type(unsigned t)
+{
+	return t == SOCK_STREAM ? "stream" : t == SOCK_DGRAM ? "dgram" : t ? "other" : "";
+}
+
+/* The family of a socket the shim holds no record of, from the inode
+ * tables in /proc/PID/net: 0 when not found. */
+static unsigned fd_family_of_inode(int pid, unsigned long ino)
+{
+	static const struct { const char *file; unsigned family; int col; } tabs[] = {
+		{ "unix", AF_UNIX, 6 }, { "tcp", AF_INET, 9 }, { "udp", AF_INET, 9 },
+		{ "tcp6", AF_INET6, 9 }, { "udp6", AF_INET6, 9 }, { "netlink", AF_NETLINK, 8 },
+	};
+	char path[64], line[512];
+	for (size_t t = 0; t < sizeof(tabs) / sizeof(tabs[0]); t++) {
+		FILE *f;
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, tabs[t].file);
+		if (!(f = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char *tok, *save = NULL;
+			int col = 0;
+			for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), col++)
+				if (col == tabs[t].col)
+					break;
+			if (tok && strtoul(tok, NULL, 10) == ino) {
+				fclose(f);
+				return tabs[t].family;
+			}
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
 static int cmd_fds(int pid)
 {
-	char path[300], line[512];
-	FILE *f;
+	static const char *const side[] = { "?", "kernel", "pending", "stack", "epoll" };
+	char path[300], link[300], err[64];
+	const struct demi_fds_hdr *h = NULL;
+	const struct demi_fd_rec *recs = NULL;
+	struct dirent **ents;
+	struct stat sb;
+	size_t size = 0;
+	int fd, n, shown = 0;
 
-	snprintf(path, sizeof(path), "%s/" DEMI_SHM_PREFIX "%d.fds", DEMI_SHM_DIR, pid);
-	if (!(f = fopen(path, "r"))) {
-		fprintf(stderr, "demistat: process %d: no libdemi fd record (%s)%s\n", pid, strerror(errno),
-			pid_alive(pid) ? "" : "; no such process");
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if ((n = scandir(path, &ents, NULL, versionsort)) < 0) {
+		fprintf(stderr, "demistat: process %d: %s\n", pid, strerror(errno));
 		return 1;
 	}
-	while (fgets(line, sizeof(line), f))
-		fputs(line, stdout);
-	fclose(f);
+	snprintf(path, sizeof(path), "%s/" DEMI_SHM_PREFIX "%d." DEMI_FDS_SUFFIX, DEMI_SHM_DIR, pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(fd, &sb) == 0 && (size_t)sb.st_size >= sizeof(*h)) {
+			void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+			if (m != MAP_FAILED) {
+				h = m;
+				size = (size_t)sb.st_size;
+				if (h->magic != DEMI_FDS_MAGIC || h->hdr_size < sizeof(*h) ||
+				    h->rec_size < sizeof(struct demi_fd_rec) ||
+				    h->hdr_size + (uint64_t)h->nrecs * h->rec_size > size) {
+					munmap(m, size);
+					h = NULL;
+				} else {
+					recs = (const struct demi_fd_rec *)((const char *)h + h->hdr_size);
+				}
+			}
+		}
+		close(fd);
+	}
+	if (h)
+		printf("process %d, configuration %.*s\n", pid, (int)sizeof(h->config), h->config);
+	else
+		printf("process %d: no libdemi record (no bypass configuration, or not under libdemi): "
+		       "every socket is the kernel's\n", pid);
+	printf("%-5s %-8s %-7s %-7s %-22s %s\n", "FD", "SIDE", "FAMILY", "TYPE", "LOCAL", "WHY");
+	for (int i = 0; i < n; i++) {
+		ssize_t l;
+		int nfd;
+		if (ents[i]->d_name[0] == '.') {
+			free(ents[i]);
+			continue;
+		}
+		nfd = atoi(ents[i]->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, ents[i]->d_name);
+		free(ents[i]);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l < 0)
+			continue;
+		link[l] = 0;
+		if (strncmp(link, "socket:", 7) && strcmp(link, "anon_inode:[eventpoll]") &&
+		    !(h && recs && (unsigned)nfd < h->nrecs && recs[nfd].state == DEMI_FD_STACK))
+			continue;
+		struct demi_fd_rec r = { 0 };
+		if (h && (unsigned)nfd < h->nrecs) {
+			for (int tries = 0; tries < 100; tries++) {
+				uint32_t s0 = __atomic_load_n(&recs[nfd].seq, __ATOMIC_ACQUIRE);
+				memcpy(&r, &recs[nfd], sizeof(r));
+				if (!(s0 & 1) && __atomic_load_n(&recs[nfd].seq, __ATOMIC_ACQUIRE) == s0)
+					break;
+			}
+			r.reason[sizeof(r.reason) - 1] = 0;
+		}
+		char local[32] = "";
+		if (r.local_port || r.local_addr) {
+			char a[INET_ADDRSTRLEN];
+			snprintf(local, sizeof(local), "%s:%u%s", ip4(r.local_addr, a), r.local_port,
+				 r.listening ? " L" : "");
+		}
+		if (r.state == DEMI_FD_NONE) {
+			unsigned long ino = 0;
+			sscanf(link, "socket:[%lu]", &ino);
+			r.domain = (uint16_t)(ino ? fd_family_of_inode(pid, ino) : 0);
+			snprintf(r.reason, sizeof(r.reason), "%s",
+				 !h ? "no bypass configuration"
+				 : r.domain && r.domain != AF_INET ? "kernel: not AF_INET (passed through)"
+				 : "kernel: made before the shim saw it");
+		}
+		snprintf(err, sizeof(err), "%s", r.state < 5 ? side[r.state ? r.state : 1] : "?");
+		printf("%-5d %-8s %-7s %-7s %-22s %s\n", nfd, err, fd_family(r.domain), fd_type(r.type), local, r.reason);
+		shown++;
+	}
+	free(ents);
+	if (h)
+		munmap((void *)h, size);
+	if (!shown)
+		printf("(no socket fds)\n");
 	return 0;
 }
 

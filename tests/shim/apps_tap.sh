@@ -19,7 +19,7 @@ pids=()
 counters() {
 	local p f
 	for p in "${pids[@]}"; do
-		for f in /dev/shm/demi.$p.*; do
+		for f in /dev/shm/demi.$p.[0-9]*; do
 			[ -e "$f" ] && echo "counters of $p: $(python3 "$DEMI_TOP/tests/interop/demishm.py" "$f" | grep -v '=0$' | tr '\n' ' ')"
 		done
 	done

@@ -31,7 +31,7 @@ no_dpdk() { # pid what
 	for t in /proc/$1/task/*/comm; do
 		grep -q "eal-" "$t" 2>/dev/null && fail "$2: an EAL thread runs ($(cat "$t"))"
 	done
-	ls /dev/shm/demi.$1.* >/dev/null 2>&1 && fail "$2: a stack started (counters file /dev/shm/demi.$1.*)"
+	ls /dev/shm/demi.$1.[0-9]* >/dev/null 2>&1 && fail "$2: a stack started (counters file /dev/shm/demi.$1.N)"
 	return 0
 }
 

@@ -63,5 +63,5 @@ rx1=$(awk '/^  rx/ { print $2 }' "$tmp/after")
 
 kill -TERM "$pid"; wait "$pid" 2>/dev/null
 "$top/demistat" "$pid" >/dev/null 2>&1 && fail "a stopped process must not be shown"
-ls /dev/shm/demi."$pid".* >/dev/null 2>&1 && fail "counters file left behind"
+ls /dev/shm/demi."$pid".[0-9]* >/dev/null 2>&1 && fail "counters file left behind"
 echo "demistat: listed, connection ESTABLISHED, rx $rx0 -> $rx1 packets"

@@ -73,4 +73,43 @@ struct demi_shm_conn {
 	uint32_t retransmits;
 };
 
+/* Why each socket fd went where it did, published by the shim of a process
+ * that has a bypass configuration: /dev/shm/demi.<pid>.fds (mode 0600),
+ * struct demi_fds_hdr then one struct demi_fd_rec per fd number (index =
+ * fd, nrecs of them; the file is sparse). A record is written when the
+ * shim installs, decides or forgets a socket; `seq` is odd while it is
+ * being written. state 0 means the shim holds nothing for that fd: it is
+ * not a socket, or one created before the shim could see it. */
+#define DEMI_FDS_MAGIC   0x53444644u /* "DFDS" */
+#define DEMI_FDS_VERSION 1u
+#define DEMI_FDS_SUFFIX  "fds"       /* DEMI_SHM_PREFIX pid "." DEMI_FDS_SUFFIX */
+
+enum demi_fd_state {
+	DEMI_FD_NONE = 0,
+	DEMI_FD_KERNEL = 1,    /* the kernel's, for good */
+	DEMI_FD_CANDIDATE = 2, /* a kernel socket that bind/listen/connect may still bypass */
+	DEMI_FD_STACK = 3,     /* libdemi's stack */
+	DEMI_FD_EPOLL = 4,     /* an epoll set the shim tracks */
+};
+
+struct demi_fds_hdr {
+	uint32_t magic, version;
+	uint32_t hdr_size, rec_size; /* of the writer */
+	int32_t pid;
+	uint32_t nrecs;              /* fd numbers covered */
+	char config[256];            /* the configuration file in use */
+};
+
+struct demi_fd_rec {
+	uint32_t seq;
+	uint8_t state;           /* enum demi_fd_state */
+	uint8_t why;             /* the shim's reason code */
+	uint8_t listening;
+	uint8_t type;            /* SOCK_STREAM, SOCK_DGRAM, ... */
+	uint16_t domain;         /* AF_INET, AF_UNIX, ... */
+	uint16_t local_port;     /* host order, when bound */
+	uint32_t local_addr;     /* network order, when bound */
+	char reason[48];         /* the rule or reason, as text */
+};
+
 #endif
