@@ -262,6 +262,12 @@ static int cfg_key(struct cfg_reader *r, const char *sec, const char *key, const
 			cfg_err(r, "[tcp] congestion: bad value '%s' (cubic or newreno)", v);
 			return 0;
 		}
+	} else if (IS("log", "file")) {
+		if (*v != '/') {
+			cfg_err(r, "[log] file: '%s' is not an absolute path", v);
+			return 0;
+		}
+		snprintf(log_path, sizeof(log_path), "%s", v);
 	} else if (IS("log", "level")) {
 		int l = log_parse_level(v);
 		if (l < 0) {
@@ -355,6 +361,55 @@ int cfg_connect_addr(uint32_t a)
 	return 0;
 }
 
+/* One line at start (level info): the file in use, what the stack will be,
+ * the bypass rules, and every setting that differs from its default. */
+static void cfg_banner(const char *path)
+{
+	char b[1024], a[INET_ADDRSTRLEN];
+	size_t n = 0;
+#define ADD(...) (n += (size_t)snprintf(b + n, n < sizeof(b) ? sizeof(b) - n : 0, __VA_ARGS__))
+	inet_ntop(AF_INET, &cfg.rt.stack.addr, a, sizeof(a));
+	ADD("%s: device %s, address %s/%u; bypass listen", path, cfg.rt.device, a, cfg.rt.stack.prefix_len);
+	if (cfg.listen_all) {
+		ADD(" *");
+	} else {
+		int any = 0;
+		for (unsigned port = 1; port < 65536 && n < sizeof(b); port++)
+			if (cfg_listen_port((uint16_t)port))
+				ADD(" %u", port), any = 1;
+		if (!any)
+			ADD(" (none)");
+	}
+	ADD(", connect");
+	if (cfg.connect_all)
+		ADD(" *");
+	for (int i = 0; i < cfg.nconnect && n < sizeof(b); i++) {
+		struct in_addr na = { htonl(cfg.connect[i].net) };
+		inet_ntop(AF_INET, &na, a, sizeof(a));
+		ADD(" %s/%d", a, __builtin_popcount(cfg.connect[i].mask));
+	}
+	if (!cfg.connect_all && !cfg.nconnect)
+		ADD(" (none)");
+	if (cfg.rt.stack.gateway.s_addr) {
+		inet_ntop(AF_INET, &cfg.rt.stack.gateway, a, sizeof(a));
+		ADD(", gateway %s", a);
+	}
+	if (cfg.rt.stack.mtu && cfg.rt.stack.mtu != 1500)
+		ADD(", mtu %u", cfg.rt.stack.mtu);
+	if (!cfg.udp)
+		ADD(", udp no");
+	if (cfg.on_error_fail)
+		ADD(", on_error fail");
+	if (cfg.rt.stack.cc == STACK_CC_NEWRENO)
+		ADD(", congestion newreno");
+	if (cfg.rt.eal_args[0])
+		ADD(", eal_args '%s'", cfg.rt.eal_args);
+	if (log_path[0])
+		ADD(", log file %s", log_path);
+#undef ADD
+	log_info("%s", b);
+}
+
 void cfg_load(void)
 {
 	const char *env = getenv("DEMI_CONFIG");
@@ -394,6 +449,5 @@ void cfg_load(void)
 		cfg.active = 0;
 		return;
 	}
-	log_debug("%s: device %s, address %s/%u", path, cfg.rt.device, inet_ntoa(cfg.rt.stack.addr),
-		 cfg.rt.stack.prefix_len);
+	cfg_banner(path);
 }

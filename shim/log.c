@@ -1,5 +1,8 @@
-/* One line per notable event, to stderr: "libdemi[PID]: LEVEL: message".
- * DEMI_LOG (error|warn|info|debug) overrides the config's [log] level. */
+/* One line per notable event, to stderr or to [log] file:
+ * "libdemi[PID]: LEVEL: message". DEMI_LOG (error|warn|info|debug)
+ * overrides the config's [log] level. The file is opened for each line
+ * (events are rare), so a program that closes every fd cannot lose it. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include "shim.h"
 
 int log_level = LOG_WARN;
+char log_path[256];
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -37,5 +41,13 @@ void log_msg(int level, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
+	if (log_path[0]) {
+		int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			REAL(write)(fd, line, (size_t)n);
+			REAL(close)(fd);
+			return;
+		}
+	}
 	REAL(write)(2, line, (size_t)n);
 }
