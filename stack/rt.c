@@ -341,6 +341,8 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 	if (now < in->next_publish)
 		return;
 	in->next_publish = now + RT_PUBLISH_NS;
+	in->ctr[RT_POOL_IN_USE] = in->st->pool->in_use;
+	in->ctr[RT_POOL_CAPACITY] = in->st->pool->capacity;
 	if (now >= in->next_conns) {
 		in->next_conns = now + RT_CONNS_NS;
 		if (in->nif->ops->link_up)

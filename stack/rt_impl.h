@@ -20,7 +20,9 @@
 	X(RT_WAKE_TIMEOUT, "sleeps ended by a timer, a deadline or the cap") \
 	X(RT_WAKE_SIGNAL, "sleeps ended by a signal") \
 	X(RT_LOCK_CONTENDED, "lock acquisitions that had to wait") \
-	X(RT_LINK_UP, "1 while the device reports link up")
+	X(RT_LINK_UP, "1 while the device reports link up") \
+	X(RT_POOL_IN_USE, "packet buffers held by the stack now") \
+	X(RT_POOL_CAPACITY, "packet buffers in the pool")
 
 enum rt_counter {
 #define RT_C(name, desc) name,

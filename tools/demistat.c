@@ -230,6 +230,8 @@ static void print_instance(const struct snap *s, int show_conns)
 			if (!strcmp(s->conns[i].state_name, states[k]))
 				by_state[k]++;
 	}
+	printf("  packet buffers: %llu in use of %llu\n", (unsigned long long)counter(s, "RT_POOL_IN_USE"),
+	       (unsigned long long)counter(s, "RT_POOL_CAPACITY"));
 	printf("  connections:");
 	for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
 		if (by_state[k])

@@ -51,6 +51,7 @@ grep -qE "^$pid +demi-echo +0 +tap:$tap +198.18.11.2/24" "$tmp/list" || fail "pr
 cat "$tmp/before"
 grep -qE "198\.18\.11\.2:7000 +198\.18\.11\.1:[0-9]+ +ESTABLISHED" "$tmp/before" || fail "connection not shown ESTABLISHED"
 grep -qE "LISTEN" "$tmp/before" || fail "listener not shown"
+grep -qE "packet buffers: [0-9]+ in use of [1-9][0-9]*" "$tmp/before" || fail "buffer pool use not shown"
 rx0=$(awk '/^  rx/ { print $2 }' "$tmp/before")
 
 echo go >"$tmp/ctl"
