@@ -54,6 +54,10 @@ grep -qE "LISTEN" "$tmp/before" || fail "listener not shown"
 grep -qE "packet buffers: [0-9]+ in use of [1-9][0-9]*" "$tmp/before" || fail "buffer pool use not shown"
 rx0=$(awk '/^  rx/ { print $2 }' "$tmp/before")
 
+# -w refreshes until interrupted
+timeout 2.6 "$top/demistat" -w 1 "$pid" >"$tmp/watch"
+[ "$(grep -c "^pid $pid " "$tmp/watch")" -ge 2 ] || fail "-w 1 did not refresh"
+
 echo go >"$tmp/ctl"
 for i in $(seq 100); do grep -q echoed "$tmp/client.log" && break; sleep 0.1; done
 grep -q echoed "$tmp/client.log" || fail "echo of 100000 bytes failed"
