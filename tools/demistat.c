@@ -479,6 +479,9 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		struct timespec ts = { (time_t)wait_s, (long)((wait_s - (double)(time_t)wait_s) * 1e9) };
 		nanosleep(&ts, NULL);
-		printf("\033[H\033[2J");
+		if (isatty(STDOUT_FILENO))
+			printf("\033[H\033[2J"); /* a terminal shows the newest only */
+		else
+			printf("\n");
 	}
 }
