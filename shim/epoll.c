@@ -361,16 +361,18 @@ out:
 /* Report the queued bypassed items that are ready, at most max. */
 static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
 {
-	struct sitem *list, *keep = NULL, **keep_tail = &keep;
+	struct sitem *list;
 	struct stack *locked = NULL;
 	int n = 0;
 
+	/* The items stay marked queued until popped: a notification from
+	 * another thread meanwhile leaves them (and their r_next link) alone.
+	 * Once popped, an item is requeued with ep_item_notify() only, so no
+	 * link of ours is shared with the live list. */
 	pthread_mutex_lock(&ep->mu);
 	pthread_spin_lock(&ep->rlock);
 	list = ep->rhead;
 	ep->rhead = ep->rtail = NULL;
-	for (struct sitem *it = list; it; it = it->r_next)
-		it->queued = 0;
 	atomic_store_explicit(&ep->nready, 0, memory_order_release);
 	pthread_spin_unlock(&ep->rlock);
 
@@ -378,12 +380,12 @@ static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
 		struct sitem *it = list;
 		uint32_t e;
 
+		pthread_spin_lock(&ep->rlock);
 		list = it->r_next;
+		it->queued = 0;
+		pthread_spin_unlock(&ep->rlock);
 		if (n == max) {
-			/* no room: back on the list for the next call */
-			it->r_next = NULL;
-			*keep_tail = it;
-			keep_tail = &it->r_next;
+			ep_item_notify(it); /* no room: back on the list for the next call */
 			continue;
 		}
 		if (!it->in_user || it->disarmed || !it->ss->sk)
@@ -400,22 +402,13 @@ static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
 		out[n].events = e;
 		out[n].data = it->data;
 		n++;
-		if (it->events & EPOLLONESHOT) {
+		if (it->events & EPOLLONESHOT)
 			it->disarmed = 1;
-		} else if (!(it->events & EPOLLET)) {
-			it->r_next = NULL; /* level-triggered: stays ready */
-			*keep_tail = it;
-			keep_tail = &it->r_next;
-		}
+		else if (!(it->events & EPOLLET))
+			ep_item_notify(it); /* level-triggered: stays ready */
 	}
 	if (locked)
 		rt_unlock(locked);
-	/* requeue in order, skipping items a notification queued meanwhile */
-	while (keep) {
-		struct sitem *it = keep;
-		keep = it->r_next;
-		ep_item_notify(it);
-	}
 	pthread_mutex_unlock(&ep->mu);
 	return n;
 }
