@@ -502,6 +502,8 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		/* bypassed events first; the kernel side is asked (a system call)
 		 * when nothing bypassed is ready, and every 8th call for fairness */
 		int fair = (ep->turn++ & 7) == 0;
+		if (fair)
+			rt_poll(st); /* the stack moves on even while events keep coming */
 		int nu = ep_collect_user(ep, ev, max), n = nu;
 
 		if (n < max && (nu == 0 || fair)) {
