@@ -15,9 +15,11 @@ static const enum stack_counter tcp_parse_drop[] = {
 /* The peer's SYN options against ours: MSS clamped to our MTU, window
  * scaling and timestamps only when both sides offer them (RFC 7323 §2.2,
  * §3.2), SACK when both permit it (RFC 2018). */
-void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *o)
+void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *opt)
 {
 	uint16_t ours = tcp_mss_for_mtu(t->st);
+	struct tcp_opts oo = *opt, *o = &oo;
+	oo.has &= (uint8_t)~t->st->tcp->opts_off; /* what we do not offer is not agreed */
 	t->peer_mss = (o->has & TCP_OPTF_MSS) ? o->mss : TCP_DEF_MSS;
 	t->mss_clamp = t->peer_mss < ours ? t->peer_mss : ours;
 	if (t->mss_clamp < 64)
@@ -63,7 +65,7 @@ void tcp_established(struct tcb *t)
 
 static void tcp_child_inherit(struct tcb *c, const struct tcb *l)
 {
-	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0);
+	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_RCVBUF_LOCK | TF_SNDBUF_LOCK);
 	c->sndbuf = l->sndbuf;
 	c->rcvbuf = l->rcvbuf;
 	c->keepidle_s = l->keepidle_s;
@@ -183,8 +185,8 @@ int tcp_input_listen(struct tcb *l, struct tcp_seg *seg)
 		return TCP_IN_DONE;
 	if (seg->h.flags & TCP_ACK)
 		return tcp_listen_ack(l, seg);
-	if (!(seg->h.flags & TCP_SYN)) {
-		STAT_INC(st, DROP_TCP_LISTEN_BAD);
+	if (!(seg->h.flags & TCP_SYN) || (seg->h.flags & TCP_FIN)) {
+		STAT_INC(st, DROP_TCP_LISTEN_BAD); /* SYN+FIN too, as Linux */
 		return TCP_IN_DONE;
 	}
 	if ((int)l->acceptq_len >= l->backlog) {
@@ -281,7 +283,7 @@ int tcp_input_syn_sent(struct tcb *t, struct tcp_seg *seg)
 		return TCP_IN_DONE; /* data on a SYN-ACK is left for the peer to resend */
 	}
 	/* simultaneous open: SYN-RECEIVED, answer SYN-ACK */
-	t->state = TCP_STATE_SYN_RECEIVED;
+	tcp_set_state(t, TCP_STATE_SYN_RECEIVED);
 	tcp_send_syn(t);
 	tcp_rto_arm(t);
 	return TCP_IN_DONE;
