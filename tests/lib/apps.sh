@@ -79,3 +79,25 @@ apps_no_tap() {
 
 # apps_sha FILE : the sha256 of a file, alone.
 apps_sha() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# apps_memif_confs : $APPS_TMP/server.conf and client.conf for two programs
+# under the preload joined by memif (as tools/bench/bench.py demi_configs):
+# the server side 198.18.10.1, the client side 198.18.10.2, socket
+# $APPS_MEMIF. The server must start first.
+apps_memif_confs() {
+	APPS_MEMIF=$APPS_TMP/memif.sock
+	apps_conf "$APPS_TMP/server.conf" "memif:$APPS_MEMIF,role=server" 198.18.10.1/24 \
+		"listen = *" "connect = 198.18.10.0/24"
+	apps_conf "$APPS_TMP/client.conf" "memif:$APPS_MEMIF,role=client" 198.18.10.2/24 \
+		"listen = *" "connect = 198.18.10.0/24"
+}
+
+# apps_wait_sock PATH SECS : wait until the memif server's socket exists.
+apps_wait_sock() {
+	local i
+	for ((i = 0; i < ${2:-20} * 20; i++)); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
