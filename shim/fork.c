@@ -5,6 +5,7 @@
  * exec keeps LD_PRELOAD and DEMI_CONFIG when the program dropped them from
  * the environment it passes on. */
 #include <alloca.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "demi/shm.h"
 
 void ep_fork_child(struct fobj *o);
 
@@ -201,17 +203,35 @@ static void priv_drop_start(void)
 	pthread_mutex_unlock(&shim_mu);
 }
 
-#define PRIV_WRAP(name, params, args)                                           \
+/* The counters files are made by the stack as root (mode 0600); a process
+ * then running as another user could not remove them at exit, /dev/shm
+ * being sticky (nginx's worker left /dev/shm/demi.PID.0 behind at every
+ * `nginx -s quit`). They follow the new effective user. */
+static void priv_drop_chown(uid_t uid)
+{
+	char path[96];
+
+	if (SHIM_INSIDE() || uid == (uid_t)-1 || !rt_started() || geteuid() != 0)
+		return;
+	for (unsigned i = 0; i < 64; i++) {
+		snprintf(path, sizeof(path), DEMI_SHM_DIR "/" DEMI_SHM_PREFIX "%d.%u", (int)getpid(), i);
+		if (chown(path, uid, (gid_t)-1) != 0 && errno == ENOENT)
+			break;
+	}
+}
+
+#define PRIV_WRAP(name, params, args, new_euid)                                 \
 	SHIM_EXPORT int name params                                                 \
 	{                                                                           \
 		priv_drop_start();                                                      \
+		priv_drop_chown(new_euid);                                              \
 		return REAL(name) args;                                                 \
 	}
-PRIV_WRAP(setuid, (uid_t uid), (uid))
-PRIV_WRAP(setgid, (gid_t gid), (gid))
-PRIV_WRAP(seteuid, (uid_t uid), (uid))
-PRIV_WRAP(setegid, (gid_t gid), (gid))
-PRIV_WRAP(setreuid, (uid_t r, uid_t e), (r, e))
-PRIV_WRAP(setregid, (gid_t r, gid_t e), (r, e))
-PRIV_WRAP(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
-PRIV_WRAP(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
+PRIV_WRAP(setuid, (uid_t uid), (uid), uid)
+PRIV_WRAP(setgid, (gid_t gid), (gid), (uid_t)-1)
+PRIV_WRAP(seteuid, (uid_t uid), (uid), uid)
+PRIV_WRAP(setegid, (gid_t gid), (gid), (uid_t)-1)
+PRIV_WRAP(setreuid, (uid_t r, uid_t e), (r, e), e)
+PRIV_WRAP(setregid, (gid_t r, gid_t e), (r, e), (uid_t)-1)
+PRIV_WRAP(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s), e)
+PRIV_WRAP(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s), (uid_t)-1)

@@ -12,9 +12,12 @@
  * configured with the checksum offloads it offers and rx interrupts if the
  * driver has them. DPDK's own log lines during start are captured, so a
  * failure comes back as one line naming the device and the reason. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +172,53 @@ static uint16_t dpdk_tx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
 	sent = rte_eth_tx_burst(d->port, 0, mb, n);
 	d->pool.in_use -= sent;
 	return sent;
+}
+
+/* net_tap raises a signal (F_SETSIG) on its queue fd for every frame (its rx
+ * burst looks at nothing until one came). Sent to the process, it lands in
+ * any of the program's threads and cuts short the calls Linux never
+ * restarts (sleep, nanosleep: wrk's main thread ended a 4 s run after
+ * 0.1 s). EAL's interrupt thread, which sleeps in epoll_wait and retries on
+ * EINTR, is made the fd's owner instead. */
+/* When the queue of a real-time F_SETSIG signal overflows (the limit is per
+ * user, RLIMIT_SIGPENDING), the kernel sends SIGIO instead, whose default
+ * action ends the process ("I/O possible": iperf3 -R at 2 Gbit/s over the
+ * tap). Unless the program handles SIGIO itself, it gets the driver's own
+ * handler: an overflow is then one more "frames came" note. */
+static void dpdk_sig_overflow(int fd)
+{
+	struct sigaction drv, io;
+	int sig = fcntl(fd, F_GETSIG);
+
+	if (sig <= 0 || sig == SIGIO || sigaction(sig, NULL, &drv) != 0 || sigaction(SIGIO, NULL, &io) != 0)
+		return;
+	if (io.sa_handler != SIG_DFL || drv.sa_handler == SIG_DFL || drv.sa_handler == SIG_IGN)
+		return;
+	(void)sigaction(SIGIO, &drv, NULL);
+}
+
+static void dpdk_sig_to_intr_thread(int fd)
+{
+	char path[64], comm[32];
+	struct dirent *e;
+	DIR *dir;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || !(fl & O_ASYNC) || !(dir = opendir("/proc/self/task")))
+		return;
+	while ((e = readdir(dir))) {
+		FILE *f;
+		snprintf(path, sizeof(path), "/proc/self/task/%.20s/comm", e->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "eal-intr-thread", 15) == 0) {
+			struct f_owner_ex o = { .type = F_OWNER_TID, .pid = atoi(e->d_name) };
+			(void)fcntl(fd, F_SETOWN_EX, &o);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	dpdk_sig_overflow(fd);
 }
 
 static int dpdk_wait_fd(struct netif *nif)
@@ -574,8 +624,10 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	log_capture_end(last, sizeof(last));
 	d->started = 1;
 	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
-	if (d->wait_fd >= 0)
+	if (d->wait_fd >= 0) {
 		rte_eth_dev_rx_intr_disable(d->port, 0);
+		dpdk_sig_to_intr_thread(d->wait_fd);
+	}
 
 	d->pool.alloc = dpdk_pool_alloc;
 	d->pool.free = dpdk_pool_free;

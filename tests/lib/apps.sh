@@ -1,0 +1,103 @@
+# Helpers for the application tests (tests/apps): real, unmodified programs
+# under the preload, on a tap device or over memif, checked on the bytes.
+#   . tests/lib/apps.sh; ns=$(net_ns_new x); tap=$(net_tag t)
+#   apps_conf "$APPS_TMP/s.conf" "tap:$tap" 198.18.7.2/24 "listen = 6379"
+#   apps_ns_preload "$ns" "$APPS_TMP/s.conf" redis-server ... &   (then apps_tap_attach)
+. "$(dirname "${BASH_SOURCE[0]}")/net.sh"
+
+APPS_TMP=$(mktemp -d /tmp/demi-apps.XXXXXX)
+chmod 0755 "$APPS_TMP" # servers that drop privileges still read their files
+net_cleanup_add "rm -rf $APPS_TMP"
+PY=/usr/bin/python3 # not a pyenv wrapper: one process, not a tree of shells
+
+# apps_conf FILE DEVICE ADDR/PREFIX BYPASS-LINE... : a config for one side.
+# Each BYPASS-LINE is a "key = value" line of [bypass] (listen/connect/udp).
+apps_conf() {
+	local f=$1 dev=$2 addr=$3; shift 3
+	{
+		printf '[dpdk]\ndevice = %s\n[net]\naddress = %s\n[bypass]\n' "$dev" "$addr"
+		printf '%s\n' "$@"
+		printf '[log]\nlevel = %s\n' "${APPS_LOG_LEVEL:-info}"
+	} >"$f"
+}
+
+# apps_preload NS CONF CMD... : run CMD in namespace NS (empty: here) under
+# the preload with config CONF.
+apps_preload() {
+	local ns=$1 conf=$2; shift 2
+	local ex=(); [ -n "$ns" ] && ex=(ip netns exec "$ns")
+	"${ex[@]}" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$conf" "$@"
+}
+
+# apps_tap_attach NS TAP KADDR/PREFIX : wait for the tap the stack makes (it
+# starts lazily), give its kernel end an address and bring it up.
+apps_tap_attach() {
+	local ns=$1 tap=$2 kaddr=$3
+	net_wait_if "$ns" "$tap" 20 || return 1
+	ip -n "$ns" addr add "$kaddr" dev "$tap" || return 1
+	ip -n "$ns" link set "$tap" up
+}
+
+# apps_logs FILE... : print logs for a failure report (last lines of each).
+apps_logs() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		echo "---- $f"; tail -n 30 "$f"
+	done
+}
+
+# apps_bypassed LOG : the program's log shows a socket put on the stack
+# (so the test is not passing through the kernel by accident).
+apps_bypassed() { grep -q "on the stack" "$1"; }
+
+# apps_client_tap NS TAP KADDR CONF LOG CMD... : a client under the preload
+# whose stack makes TAP on start; the kernel end gets KADDR once the tap
+# exists (the client's SYN is retried until then). Returns CMD's status.
+apps_client_tap() {
+	local ns=$1 tap=$2 kaddr=$3 conf=$4 log=$5; shift 5
+	apps_preload "$ns" "$conf" "$@" >"$log" 2>&1 &
+	local pid=$!
+	net_kill_at_exit $pid
+	if ! apps_tap_attach "$ns" "$tap" "$kaddr"; then
+		kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+		echo "tap $tap never appeared" >>"$log"
+		return 1
+	fi
+	wait $pid
+}
+
+# apps_no_tap NS TAP SECS : wait until TAP is gone (its owner released it).
+apps_no_tap() {
+	local ns=$1 tap=$2 secs=${3:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		ip -n "$ns" link show "$tap" >/dev/null 2>&1 || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# apps_sha FILE : the sha256 of a file, alone.
+apps_sha() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# apps_memif_confs : $APPS_TMP/server.conf and client.conf for two programs
+# under the preload joined by memif (as tools/bench/bench.py demi_configs):
+# the server side 198.18.10.1, the client side 198.18.10.2, socket
+# $APPS_MEMIF. The server must start first.
+apps_memif_confs() {
+	APPS_MEMIF=$APPS_TMP/memif.sock
+	apps_conf "$APPS_TMP/server.conf" "memif:$APPS_MEMIF,role=server" 198.18.10.1/24 \
+		"listen = *" "connect = 198.18.10.0/24"
+	apps_conf "$APPS_TMP/client.conf" "memif:$APPS_MEMIF,role=client" 198.18.10.2/24 \
+		"listen = *" "connect = 198.18.10.0/24"
+}
+
+# apps_wait_sock PATH SECS : wait until the memif server's socket exists.
+apps_wait_sock() {
+	local i
+	for ((i = 0; i < ${2:-20} * 20; i++)); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
