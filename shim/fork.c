@@ -206,12 +206,17 @@ static void priv_drop_start(void)
 /* The counters files are made by the stack as root (mode 0600); a process
  * then running as another user could not remove them at exit, /dev/shm
  * being sticky (nginx's worker left /dev/shm/demi.PID.0 behind at every
- * `nginx -s quit`). They follow the new effective user. */
+ * `nginx -s quit`). They, and the fd record, follow the new effective user. */
 static void priv_drop_chown(uid_t uid)
 {
 	char path[96];
 
-	if (SHIM_INSIDE() || uid == (uid_t)-1 || !rt_started() || geteuid() != 0)
+	if (SHIM_INSIDE() || uid == (uid_t)-1 || geteuid() != 0)
+		return;
+	snprintf(path, sizeof(path), DEMI_SHM_DIR "/" DEMI_SHM_PREFIX "%d." DEMI_FDS_SUFFIX, (int)getpid());
+	if (chown(path, uid, (gid_t)-1) != 0 && errno != ENOENT)
+		log_debug("%s: chown: %s", path, strerror(errno));
+	if (!rt_started())
 		return;
 	for (unsigned i = 0; i < 64; i++) {
 		snprintf(path, sizeof(path), DEMI_SHM_DIR "/" DEMI_SHM_PREFIX "%d.%u", (int)getpid(), i);
