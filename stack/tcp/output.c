@@ -169,9 +169,11 @@ int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
 	return tcp_xmit(t, seq, 0, flags);
 }
 
+/* A pure ACK carries snd_max: after a timeout snd_nxt goes back, and an
+ * ACK below the peer's window would be answered with an ACK, forever. */
 void tcp_send_ack(struct tcb *t)
 {
-	tcp_xmit(t, t->snd_nxt, 0, TCP_ACK);
+	tcp_xmit(t, t->snd_max, 0, TCP_ACK);
 }
 
 void tcp_send_syn(struct tcb *t)
@@ -186,7 +188,7 @@ void tcp_send_syn(struct tcb *t)
 void tcp_send_rst(struct tcb *t)
 {
 	STAT_INC(t->st, TCP_RST_SENT);
-	tcp_xmit(t, t->snd_nxt, 0, TCP_RST | TCP_ACK);
+	tcp_xmit(t, t->snd_max, 0, TCP_RST | TCP_ACK);
 }
 
 /* RFC 9293 §3.10.7.1: the reply to a segment no connection takes. */
@@ -297,6 +299,7 @@ static void tcp_output_sack_recovery(struct tcb *t)
 				return;
 			STAT_INC(t->st, TCP_SACK_RETRANS);
 			t->high_rxt = s + l;
+			t->rxt_mark = t->snd_max;
 			pipe += (uint32_t)sent;
 			continue;
 		}
@@ -342,6 +345,8 @@ void tcp_output(struct tcb *t)
 	if ((t->flags & TF_IN_RECOVERY) && (t->flags & TF_SACK_OK) && t->sb.n)
 		tcp_output_sack_recovery(t);
 	cwnd = t->cc.cwnd + ((t->flags & TF_IN_RECOVERY) ? t->recovery_extra : 0);
+	if (!(t->flags & TF_IN_RECOVERY) && t->dupacks)
+		cwnd += (t->dupacks < 2 ? t->dupacks : 2) * (uint32_t)t->mss; /* RFC 3042 limited transmit */
 	room = tcp_seg_room(t);
 	for (;;) {
 		uint32_t data_end = t->snd_una + t->sb_len, seq = t->snd_nxt;

@@ -161,16 +161,36 @@ static void tcp_in_enter_recovery(struct tcb *t)
 	t->high_rxt = t->snd_una;
 	if (tcp_send_data(t, t->snd_una, len, 0))
 		t->high_rxt = t->snd_una + len;
+	t->rxt_mark = t->snd_max;
 	t->retransmits++;
+}
+
+/* A retransmission is lost when data sent after it is SACKed (the idea of
+ * RFC 8985's RACK, on the scoreboard): go over the holes again. */
+static void tcp_in_lost_retrans(struct tcb *t)
+{
+	if (!(t->flags & TF_IN_RECOVERY) || !t->sb.n || !seq_gt(t->high_rxt, t->snd_una))
+		return;
+	if (!seq_geq(t->sb.high_sacked, t->rxt_mark + 3u * t->mss))
+		return;
+	STAT_INC(t->st, TCP_LOST_RETRANS);
+	t->high_rxt = t->snd_una;
+	t->rxt_mark = t->snd_max;
 }
 
 static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sacked)
 {
 	int same_wnd = ((uint32_t)seg->h.wnd << t->snd_wscale) == t->snd_wnd;
-	if (t->snd_max == t->snd_una || seg->len || (seg->h.flags & (TCP_SYN | TCP_FIN)))
+	if (t->snd_max == t->snd_una)
 		return;
-	if (!same_wnd && !newly_sacked)
+	/* RFC 6675 §2: with SACK, a duplicate ACK is one that SACKs new data
+	 * (data riding on it or not); without, RFC 5681's definition */
+	if (t->flags & TF_SACK_OK) {
+		if (!newly_sacked)
+			return;
+	} else if (seg->len || (seg->h.flags & (TCP_SYN | TCP_FIN)) || !same_wnd) {
 		return;
+	}
 	if (t->flags & TF_IN_RECOVERY) {
 		if (!(t->flags & TF_SACK_OK))
 			t->recovery_extra += t->mss; /* RFC 6582 §3.2 step 3: inflate */
@@ -305,6 +325,13 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 		tcp_in_ack_new(t, seg);
 	else if (h->ack == t->snd_una)
 		tcp_in_dupack(t, seg, newly_sacked);
+	/* RFC 6675 §5 (loss detection on any ACK): the scoreboard says the
+	 * first segment is lost, also when the ACKs carry data */
+	if (newly_sacked && !(t->flags & TF_IN_RECOVERY) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss) &&
+	    seq_gt(t->snd_una, t->recover))
+		tcp_in_enter_recovery(t);
+	else if (newly_sacked)
+		tcp_in_lost_retrans(t);
 	tcp_in_window_update(t, seg);
 	return tcp_in_fin_acked(t);
 }

@@ -91,6 +91,7 @@ struct tcb {
 	/* send sequence space (RFC 9293 §3.3.1) */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
 	uint32_t recover, high_rxt, rtt_seq, fin_seq;
+	uint32_t rxt_mark;            /* snd_max when recovery last (re)started retransmitting */
 	uint64_t rtt_start;           /* ns */
 	uint32_t recovery_extra;      /* NewReno inflation, bytes */
 	/* receive sequence space */
