@@ -182,6 +182,14 @@ static void app_check_acked(struct app *a, const struct tcb *t, uint32_t ack)
 	}
 }
 
+/* A unicast address of another host: not zero, broadcast (limited or of
+ * the subnet), multicast, loopback, or our own. */
+static int ip_is_host(uint32_t a)
+{
+	return a != 0 && a < 0xe0000000u && (a >> 24) != 127 && a != US_IP && a != 0xc61200ffu &&
+	       a != 0xc6120000u;
+}
+
 /* Check one frame the stack sent and learn from it. */
 static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 {
@@ -197,11 +205,19 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 		struct arp_pkt a;
 		CHECK(arp_pkt_parse(b + 14, len - 14, &a) == 0);
 		CHECK(a.spa == US_IP);
+		if (a.op == ARP_OP_REQUEST)
+			CHECK(ip_is_host(a.tpa)); /* resolving only what it may send to */
 		return;
 	}
 	CHECK(e.type == ETH_TYPE_IPV4);
 	CHECK(ipv4_hdr_parse(b + 14, len - 14, 1, &ip) == 0);
 	CHECK(ip.src == US_IP && ip.total_len <= 1500 && !ipv4_hdr_is_fragment(&ip));
+	/* the application only sends to the peer: anything else answers a
+	 * packet from a source no host has (RFC 1122 §3.2.1.3) */
+	if (!ip_is_host(ip.dst)) {
+		fprintf(stderr, "stack sent proto %u to %08x\n", ip.proto, ip.dst);
+		CHECK(!"packets go to one host only");
+	}
 	if (ip.proto == IPV4_PROTO_ICMP) {
 		struct icmp_hdr ic;
 		CHECK(icmp_hdr_parse(b + 14 + ip.ihl, ip.total_len - ip.ihl, &ic) == 0);

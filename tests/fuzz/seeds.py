@@ -240,6 +240,10 @@ SEEDS = {
     "bad-cksum": tcp(P0, A, SEQ_IN(), ACK_ALL(), mutate=mut(b8(0), 1, 5), length=LEN_SMALL(20)),
     "bad-data-offset": tcp(P0, A, SEQ_IN(), ACK_ALL(), mutate=mut(b8(0), 0, 0, off=15), length=LEN_SMALL(8)),
     "land": tcp(P2, S, SEQ_IN(), ACK_ALL(), mutate=mut(b8(3) + b8(0), 0, 0)),
+    "syn-from-subnet-broadcast": tcp(P2, S, SEQ_IN(), ACK_ALL(), mutate=mut(b8(3) + b8(4), 0, 0)),
+    "udp-from-multicast": udp(b"x" * 20, port=9, flags=2)[:0] + b8(6) + b8(3) + b16(1234) + b16(9) + b16(20)
+    + b8(3) + b8(3) + b"x" * 20 + b32(0),
+    "echo-from-broadcast": b8(7) + b8(0x32) + b32(0x00010001) + b16(8) + b"pingping" + b8(3) + b8(1) + b8(0),
     "options-raw": tcp(P0, A, SEQ_IN(), ACK_ALL(), OPT_RAW(b"\x02\x04\x00\x00\x03\x03\x0e\x05\x0a" + b"\x00" * 8)),
     "close-unread": data(100) + app(7, 0),
     "shutdown-then-fin": app(5, 0) + tcp(P0, A, SEQ_IN(), ACK_ALL()) + data(0, fin=True)
