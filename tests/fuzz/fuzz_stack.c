@@ -3,8 +3,8 @@
  * from the fuzz input.
  *
  * Each input starts from the same state: a listener on port 80, a connection
- * on it from peer port 40000 (established through the handshake, with 3000
- * bytes of the stack's data in flight), an active open from port 81 to peer
+ * on it from peer port 40000 (established through the handshake, with 30000
+ * bytes of the stack's data queued, ten segments in flight), an active open from port 81 to peer
  * port 40001 waiting in SYN-SENT, and a UDP socket on port 5353. The input is
  * then read as a sequence of operations: TCP segments built field by field
  * (sequence and acknowledgement numbers near what the stack last sent, so
@@ -114,6 +114,7 @@ struct port {
 	uint32_t stk_ack;    /* the last ack it sent: where our next byte goes */
 	uint32_t stk_iss;    /* seq of its SYN, if seen */
 	uint32_t stk_tsval;  /* its last timestamp */
+	uint32_t peer_ack;   /* the highest ack we sent it */
 	uint32_t peer_iss;
 };
 
@@ -244,8 +245,8 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 	if (ip.dst != PEER_IP || !(pt = port_find(f, h.dport, h.sport)))
 		return;
 	end = h.seq + plen + !!(h.flags & TCP_SYN) + !!(h.flags & TCP_FIN);
-	if (h.flags & TCP_SYN)
-		pt->stk_iss = h.seq;
+	if ((h.flags & TCP_SYN) && (!pt->seen || pt->stk_iss != h.seq))
+		pt->stk_iss = pt->peer_ack = h.seq;
 	if (!pt->seen || seq_gt(end, pt->stk_nxt))
 		pt->stk_nxt = end;
 	if ((h.flags & TCP_ACK) && !(h.flags & TCP_RST)) {
@@ -405,14 +406,14 @@ static uint32_t rel_rcv(struct in *in, const struct port *pt)
 static uint32_t rel_snd(struct in *in, const struct port *pt)
 {
 	uint8_t m = g8(in);
-	uint32_t nxt = pt->stk_nxt, una = pt->stk_ack; /* una unknown: the ack point is a guess */
-	(void)una;
+	uint32_t nxt = pt->stk_nxt, una = pt->peer_ack;
 	switch (m & 7) {
-	case 0: case 1: return nxt;                                     /* everything */
+	case 0: return nxt;                                             /* everything */
+	case 1: return una;                                             /* a duplicate ACK */
 	case 2: return nxt - g16(in) % 4096;                            /* part */
 	case 3: return nxt + (uint32_t)(int8_t)g8(in);                  /* near, maybe beyond */
 	case 4: return pt->stk_iss + 1 + g16(in);                       /* from the start */
-	case 5: return pt->stk_iss + (uint32_t)g8(in);                  /* the SYN, and a few */
+	case 5: return una + g16(in);                                   /* past our last ACK: SACK blocks */
 	case 6: return g32(in);
 	default: return nxt + g16(in);                                  /* beyond what was sent */
 	}
@@ -487,6 +488,11 @@ static void tcp_send(struct fz *f, const struct ipdesc *d, const struct segdesc 
 		b[hl + i] = pattern(dseq + i);
 	tcp_cksum_set(b, l4, d->src, d->dst, 0);
 	frame_mutate(p, mut, mutv, 16);
+	if ((s->flags & TCP_ACK) && d->src == PEER_IP) {
+		struct port *pt = port_find(f, s->sport, s->dport);
+		if (pt && seq_gt(s->ack, pt->peer_ack) && seq_leq(s->ack, pt->stk_nxt))
+			pt->peer_ack = s->ack;
+	}
 	if (trace) {
 		char extra[64];
 		snprintf(extra, sizeof(extra), "%s%s mut %u/%#x", d->src != PEER_IP || d->dst != US_IP ? " odd-addr" : "",
@@ -944,7 +950,7 @@ static void fz_setup(struct fz *f)
 	memcpy(s.opt, tmp + TCP_HDR_LEN, s.optlen);
 	tcp_send(f, &d, &s, 0, 0);
 	CHECK(sock_accept(f->lsock, &f->app[0].s, &peer) == 0);
-	app_write(&f->app[0], 3000, 0);
+	app_write(&f->app[0], 30000, 0); /* an initial window's worth in flight */
 	fz_advance(f, 0);
 
 	/* the active open from 81 to 40001: SYN sent, nothing back yet */

@@ -60,6 +60,14 @@ def ACK_NEAR(d):
     return b8(3) + b8(d)
 
 
+def ACK_DUP():
+    return b8(1)
+
+
+def ACK_UNA_PLUS(n):
+    return b8(5) + b16(n)
+
+
 def ACK_FROM_ISS(n):
     return b8(4) + b16(n)
 
@@ -186,13 +194,27 @@ def raw(m, payload):
     return b8(9) + b8(m) + b16(len(payload)) + payload
 
 
-def handshake(port):
-    syn = tcp(port, S, SEQ_IN(), ACK_ALL(), OPT_SET(0x0f))
+def handshake(port, has=0x0f):
+    syn = tcp(port, S, SEQ_IN(), ACK_ALL(), OPT_SET(has))
     ack = tcp(port, A, SEQ_IN(), ACK_ALL())
     return syn + ack
 
 
 SACK_OK_TS = 0x0c
+MSS1 = 1448
+
+
+def sack_dupacks(n):
+    """n duplicate ACKs, each SACKing one more segment past a lost one"""
+    return b"".join(tcp(P0, A, SEQ_IN(), ACK_DUP(), OPT_SET(0x18, sacks=[(ACK_UNA_PLUS(MSS1), MSS1 * (k + 1))]))
+                    for k in range(n))
+
+
+def syn_flood(n):
+    return b"".join(tcp(0xf0, S, SEQ_RAW(i * 7919), ACK_ALL(), OPT_NONE())[:2] + b16(50000 + i)
+                    + tcp(0xf0, S, SEQ_RAW(i * 7919), ACK_ALL(), OPT_NONE())[2:] for i in range(n))
+
+
 SEEDS = {
     "data-in-order": data(1000) + app_read(0),
     "data-fin": data(500, fin=True) + app_read(0) + app_read(0) + app(7, 0),
@@ -251,8 +273,18 @@ SEEDS = {
     "keepalive": app(11, 0, b8(0)) + tcp(P0, A, SEQ_IN(), ACK_ALL()) + clock_timer() + clock_timer()
     + clock_timer(),
     "small-rcvbuf": app(8, 0, b16(1000)) + data(1448) + data(1448) + data(1448) + app_read(0, 100),
-    "syn-flood": b"".join(tcp(0xf0, S, SEQ_RAW(i * 7919), ACK_ALL(), OPT_NONE())[:2] + b16(50000 + i)
-                          + tcp(0xf0, S, SEQ_RAW(i * 7919), ACK_ALL(), OPT_NONE())[2:] for i in range(20)),
+    "syn-flood": syn_flood(20),
+    "syn-cookie": syn_flood(17) + handshake(P2) + app_accept() + tcp(P2, A, SEQ_IN(), ACK_ALL(), length=LEN_SMALL(50))
+    + app_read(1),
+    "sack-recovery": tcp(P0, A, SEQ_IN(), ACK_UNA_PLUS(MSS1)) + sack_dupacks(3) + tcp(P0, A, SEQ_IN(), ACK_ALL())
+    + clock_timer(),
+    "sack-partial-acks": sack_dupacks(4) + tcp(P0, A, SEQ_IN(), ACK_UNA_PLUS(MSS1)) + sack_dupacks(2)
+    + clock_timer() + tcp(P0, A, SEQ_IN(), ACK_ALL()),
+    "reno-recovery": handshake(P2, 0x0b) + app_accept() + app_write(1, 30000)
+    + b"".join(tcp(P2, A, SEQ_IN(), ACK_DUP(), OPT_TS()) for _ in range(4))
+    + tcp(P2, A, SEQ_IN(), ACK_UNA_PLUS(MSS1)) + tcp(P2, A, SEQ_IN(), ACK_ALL()),
+    "rto-then-acks": clock_timer() + clock_timer() + tcp(P0, A, SEQ_IN(), ACK_UNA_PLUS(MSS1))
+    + tcp(P0, A, SEQ_IN(), ACK_ALL()),
     "time-wait": data(0, fin=True) + app(7, 0) + tcp(P0, A, SEQ_IN(), ACK_ALL()) + clock_timer()
     + handshake(P0),
 }
