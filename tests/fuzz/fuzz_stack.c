@@ -50,7 +50,7 @@
 #define PEER_IP 0xc6120001u /* 198.18.0.1 */
 #define OTHER_IP 0xc6120003u
 #define UDP_PORT 5353
-#define NPORTS 6      /* peer ports the fuzzer talks from: see port_of() */
+#define NPORTS 7      /* peer ports the fuzzer talks from: PEER_PORTS */
 #define NAPP 10       /* application sockets: 0 conn, 1..8 accepted, 9 active */
 #define POLL_LIMIT 20000
 
@@ -544,7 +544,10 @@ static void ip_fuzz(struct in *in, struct ipdesc *d)
 	}
 }
 
-static const uint16_t PEER_PORTS[NPORTS] = { 40000, 40001, 40100, 40101, 40102, 40103 };
+/* 40000: the established connection; 40001: the active open from 81;
+ * 401xx: new connections to the listener; 40002: an active open from an
+ * ephemeral port, made by an application operation */
+static const uint16_t PEER_PORTS[NPORTS] = { 40000, 40001, 40100, 40101, 40102, 40103, 40002 };
 
 static void op_tcp(struct fz *f, struct in *in, int inorder_data)
 {
@@ -803,7 +806,7 @@ static void op_app(struct fz *f, struct in *in)
 	uint8_t m = g8(in);
 	struct app *a = &f->app[g8(in) % NAPP];
 	int v;
-	if (!a->s && (m & 15) != 4 && (m & 15) != 12)
+	if (!a->s && (m & 15) != 4 && (m & 15) != 12 && (m & 15) != 14)
 		return;
 	TRACE("app op %u on socket %d\n", m & 15, (int)(a - f->app));
 	switch (m & 15) {
@@ -866,16 +869,37 @@ static void op_app(struct fz *f, struct in *in)
 		sock_setopt(a->s, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
 		sock_setopt(a->s, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
 		break;
-	case 12: { /* UDP both ways */
+	case 12: { /* UDP both ways; to the peer, a host to resolve, or off the subnet */
+		static const uint32_t dsts[] = { PEER_IP, OTHER_IP, 0x08080808u, PEER_IP };
 		static uint8_t buf[2048];
 		struct iovec iov = { buf, g16(in) % sizeof(buf) };
 		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(g16(in)),
-					  .sin_addr.s_addr = htonl(PEER_IP) };
+					  .sin_addr.s_addr = htonl(dsts[(m >> 5) & 3]) };
 		struct sockaddr_in from;
 		if (m & 0x10)
 			sock_send(f->usock, &iov, 1, 0, &to);
 		else
 			sock_recv(f->usock, &iov, 1, 0, &from);
+		break;
+	}
+	case 14: { /* an active open from an ephemeral port to 40002 */
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(40002),
+					  .sin_addr.s_addr = htonl(PEER_IP) };
+		struct sockaddr_in me;
+		struct port *pt = &f->port[NPORTS - 1];
+		a = &f->app[NAPP - 1];
+		if (a->s)
+			break;
+		if (sock_create(f->st, SOCK_STREAM, &a->s) != 0)
+			break;
+		if (sock_connect(a->s, &to) != -EINPROGRESS || sock_name(a->s, &me) != 0) {
+			app_close(a);
+			break;
+		}
+		memset(pt, 0, sizeof(*pt));
+		pt->rport = 40002;
+		pt->lport = ntohs(me.sin_port);
+		pt->peer_iss = pt->stk_ack = 7000000u;
 		break;
 	}
 	default:

@@ -10,7 +10,8 @@ import os
 import struct
 import sys
 
-P0, P1, P2 = 0, 1, 2  # peer port indices: 40000 (established), 40001 (active open), 40100
+P0, P1, P2, P6 = 0, 1, 2, 6  # peer port indices: 40000 (established), 40001 (active open), 40100,
+# 40002 (active open from an ephemeral port)
 F, S, R, PSH, A, U = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 
@@ -283,6 +284,13 @@ SEEDS = {
     "reno-recovery": handshake(P2, 0x0b) + app_accept() + app_write(1, 30000)
     + b"".join(tcp(P2, A, SEQ_IN(), ACK_DUP(), OPT_TS()) for _ in range(4))
     + tcp(P2, A, SEQ_IN(), ACK_UNA_PLUS(MSS1)) + tcp(P2, A, SEQ_IN(), ACK_ALL()),
+    "ephemeral-connect": app(7, 9) + app(14, 0)
+    + tcp(P6, S | A, SEQ_IN(), ACK_ALL(), OPT_SET(0x0f)) + tcp(P6, A | PSH, SEQ_IN(), ACK_ALL(), length=LEN_SMALL(99))
+    + app_read(9) + app_write(9, 5000) + tcp(P6, A | F, SEQ_IN(), ACK_ALL()),
+    "udp-arp-resolve": app(12 | 0x10 | 0x20, 0, b16(100), b16(9)) + arp(2, 2, 1),
+    "udp-arp-timeout": app(12 | 0x10 | 0x20, 0, b16(100), b16(9)) + app(12 | 0x10 | 0x20, 0, b16(10), b16(9))
+    + b"".join(clock_timer() for _ in range(6)) + app(12 | 0x10 | 0x20, 0, b16(10), b16(9)),
+    "udp-off-subnet": app(12 | 0x10 | 0x40, 0, b16(100), b16(9)),
     "rto-then-acks": clock_timer() + clock_timer() + tcp(P0, A, SEQ_IN(), ACK_UNA_PLUS(MSS1))
     + tcp(P0, A, SEQ_IN(), ACK_ALL()),
     "time-wait": data(0, fin=True) + app(7, 0) + tcp(P0, A, SEQ_IN(), ACK_ALL()) + clock_timer()
