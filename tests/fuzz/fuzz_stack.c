@@ -135,6 +135,7 @@ struct fz {
 	struct app app[NAPP];
 	struct port port[NPORTS];
 	int sent_rst;        /* the current operation sent a RST */
+	uint64_t frames_out; /* frames the stack sent */
 	int draining;
 };
 
@@ -265,6 +266,7 @@ static void peer_drain(struct fz *f)
 {
 	struct pbuf *p;
 	while (netif_rx_burst(f->peer, &p, 1) == 1) {
+		f->frames_out++;
 		peer_take(f, p->data, p->len);
 		pbuf_free(p);
 	}
@@ -291,6 +293,30 @@ static void peer_send(struct fz *f, struct pbuf *p)
 {
 	CHECK(netif_tx_burst(f->peer, &p, 1) == 1);
 	fz_advance(f, 0);
+}
+
+/* The sum of every drop counter (DROP_*). */
+static uint64_t drops_total(struct fz *f)
+{
+	unsigned n;
+	const uint64_t *v = stack_counter_values(f->st, &n);
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (strncmp(stack_counter_name(i), "DROP_", 5) == 0)
+			sum += v[i];
+	return sum;
+}
+
+/* Send a frame that must be dropped: a checksum is wrong. Bad input is a
+ * counted drop, and nothing answers it. */
+static void peer_send_bad(struct fz *f, struct pbuf *p)
+{
+	uint64_t drops = drops_total(f), out = f->frames_out;
+	peer_send(f, p);
+	if (drops_total(f) == drops)
+		CHECK(!"a frame with a bad checksum is counted as a drop");
+	if (f->frames_out != out)
+		CHECK(!"a frame with a bad checksum is not answered");
 }
 
 /* ---- frame building ---- */
@@ -501,7 +527,10 @@ static void tcp_send(struct fz *f, const struct ipdesc *d, const struct segdesc 
 			    extra);
 	}
 	f->sent_rst = !!(s->flags & TCP_RST);
-	peer_send(f, p);
+	if (mut == 1 || mut == 5)
+		peer_send_bad(f, p);
+	else
+		peer_send(f, p);
 	f->sent_rst = 0;
 }
 
@@ -632,7 +661,11 @@ static void op_udp(struct fz *f, struct in *in)
 			udp_hdr_emit(b, &(struct udp_hdr){ sport, dport, rd16(b + 4), 0 }, d.src, d.dst);
 	}
 	frame_mutate(p, (m >> 4) & 7, g32(in), 6);
-	peer_send(f, p);
+	/* a flipped checksum that became zero reads as "no checksum": valid */
+	if (((m >> 4) & 7) == 5 || (((m >> 4) & 7) == 1 && rd16(b + 6) != 0))
+		peer_send_bad(f, p);
+	else
+		peer_send(f, p);
 }
 
 /* ICMP: echo, or an error quoting one of our TCP/UDP flows (or junk). */
@@ -680,8 +713,14 @@ static void op_icmp(struct fz *f, struct in *in)
 	p = frame_ip(f, &d, ICMP_HDR_LEN + blen, &b);
 	memcpy(b + ICMP_HDR_LEN, body, blen);
 	icmp_hdr_emit(b, ICMP_HDR_LEN + blen, &ic);
-	if (g8(in) == 0xff)
-		frame_mutate(p, g8(in) & 7, g32(in), 2);
+	if (g8(in) == 0xff) {
+		uint8_t k = g8(in) & 7;
+		frame_mutate(p, k, g32(in), 2);
+		if (k == 1 || k == 5) {
+			peer_send_bad(f, p);
+			return;
+		}
+	}
 	peer_send(f, p);
 }
 
