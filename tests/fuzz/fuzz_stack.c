@@ -245,6 +245,16 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 		CHECK(!"a RST answered with a RST");
 	if (ip.dst != PEER_IP || !(pt = port_find(f, h.dport, h.sport)))
 		return;
+	if (plen && !(h.flags & TCP_SYN)) {
+		/* data only from what the application queued */
+		struct app *a = app_find_tcb(f, h.dport, h.sport);
+		struct tcb *t = a ? a->s->proto : NULL;
+		if (t && tcp_state_synchronized(t->state) && seq_gt(h.seq + plen, t->iss + 1 + (uint32_t)a->wr)) {
+			fprintf(stderr, "stack sent up to %u, the application wrote %llu from %u\n", h.seq + plen,
+				(unsigned long long)a->wr, t->iss + 1);
+			CHECK(!"only data the application wrote is sent");
+		}
+	}
 	end = h.seq + plen + !!(h.flags & TCP_SYN) + !!(h.flags & TCP_FIN);
 	if ((h.flags & TCP_SYN) && (!pt->seen || pt->stk_iss != h.seq))
 		pt->stk_iss = pt->peer_ack = h.seq;
