@@ -15,9 +15,11 @@ static const enum stack_counter tcp_parse_drop[] = {
 /* The peer's SYN options against ours: MSS clamped to our MTU, window
  * scaling and timestamps only when both sides offer them (RFC 7323 §2.2,
  * §3.2), SACK when both permit it (RFC 2018). */
-void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *o)
+void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *opt)
 {
 	uint16_t ours = tcp_mss_for_mtu(t->st);
+	struct tcp_opts oo = *opt, *o = &oo;
+	oo.has &= (uint8_t)~t->st->tcp->opts_off; /* what we do not offer is not agreed */
 	t->peer_mss = (o->has & TCP_OPTF_MSS) ? o->mss : TCP_DEF_MSS;
 	t->mss_clamp = t->peer_mss < ours ? t->peer_mss : ours;
 	if (t->mss_clamp < 64)
@@ -200,7 +202,7 @@ int tcp_input_listen(struct tcb *l, struct tcp_seg *seg)
 	tcp_opts_apply_syn(c, &seg->h.opt);
 	c->iss = tcp_isn(st->cfg.isn_secret, c->laddr, c->lport, c->raddr, c->rport, st->now);
 	c->ts_offset = (uint32_t)siphash24(st->cfg.isn_secret, &c->iss, 4);
-	c->snd_una = c->iss;
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->snd_wnd = c->max_snd_wnd = seg->h.wnd; /* never scaled in a SYN */
 	c->snd_wl1 = seg->h.seq;
 	c->snd_wl2 = c->iss;
@@ -281,7 +283,7 @@ int tcp_input_syn_sent(struct tcb *t, struct tcp_seg *seg)
 		return TCP_IN_DONE; /* data on a SYN-ACK is left for the peer to resend */
 	}
 	/* simultaneous open: SYN-RECEIVED, answer SYN-ACK */
-	t->state = TCP_STATE_SYN_RECEIVED;
+	tcp_set_state(t, TCP_STATE_SYN_RECEIVED);
 	tcp_send_syn(t);
 	tcp_rto_arm(t);
 	return TCP_IN_DONE;

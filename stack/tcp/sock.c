@@ -215,7 +215,7 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	t->rcv_wscale = TCP_WSCALE;
 	t->mss_clamp = tcp_mss_for_mtu(st);
-	t->state = TCP_STATE_SYN_SENT;
+	tcp_set_state(t, TCP_STATE_SYN_SENT);
 	tcp_hash_insert(t);
 	t->rtt_start = st->now;
 	tcp_send_syn(t);

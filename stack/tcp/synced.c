@@ -491,7 +491,7 @@ static int tcp_in_data(struct tcb *t, struct tcp_seg *seg)
 		seg->h.flags &= (uint8_t)~TCP_FIN;
 		return TCP_IN_CONTINUE;
 	}
-	if (!t->sock && seg->len) {
+	if (!t->sock && !t->parent && seg->len) {
 		/* data for a socket the application closed: RFC 9293 §3.10.7.4 / Linux */
 		STAT_INC(t->st, TCP_CONN_RESET);
 		tcp_send_rst(t);
