@@ -243,6 +243,10 @@ SEEDS = {
     "overlap": tcp(P0, A, SEQ_IN(), ACK_ALL(), length=LEN_ANY(800))
     + tcp(P0, A, SEQ_BACK(400), ACK_ALL(), length=LEN_ANY(1200)) + app_read(0),
     "beyond-window": tcp(P0, A, SEQ_AHEAD(0x8000), ACK_ALL(), length=LEN_FULL()),
+    # in SYN-RECEIVED, an ACK past SND.NXT must draw a RST (RFC 9293 3.10.7.4);
+    # 40102's ISS is above 2^31, which once left snd_max at 0 and let it in
+    "synrcvd-ack-beyond-snd-nxt": tcp(4, S, SEQ_IN(), ACK_ALL(), OPT_NONE(), length=LEN_FULL())
+    + tcp(4, A | F, SEQ_IN(), ACK_BEYOND(101)),
     "ack-beyond-snd-nxt": tcp(P0, A, SEQ_IN(), ACK_BEYOND(5000)),
     "ack-old": tcp(P0, A, SEQ_IN(), ACK_FROM_ISS(0)),
     "urgent": tcp(P0, A | U | PSH, SEQ_IN(), ACK_ALL(), urp=3, length=LEN_SMALL(10)) + app_read(0),
