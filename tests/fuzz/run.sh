@@ -21,10 +21,10 @@ mkdir -p "$art"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rc=0
-# name  fresh runs  max input length
-for spec in "wire 1000000 1600" "stack 10000 4096"; do
+# name  fresh runs  max input length  time cap (s): 20 s of fresh fuzzing at most
+for spec in "wire 300000 1600 5" "stack 6000 4096 15"; do
 	set -- $spec
-	name=$1 runs=$(($2 * scale)) maxlen=$3
+	name=$1 runs=$(($2 * scale)) maxlen=$3 cap=$(($4 * scale))
 	fz=build/fuzz/$name corpus=tests/fuzz/corpus/$name
 	[ -d "$corpus" ] || { echo "$name: no corpus at $corpus"; rc=1; continue; }
 	echo "== $name: replay $(ls "$corpus" | wc -l) corpus inputs"
@@ -35,7 +35,7 @@ for spec in "wire 1000000 1600" "stack 10000 4096"; do
 	echo "== $name: $runs fresh runs, seed 1"
 	work=$(mktemp -d)
 	# new inputs go to a scratch directory; the committed corpus is only read
-	if ! "$fz" -seed=1 -runs="$runs" -max_len="$maxlen" -timeout=20 -max_total_time=$((12 * scale)) \
+	if ! "$fz" -seed=1 -runs="$runs" -max_len="$maxlen" -timeout=20 -max_total_time="$cap" \
 		-print_final_stats=1 -artifact_prefix="$art/$name-" "$work" "$corpus" >"$art/$name-fuzz.log" 2>&1; then
 		tail -n 60 "$art/$name-fuzz.log"
 		echo "$name: fuzzing FAILED (input saved under $art/)"; rc=1
