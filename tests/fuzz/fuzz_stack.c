@@ -213,7 +213,15 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 	}
 	CHECK(e.type == ETH_TYPE_IPV4);
 	CHECK(ipv4_hdr_parse(b + 14, len - 14, 1, &ip) == 0);
-	CHECK(ip.src == US_IP && ip.total_len <= 1500 && !ipv4_hdr_is_fragment(&ip));
+	CHECK(ip.src == US_IP && !ipv4_hdr_is_fragment(&ip));
+	if (ip.total_len > 1500) {
+		fprintf(stderr, "stack sent an IP packet of %u bytes (proto %u)\n", ip.total_len, ip.proto);
+		if (ip.proto == IPV4_PROTO_TCP && tcp_hdr_parse(b + 14 + ip.ihl, ip.total_len - ip.ihl, ip.src,
+								 ip.dst, 0, &h) == 0)
+			trace_flags("stack->peer", h.sport, h.dport, h.flags, h.seq, h.ack, h.wnd,
+				    ip.total_len - ip.ihl - h.off, h.off - 20u, "");
+		CHECK(!"no packet larger than the MTU");
+	}
 	/* the application only sends to the peer: anything else answers a
 	 * packet from a source no host has (RFC 1122 §3.2.1.3) */
 	if (!ip_is_host(ip.dst)) {
