@@ -315,6 +315,8 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 		t->flags |= TF_ACK_NOW;
 		return TCP_IN_DONE;
 	}
+	if (t->rto_kind == TCP_TK_PERSIST)
+		t->retransmits = 0; /* the peer answers our window probes */
 	if ((t->flags & TF_SACK_OK) && (h->opt.has & TCP_OPTF_SACK)) {
 		struct tcp_sack_block b[TCP_SACK_MAX_BLOCKS];
 		for (int i = 0; i < h->opt.nsack; i++)
@@ -377,7 +379,7 @@ static void tcp_rq_push(struct tcb *t, struct pbuf *p)
 {
 	struct pbuf *tail = t->rq_tail;
 	t->rq_bytes += p->len;
-	if (tail && p->len <= 256 && pbuf_tailroom(tail) >= p->len) {
+	if (tail && p->len <= 512 && pbuf_tailroom(tail) >= p->len) {
 		memcpy(pbuf_append(tail, p->len), p->data, p->len);
 		pbuf_free(p);
 		return;
@@ -388,6 +390,7 @@ static void tcp_rq_push(struct tcb *t, struct pbuf *p)
 	else
 		t->rq_head = p;
 	t->rq_tail = p;
+	t->rq_pbufs++;
 }
 
 void tcp_reass_purge(struct tcb *t)
@@ -544,7 +547,7 @@ static void tcp_time_wait(struct tcb *t)
 		w->rcv_nxt = t->rcv_nxt, w->rcv_adv = t->rcv_adv, w->last_ack_sent = t->last_ack_sent;
 		w->ts_recent = t->ts_recent, w->ts_recent_age = t->ts_recent_age, w->ts_offset = t->ts_offset;
 		w->snd_wscale = t->snd_wscale, w->rcv_wscale = t->rcv_wscale;
-		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT);
+		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL);
 		w->rcvbuf = 0;
 		w->state = TCP_STATE_TIME_WAIT;
 		tcp_hash_remove(t);
