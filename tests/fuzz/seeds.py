@@ -4,7 +4,8 @@ stack: short operation sequences in fuzz_stack.c's encoding (see op_* there),
 each a scenario a hostile or merely unusual peer plays.
 wire: IPv4 packets (TCP with each option layout, UDP, ICMP), ARP packets and
 Ethernet frames, well formed and subtly not, for fuzz_wire.c.
-libFuzzer mutates from these.
+libFuzzer mutates from these. The corpus also holds regress-* files:
+inputs the fuzzer found that once showed a bug, kept by hand.
     tests/fuzz/seeds.py [tests/fuzz/corpus]"""
 import os
 import struct
