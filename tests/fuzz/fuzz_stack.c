@@ -115,6 +115,8 @@ struct port {
 	uint32_t stk_iss;    /* seq of its SYN, if seen */
 	uint32_t stk_tsval;  /* its last timestamp */
 	uint32_t peer_ack;   /* the highest ack we sent it */
+	int fin_valid;       /* fin_ack holds the stack's first ACK of the peer's FIN */
+	uint32_t fin_ack, fin_irs; /* ... on the connection with this IRS */
 	uint32_t peer_iss;
 };
 
@@ -122,7 +124,6 @@ struct app {
 	struct sock *s;
 	uint64_t rd, wr;     /* bytes read, bytes queued */
 	int nocheck;         /* SHUT_RD or an error: no loss check */
-	int fin_checked;     /* the ACK of the peer's FIN was checked */
 };
 
 struct fz {
@@ -136,6 +137,7 @@ struct fz {
 	struct port port[NPORTS];
 	int sent_rst;        /* the current operation sent a RST */
 	uint64_t frames_out; /* frames the stack sent */
+	int gone;            /* stack destroyed: check frames, look nothing up */
 	int draining;
 };
 
@@ -161,22 +163,28 @@ static struct app *app_find_tcb(struct fz *f, uint16_t rport, uint16_t lport)
 }
 
 
+static int tcb_fin_received(const struct tcb *t)
+{
+	return t->state == TCP_STATE_CLOSE_WAIT || t->state == TCP_STATE_CLOSING ||
+	       t->state == TCP_STATE_LAST_ACK || t->state == TCP_STATE_TIME_WAIT;
+}
+
 /* Data the stack acknowledges must be readable: what the application read
- * plus what is queued covers it. Once a FIN came in (the states after it),
- * the first ACK may cover the FIN too; a peer sending more FINs past its
- * first gets them acknowledged (as Linux does), which is no data. */
-static void app_check_acked(struct app *a, const struct tcb *t, uint32_t ack)
+ * plus what is queued covers it. Once the peer's FIN is in, the data ends
+ * where the first ACK of a FIN says, less the FIN: a peer that sends more
+ * FINs past its first may see those acknowledged (RFC 9293 §3.10.7.4 step
+ * 8 read literally; Linux ignores them), which is no data. */
+static void app_check_acked(struct app *a, const struct tcb *t, const struct port *pt, uint32_t ack)
 {
 	uint32_t acked = ack - (t->irs + 1);
 	uint64_t have = a->rd + sock_rx_bytes(a->s);
-	int fin = t->state == TCP_STATE_CLOSE_WAIT || t->state == TCP_STATE_CLOSING ||
-		  t->state == TCP_STATE_LAST_ACK || t->state == TCP_STATE_TIME_WAIT;
-	if ((int32_t)acked < 0 || a->fin_checked)
-		return;
-	if (fin) {
-		a->fin_checked = 1;
-		have++;
+	if (tcb_fin_received(t)) {
+		if (!pt->fin_valid || pt->fin_irs != t->irs)
+			return;
+		acked = pt->fin_ack - (t->irs + 1) - 1;
 	}
+	if ((int32_t)acked < 0)
+		return;
 	if (acked > have) {
 		fprintf(stderr, "stack acked %u bytes: read %llu, queued %zu, state %d\n", acked,
 			(unsigned long long)a->rd, sock_rx_bytes(a->s), t->state);
@@ -251,7 +259,7 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 		trace_flags("stack->peer", h.sport, h.dport, h.flags, h.seq, h.ack, h.wnd, plen, h.off - 20u, "");
 	if ((h.flags & TCP_RST) && f->sent_rst)
 		CHECK(!"a RST answered with a RST");
-	if (ip.dst != PEER_IP || !(pt = port_find(f, h.dport, h.sport)))
+	if (f->gone || ip.dst != PEER_IP || !(pt = port_find(f, h.dport, h.sport)))
 		return;
 	if (plen && !(h.flags & TCP_SYN)) {
 		/* data only from what the application queued */
@@ -271,9 +279,15 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 	if ((h.flags & TCP_ACK) && !(h.flags & TCP_RST)) {
 		struct app *a = app_find_tcb(f, h.dport, h.sport);
 		struct tcb *t = a ? a->s->proto : NULL;
+		struct tcb *c = tcp_lookup(f->st, US_IP, h.sport, PEER_IP, h.dport);
 		pt->stk_ack = h.ack;
+		if (c && tcb_fin_received(c) && (!pt->fin_valid || pt->fin_irs != c->irs)) {
+			pt->fin_valid = 1;
+			pt->fin_ack = h.ack;
+			pt->fin_irs = c->irs;
+		}
 		if (t && tcp_state_synchronized(t->state) && !a->nocheck && !t->so_error)
-			app_check_acked(a, t, h.ack);
+			app_check_acked(a, t, pt, h.ack);
 	}
 	if (h.opt.has & TCP_OPTF_TS)
 		pt->stk_tsval = h.opt.tsval;
@@ -1069,6 +1083,7 @@ static void fz_teardown(struct fz *f)
 		sock_close(f->lsock);
 	sock_close(f->usock);
 	stack_destroy(f->st);
+	f->gone = 1;
 	/* the RSTs of the aborted connections must be well formed too */
 	memlink_advance(f->ml, f->now);
 	peer_drain(f);
