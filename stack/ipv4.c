@@ -11,9 +11,14 @@ static const enum stack_counter ipv4_drop[] = {
 	[IPV4_ERR_CKSUM] = DROP_IPV4_CKSUM,
 };
 
+/* Not zero, multicast or class E, loopback, our own address, a broadcast,
+ * nor the subnet's own address (Linux keeps a broadcast route for it too,
+ * on prefixes shorter than /31). */
 static int ipv4_src_is_host(const struct stack *st, uint32_t a)
 {
-	return a != 0 && a < 0xe0000000u && (a >> 24) != 127 && a != st->addr && !ipv4_is_broadcast(st, a);
+	int subnet = ~st->netmask > 1 && a == (st->addr & st->netmask);
+	return a != 0 && a < 0xe0000000u && (a >> 24) != 127 && a != st->addr && !subnet &&
+	       !ipv4_is_broadcast(st, a);
 }
 
 static void ipv4_drop_pkt(struct stack *st, struct pbuf *p, enum stack_counter c)
