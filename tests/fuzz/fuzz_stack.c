@@ -215,8 +215,10 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 		struct arp_pkt a;
 		CHECK(arp_pkt_parse(b + 14, len - 14, &a) == 0);
 		CHECK(a.spa == US_IP);
-		if (a.op == ARP_OP_REQUEST)
-			CHECK(ip_is_host(a.tpa)); /* resolving only what it may send to */
+		if (a.op == ARP_OP_REQUEST && !ip_is_host(a.tpa)) { /* resolving only what it may send to */
+			fprintf(stderr, "stack asked ARP for %08x\n", a.tpa);
+			CHECK(!"ARP requests for one host only");
+		}
 		return;
 	}
 	CHECK(e.type == ETH_TYPE_IPV4);
