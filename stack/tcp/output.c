@@ -275,8 +275,9 @@ int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra)
 	}
 	if (seq_gt(seq + used, t->snd_max))
 		t->snd_max = seq + used;
-	if (!tw_timer_pending(&t->rto_timer) || t->rto_kind != TCP_TK_RTO)
-		tcp_rto_arm(t);
+	if (!tw_timer_pending(&t->rto_timer) || t->rto_kind == TCP_TK_PERSIST ||
+	    (t->rto_kind == TCP_TK_TLP && seq_geq(seq, t->snd_max - used)))
+		tcp_loss_timer_arm(t); /* RFC 8985 §7.2: new data moves the probe timer */
 	return (int)used;
 }
 
@@ -346,7 +347,10 @@ void tcp_output(struct tcb *t)
 	if (!(t->flags & TF_IN_RECOVERY) && t->dupacks)
 		cwnd += (t->dupacks < 2 ? t->dupacks : 2) * (uint32_t)t->mss; /* RFC 3042 limited transmit */
 	room = tcp_seg_room(t);
-	for (;;) {
+	/* a device queue takes a burst, not a window: bounded passes keep a
+	 * window opening at once (recovery's end, a zero window's update) from
+	 * overflowing it, as Linux's TSQ does */
+	for (int burst = 0; burst < TCP_OUTPUT_BURST; burst++) {
 		uint32_t data_end = t->snd_una + t->sb_len, seq = t->snd_nxt;
 		uint32_t avail = seq_lt(seq, data_end) ? data_end - seq : 0;
 		uint32_t inflight = seq - t->snd_una, wend = t->snd_una + t->snd_wnd, len = avail;
