@@ -232,7 +232,11 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 								 ip.dst, 0, &h) == 0)
 			trace_flags("stack->peer", h.sport, h.dport, h.flags, h.seq, h.ack, h.wnd,
 				    ip.total_len - ip.ihl - h.off, h.off - 20u, "");
-		CHECK(!"no packet larger than the MTU");
+		/* FUZZ_XFAIL_MTU: a known open bug (tests/fuzz/crashes/README), noted
+		 * and passed over so the run can look for others */
+		if (!getenv("FUZZ_XFAIL_MTU"))
+			CHECK(!"no packet larger than the MTU");
+		fprintf(stderr, "XFAIL: a packet larger than the MTU (known, open)\n");
 	}
 	/* the application only sends to the peer: anything else answers a
 	 * packet from a source no host has (RFC 1122 §3.2.1.3) */

@@ -18,6 +18,10 @@ fi
 scale=${1:-1}
 art=build/fuzz-artifacts
 mkdir -p "$art"
+# Known open bugs outside tests/fuzz (tests/fuzz/crashes/README): passed
+# over, and named at the end while they still show. Remove a line once its
+# bug is fixed.
+export FUZZ_XFAIL_MTU=1 # stack-tcp-sack-blocks-exceed-mtu
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rc=0
@@ -43,6 +47,18 @@ for spec in "wire 300000 1600 5" "stack 6000 4096 15"; do
 		grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done' "$art/$name-fuzz.log"
 	fi
 	rm -rf "$work"
+done
+if grep -qh '^XFAIL' "$art"/stack-*.log 2>/dev/null; then
+	echo "known open bug still shows: $(grep -h '^XFAIL' "$art"/stack-*.log | sort -u | head -n 1)"
+fi
+# the recorded inputs of other parts' bugs: which still reproduce (not a failure)
+for c in tests/fuzz/crashes/stack-*; do
+	[ -f "$c" ] || continue
+	if (unset FUZZ_XFAIL_MTU; build/fuzz/stack "$c" >/dev/null 2>&1); then
+		echo "recorded bug input passes now: ${c#tests/fuzz/}"
+	else
+		echo "recorded bug input still fails: ${c#tests/fuzz/}"
+	fi
 done
 [ $rc -eq 0 ] && echo "fuzz: no crash, leak or hang"
 exit $rc
