@@ -112,6 +112,28 @@ $(B)/bench/%: tools/bench/%.c $(B)/libdemistack.a
 $(B)/%: tools/net/%.c $(B)/libdemistack.a $(DPDK_OBJ)
 	$(CC) $(CFLAGS) $(DPDK_CFLAGS) -o $@ $< $(DPDK_OBJ) $(B)/libdemistack.a $(DPDK_LIBS)
 
+# Coverage-guided fuzzers (libFuzzer, tests/fuzz/fuzz_*.c -> build/fuzz/*):
+# built with clang when it is installed, replayed by tests/fuzz/run.sh. The
+# stack is compiled once more for them, instrumented, with ASan and UBSan.
+FUZZ_CC     ?= clang
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS     := $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),$(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/%,$(FUZZ_SRC)))
+FUZZ_OBJ    := $(STACK_SRC:%.c=$(B)/fuzz/obj/%.o) $(STACK_ASM:%.S=$(B)/fuzz/obj/%.o)
+FUZZ_CFLAGS := -O1 -g $(CSTD) -Wall -Wextra -fno-strict-aliasing $(INC) -DDEMI_ASAN=1 \
+	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP
+.PHONY: fuzz
+fuzz: $(FUZZERS)
+.SECONDARY: $(FUZZ_OBJ)
+all: fuzz
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(B)/fuzz/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(B)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -lm -pthread
+
 deps:
 	@tools/deps.sh
 

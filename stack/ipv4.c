@@ -11,6 +11,16 @@ static const enum stack_counter ipv4_drop[] = {
 	[IPV4_ERR_CKSUM] = DROP_IPV4_CKSUM,
 };
 
+/* Not zero, multicast or class E, loopback, our own address, a broadcast,
+ * nor the subnet's own address (Linux keeps a broadcast route for it too,
+ * on prefixes shorter than /31). */
+static int ipv4_src_is_host(const struct stack *st, uint32_t a)
+{
+	int subnet = ~st->netmask > 1 && a == (st->addr & st->netmask);
+	return a != 0 && a < 0xe0000000u && (a >> 24) != 127 && a != st->addr && !subnet &&
+	       !ipv4_is_broadcast(st, a);
+}
+
 static void ipv4_drop_pkt(struct stack *st, struct pbuf *p, enum stack_counter c)
 {
 	STAT_INC(st, c);
@@ -33,6 +43,12 @@ void ipv4_input(struct stack *st, struct pbuf *p)
 	/* broadcasts are for UDP sockets only (Linux ignores broadcast echo requests too) */
 	if (h.dst != st->addr && !(h.proto == IPV4_PROTO_UDP && ipv4_is_broadcast(st, h.dst)))
 		return ipv4_drop_pkt(st, p, DROP_IPV4_NOT_OURS);
+	/* RFC 1122 §3.2.1.3: a source that is no single host (zero, broadcast,
+	 * multicast, loopback, or our own address) is discarded, as Linux does
+	 * with martians; answering one would send a SYN-ACK, an echo reply or a
+	 * port unreachable to a broadcast address or to ourselves */
+	if (!ipv4_src_is_host(st, h.src))
+		return ipv4_drop_pkt(st, p, DROP_IPV4_BAD_SRC);
 	m = (struct ipv4_meta){ .src = h.src, .dst = h.dst, .proto = h.proto, .tos = h.tos, .ttl = h.ttl,
 				.l4_cksum_ok = !!(p->flags & PBUF_F_RX_L4_CKSUM_GOOD) };
 	pbuf_trim(p, h.total_len); /* link padding goes */

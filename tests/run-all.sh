@@ -51,7 +51,7 @@ for t in build/asan/tests/unit/* build/asan/tests/proto/*; do
 done
 
 if [ $only_unit -eq 0 ]; then
-	for dir in tests/interop tests/shim tests/apps tests/tools; do
+	for dir in tests/interop tests/shim tests/apps tests/tools tests/fuzz; do
 		for s in "$dir"/*.sh; do
 			[ -x "$s" ] && run_one "${s#tests/}" 900 "$s"
 		done

@@ -35,6 +35,7 @@ cmd memcaslap libmemcached-tools
 cmd sockperf sockperf
 cmd iperf3 iperf3
 cmd python3 python3
+cmd clang clang
 cmd node nodejs
 cmd strace strace
 cmd gnuplot gnuplot-nox

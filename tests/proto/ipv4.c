@@ -167,6 +167,40 @@ static void test_ipv4_broadcast_echo_request_dropped(void **state)
 	expect_drop(*state, f, pt_build_ip(f, PT_PEER_IP, 0xc61200ffu, IPV4_PROTO_ICMP, 16), DROP_IPV4_NOT_OURS);
 }
 
+/* RFC 1122 §3.2.1.3: a datagram whose source is no single host is
+ * discarded (Linux: a martian source), before any protocol could answer it. */
+static void test_ipv4_martian_source_dropped(void **state)
+{
+	static const uint32_t srcs[] = { 0, 0xffffffffu, 0xc61200ffu, 0xc6120000u, 0xe0000001u,
+					 0xf0000001u, 0x7f000001u, PT_US_IP };
+	struct pt *t = *state;
+	struct sock *s = listener(t);
+	uint8_t f[128];
+	for (unsigned i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+		uint32_t len = pt_build_udp(f, srcs[i], 4000, PT_US_IP, PORT, "data", 4);
+		pt_send_frame(t, f, len);
+		pt_step(t, 0);
+		assert_int_equal(pt_counter(t, DROP_IPV4_BAD_SRC), i + 1);
+	}
+	/* an echo request from our own address would be answered to ourselves */
+	{
+		struct icmp_hdr ic = { .type = ICMP_ECHO_REQUEST, .rest = 0x00010001 };
+		memset(f + 42, 0, 8);
+		icmp_hdr_emit(f + 34, 16, &ic);
+		pt_send_frame(t, f, pt_build_ip(f, PT_US_IP, PT_US_IP, IPV4_PROTO_ICMP, 16));
+		pt_step(t, 0);
+	}
+	assert_int_equal(pt_counter(t, DROP_IPV4_BAD_SRC), 9);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	assert_int_equal(pt_counter(t, UDP_RX_DATAGRAMS), 0);
+	assert_int_equal(pt_counter(t, ICMP_ECHO_REPLIES), 0);
+	pt_expect_nothing(t);
+	/* a host's datagram still goes through */
+	pt_send_frame(t, f, datagram(f));
+	pt_step(t, 0);
+	assert_int_equal(pt_counter(t, UDP_RX_DATAGRAMS), 1);
+}
+
 static void test_ipv4_unserved_protocol_dropped(void **state)
 {
 	uint8_t f[128];
@@ -272,6 +306,7 @@ int main(void)
 		T(test_ipv4_later_fragment_dropped),
 		T(test_ipv4_other_destination_dropped),
 		T(test_ipv4_broadcast_echo_request_dropped),
+		T(test_ipv4_martian_source_dropped),
 		T(test_ipv4_unserved_protocol_dropped),
 		T(test_ipv4_link_padding_not_delivered),
 		T(test_ipv4_options_skipped_and_quoted_in_errors),
