@@ -152,6 +152,7 @@ static void tcp_sbuf_drop_acked(struct tcb *t, uint32_t acked)
 static void tcp_in_enter_recovery(struct tcb *t)
 {
 	uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+	int sent;
 	STAT_INC(t->st, TCP_FAST_RETRANS);
 	t->cco->on_loss(&t->cc, tcp_flight(t), t->st->now);
 	t->flags |= TF_IN_RECOVERY;
@@ -159,8 +160,8 @@ static void tcp_in_enter_recovery(struct tcb *t)
 	t->recover = t->snd_max;
 	t->recovery_extra = (t->flags & TF_SACK_OK) ? 0 : 3u * t->mss;
 	t->high_rxt = t->snd_una;
-	if (tcp_send_data(t, t->snd_una, len, 0))
-		t->high_rxt = t->snd_una + len;
+	if ((sent = tcp_send_data(t, t->snd_una, len, 0)))
+		t->high_rxt = t->snd_una + (uint32_t)sent;
 	t->rxt_mark = t->snd_max;
 	t->retransmits++;
 }
@@ -235,12 +236,13 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 		} else {
 			/* RFC 6582 §3.2 step 5: partial ACK, resend the next hole, deflate */
 			uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+			int sent;
 			STAT_INC(t->st, TCP_PARTIAL_ACKS);
 			if (!(t->flags & TF_SACK_OK))
 				t->recovery_extra = (t->recovery_extra > acked ? t->recovery_extra - acked : 0) + t->mss;
 			if (seq_geq(t->snd_una, t->high_rxt) && !tcp_sb_is_sacked(&t->sb, t->snd_una, t->snd_una + len) &&
-			    tcp_send_data(t, t->snd_una, len, 0))
-				t->high_rxt = t->snd_una + len;
+			    (sent = tcp_send_data(t, t->snd_una, len, 0)))
+				t->high_rxt = t->snd_una + (uint32_t)sent;
 		}
 	} else {
 		t->dupacks = 0;

@@ -204,7 +204,9 @@ void tcp_send_ack(struct tcb *t);
 int tcp_send_syn(struct tcb *t); /* 0, or ipv4_output's error (-EHOSTUNREACH) */
 void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg);
 void tcp_send_rst(struct tcb *t);
+/* Sends at most tcp_seg_room() bytes; returns the sequence space sent (0: none). */
 int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra_flags);
+uint32_t tcp_seg_room(const struct tcb *t);
 uint32_t tcp_rcv_window(const struct tcb *t);
 uint32_t tcp_flight(const struct tcb *t);
 uint32_t tcp_ts_now(const struct tcb *t);

@@ -64,7 +64,8 @@ static void tcp_tlp_fire(struct tcb *t)
 		t->snd_nxt += (uint32_t)tcp_send_data(t, t->snd_nxt, l, 0);
 	} else {
 		uint32_t end = fin_out ? t->fin_seq : t->snd_max;
-		l = end - t->snd_una < t->mss ? end - t->snd_una : t->mss;
+		uint32_t room = tcp_seg_room(t);
+		l = end - t->snd_una < room ? end - t->snd_una : room;
 		s = end - l;
 		tcp_send_data(t, s, l, 0);
 	}
