@@ -200,7 +200,7 @@ static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sac
 	t->dupacks++;
 	if ((t->dupacks >= TCP_DUPTHRESH ||
 	     ((t->flags & TF_SACK_OK) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss))) &&
-	    seq_gt(t->snd_una, t->recover))
+	    seq_geq(t->snd_una, t->recover))
 		tcp_in_enter_recovery(t);
 }
 
@@ -333,7 +333,7 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 	/* RFC 6675 §5 (loss detection on any ACK): the scoreboard says the
 	 * first segment is lost, also when the ACKs carry data */
 	if (newly_sacked && !(t->flags & TF_IN_RECOVERY) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss) &&
-	    seq_gt(t->snd_una, t->recover))
+	    seq_geq(t->snd_una, t->recover))
 		tcp_in_enter_recovery(t);
 	else if (newly_sacked)
 		tcp_in_lost_retrans(t);

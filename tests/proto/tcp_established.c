@@ -198,6 +198,47 @@ static void test_established_three_dupacks_fast_retransmit(void **state)
 	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 1);
 }
 
+/* RFC 6582 §3.2 step 2 (recover is the highest sequence number sent, one
+ * below snd_max): a loss right after a recovery whose full ACK was exactly
+ * snd_max at its start is a new loss, fast retransmitted, not left to the
+ * RTO. */
+static void test_established_loss_at_recovery_point_fast_retransmit(void **state)
+{
+	struct tt *t = *state;
+	static char d[8 * 1448];
+	struct tt_seg s;
+	uint32_t base, seqs[16];
+	int n = 0;
+	test_established_three_dupacks_fast_retransmit(state);
+	/* the full ACK: everything up to the recovery point */
+	base = t->iss + 1 + 8 * 1448u;
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = tt_ts(t, 0)));
+	assert_false(tt_tcb(t)->flags & TF_IN_RECOVERY);
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	while (n < 16 && tt_recv(t, &s))
+		seqs[n++] = s.seq;
+	assert_true(n >= 4);
+	assert_int_equal(seqs[0], base);
+	/* the first new segment is lost, the next three SACKed */
+	for (int i = 1; i <= 3; i++) {
+		struct tcp_opts o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = base + 1448;
+		o.sack[0].end = base + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = o));
+	}
+	/* new data may go first (RFC 3042), then the retransmission */
+	n = 0;
+	while (tt_recv(t, &s))
+		if (s.seq == base && s.len == 1448)
+			n++;
+	assert_int_equal(n, 1);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 2);
+	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
+}
+
 static void test_established_zero_window_probed(void **state)
 {
 	struct tt *t = *state;
@@ -432,6 +473,7 @@ int main(void)
 		T(test_established_ack_of_unsent_data_dropped_with_ack),
 		T(test_established_old_timestamp_dropped_by_paws),
 		T(test_established_three_dupacks_fast_retransmit),
+		T(test_established_loss_at_recovery_point_fast_retransmit),
 		T(test_established_zero_window_probed),
 		T(test_established_nagle_holds_small_segment),
 		T(test_established_nodelay_sends_at_once),
