@@ -149,7 +149,7 @@ static void tcp_sbuf_drop_acked(struct tcb *t, uint32_t acked)
 
 /* RFC 6582 §3.2 step 1 / RFC 5681 §3.2: three duplicate ACKs, or RFC 6675
  * IsLost(snd_una): retransmit the first segment and enter recovery. */
-static void tcp_in_enter_recovery(struct tcb *t)
+void tcp_in_enter_recovery(struct tcb *t)
 {
 	uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
 	int sent;
@@ -326,6 +326,10 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 			b[i].start = h->opt.sack[i].start, b[i].end = h->opt.sack[i].end;
 		newly_sacked = tcp_sb_update(&t->sb, t->snd_una, t->snd_max, b, h->opt.nsack);
 	}
+	/* RFC 8985 §7.4.2: the ACK of a tail loss probe; what was sent before
+	 * the probe, at least 2*SRTT ago, and is not SACKed now is lost */
+	if (newly_sacked && (t->flags & TF_TLP_OUT) && t->sb.n)
+		tcp_sb_mark_lost(&t->sb, t->sb.high_sacked);
 	if (seq_gt(h->ack, t->snd_una))
 		tcp_in_ack_new(t, seg);
 	else if (h->ack == t->snd_una)

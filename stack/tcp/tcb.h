@@ -234,6 +234,8 @@ int tcp_input_synced(struct tcb *t, struct tcp_seg *seg);
 void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *o);
 void tcp_established(struct tcb *t);
 void tcp_reass_purge(struct tcb *t);
+/* Fast retransmit of snd_una, recovery begins (RFC 6675 / RFC 6582). */
+void tcp_in_enter_recovery(struct tcb *t);
 void tcp_listener_child_ready(struct tcb *t);
 
 /* sock.c */

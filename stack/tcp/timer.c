@@ -55,6 +55,15 @@ static void tcp_tlp_fire(struct tcb *t)
 	int fin_out = (t->flags & TF_FIN_QUEUED) && seq_gt(t->snd_max, t->fin_seq);
 	if (t->snd_max == t->snd_una)
 		return;
+	/* RFC 8985 §6.2: data sent after a hole was delivered (SACKed) and the
+	 * hole is older than RTT + reordering window: lost. No probe needed */
+	if ((t->flags & TF_SACK_OK) && t->sb.n && !(t->flags & TF_IN_RECOVERY) && seq_geq(t->snd_una, t->recover)) {
+		tcp_sb_mark_lost(&t->sb, t->sb.high_sacked);
+		tcp_in_enter_recovery(t);
+		tcp_output(t);
+		tcp_rto_arm(t);
+		return;
+	}
 	STAT_INC(t->st, TCP_TLP_PROBES);
 	t->flags |= TF_TLP_OUT;
 	l = seq_lt(t->snd_nxt, data_end) ? data_end - t->snd_nxt : 0;

@@ -457,6 +457,85 @@ static void test_established_tail_loss_probe_resends_last_segment(void **state)
 	tt_expect_nothing(t);
 }
 
+/* RFC 8985 §6.2: a hole with later data SACKed, too few SACKs for IsLost,
+ * is lost once older than the probe timeout: the timer retransmits the
+ * hole and recovery begins, instead of probing with the last segment and
+ * waiting for the RTO. */
+static void test_established_probe_timeout_repairs_hole_below_sack(void **state)
+{
+	struct tt *t = *state;
+	static char d[3 * 1448];
+	struct tcp_opts o;
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 2;
+	assert_int_equal(tsend(t->sock, "x", 1), 1);
+	tt_advance(t, 0);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_advance(t, 5 * TT_MS);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = tt_ts(t, s.opt.tsval)));
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	tt_expect(t, TCP_ACK, base + 1448, P1);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 2 * 1448, P1);
+	/* the first is lost: two SACKed segments are one short of IsLost */
+	tt_advance(t, 5 * TT_MS);
+	for (int i = 1; i <= 2; i++) {
+		o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = base + 1448;
+		o.sack[0].end = base + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = o));
+	}
+	tt_expect_nothing(t);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 0);
+	tt_advance(t, 20 * TT_MS); /* past 2*SRTT + 2 ms, far below the RTO */
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_int_equal(s.len, 1448);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 1);
+	assert_int_equal(t->st->ctr.v[TCP_TLP_PROBES], 0);
+	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
+}
+
+/* RFC 8985 §7.4.2: the probe's SACK shows the segments sent before it
+ * were lost: they are retransmitted at once. */
+static void test_established_probe_ack_marks_earlier_segments_lost(void **state)
+{
+	struct tt *t = *state;
+	static char d[2 * 1448];
+	struct tcp_opts o;
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 2;
+	assert_int_equal(tsend(t->sock, "x", 1), 1);
+	tt_advance(t, 0);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_advance(t, 5 * TT_MS);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = tt_ts(t, s.opt.tsval)));
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	/* both lost: the probe resends the last, whose SACK comes back */
+	tt_advance(t, 13 * TT_MS);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	assert_int_equal(t->st->ctr.v[TCP_TLP_PROBES], 1);
+	o = tt_ts(t, s.opt.tsval);
+	o.has |= TCP_OPTF_SACK;
+	o.nsack = 1;
+	o.sack[0].start = base + 1448;
+	o.sack[0].end = base + 2 * 1448;
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = o));
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_int_equal(s.len, 1448);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 1);
+	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -474,6 +553,8 @@ int main(void)
 		T(test_established_old_timestamp_dropped_by_paws),
 		T(test_established_three_dupacks_fast_retransmit),
 		T(test_established_loss_at_recovery_point_fast_retransmit),
+		T(test_established_probe_timeout_repairs_hole_below_sack),
+		T(test_established_probe_ack_marks_earlier_segments_lost),
 		T(test_established_zero_window_probed),
 		T(test_established_nagle_holds_small_segment),
 		T(test_established_nodelay_sends_at_once),
