@@ -154,14 +154,22 @@ void tcp_in_enter_recovery(struct tcb *t)
 	uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
 	int sent;
 	STAT_INC(t->st, TCP_FAST_RETRANS);
+	t->undo_cc = t->cc;
+	t->undo_seq = t->snd_una;
+	t->undo_tsval = tcp_ts_now(t); /* the TSval the retransmission carries */
+	t->flags &= ~TF_UNDO_OK;
 	t->cco->on_loss(&t->cc, tcp_flight(t), t->st->now);
 	t->flags |= TF_IN_RECOVERY;
 	t->flags &= ~TF_RTT_TIMING;
 	t->recover = t->snd_max;
 	t->recovery_extra = (t->flags & TF_SACK_OK) ? 0 : 3u * t->mss;
 	t->high_rxt = t->snd_una;
-	if ((sent = tcp_send_data(t, t->snd_una, len, 0)))
+	if ((sent = tcp_send_data(t, t->snd_una, len, 0))) {
 		t->high_rxt = t->snd_una + (uint32_t)sent;
+		t->undo_retrans = t->total_retrans;
+		if (t->flags & TF_TS_OK)
+			t->flags |= TF_UNDO_OK;
+	}
 	t->rxt_mark = t->snd_max;
 	t->retransmits++;
 }
@@ -204,6 +212,30 @@ static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sac
 		tcp_in_enter_recovery(t);
 }
 
+/* RFC 3522 (Eifel detection): the first ACK covering the retransmission
+ * echoes a timestamp older than the retransmission's, so the original
+ * arrived: the recovery was reordering, not loss. When that retransmission
+ * was the only one, RFC 4015's response: the window before recovery back
+ * (the whole congestion-control state, as Linux's undo), recovery over. */
+static void tcp_in_undo_spurious(struct tcb *t, const struct tcp_seg *seg)
+{
+	if (!(t->flags & TF_UNDO_OK) || !(t->flags & TF_IN_RECOVERY) || !seq_gt(seg->h.ack, t->undo_seq))
+		return;
+	t->flags &= ~TF_UNDO_OK; /* decided by this ACK */
+	if (!(seg->h.opt.has & TCP_OPTF_TS) || !seg->h.opt.tsecr || !seq_lt(seg->h.opt.tsecr, t->undo_tsval) ||
+	    t->total_retrans != t->undo_retrans)
+		return;
+	if (t->sb.n && seq_gt(t->sb.high_sacked, seg->h.ack))
+		return; /* other holes remain: maybe losses, no undo */
+	STAT_INC(t->st, TCP_SPURIOUS_RECOVERIES);
+	t->undo_cc.mss = t->cc.mss;
+	t->cc = t->undo_cc;
+	t->recover = seg->h.ack; /* no reduction stands: the next loss may recover */
+	t->flags &= ~TF_IN_RECOVERY;
+	t->recovery_extra = 0;
+	t->dupacks = 0;
+}
+
 /* New data acknowledged: RTT, congestion control, recovery, timers. */
 static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 {
@@ -217,6 +249,7 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 		tcp_rtt_sample(t, rtt_us);
 		t->flags &= ~TF_RTT_TIMING;
 	}
+	tcp_in_undo_spurious(t, seg);
 	tcp_sbuf_drop_acked(t, acked);
 	t->flags &= ~TF_TLP_OUT; /* the probe, or what it chased, was answered */
 	t->snd_una = ack;

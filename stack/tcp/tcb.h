@@ -74,6 +74,7 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TF_RCVBUF_LOCK (1u << 21) /* SO_RCVBUF set: no autotuning */
 #define TF_SNDBUF_LOCK (1u << 22) /* SO_SNDBUF set: no autotuning */
 #define TF_TLP_OUT    (1u << 23) /* a tail loss probe is unanswered */
+#define TF_UNDO_OK    (1u << 24) /* recovery may still prove spurious (RFC 3522) */
 
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
@@ -132,6 +133,8 @@ struct tcb {
 	uint32_t linger_s;
 
 	struct tcp_cc cc;
+	struct tcp_cc undo_cc;        /* the window before recovery, for its undo */
+	uint32_t undo_seq, undo_tsval, undo_retrans; /* the first retransmission */
 	const struct tcp_cc_ops *cco;
 	struct tcp_scoreboard sb;
 

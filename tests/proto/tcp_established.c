@@ -536,6 +536,62 @@ static void test_established_probe_ack_marks_earlier_segments_lost(void **state)
 	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
 }
 
+/* Eight segments out, the first SACKed around three times: fast retransmit
+ * 5 ms after the originals. Returns the retransmission; *orig_ts gets the
+ * originals' TSval and *cwnd the window before recovery. */
+static struct tt_seg spurious_setup(struct tt *t, uint32_t *orig_ts, uint32_t *cwnd)
+{
+	static char d[8 * 1448];
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 1;
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	for (int i = 0; i < 8; i++)
+		s = tt_expect(t, i == 7 ? TCP_ACK | TCP_PSH : TCP_ACK, base + 1448u * (uint32_t)i, P1);
+	*orig_ts = s.opt.tsval;
+	*cwnd = tt_tcb(t)->cc.cwnd;
+	tt_advance(t, 5 * TT_MS);
+	for (int i = 1; i <= 3; i++) {
+		struct tcp_opts o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = base + 1448;
+		o.sack[0].end = base + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = o));
+	}
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_true(tt_tcb(t)->flags & TF_IN_RECOVERY);
+	assert_true(tt_tcb(t)->cc.cwnd < *cwnd);
+	assert_true(s.opt.tsval != *orig_ts);
+	return s;
+}
+
+/* RFC 3522 / RFC 4015: the ACK of the hole echoes the original's
+ * timestamp, so the original arrived (reordered): the window comes back. */
+static void test_established_spurious_fast_retransmit_undone(void **state)
+{
+	struct tt *t = *state;
+	uint32_t ts, cwnd;
+	spurious_setup(t, &ts, &cwnd);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1 + 8 * 1448, .wnd = 502, .opt = tt_ts(t, ts)));
+	assert_int_equal(t->st->ctr.v[TCP_SPURIOUS_RECOVERIES], 1);
+	assert_false(tt_tcb(t)->flags & TF_IN_RECOVERY);
+	assert_true(tt_tcb(t)->cc.cwnd >= cwnd);
+}
+
+/* The ACK echoes the retransmission's timestamp: a real loss, no undo. */
+static void test_established_genuine_fast_retransmit_kept(void **state)
+{
+	struct tt *t = *state;
+	uint32_t ts, cwnd;
+	struct tt_seg r = spurious_setup(t, &ts, &cwnd);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1 + 8 * 1448, .wnd = 502, .opt = tt_ts(t, r.opt.tsval)));
+	assert_int_equal(t->st->ctr.v[TCP_SPURIOUS_RECOVERIES], 0);
+	assert_true(tt_tcb(t)->cc.cwnd < cwnd);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -555,6 +611,8 @@ int main(void)
 		T(test_established_loss_at_recovery_point_fast_retransmit),
 		T(test_established_probe_timeout_repairs_hole_below_sack),
 		T(test_established_probe_ack_marks_earlier_segments_lost),
+		T(test_established_spurious_fast_retransmit_undone),
+		T(test_established_genuine_fast_retransmit_kept),
 		T(test_established_zero_window_probed),
 		T(test_established_nagle_holds_small_segment),
 		T(test_established_nodelay_sends_at_once),
