@@ -170,10 +170,15 @@ int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
 }
 
 /* A pure ACK carries snd_max: after a timeout snd_nxt goes back, and an
- * ACK below the peer's window would be answered with an ACK, forever. */
+ * ACK below the peer's window would be answered with an ACK, forever. But
+ * never beyond the peer's window (Linux's tcp_acceptable_seq): data it
+ * dropped for want of room leaves its RCV.NXT below our snd_max, and with a
+ * zero window only SEG.SEQ = RCV.NXT is acceptable (RFC 9293 §3.10.7.4),
+ * so an ACK at snd_max would be dropped, window updates and all. */
 void tcp_send_ack(struct tcb *t)
 {
-	tcp_xmit(t, t->snd_max, 0, TCP_ACK);
+	uint32_t wend = t->snd_una + t->snd_wnd;
+	tcp_xmit(t, seq_gt(t->snd_max, wend) && tcp_state_synchronized(t->state) ? wend : t->snd_max, 0, TCP_ACK);
 }
 
 int tcp_send_syn(struct tcb *t)

@@ -592,6 +592,29 @@ static void test_established_genuine_fast_retransmit_kept(void **state)
 	assert_true(tt_tcb(t)->cc.cwnd < cwnd);
 }
 
+/* The peer took one segment of two and closed its window: its RCV.NXT is
+ * our snd_una, and with a zero window only SEG.SEQ = RCV.NXT is
+ * acceptable. Our ACKs of its data must carry that, not snd_max, or the
+ * peer drops them and both ends wait on each other. */
+static void test_established_ack_seq_within_peer_zero_window(void **state)
+{
+	struct tt *t = *state;
+	static char d[2 * 1448];
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 1;
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base + 1448, .wnd0 = 1, .opt = tt_ts(t, s.opt.tsval)));
+	tt_send(t, SEG(TCP_ACK | TCP_PSH, .seq = P1, .ack = base + 1448, .wnd0 = 1, .opt = tt_ts(t, s.opt.tsval),
+		       .data = "hello", .len = 5));
+	tt_advance(t, 50 * TT_MS); /* the delayed ACK */
+	tt_expect(t, TCP_ACK, base + 1448, P1 + 5);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -613,6 +636,7 @@ int main(void)
 		T(test_established_probe_ack_marks_earlier_segments_lost),
 		T(test_established_spurious_fast_retransmit_undone),
 		T(test_established_genuine_fast_retransmit_kept),
+		T(test_established_ack_seq_within_peer_zero_window),
 		T(test_established_zero_window_probed),
 		T(test_established_nagle_holds_small_segment),
 		T(test_established_nodelay_sends_at_once),
