@@ -57,6 +57,8 @@ static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 	if (!ok && !wnd && seq == t->rcv_nxt) {
 		/* "special allowance should be made to accept valid ACKs, URGs, and RSTs" */
 		STAT_ADD(t->st, DROP_TCP_RCV_WINDOW, seg->len);
+		if (seg->len)
+			t->flags |= TF_ACK_NOW; /* the data is not acceptable: say so, with the window */
 		seg->len = 0;
 		seg->h.flags &= (uint8_t)~TCP_FIN;
 		seg->seqlen = 0;

@@ -179,6 +179,12 @@ static void tcp_rto_fire(struct tcb *t)
 	t->high_rxt = t->snd_una;
 	t->snd_nxt = t->snd_una;
 	tcp_output(t);
+	if (t->snd_nxt == t->snd_una && t->sb_len) {
+		/* the window closed under data in flight: the retransmission
+		 * goes anyway and serves as the window probe (as Linux) */
+		uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+		t->snd_nxt += (uint32_t)tcp_send_data(t, t->snd_una, len, 0);
+	}
 	if (!tw_timer_pending(&t->rto_timer))
 		tcp_rto_arm(t);
 }

@@ -615,6 +615,52 @@ static void test_established_ack_seq_within_peer_zero_window(void **state)
 	tt_expect(t, TCP_ACK, base + 1448, P1 + 5);
 }
 
+/* The peer closes its window with our data in flight and never reopens
+ * it: the RTO still sends the first segment, as a window probe, rather
+ * than nothing until the retries run out; and a receiver with no room
+ * answers such a segment with an ACK carrying its window. */
+static void test_established_rto_probes_a_closed_window(void **state)
+{
+	struct tt *t = *state;
+	static char d[2 * 1448];
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 1;
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd0 = 1, .opt = tt_ts(t, s.opt.tsval)));
+	tt_advance(t, 1100 * TT_MS);
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_int_equal(s.len, 1448);
+	assert_true(t->st->ctr.v[TCP_RTO_FIRED] >= 1);
+}
+
+static void test_established_zero_window_data_at_rcv_nxt_acked(void **state)
+{
+	struct tt *t = *state;
+	static char d[300000];
+	uint32_t seq = P1;
+	tt_established(t);
+	/* fill the receive buffer, nothing read */
+	for (int i = 0; i < 400; i++) {
+		uint32_t wnd = tt_tcb(t)->rcv_adv - tt_tcb(t)->rcv_nxt;
+		if (!wnd)
+			break;
+		uint32_t n = wnd < 1448 ? wnd : 1448;
+		tt_send(t, SEG(TCP_ACK, .seq = seq, .ack = t->iss + 1, .opt = tt_ts(t, 0), .data = d, .len = n));
+		seq += n;
+		tt_advance(t, 0);
+		while (tt_recv(t, &(struct tt_seg){ 0 }))
+			;
+	}
+	assert_int_equal(tt_tcb(t)->rcv_adv, tt_tcb(t)->rcv_nxt);
+	tt_send(t, SEG(TCP_ACK, .seq = seq, .ack = t->iss + 1, .opt = tt_ts(t, 0), .data = d, .len = 1448));
+	tt_expect(t, TCP_ACK, t->iss + 1, seq);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -637,6 +683,8 @@ int main(void)
 		T(test_established_spurious_fast_retransmit_undone),
 		T(test_established_genuine_fast_retransmit_kept),
 		T(test_established_ack_seq_within_peer_zero_window),
+		T(test_established_rto_probes_a_closed_window),
+		T(test_established_zero_window_data_at_rcv_nxt_acked),
 		T(test_established_zero_window_probed),
 		T(test_established_nagle_holds_small_segment),
 		T(test_established_nodelay_sends_at_once),
