@@ -170,10 +170,15 @@ int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
 }
 
 /* A pure ACK carries snd_max: after a timeout snd_nxt goes back, and an
- * ACK below the peer's window would be answered with an ACK, forever. */
+ * ACK below the peer's window would be answered with an ACK, forever. But
+ * never beyond the peer's window (Linux's tcp_acceptable_seq): data it
+ * dropped for want of room leaves its RCV.NXT below our snd_max, and with a
+ * zero window only SEG.SEQ = RCV.NXT is acceptable (RFC 9293 §3.10.7.4),
+ * so an ACK at snd_max would be dropped, window updates and all. */
 void tcp_send_ack(struct tcb *t)
 {
-	tcp_xmit(t, t->snd_max, 0, TCP_ACK);
+	uint32_t wend = t->snd_una + t->snd_wnd;
+	tcp_xmit(t, seq_gt(t->snd_max, wend) && tcp_state_synchronized(t->state) ? wend : t->snd_max, 0, TCP_ACK);
 }
 
 int tcp_send_syn(struct tcb *t)
@@ -233,7 +238,7 @@ int tcp_challenge_ok(struct stack *st)
 }
 
 /* Largest payload for a segment sent now: SMSS, less room for SACK blocks. */
-static uint32_t tcp_seg_room(const struct tcb *t)
+uint32_t tcp_seg_room(const struct tcb *t)
 {
 	uint32_t room = t->mss;
 	if ((t->flags & TF_SACK_OK) && t->ooo) {
@@ -250,10 +255,15 @@ static uint32_t tcp_seg_room(const struct tcb *t)
 int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra)
 {
 	uint8_t flags = TCP_ACK | extra;
-	uint32_t data_end = t->snd_una + t->sb_len, used;
-	int fin = (t->flags & TF_FIN_QUEUED) && seq + len == t->fin_seq;
+	uint32_t data_end = t->snd_una + t->sb_len, used, room = tcp_seg_room(t);
+	int fin;
 	if (seq_gt(seq + len, data_end))
 		return 0;
+	/* SACK blocks take payload room: a retransmission sized by SMSS while
+	 * out-of-order data is held would exceed the MTU (RFC 9293 §3.7.1) */
+	if (len > room)
+		len = room;
+	fin = (t->flags & TF_FIN_QUEUED) && seq + len == t->fin_seq;
 	if (fin)
 		flags |= TCP_FIN;
 	if (len && seq + len == data_end)
@@ -297,7 +307,7 @@ static void tcp_output_sack_recovery(struct tcb *t)
 			if (!(sent = tcp_send_data(t, s, l, 0)))
 				return;
 			STAT_INC(t->st, TCP_SACK_RETRANS);
-			t->high_rxt = s + l;
+			t->high_rxt = s + (uint32_t)sent;
 			t->rxt_mark = t->snd_max;
 			pipe += (uint32_t)sent;
 			continue;

@@ -10,6 +10,14 @@ void tcp_sb_reset(struct tcp_scoreboard *sb)
 	sb->n = 0;
 	sb->sacked_bytes = 0;
 	sb->high_sacked = 0;
+	sb->lost_valid = 0;
+}
+
+void tcp_sb_mark_lost(struct tcp_scoreboard *sb, uint32_t end)
+{
+	if (!sb->lost_valid || seq_gt(end, sb->lost_end))
+		sb->lost_end = end;
+	sb->lost_valid = 1;
 }
 
 static void sb_recount(struct tcp_scoreboard *sb)
@@ -84,6 +92,8 @@ void tcp_sb_advance(struct tcp_scoreboard *sb, uint32_t snd_una)
 		k++;
 	}
 	sb->n = k;
+	if (sb->lost_valid && seq_leq(sb->lost_end, snd_una))
+		sb->lost_valid = 0;
 	sb_recount(sb);
 }
 
@@ -101,6 +111,8 @@ int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss)
 {
 	uint32_t bytes = 0;
 	int ranges = 0;
+	if (sb->lost_valid && seq_lt(seq, sb->lost_end))
+		return 1;
 	for (int i = sb->n - 1; i >= 0; i--) {
 		const struct tcp_sack_block *r = &sb->r[i];
 		if (seq_leq(r->end, seq))

@@ -18,6 +18,8 @@ struct tcp_scoreboard {
 	int n;
 	uint32_t sacked_bytes;
 	uint32_t high_sacked; /* highest end SACKed; valid when n > 0 */
+	uint32_t lost_end;    /* unSACKed bytes below it are lost (RACK's verdict) */
+	int lost_valid;
 };
 
 void tcp_sb_reset(struct tcp_scoreboard *sb);
@@ -30,7 +32,9 @@ uint32_t tcp_sb_update(struct tcp_scoreboard *sb, uint32_t snd_una, uint32_t snd
 void tcp_sb_advance(struct tcp_scoreboard *sb, uint32_t snd_una);
 /* Every byte of [start, end) is SACKed. */
 int tcp_sb_is_sacked(const struct tcp_scoreboard *sb, uint32_t start, uint32_t end);
-/* RFC 6675 IsLost(seq). */
+/* Every unSACKed byte below end is lost, whatever IsLost's count says. */
+void tcp_sb_mark_lost(struct tcp_scoreboard *sb, uint32_t end);
+/* RFC 6675 IsLost(seq), or below the lost mark. */
 int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss);
 /* RFC 6675 SetPipe: bytes estimated in flight. */
 uint32_t tcp_sb_pipe(const struct tcp_scoreboard *sb, uint32_t snd_una, uint32_t snd_nxt,

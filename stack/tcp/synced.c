@@ -57,6 +57,8 @@ static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 	if (!ok && !wnd && seq == t->rcv_nxt) {
 		/* "special allowance should be made to accept valid ACKs, URGs, and RSTs" */
 		STAT_ADD(t->st, DROP_TCP_RCV_WINDOW, seg->len);
+		if (seg->len)
+			t->flags |= TF_ACK_NOW; /* the data is not acceptable: say so, with the window */
 		seg->len = 0;
 		seg->h.flags &= (uint8_t)~TCP_FIN;
 		seg->seqlen = 0;
@@ -149,18 +151,27 @@ static void tcp_sbuf_drop_acked(struct tcb *t, uint32_t acked)
 
 /* RFC 6582 §3.2 step 1 / RFC 5681 §3.2: three duplicate ACKs, or RFC 6675
  * IsLost(snd_una): retransmit the first segment and enter recovery. */
-static void tcp_in_enter_recovery(struct tcb *t)
+void tcp_in_enter_recovery(struct tcb *t)
 {
 	uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+	int sent;
 	STAT_INC(t->st, TCP_FAST_RETRANS);
+	t->undo_cc = t->cc;
+	t->undo_seq = t->snd_una;
+	t->undo_tsval = tcp_ts_now(t); /* the TSval the retransmission carries */
+	t->flags &= ~TF_UNDO_OK;
 	t->cco->on_loss(&t->cc, tcp_flight(t), t->st->now);
 	t->flags |= TF_IN_RECOVERY;
 	t->flags &= ~TF_RTT_TIMING;
 	t->recover = t->snd_max;
 	t->recovery_extra = (t->flags & TF_SACK_OK) ? 0 : 3u * t->mss;
 	t->high_rxt = t->snd_una;
-	if (tcp_send_data(t, t->snd_una, len, 0))
-		t->high_rxt = t->snd_una + len;
+	if ((sent = tcp_send_data(t, t->snd_una, len, 0))) {
+		t->high_rxt = t->snd_una + (uint32_t)sent;
+		t->undo_retrans = t->total_retrans;
+		if (t->flags & TF_TS_OK)
+			t->flags |= TF_UNDO_OK;
+	}
 	t->rxt_mark = t->snd_max;
 	t->retransmits++;
 }
@@ -199,8 +210,32 @@ static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sac
 	t->dupacks++;
 	if ((t->dupacks >= TCP_DUPTHRESH ||
 	     ((t->flags & TF_SACK_OK) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss))) &&
-	    seq_gt(t->snd_una, t->recover))
+	    seq_geq(t->snd_una, t->recover))
 		tcp_in_enter_recovery(t);
+}
+
+/* RFC 3522 (Eifel detection): the first ACK covering the retransmission
+ * echoes a timestamp older than the retransmission's, so the original
+ * arrived: the recovery was reordering, not loss. When that retransmission
+ * was the only one, RFC 4015's response: the window before recovery back
+ * (the whole congestion-control state, as Linux's undo), recovery over. */
+static void tcp_in_undo_spurious(struct tcb *t, const struct tcp_seg *seg)
+{
+	if (!(t->flags & TF_UNDO_OK) || !(t->flags & TF_IN_RECOVERY) || !seq_gt(seg->h.ack, t->undo_seq))
+		return;
+	t->flags &= ~TF_UNDO_OK; /* decided by this ACK */
+	if (!(seg->h.opt.has & TCP_OPTF_TS) || !seg->h.opt.tsecr || !seq_lt(seg->h.opt.tsecr, t->undo_tsval) ||
+	    t->total_retrans != t->undo_retrans)
+		return;
+	if (t->sb.n && seq_gt(t->sb.high_sacked, seg->h.ack))
+		return; /* other holes remain: maybe losses, no undo */
+	STAT_INC(t->st, TCP_SPURIOUS_RECOVERIES);
+	t->undo_cc.mss = t->cc.mss;
+	t->cc = t->undo_cc;
+	t->recover = seg->h.ack; /* no reduction stands: the next loss may recover */
+	t->flags &= ~TF_IN_RECOVERY;
+	t->recovery_extra = 0;
+	t->dupacks = 0;
 }
 
 /* New data acknowledged: RTT, congestion control, recovery, timers. */
@@ -216,6 +251,7 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 		tcp_rtt_sample(t, rtt_us);
 		t->flags &= ~TF_RTT_TIMING;
 	}
+	tcp_in_undo_spurious(t, seg);
 	tcp_sbuf_drop_acked(t, acked);
 	t->flags &= ~TF_TLP_OUT; /* the probe, or what it chased, was answered */
 	t->snd_una = ack;
@@ -235,12 +271,13 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 		} else {
 			/* RFC 6582 §3.2 step 5: partial ACK, resend the next hole, deflate */
 			uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+			int sent;
 			STAT_INC(t->st, TCP_PARTIAL_ACKS);
 			if (!(t->flags & TF_SACK_OK))
 				t->recovery_extra = (t->recovery_extra > acked ? t->recovery_extra - acked : 0) + t->mss;
 			if (seq_geq(t->snd_una, t->high_rxt) && !tcp_sb_is_sacked(&t->sb, t->snd_una, t->snd_una + len) &&
-			    tcp_send_data(t, t->snd_una, len, 0))
-				t->high_rxt = t->snd_una + len;
+			    (sent = tcp_send_data(t, t->snd_una, len, 0)))
+				t->high_rxt = t->snd_una + (uint32_t)sent;
 		}
 	} else {
 		t->dupacks = 0;
@@ -324,6 +361,10 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 			b[i].start = h->opt.sack[i].start, b[i].end = h->opt.sack[i].end;
 		newly_sacked = tcp_sb_update(&t->sb, t->snd_una, t->snd_max, b, h->opt.nsack);
 	}
+	/* RFC 8985 §7.4.2: the ACK of a tail loss probe; what was sent before
+	 * the probe, at least 2*SRTT ago, and is not SACKed now is lost */
+	if (newly_sacked && (t->flags & TF_TLP_OUT) && t->sb.n)
+		tcp_sb_mark_lost(&t->sb, t->sb.high_sacked);
 	if (seq_gt(h->ack, t->snd_una))
 		tcp_in_ack_new(t, seg);
 	else if (h->ack == t->snd_una)
@@ -331,7 +372,7 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 	/* RFC 6675 §5 (loss detection on any ACK): the scoreboard says the
 	 * first segment is lost, also when the ACKs carry data */
 	if (newly_sacked && !(t->flags & TF_IN_RECOVERY) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss) &&
-	    seq_gt(t->snd_una, t->recover))
+	    seq_geq(t->snd_una, t->recover))
 		tcp_in_enter_recovery(t);
 	else if (newly_sacked)
 		tcp_in_lost_retrans(t);

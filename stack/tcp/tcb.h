@@ -74,6 +74,7 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TF_RCVBUF_LOCK (1u << 21) /* SO_RCVBUF set: no autotuning */
 #define TF_SNDBUF_LOCK (1u << 22) /* SO_SNDBUF set: no autotuning */
 #define TF_TLP_OUT    (1u << 23) /* a tail loss probe is unanswered */
+#define TF_UNDO_OK    (1u << 24) /* recovery may still prove spurious (RFC 3522) */
 
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
@@ -132,6 +133,8 @@ struct tcb {
 	uint32_t linger_s;
 
 	struct tcp_cc cc;
+	struct tcp_cc undo_cc;        /* the window before recovery, for its undo */
+	uint32_t undo_seq, undo_tsval, undo_retrans; /* the first retransmission */
 	const struct tcp_cc_ops *cco;
 	struct tcp_scoreboard sb;
 
@@ -204,7 +207,9 @@ void tcp_send_ack(struct tcb *t);
 int tcp_send_syn(struct tcb *t); /* 0, or ipv4_output's error (-EHOSTUNREACH) */
 void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg);
 void tcp_send_rst(struct tcb *t);
+/* Sends at most tcp_seg_room() bytes; returns the sequence space sent (0: none). */
 int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra_flags);
+uint32_t tcp_seg_room(const struct tcb *t);
 uint32_t tcp_rcv_window(const struct tcb *t);
 uint32_t tcp_flight(const struct tcb *t);
 uint32_t tcp_ts_now(const struct tcb *t);
@@ -232,6 +237,8 @@ int tcp_input_synced(struct tcb *t, struct tcp_seg *seg);
 void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *o);
 void tcp_established(struct tcb *t);
 void tcp_reass_purge(struct tcb *t);
+/* Fast retransmit of snd_una, recovery begins (RFC 6675 / RFC 6582). */
+void tcp_in_enter_recovery(struct tcb *t);
 void tcp_listener_child_ready(struct tcb *t);
 
 /* sock.c */

@@ -55,6 +55,15 @@ static void tcp_tlp_fire(struct tcb *t)
 	int fin_out = (t->flags & TF_FIN_QUEUED) && seq_gt(t->snd_max, t->fin_seq);
 	if (t->snd_max == t->snd_una)
 		return;
+	/* RFC 8985 §6.2: data sent after a hole was delivered (SACKed) and the
+	 * hole is older than RTT + reordering window: lost. No probe needed */
+	if ((t->flags & TF_SACK_OK) && t->sb.n && !(t->flags & TF_IN_RECOVERY) && seq_geq(t->snd_una, t->recover)) {
+		tcp_sb_mark_lost(&t->sb, t->sb.high_sacked);
+		tcp_in_enter_recovery(t);
+		tcp_output(t);
+		tcp_rto_arm(t);
+		return;
+	}
 	STAT_INC(t->st, TCP_TLP_PROBES);
 	t->flags |= TF_TLP_OUT;
 	l = seq_lt(t->snd_nxt, data_end) ? data_end - t->snd_nxt : 0;
@@ -64,7 +73,8 @@ static void tcp_tlp_fire(struct tcb *t)
 		t->snd_nxt += (uint32_t)tcp_send_data(t, t->snd_nxt, l, 0);
 	} else {
 		uint32_t end = fin_out ? t->fin_seq : t->snd_max;
-		l = end - t->snd_una < t->mss ? end - t->snd_una : t->mss;
+		uint32_t room = tcp_seg_room(t);
+		l = end - t->snd_una < room ? end - t->snd_una : room;
 		s = end - l;
 		tcp_send_data(t, s, l, 0);
 	}
@@ -169,6 +179,12 @@ static void tcp_rto_fire(struct tcb *t)
 	t->high_rxt = t->snd_una;
 	t->snd_nxt = t->snd_una;
 	tcp_output(t);
+	if (t->snd_nxt == t->snd_una && t->sb_len) {
+		/* the window closed under data in flight: the retransmission
+		 * goes anyway and serves as the window probe (as Linux) */
+		uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+		t->snd_nxt += (uint32_t)tcp_send_data(t, t->snd_una, len, 0);
+	}
 	if (!tw_timer_pending(&t->rto_timer))
 		tcp_rto_arm(t);
 }

@@ -198,6 +198,47 @@ static void test_established_three_dupacks_fast_retransmit(void **state)
 	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 1);
 }
 
+/* RFC 6582 §3.2 step 2 (recover is the highest sequence number sent, one
+ * below snd_max): a loss right after a recovery whose full ACK was exactly
+ * snd_max at its start is a new loss, fast retransmitted, not left to the
+ * RTO. */
+static void test_established_loss_at_recovery_point_fast_retransmit(void **state)
+{
+	struct tt *t = *state;
+	static char d[8 * 1448];
+	struct tt_seg s;
+	uint32_t base, seqs[16];
+	int n = 0;
+	test_established_three_dupacks_fast_retransmit(state);
+	/* the full ACK: everything up to the recovery point */
+	base = t->iss + 1 + 8 * 1448u;
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = tt_ts(t, 0)));
+	assert_false(tt_tcb(t)->flags & TF_IN_RECOVERY);
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	while (n < 16 && tt_recv(t, &s))
+		seqs[n++] = s.seq;
+	assert_true(n >= 4);
+	assert_int_equal(seqs[0], base);
+	/* the first new segment is lost, the next three SACKed */
+	for (int i = 1; i <= 3; i++) {
+		struct tcp_opts o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = base + 1448;
+		o.sack[0].end = base + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = o));
+	}
+	/* new data may go first (RFC 3042), then the retransmission */
+	n = 0;
+	while (tt_recv(t, &s))
+		if (s.seq == base && s.len == 1448)
+			n++;
+	assert_int_equal(n, 1);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 2);
+	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
+}
+
 static void test_established_zero_window_probed(void **state)
 {
 	struct tt *t = *state;
@@ -416,6 +457,210 @@ static void test_established_tail_loss_probe_resends_last_segment(void **state)
 	tt_expect_nothing(t);
 }
 
+/* RFC 8985 §6.2: a hole with later data SACKed, too few SACKs for IsLost,
+ * is lost once older than the probe timeout: the timer retransmits the
+ * hole and recovery begins, instead of probing with the last segment and
+ * waiting for the RTO. */
+static void test_established_probe_timeout_repairs_hole_below_sack(void **state)
+{
+	struct tt *t = *state;
+	static char d[3 * 1448];
+	struct tcp_opts o;
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 2;
+	assert_int_equal(tsend(t->sock, "x", 1), 1);
+	tt_advance(t, 0);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_advance(t, 5 * TT_MS);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = tt_ts(t, s.opt.tsval)));
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	tt_expect(t, TCP_ACK, base + 1448, P1);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 2 * 1448, P1);
+	/* the first is lost: two SACKed segments are one short of IsLost */
+	tt_advance(t, 5 * TT_MS);
+	for (int i = 1; i <= 2; i++) {
+		o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = base + 1448;
+		o.sack[0].end = base + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = o));
+	}
+	tt_expect_nothing(t);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 0);
+	tt_advance(t, 20 * TT_MS); /* past 2*SRTT + 2 ms, far below the RTO */
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_int_equal(s.len, 1448);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 1);
+	assert_int_equal(t->st->ctr.v[TCP_TLP_PROBES], 0);
+	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
+}
+
+/* RFC 8985 §7.4.2: the probe's SACK shows the segments sent before it
+ * were lost: they are retransmitted at once. */
+static void test_established_probe_ack_marks_earlier_segments_lost(void **state)
+{
+	struct tt *t = *state;
+	static char d[2 * 1448];
+	struct tcp_opts o;
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 2;
+	assert_int_equal(tsend(t->sock, "x", 1), 1);
+	tt_advance(t, 0);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_advance(t, 5 * TT_MS);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = tt_ts(t, s.opt.tsval)));
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	/* both lost: the probe resends the last, whose SACK comes back */
+	tt_advance(t, 13 * TT_MS);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	assert_int_equal(t->st->ctr.v[TCP_TLP_PROBES], 1);
+	o = tt_ts(t, s.opt.tsval);
+	o.has |= TCP_OPTF_SACK;
+	o.nsack = 1;
+	o.sack[0].start = base + 1448;
+	o.sack[0].end = base + 2 * 1448;
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .opt = o));
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_int_equal(s.len, 1448);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 1);
+	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
+}
+
+/* Eight segments out, the first SACKed around three times: fast retransmit
+ * 5 ms after the originals. Returns the retransmission; *orig_ts gets the
+ * originals' TSval and *cwnd the window before recovery. */
+static struct tt_seg spurious_setup(struct tt *t, uint32_t *orig_ts, uint32_t *cwnd)
+{
+	static char d[8 * 1448];
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 1;
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	for (int i = 0; i < 8; i++)
+		s = tt_expect(t, i == 7 ? TCP_ACK | TCP_PSH : TCP_ACK, base + 1448u * (uint32_t)i, P1);
+	*orig_ts = s.opt.tsval;
+	*cwnd = tt_tcb(t)->cc.cwnd;
+	tt_advance(t, 5 * TT_MS);
+	for (int i = 1; i <= 3; i++) {
+		struct tcp_opts o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = base + 1448;
+		o.sack[0].end = base + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = o));
+	}
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_true(tt_tcb(t)->flags & TF_IN_RECOVERY);
+	assert_true(tt_tcb(t)->cc.cwnd < *cwnd);
+	assert_true(s.opt.tsval != *orig_ts);
+	return s;
+}
+
+/* RFC 3522 / RFC 4015: the ACK of the hole echoes the original's
+ * timestamp, so the original arrived (reordered): the window comes back. */
+static void test_established_spurious_fast_retransmit_undone(void **state)
+{
+	struct tt *t = *state;
+	uint32_t ts, cwnd;
+	spurious_setup(t, &ts, &cwnd);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1 + 8 * 1448, .wnd = 502, .opt = tt_ts(t, ts)));
+	assert_int_equal(t->st->ctr.v[TCP_SPURIOUS_RECOVERIES], 1);
+	assert_false(tt_tcb(t)->flags & TF_IN_RECOVERY);
+	assert_true(tt_tcb(t)->cc.cwnd >= cwnd);
+}
+
+/* The ACK echoes the retransmission's timestamp: a real loss, no undo. */
+static void test_established_genuine_fast_retransmit_kept(void **state)
+{
+	struct tt *t = *state;
+	uint32_t ts, cwnd;
+	struct tt_seg r = spurious_setup(t, &ts, &cwnd);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1 + 8 * 1448, .wnd = 502, .opt = tt_ts(t, r.opt.tsval)));
+	assert_int_equal(t->st->ctr.v[TCP_SPURIOUS_RECOVERIES], 0);
+	assert_true(tt_tcb(t)->cc.cwnd < cwnd);
+}
+
+/* The peer took one segment of two and closed its window: its RCV.NXT is
+ * our snd_una, and with a zero window only SEG.SEQ = RCV.NXT is
+ * acceptable. Our ACKs of its data must carry that, not snd_max, or the
+ * peer drops them and both ends wait on each other. */
+static void test_established_ack_seq_within_peer_zero_window(void **state)
+{
+	struct tt *t = *state;
+	static char d[2 * 1448];
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 1;
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base + 1448, .wnd0 = 1, .opt = tt_ts(t, s.opt.tsval)));
+	tt_send(t, SEG(TCP_ACK | TCP_PSH, .seq = P1, .ack = base + 1448, .wnd0 = 1, .opt = tt_ts(t, s.opt.tsval),
+		       .data = "hello", .len = 5));
+	tt_advance(t, 50 * TT_MS); /* the delayed ACK */
+	tt_expect(t, TCP_ACK, base + 1448, P1 + 5);
+}
+
+/* The peer closes its window with our data in flight and never reopens
+ * it: the RTO still sends the first segment, as a window probe, rather
+ * than nothing until the retries run out; and a receiver with no room
+ * answers such a segment with an ACK carrying its window. */
+static void test_established_rto_probes_a_closed_window(void **state)
+{
+	struct tt *t = *state;
+	static char d[2 * 1448];
+	struct tt_seg s;
+	uint32_t base;
+	tt_established(t);
+	base = t->iss + 1;
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, base, P1);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, base + 1448, P1);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd0 = 1, .opt = tt_ts(t, s.opt.tsval)));
+	tt_advance(t, 1100 * TT_MS);
+	s = tt_expect(t, TCP_ACK, base, P1);
+	assert_int_equal(s.len, 1448);
+	assert_true(t->st->ctr.v[TCP_RTO_FIRED] >= 1);
+}
+
+static void test_established_zero_window_data_at_rcv_nxt_acked(void **state)
+{
+	struct tt *t = *state;
+	static char d[300000];
+	uint32_t seq = P1;
+	tt_established(t);
+	/* fill the receive buffer, nothing read */
+	for (int i = 0; i < 400; i++) {
+		uint32_t wnd = tt_tcb(t)->rcv_adv - tt_tcb(t)->rcv_nxt;
+		if (!wnd)
+			break;
+		uint32_t n = wnd < 1448 ? wnd : 1448;
+		tt_send(t, SEG(TCP_ACK, .seq = seq, .ack = t->iss + 1, .opt = tt_ts(t, 0), .data = d, .len = n));
+		seq += n;
+		tt_advance(t, 0);
+		while (tt_recv(t, &(struct tt_seg){ 0 }))
+			;
+	}
+	assert_int_equal(tt_tcb(t)->rcv_adv, tt_tcb(t)->rcv_nxt);
+	tt_send(t, SEG(TCP_ACK, .seq = seq, .ack = t->iss + 1, .opt = tt_ts(t, 0), .data = d, .len = 1448));
+	tt_expect(t, TCP_ACK, t->iss + 1, seq);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -432,6 +677,14 @@ int main(void)
 		T(test_established_ack_of_unsent_data_dropped_with_ack),
 		T(test_established_old_timestamp_dropped_by_paws),
 		T(test_established_three_dupacks_fast_retransmit),
+		T(test_established_loss_at_recovery_point_fast_retransmit),
+		T(test_established_probe_timeout_repairs_hole_below_sack),
+		T(test_established_probe_ack_marks_earlier_segments_lost),
+		T(test_established_spurious_fast_retransmit_undone),
+		T(test_established_genuine_fast_retransmit_kept),
+		T(test_established_ack_seq_within_peer_zero_window),
+		T(test_established_rto_probes_a_closed_window),
+		T(test_established_zero_window_data_at_rcv_nxt_acked),
 		T(test_established_zero_window_probed),
 		T(test_established_nagle_holds_small_segment),
 		T(test_established_nodelay_sends_at_once),
