@@ -78,8 +78,12 @@ $(B)/asan/libdemistack.a: $(STACK_AOBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # The preload library: shim + stack + DPDK, exporting only libc's names.
-$(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) shim/libdemi.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(DPDK_OBJ) $(B)/libdemistack.a \
+# librtnone.a (a runtime that never starts) comes last: the linker takes it
+# only when nothing before it defines the runtime.
+$(B)/librtnone.a: $(B)/obj/shim/none/rt_none.o
+	rm -f $@ && ar rcs $@ $^
+$(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) $(B)/librtnone.a shim/libdemi.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(DPDK_OBJ) $(B)/libdemistack.a $(B)/librtnone.a \
 		-Wl,--version-script=shim/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
 		$(DPDK_LIBS) -linih
 

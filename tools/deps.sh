@@ -24,6 +24,8 @@ cmd ip iproute2
 cmd tc iproute2
 cmd ethtool ethtool
 cmd curl curl
+cmd ping iputils-ping
+cmd ethtool ethtool
 cmd wrk wrk
 cmd nginx nginx-light
 cmd redis-server redis-server

@@ -253,8 +253,122 @@ def b_coswitch(mode, tmp, cfg):
     return {"switch_ns": float(m.group(1))}
 
 
+# ------------------------------------------------ the stack alone (no shim)
+# Two processes joined by memif: the stack through tools/net/demi-echo, and
+# raw frames through the driver alone (tools/net/demi-pingpong) as the floor.
+DEMI_ECHO = os.path.join(TOP, "build", "demi-echo")
+DEMI_PINGPONG = os.path.join(TOP, "build", "demi-pingpong")
+
+
+def result_kv(out):
+    lines = [l for l in out.splitlines() if l.startswith("RESULT")]
+    if not lines:
+        raise RuntimeError("no RESULT line: " + out[-300:])
+    return dict(kv.split("=", 1) for kv in lines[-1].split()[1:] if "=" in kv)
+
+
+def memif_pair(tmp, tool, server_args, client_args, secs):
+    """Server on cpu1 (memif server), client on cpu0; returns both RESULT dicts."""
+    for path in (tool,):
+        if not os.path.exists(path):
+            raise RuntimeError(f"{path} is not built")
+    if os.geteuid() != 0:
+        raise RuntimeError("needs root (DPDK memif)")
+    sock = os.path.join(tmp, "bench-memif.sock")
+    is_echo = tool == DEMI_ECHO
+    srv_dev = ["-d", f"memif:{sock},role=server"] + (["-a", SRV_IP + "/24"] if is_echo else [])
+    cli_dev = ["-d", f"memif:{sock},role=client"] + (["-a", CLI_IP + "/24"] if is_echo else [])
+    out = tempfile.TemporaryFile()
+    srv = subprocess.Popen(["taskset", "-c", "1", tool] + srv_dev + ["-t", str(secs + 10)] + server_args,
+                           stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        end = time.time() + 10
+        while time.time() < end and not os.path.exists(sock):
+            time.sleep(0.02)
+        if is_echo:  # the stack listens a little after the socket file appears
+            while time.time() < end:
+                out.seek(0)
+                if b"listening" in out.read():
+                    break
+                time.sleep(0.02)
+        cli = subprocess.run(["taskset", "-c", "0", tool] + cli_dev + ["-t", str(secs)] + client_args,
+                             capture_output=True, text=True, timeout=secs + 60)
+        if cli.returncode != 0:
+            raise RuntimeError(f"client exit {cli.returncode}: {(cli.stdout + cli.stderr)[-300:]}")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(srv.pid, signal.SIGTERM)
+        try:
+            srv.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(srv.pid, signal.SIGKILL)
+            srv.wait()
+    out.seek(0)
+    sout = out.read().decode(errors="replace")
+    return result_kv(cli.stdout), (result_kv(sout) if "RESULT" in sout else {})
+
+
+def b_udp_rtt(size):
+    """UDP round trip: kernel (sockperf, loopback) against two stacks over memif."""
+    def run(mode, tmp, cfg):
+        if mode == "kernel":
+            port = free_port()
+            with Server(["sockperf", "sr", "-i", "127.0.0.1", "-p", str(port)],
+                        Side("kernel", "server", tmp), 1):
+                out = client(["sockperf", "pp", "-i", "127.0.0.1", "-p", str(port), "-m",
+                              str(size), "-t", str(cfg.secs), "--full-rtt"], Side("kernel", "client", tmp), 0)
+            pct = {float(m.group(1)): float(m.group(2))
+                   for m in re.finditer(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", out)}
+            return {"rtt_p50_us": pct[50.0], "rtt_p99_us": pct[99.0]}
+        n = 20000 if cfg.quick else 200000
+        c, _ = memif_pair(tmp, DEMI_ECHO, ["server", "udp", "7"],
+                          ["pingpong", "udp", f"{SRV_IP}:7", "-n", str(n), "-s", str(size)], cfg.secs + 20)
+        if c.get("ok") != "1":
+            raise RuntimeError(f"pingpong: {c}")
+        return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"]),
+                "rtt_per_s": float(c["rtt_per_s"])}
+    return run
+
+
+def b_tcp_rtt_stack(size):
+    """TCP round trip, the stack alone: two stacks over memif (demi-echo), no shim;
+    the kernel column is sockperf's TCP on loopback."""
+    def run(mode, tmp, cfg):
+        if mode == "kernel":
+            return b_sockperf(size, (1, 0))(mode, tmp, cfg)
+        n = 20000 if cfg.quick else 200000
+        c, _ = memif_pair(tmp, DEMI_ECHO, ["server", "tcp", "7"],
+                          ["pingpong", "tcp", f"{SRV_IP}:7", "-n", str(n), "-s", str(size)], cfg.secs + 20)
+        if c.get("ok") != "1":
+            raise RuntimeError(f"pingpong: {c}")
+        return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"])}
+    return run
+
+
+def b_udp_pps(mode, tmp, cfg):
+    """One-way 64-byte UDP datagrams per second into a stack, from a stack, over memif."""
+    if mode == "kernel":
+        return {}
+    _, s = memif_pair(tmp, DEMI_ECHO, ["sink", "udp", "9"],
+                      ["blast", "udp", f"{SRV_IP}:9", "-s", "64"], cfg.secs)
+    if not s:
+        raise RuntimeError("the sink printed no result")
+    return {"mpps": float(s["pps"]) / 1e6}
+
+
+def b_memif_raw(mode, tmp, cfg):
+    """The floor: 64-byte frames through the DPDK driver alone, no stack."""
+    if mode == "kernel":
+        return {}
+    n = 20000 if cfg.quick else 200000
+    c, _ = memif_pair(tmp, DEMI_PINGPONG, ["bounce"], ["ping", "-n", str(n)], cfg.secs + 20)
+    _, s = memif_pair(tmp, DEMI_PINGPONG, ["count"], ["blast"], cfg.secs)
+    return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"]),
+            "mpps": float(s["mpps"])}
+
+
 # benchmarks whose libdemi side needs neither the shim nor root
-SELF_CONTAINED = {"co_switch"}
+SELF_CONTAINED = {"co_switch", "udp_rtt_64B", "tcp_rtt_stack_64B", "udp_pps_64B", "memif_raw_64B"}
 
 BENCHES = [
     # name, function, quick?, what "better" means per metric (higher/lower)
@@ -270,6 +384,10 @@ BENCHES = [
     ("iperf3", b_iperf3, False, "higher"),
     ("startup", b_startup, True, "lower"),
     ("co_switch", b_coswitch, True, "lower"),
+    ("udp_rtt_64B", b_udp_rtt(64), True, "lower"),
+    ("tcp_rtt_stack_64B", b_tcp_rtt_stack(64), False, "lower"),
+    ("udp_pps_64B", b_udp_pps, True, "higher"),
+    ("memif_raw_64B", b_memif_raw, True, None),
 ]
 LOWER_IS_BETTER = re.compile(r"(_us|_ms|_ns)$")
 
@@ -301,7 +419,10 @@ def report(out_dir, mach, results, demi_ok, demi_why):
              "Medians of alternating runs; ratio > 1 means libdemi is better (for latencies and "
              "times: kernel / libdemi; otherwise libdemi / kernel). Server on cpu1, client on "
              "cpu0 unless the name says 1cpu (both on cpu0). co_switch compares our context "
-             "switch (libdemi column) with glibc's swapcontext (kernel column).", ""]
+             "switch (libdemi column) with glibc's swapcontext (kernel column). udp_rtt, udp_pps "
+             "and memif_raw measure the stack alone, without the shim: two stacks "
+             "(tools/net/demi-echo) over memif against the kernel's UDP on loopback (sockperf), "
+             "and raw frames through the DPDK driver alone (tools/net/demi-pingpong), the floor.", ""]
     if not demi_ok:
         lines += [f"libdemi runs were not possible: {demi_why}", ""]
     lines += ["| benchmark | metric | kernel | libdemi | ratio | runs (k/d) |",

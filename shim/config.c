@@ -1,0 +1,397 @@
+/* The INI configuration (DESIGN.md), parsed with libinih. An unknown section
+ * or key, or a bad value, is an error naming file:line; a config with errors
+ * bypasses nothing (on_error = fail: AF_INET sockets then fail instead). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct shim_cfg cfg;
+
+struct cfg_reader {
+	FILE *f;
+	int line;
+	const char *path;
+	struct shim_cfg *c;
+	int errors;
+	int sec_line, sec_reported; /* line of the current [section] */
+	int has_device, has_address, has_rules;
+};
+
+#define cfg_err(r, ...)                                                            \
+	do {                                                                           \
+		char m_[256];                                                              \
+		snprintf(m_, sizeof(m_), __VA_ARGS__);                                     \
+		log_error("%s:%d: %s", (r)->path, (r)->line, m_);                          \
+		(r)->errors++;                                                             \
+	} while (0)
+
+static char *cfg_read_line(char *str, int num, void *stream)
+{
+	struct cfg_reader *r = stream;
+	char *s = fgets(str, num, r->f);
+	if (s) {
+		const char *p = s;
+		r->line++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[')
+			r->sec_line = r->line;
+	}
+	return s;
+}
+
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	if (!strcasecmp(s, "yes") || !strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "on"))
+		*out = 1;
+	else if (!strcasecmp(s, "no") || !strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "off"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* "a.b.c.d/len" (len required when need_len), host byte order out. */
+static int parse_cidr(const char *s, int need_len, uint32_t *addr, uint32_t *len)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	struct in_addr a;
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return -1;
+	*addr = ntohl(a.s_addr);
+	if (!slash) {
+		if (need_len)
+			return -1;
+		*len = 32;
+		return 0;
+	}
+	return parse_u32(slash + 1, 0, 32, len);
+}
+
+static int valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 15)
+		return 0;
+	for (; *s; s++)
+		if (isspace((unsigned char)*s) || *s == '/' || *s == ',')
+			return 0;
+	return 1;
+}
+
+/* tap:IF | memif:SOCK,role=server|client | af_xdp:IF | af_packet:IF | pci:ADDR */
+static int valid_device(const char *v)
+{
+	if (!strncmp(v, "tap:", 4))
+		return valid_ifname(v + 4);
+	if (!strncmp(v, "af_xdp:", 7))
+		return valid_ifname(v + 7);
+	if (!strncmp(v, "af_packet:", 10))
+		return valid_ifname(v + 10);
+	if (!strncmp(v, "pci:", 4))
+		return v[4] != 0 && !strpbrk(v + 4, " \t,");
+	if (!strncmp(v, "memif:", 6)) {
+		const char *comma = strchr(v + 6, ',');
+		if (comma == v + 6 || v[6] == 0)
+			return 0;
+		if (!comma)
+			return 1;
+		return !strcmp(comma, ",role=server") || !strcmp(comma, ",role=client");
+	}
+	return 0;
+}
+
+static int set_listen(struct cfg_reader *r, const char *v)
+{
+	char buf[INI_MAX_LINE];
+	char *save, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		uint32_t lo, hi;
+		char *dash = strchr(tok, '-');
+		if (!strcmp(tok, "*")) {
+			r->c->listen_all = 1;
+			continue;
+		}
+		if (dash)
+			*dash = 0;
+		if (parse_u32(tok, 1, 65535, &lo) || (dash ? parse_u32(dash + 1, lo, 65535, &hi) : ((hi = lo), 0))) {
+			cfg_err(r, "[bypass] listen: bad port '%s%s%s' (ports 1-65535, ranges a-b, or *)",
+				tok, dash ? "-" : "", dash ? dash + 1 : "");
+			return 0;
+		}
+		for (uint32_t p = lo; p <= hi; p++)
+			r->c->listen_ports[p / 8] |= (uint8_t)(1u << (p % 8));
+	}
+	r->has_rules = 1;
+	return 1;
+}
+
+static int set_connect(struct cfg_reader *r, const char *v)
+{
+	char buf[INI_MAX_LINE];
+	char *save, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		uint32_t a, len;
+		if (!strcmp(tok, "*")) {
+			r->c->connect_all = 1;
+			continue;
+		}
+		if (parse_cidr(tok, 0, &a, &len)) {
+			cfg_err(r, "[bypass] connect: bad prefix '%s' (a.b.c.d/len or *)", tok);
+			return 0;
+		}
+		if (r->c->nconnect == CFG_MAX_CONNECT) {
+			cfg_err(r, "[bypass] connect: more than %d prefixes", CFG_MAX_CONNECT);
+			return 0;
+		}
+		uint32_t mask = len ? ~0u << (32 - len) : 0;
+		r->c->connect[r->c->nconnect++] = (struct cfg_net){a & mask, mask};
+	}
+	r->has_rules = 1;
+	return 1;
+}
+
+static int cfg_key(struct cfg_reader *r, const char *sec, const char *key, const char *v)
+{
+	struct shim_cfg *c = r->c;
+	uint32_t u, len;
+
+#define IS(s, k) (!strcasecmp(sec, s) && !strcasecmp(key, k))
+	if (IS("dpdk", "device")) {
+		if (!valid_device(v)) {
+			cfg_err(r, "[dpdk] device: bad value '%s' (tap:IF, memif:SOCK[,role=server|client], "
+				   "af_xdp:IF, af_packet:IF, pci:ADDR)", v);
+			return 0;
+		}
+		snprintf(c->rt.device, sizeof(c->rt.device), "%s", v);
+		r->has_device = 1;
+	} else if (IS("dpdk", "eal_args")) {
+		snprintf(c->rt.eal_args, sizeof(c->rt.eal_args), "%s", v);
+	} else if (IS("dpdk", "mbufs")) {
+		if (parse_u32(v, 1024, 1u << 24, &u)) {
+			cfg_err(r, "[dpdk] mbufs: bad value '%s' (1024-16777216)", v);
+			return 0;
+		}
+		c->rt.mbufs = u;
+	} else if (IS("dpdk", "spin_us")) {
+		if (parse_u32(v, 0, 10000000, &u)) {
+			cfg_err(r, "[dpdk] spin_us: bad value '%s' (microseconds)", v);
+			return 0;
+		}
+		c->rt.spin_us = u;
+	} else if (IS("net", "address")) {
+		if (parse_cidr(v, 1, &u, &len) || len == 0 || len > 31 || u == 0) {
+			cfg_err(r, "[net] address: bad value '%s' (a.b.c.d/len)", v);
+			return 0;
+		}
+		c->rt.stack.addr.s_addr = htonl(u);
+		c->rt.stack.prefix_len = (uint8_t)len;
+		r->has_address = 1;
+	} else if (IS("net", "gateway")) {
+		if (parse_cidr(v, 0, &u, &len) || len != 32) {
+			cfg_err(r, "[net] gateway: bad value '%s' (a.b.c.d)", v);
+			return 0;
+		}
+		c->rt.stack.gateway.s_addr = htonl(u);
+	} else if (IS("net", "mtu")) {
+		if (parse_u32(v, 576, 9000, &u)) {
+			cfg_err(r, "[net] mtu: bad value '%s' (576-9000)", v);
+			return 0;
+		}
+		c->rt.stack.mtu = (uint16_t)u;
+	} else if (IS("bypass", "listen")) {
+		return set_listen(r, v);
+	} else if (IS("bypass", "connect")) {
+		return set_connect(r, v);
+	} else if (IS("bypass", "udp")) {
+		if (parse_bool(v, &c->udp)) {
+			cfg_err(r, "[bypass] udp: bad value '%s' (yes or no)", v);
+			return 0;
+		}
+	} else if (IS("fallback", "on_error")) {
+		if (!strcasecmp(v, "kernel"))
+			c->on_error_fail = 0;
+		else if (!strcasecmp(v, "fail"))
+			c->on_error_fail = 1;
+		else {
+			cfg_err(r, "[fallback] on_error: bad value '%s' (kernel or fail)", v);
+			return 0;
+		}
+	} else if (IS("tcp", "congestion")) {
+		if (!strcasecmp(v, "cubic"))
+			c->rt.stack.cc = STACK_CC_CUBIC;
+		else if (!strcasecmp(v, "newreno"))
+			c->rt.stack.cc = STACK_CC_NEWRENO;
+		else {
+			cfg_err(r, "[tcp] congestion: bad value '%s' (cubic or newreno)", v);
+			return 0;
+		}
+	} else if (IS("log", "level")) {
+		int l = log_parse_level(v);
+		if (l < 0) {
+			cfg_err(r, "[log] level: bad value '%s' (error, warn, info or debug)", v);
+			return 0;
+		}
+		if (!getenv("DEMI_LOG"))
+			log_level = l;
+	} else {
+		static const char *const sections[] = {"dpdk", "net", "bypass", "fallback", "tcp", "log"};
+		int known = 0;
+		for (unsigned i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+			known |= !strcasecmp(sec, sections[i]);
+		if (known)
+			cfg_err(r, "unknown key '%s' in [%s]", key, sec);
+		else if (!*sec)
+			cfg_err(r, "key '%s' outside any section", key);
+		else if (r->sec_reported != r->sec_line) {
+			int line = r->line;
+			r->line = r->sec_line;
+			r->sec_reported = r->sec_line;
+			cfg_err(r, "unknown section [%s]", sec);
+			r->line = line;
+		} else {
+			r->errors++;
+		}
+		return 0;
+	}
+#undef IS
+	return 1;
+}
+
+static int cfg_handler(void *user, const char *sec, const char *key, const char *v)
+{
+	return cfg_key(user, sec, key, v);
+}
+
+int cfg_parse_file(struct shim_cfg *c, const char *path)
+{
+	struct cfg_reader r = {.path = path, .c = c};
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->udp = 1;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	r.f = fopen(path, "re");
+	if (!r.f) {
+		log_error("%s: cannot read: %s", path, strerror(errno));
+		c->broken = 1;
+		return -1;
+	}
+	rc = ini_parse_stream(cfg_read_line, &r, cfg_handler, &r);
+	fclose(r.f);
+	if (rc > 0 && r.errors == 0) {
+		/* a syntax error inih found itself (no '=' or ']') */
+		r.line = rc;
+		cfg_err(&r, "syntax error (expected [section] or key = value)");
+	}
+	if (r.errors == 0 && r.has_rules && !r.has_device) {
+		r.line = 0;
+		log_error("%s: [dpdk] device is required when [bypass] names ports or destinations", path);
+		r.errors++;
+	}
+	if (r.errors == 0 && r.has_rules && !r.has_address) {
+		log_error("%s: [net] address is required when [bypass] names ports or destinations", path);
+		r.errors++;
+	}
+	if (r.errors) {
+		c->broken = 1;
+		c->active = 0;
+		return -1;
+	}
+	c->active = r.has_rules;
+	return 0;
+}
+
+int cfg_listen_port(uint16_t port)
+{
+	return cfg.listen_all || (cfg.listen_ports[port / 8] >> (port % 8) & 1);
+}
+
+int cfg_connect_addr(uint32_t a)
+{
+	if ((a >> 24) == 127 || a == 0 || a == INADDR_BROADCAST || (a >> 28) == 14)
+		return 0; /* loopback, unspecified, broadcast, multicast */
+	if (cfg.connect_all)
+		return 1;
+	for (int i = 0; i < cfg.nconnect; i++)
+		if ((a & cfg.connect[i].mask) == cfg.connect[i].net)
+			return 1;
+	return 0;
+}
+
+void cfg_load(void)
+{
+	const char *env = getenv("DEMI_CONFIG");
+	const char *lvl = getenv("DEMI_LOG");
+	char path[PATH_MAX];
+
+	if (lvl && log_parse_level(lvl) >= 0)
+		log_level = log_parse_level(lvl);
+	if (getenv("DEMI_DISABLE") && strcmp(getenv("DEMI_DISABLE"), "0") != 0) {
+		log_debug("DEMI_DISABLE set: every socket stays with the kernel");
+		return;
+	}
+	if (env && *env) {
+		snprintf(path, sizeof(path), "%s", env);
+	} else {
+		snprintf(path, sizeof(path), "/etc/demi/%s.conf", program_invocation_short_name);
+		if (access(path, R_OK) != 0) {
+			snprintf(path, sizeof(path), "/etc/demi/demi.conf");
+			if (access(path, R_OK) != 0)
+				return; /* no config: all kernel, silently */
+		}
+	}
+	if (cfg_parse_file(&cfg, path) != 0) {
+		if (cfg.on_error_fail)
+			log_error("%s: the configuration has errors: AF_INET sockets will fail (on_error = fail)", path);
+		else
+			log_error("%s: the configuration has errors: every socket stays with the kernel", path);
+		return;
+	}
+	snprintf(cfg.rt.name, sizeof(cfg.rt.name), "%s", program_invocation_short_name);
+	if (!cfg.active) {
+		log_info("%s: no [bypass] rules: every socket stays with the kernel", path);
+		return;
+	}
+	if (rt_configure(&cfg.rt) != 0) {
+		log_error("%s: the runtime refused the configuration: every socket stays with the kernel", path);
+		cfg.active = 0;
+		return;
+	}
+	log_debug("%s: device %s, address %s/%u", path, cfg.rt.device, inet_ntoa(cfg.rt.stack.addr),
+		 cfg.rt.stack.prefix_len);
+}

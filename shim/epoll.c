@@ -1,0 +1,602 @@
+/* epoll over kernel and bypassed fds together, with Linux's semantics.
+ *
+ * The application's epoll fd is a real kernel epoll holding every kernel fd
+ * (and the kernel side of a bypassed listener, which also listens there).
+ * A bypassed socket's membership is an item kept here: the stack's
+ * notification (sock_set_notify) queues the item on the set's ready list;
+ * epoll_wait re-checks each queued item's readiness, keeps level-triggered
+ * ones queued, drops edge-triggered ones until the next notification and
+ * disarms EPOLLONESHOT ones, as the kernel's ep_send_events does. A wait
+ * with nothing ready blocks once in rt_wait() with the kernel epoll fd as
+ * its kernel_fd, so one sleep covers both sides.
+ *
+ * Locks, in order: shim_mu (membership), ep->mu (items), rt_lock (stack),
+ * ep->rlock (ready list; taken by notifications). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct sepoll {
+	struct fobj h;
+	int fd;                   /* the epoll's own fd number */
+	pthread_mutex_t mu;
+	pthread_spinlock_t rlock;
+	struct sitem *items;
+	struct sitem *rhead, *rtail;
+	atomic_int nready;
+	int nuser, ndual, nattach;
+	unsigned turn;
+	struct stack *st;         /* the instance of its bypassed sockets, once known */
+};
+
+static struct sepoll *ep_of(struct fobj *o)
+{
+	return o && o->kind == FOBJ_EPOLL ? (struct sepoll *)o : NULL;
+}
+
+/* ---- ready list ---- */
+
+void ep_item_notify(struct sitem *it)
+{
+	struct sepoll *ep = it->ep;
+
+	if (it->disarmed)
+		return;
+	pthread_spin_lock(&ep->rlock);
+	if (!it->queued) {
+		it->queued = 1;
+		it->r_next = NULL;
+		if (ep->rtail)
+			ep->rtail->r_next = it;
+		else
+			ep->rhead = it;
+		ep->rtail = it;
+		atomic_fetch_add_explicit(&ep->nready, 1, memory_order_release);
+	}
+	pthread_spin_unlock(&ep->rlock);
+}
+
+static void ep_unqueue(struct sepoll *ep, struct sitem *it)
+{
+	struct sitem **pp, *prev = NULL;
+
+	pthread_spin_lock(&ep->rlock);
+	if (it->queued) {
+		for (pp = &ep->rhead; *pp; prev = *pp, pp = &(*pp)->r_next) {
+			if (*pp == it) {
+				*pp = it->r_next;
+				if (ep->rtail == it)
+					ep->rtail = prev;
+				break;
+			}
+		}
+		it->queued = 0;
+		atomic_fetch_sub_explicit(&ep->nready, 1, memory_order_release);
+	}
+	pthread_spin_unlock(&ep->rlock);
+}
+
+/* Queue it if its socket is ready now (after ADD, MOD, attach). Under rt_lock. */
+static void ep_item_check(struct sitem *it)
+{
+	if (it->in_user && it->ss->sk && (sock_events(it->ss->sk) & (it->events | EPOLLERR | EPOLLHUP)))
+		ep_item_notify(it);
+}
+
+/* ---- membership ---- */
+
+static void item_link(struct sepoll *ep, struct sitem *it)
+{
+	struct ssock *ss = it->ss;
+
+	it->ep_next = ep->items;
+	it->ep_prev = NULL;
+	if (ep->items)
+		ep->items->ep_prev = it;
+	ep->items = it;
+	if (ss->sk)
+		rt_lock(ss->st);
+	it->ss_next = ss->items;
+	ss->items = it;
+	if (ss->sk)
+		rt_unlock(ss->st);
+}
+
+static void item_unlink(struct sepoll *ep, struct sitem *it)
+{
+	struct ssock *ss = it->ss;
+	struct sitem **pp;
+
+	if (ss->sk)
+		rt_lock(ss->st);
+	for (pp = &ss->items; *pp; pp = &(*pp)->ss_next) {
+		if (*pp == it) {
+			*pp = it->ss_next;
+			break;
+		}
+	}
+	if (ss->sk)
+		rt_unlock(ss->st);
+	ep_unqueue(ep, it);
+	if (it->ep_prev)
+		it->ep_prev->ep_next = it->ep_next;
+	else
+		ep->items = it->ep_next;
+	if (it->ep_next)
+		it->ep_next->ep_prev = it->ep_prev;
+	if (it->in_user)
+		ep->nuser--;
+	if (it->in_user && it->in_kernel)
+		ep->ndual--;
+}
+
+static void item_counts(struct sepoll *ep, struct sitem *it, int sign)
+{
+	if (it->in_user) {
+		ep->nuser += sign;
+		if (it->in_kernel)
+			ep->ndual += sign;
+		if (!it->ss->sk && sign > 0)
+			ep->nattach = 1; /* a hint: ep_attach_all() looks */
+	}
+}
+
+/* Bring an item's registrations in line with its socket's side. ep->mu held. */
+static void item_sync(struct sepoll *ep, struct sitem *it)
+{
+	struct ssock *ss = it->ss;
+	int want_user = ss->state == SS_BYPASS;
+	int want_kernel = ss->state != SS_BYPASS || ss->klistening;
+
+	item_counts(ep, it, -1);
+	if (it->in_kernel && !want_kernel) {
+		REAL(epoll_ctl)(ep->fd, EPOLL_CTL_DEL, it->fd, NULL);
+		it->in_kernel = 0;
+	} else if (!it->in_kernel && want_kernel) {
+		struct epoll_event ev = {.events = it->events, .data = it->data};
+		if (it->disarmed)
+			ev.events &= ~(uint32_t)(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
+		it->in_kernel = REAL(epoll_ctl)(ep->fd, EPOLL_CTL_ADD, it->fd, &ev) == 0;
+	}
+	if (it->in_user && !want_user)
+		ep_unqueue(ep, it);
+	it->in_user = want_user;
+	item_counts(ep, it, +1);
+	if (want_user && ss->sk) {
+		rt_lock(ss->st);
+		ep_item_check(it);
+		rt_unlock(ss->st);
+	}
+}
+
+void ep_ss_changed(struct ssock *ss)
+{
+	for (struct sitem *it = ss->items; it; it = it->ss_next) {
+		struct sepoll *ep = it->ep;
+		pthread_mutex_lock(&ep->mu);
+		item_sync(ep, it);
+		pthread_mutex_unlock(&ep->mu);
+	}
+}
+
+void ep_ss_remove(struct ssock *ss)
+{
+	while (ss->items) {
+		struct sitem *it = ss->items;
+		struct sepoll *ep = it->ep;
+		pthread_mutex_lock(&ep->mu);
+		item_unlink(ep, it);
+		pthread_mutex_unlock(&ep->mu);
+		free(it);
+	}
+}
+
+void ep_free(struct fobj *o)
+{
+	struct sepoll *ep = (struct sepoll *)o;
+
+	pthread_mutex_lock(&ep->mu);
+	while (ep->items) {
+		struct sitem *it = ep->items;
+		item_unlink(ep, it);
+		free(it);
+	}
+	pthread_mutex_unlock(&ep->mu);
+	pthread_mutex_destroy(&ep->mu);
+	pthread_spin_destroy(&ep->rlock);
+	free(ep);
+}
+
+/* After fork: the parent's stack is gone; nothing is queued. */
+void ep_fork_child(struct fobj *o)
+{
+	struct sepoll *ep = (struct sepoll *)o;
+	pthread_mutex_init(&ep->mu, NULL);
+	pthread_spin_init(&ep->rlock, PTHREAD_PROCESS_PRIVATE);
+	for (struct sitem *it = ep->rhead; it; it = it->r_next)
+		it->queued = 0;
+	ep->rhead = ep->rtail = NULL;
+	atomic_store(&ep->nready, 0);
+	ep->nattach = 0;
+	ep->st = NULL;
+	for (struct sitem *it = ep->items; it; it = it->ep_next)
+		if (it->in_user && !it->ss->sk)
+			ep->nattach++;
+}
+
+/* ---- epoll_create, epoll_ctl ---- */
+
+static int ep_new(int fd)
+{
+	struct sepoll *ep;
+
+	if (fd < 0 || SHIM_INSIDE() || !cfg.active)
+		return fd;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return fd; /* no memory: a plain kernel epoll */
+	ep->h.kind = FOBJ_EPOLL;
+	ep->fd = fd;
+	pthread_mutex_init(&ep->mu, NULL);
+	pthread_spin_init(&ep->rlock, PTHREAD_PROCESS_PRIVATE);
+	pthread_mutex_lock(&shim_mu);
+	fobj_put(fdtab_set(fd, &ep->h));
+	pthread_mutex_unlock(&shim_mu);
+	return fd;
+}
+
+SHIM_EXPORT int epoll_create(int size)
+{
+	return ep_new(REAL(epoll_create)(size));
+}
+
+SHIM_EXPORT int epoll_create1(int flags)
+{
+	return ep_new(REAL(epoll_create1)(flags));
+}
+
+static struct sitem *ep_find(struct sepoll *ep, struct ssock *ss, int fd)
+{
+	for (struct sitem *it = ss->items; it; it = it->ss_next)
+		if (it->ep == ep && it->fd == fd)
+			return it;
+	return NULL;
+}
+
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct sepoll *ep;
+	struct ssock *ss;
+	struct sitem *it;
+	int rc = 0;
+
+	if (SHIM_INSIDE() || !(ep = ep_of(fdtab_get(epfd))) || !(ss = ss_of(fdtab_get(fd))) || fd == epfd)
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	pthread_mutex_lock(&shim_mu);
+	pthread_mutex_lock(&ep->mu);
+	it = ep_find(ep, ss, fd);
+	if (!it && (ss->state == SS_KERNEL || op != EPOLL_CTL_ADD)) {
+		/* the kernel's alone: it holds it, or says ENOENT */
+		rc = REAL(epoll_ctl)(epfd, op, fd, ev) < 0 ? -errno : 0;
+		goto out;
+	}
+	if (op != EPOLL_CTL_DEL && !ev) {
+		rc = -EFAULT;
+		goto out;
+	}
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (it) {
+			rc = -EEXIST;
+			break;
+		}
+		if ((ev->events & EPOLLEXCLUSIVE) && (ev->events & EPOLLONESHOT)) {
+			rc = -EINVAL;
+			break;
+		}
+		it = calloc(1, sizeof(*it));
+		if (!it) {
+			rc = -ENOMEM;
+			break;
+		}
+		it->ep = ep;
+		it->ss = ss;
+		it->fd = fd;
+		it->events = ev->events;
+		it->data = ev->data;
+		if (ss->state != SS_BYPASS || ss->klistening) {
+			if (REAL(epoll_ctl)(epfd, op, fd, ev) < 0) {
+				rc = -errno;
+				free(it);
+				break;
+			}
+			it->in_kernel = 1;
+		}
+		it->in_user = ss->state == SS_BYPASS;
+		item_link(ep, it);
+		item_counts(ep, it, +1);
+		if (it->in_user && ss->sk) {
+			rt_lock(ss->st);
+			ep_item_check(it);
+			rt_unlock(ss->st);
+		}
+		break;
+	case EPOLL_CTL_MOD:
+		if (it->events & EPOLLEXCLUSIVE) {
+			rc = -EINVAL; /* as Linux: an exclusive item cannot be modified */
+			break;
+		}
+		if (it->in_kernel && REAL(epoll_ctl)(epfd, op, fd, ev) < 0) {
+			rc = -errno;
+			break;
+		}
+		it->events = ev->events;
+		it->data = ev->data;
+		it->disarmed = 0;
+		if (it->in_user && ss->sk) {
+			rt_lock(ss->st);
+			ep_item_check(it);
+			rt_unlock(ss->st);
+		}
+		break;
+	case EPOLL_CTL_DEL:
+		if (it->in_kernel)
+			REAL(epoll_ctl)(epfd, op, fd, ev);
+		item_unlink(ep, it);
+		free(it);
+		break;
+	default:
+		rc = -EINVAL;
+	}
+out:
+	pthread_mutex_unlock(&ep->mu);
+	pthread_mutex_unlock(&shim_mu);
+	return (int)shim_ret(rc);
+}
+
+/* ---- epoll_wait ---- */
+
+/* Report the queued bypassed items that are ready, at most max. */
+static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
+{
+	struct sitem *list, *keep = NULL, **keep_tail = &keep;
+	struct stack *locked = NULL;
+	int n = 0;
+
+	pthread_mutex_lock(&ep->mu);
+	pthread_spin_lock(&ep->rlock);
+	list = ep->rhead;
+	ep->rhead = ep->rtail = NULL;
+	for (struct sitem *it = list; it; it = it->r_next)
+		it->queued = 0;
+	atomic_store_explicit(&ep->nready, 0, memory_order_release);
+	pthread_spin_unlock(&ep->rlock);
+
+	while (list) {
+		struct sitem *it = list;
+		uint32_t e;
+
+		list = it->r_next;
+		if (n == max) {
+			/* no room: back on the list for the next call */
+			it->r_next = NULL;
+			*keep_tail = it;
+			keep_tail = &it->r_next;
+			continue;
+		}
+		if (!it->in_user || it->disarmed || !it->ss->sk)
+			continue;
+		if (locked != it->ss->st) {
+			if (locked)
+				rt_unlock(locked);
+			locked = it->ss->st;
+			rt_lock(locked);
+		}
+		e = sock_events(it->ss->sk) & (it->events | EPOLLERR | EPOLLHUP);
+		if (!e)
+			continue;
+		out[n].events = e;
+		out[n].data = it->data;
+		n++;
+		if (it->events & EPOLLONESHOT) {
+			it->disarmed = 1;
+		} else if (!(it->events & EPOLLET)) {
+			it->r_next = NULL; /* level-triggered: stays ready */
+			*keep_tail = it;
+			keep_tail = &it->r_next;
+		}
+	}
+	if (locked)
+		rt_unlock(locked);
+	/* requeue in order, skipping items a notification queued meanwhile */
+	while (keep) {
+		struct sitem *it = keep;
+		keep = it->r_next;
+		ep_item_notify(it);
+	}
+	pthread_mutex_unlock(&ep->mu);
+	return n;
+}
+
+/* A bypassed listener also listens on the kernel: if both sides reported
+ * it in one call, report it once (events merged). */
+static int ep_dedupe(struct epoll_event *ev, int nuser_ev, int n)
+{
+	for (int k = nuser_ev; k < n; k++) {
+		for (int u = 0; u < nuser_ev; u++) {
+			if (ev[u].data.u64 == ev[k].data.u64) {
+				ev[u].events |= ev[k].events;
+				ev[k--] = ev[--n];
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+static int ep_ready(void *arg)
+{
+	return atomic_load_explicit(&((struct sepoll *)arg)->nready, memory_order_acquire) > 0;
+}
+
+static struct stack *ep_stack(struct sepoll *ep)
+{
+	struct stack *st = NULL;
+	pthread_mutex_lock(&ep->mu);
+	for (struct sitem *it = ep->items; it && !st; it = it->ep_next)
+		if (it->in_user && it->ss->sk)
+			st = it->ss->st;
+	pthread_mutex_unlock(&ep->mu);
+	return st;
+}
+
+/* Attach every bypassed description in the set (the lazy start of a forked
+ * nginx worker happens here). */
+int ep_attach_all(int epfd)
+{
+	struct sepoll *ep = ep_of(fdtab_get(epfd));
+
+	if (!ep)
+		return 0;
+	pthread_mutex_lock(&shim_mu);
+	for (;;) {
+		struct ssock *ss = NULL;
+		int fd = -1;
+		pthread_mutex_lock(&ep->mu);
+		for (struct sitem *it = ep->items; it; it = it->ep_next) {
+			if (it->in_user && !it->ss->sk && !it->ss->dead) {
+				ss = it->ss;
+				fd = it->fd;
+				break;
+			}
+		}
+		if (!ss)
+			ep->nattach = 0;
+		pthread_mutex_unlock(&ep->mu);
+		if (!ss)
+			break;
+		int rc = ss_attach_locked(ss, fd);
+		if (rc < 0 && ss->state == SS_BYPASS && !ss->sk)
+			ss->dead = rc; /* on_error = fail: its calls fail from now on */
+	}
+	pthread_mutex_unlock(&shim_mu);
+	return 0;
+}
+
+/* 0..max events, -errno, or 1 in *kernel_only when the set turned out to
+ * hold kernel fds alone (the caller then makes the plain system call). */
+static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline, int timeout_zero,
+		   int *kernel_only)
+{
+	struct sepoll *ep = ep_of(fdtab_get(epfd));
+	struct stack *st;
+	int polled = 0;
+
+	*kernel_only = 0;
+	if (max <= 0)
+		return -EINVAL;
+	if (ep->nattach > 0)
+		ep_attach_all(epfd);
+	if (!(st = ep->st))
+		st = ep->st = ep_stack(ep); /* one instance per process for now (RT_INST_MAX) */
+	if (ep->nuser == 0 || !st) {
+		*kernel_only = 1;
+		return 0;
+	}
+	for (;;) {
+		/* bypassed events first; the kernel side is asked (a system call)
+		 * when nothing bypassed is ready, and every 8th call for fairness */
+		int fair = (ep->turn++ & 7) == 0;
+		int nu = ep_collect_user(ep, ev, max), n = nu;
+
+		if (n < max && (nu == 0 || fair)) {
+			sig_wait_begin();
+			int k = REAL(epoll_wait)(epfd, ev + n, max - n, 0);
+			if (k < 0 && errno == EINTR && sig_wait_resume(0))
+				k = 0; /* a driver's signal, not the program's */
+			if (k < 0)
+				return -errno;
+			n += k;
+			if (ep->ndual && k && nu)
+				n = ep_dedupe(ev, nu, n);
+		}
+		if (n > 0)
+			return n;
+		if (timeout_zero) {
+			if (polled++)
+				return 0;
+			rt_poll(st);
+			continue;
+		}
+		sig_wait_begin();
+		int w = rt_wait(st, ep_ready, ep, deadline, epfd);
+		if (w == -EINTR && !sig_wait_resume(0))
+			return -EINTR; /* epoll_wait is never restarted */
+		if (w == -ETIMEDOUT) {
+			timeout_zero = 1; /* one last look at both sides */
+			polled = 1;
+		}
+	}
+}
+
+/* deadline from a millisecond timeout: <0 none, 0 poll */
+static uint64_t ms_deadline(int ms)
+{
+	return ms < 0 ? UINT64_MAX : rt_now() + (uint64_t)ms * 1000000ull;
+}
+
+static int ep_run(int epfd, struct epoll_event *ev, int max, uint64_t deadline, int zero,
+		  const sigset_t *sigmask, int *out)
+{
+	sigset_t old;
+	int r, kernel_only;
+
+	if (sigmask)
+		pthread_sigmask(SIG_SETMASK, sigmask, &old);
+	r = ep_wait(epfd, ev, max, deadline, zero, &kernel_only);
+	if (sigmask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (kernel_only)
+		return 0;
+	*out = (int)shim_ret(r);
+	return 1;
+}
+
+static int ep_mixed(int epfd)
+{
+	struct sepoll *ep;
+	return !SHIM_INSIDE() && (ep = ep_of(fdtab_get(epfd))) && (ep->nuser > 0);
+}
+
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	int n;
+	if (ep_mixed(epfd) && ep_run(epfd, ev, max, ms_deadline(timeout), timeout == 0, NULL, &n))
+		return n;
+	return REAL(epoll_wait)(epfd, ev, max, timeout);
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *sigmask)
+{
+	int n;
+	if (ep_mixed(epfd) && ep_run(epfd, ev, max, ms_deadline(timeout), timeout == 0, sigmask, &n))
+		return n;
+	return REAL(epoll_pwait)(epfd, ev, max, timeout, sigmask);
+}
+
+SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,
+			     const sigset_t *sigmask)
+{
+	int n;
+	if (ep_mixed(epfd)) {
+		if (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000))
+			return (int)shim_ret(-EINVAL);
+		uint64_t dl = timeout ? rt_now() + ts_ns(timeout) : UINT64_MAX;
+		int zero = timeout && !timeout->tv_sec && !timeout->tv_nsec;
+		if (ep_run(epfd, ev, max, dl, zero, sigmask, &n))
+			return n;
+	}
+	return REAL(epoll_pwait2)(epfd, ev, max, timeout, sigmask);
+}

@@ -1,0 +1,216 @@
+/* fork and exec. A child forgets the parent's stack (its DPDK threads did not
+ * survive) and keeps every bypassed description: a listener made before fork
+ * (nginx's master) is replayed into the child's own stack on first use; a
+ * connection of the parent's stack cannot follow and fails in the child.
+ * exec keeps LD_PRELOAD and DEMI_CONFIG when the program dropped them from
+ * the environment it passes on. */
+#include <alloca.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+void ep_fork_child(struct fobj *o);
+
+static char *saved_env[2]; /* "LD_PRELOAD=...", "DEMI_CONFIG=..." */
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&shim_mu);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&shim_mu);
+}
+
+static void child_fix(int fd, struct fobj *o, void *arg)
+{
+	struct ssock *ss = ss_of(o);
+	(void)arg;
+	if (o->kind == FOBJ_EPOLL) {
+		ep_fork_child(o);
+		return;
+	}
+	if (!ss || !ss->sk)
+		return;
+	ss->sk = NULL;
+	ss->st = NULL;
+	if (!ss->listening) {
+		ss->dead = -ENOTCONN;
+		ss->why = WHY_FORKED;
+		log_debug("fd %d: %s", fd, ss_reason_str(WHY_FORKED));
+	}
+}
+
+static void fork_child(void)
+{
+	pthread_mutex_init(&shim_mu, NULL);
+	if (!cfg.active)
+		return;
+	rt_atfork_child();
+	shim_rt_failed = 0;
+	fdtab_foreach(child_fix, NULL);
+}
+
+void fork_init(void)
+{
+	const char *names[2] = {"LD_PRELOAD", "DEMI_CONFIG"};
+	for (int i = 0; i < 2; i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v) {
+			size_t n = strlen(names[i]) + strlen(v) + 2;
+			if ((saved_env[i] = malloc(n)))
+				snprintf(saved_env[i], n, "%s=%s", names[i], v);
+		}
+	}
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static int env_has(char *const envp[], const char *kv)
+{
+	size_t n = (size_t)(strchr(kv, '=') - kv) + 1;
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, kv, n))
+			return 1;
+	return 0;
+}
+
+/* envp, or a copy with the saved variables added (*alloc set to free). */
+static char *const *env_fix(char *const envp[], char ***alloc)
+{
+	int add = 0, n = 0;
+
+	*alloc = NULL;
+	for (int i = 0; i < 2; i++)
+		add += saved_env[i] && !env_has(envp, saved_env[i]);
+	if (!add)
+		return envp;
+	while (envp && envp[n])
+		n++;
+	char **e = malloc(sizeof(*e) * (size_t)(n + add + 1));
+	if (!e)
+		return envp;
+	memcpy(e, envp, sizeof(*e) * (size_t)n);
+	for (int i = 0; i < 2; i++)
+		if (saved_env[i] && !env_has(envp, saved_env[i]))
+			e[n++] = saved_env[i];
+	e[n] = NULL;
+	*alloc = e;
+	return e;
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	char **alloc;
+	char *const *e = env_fix(envp, &alloc);
+	int r = REAL(execve)(path, argv, e);
+	free(alloc);
+	return r;
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	char **alloc;
+	char *const *e = env_fix(envp, &alloc);
+	int r = REAL(execvpe)(file, argv, e);
+	free(alloc);
+	return r;
+}
+
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+/* glibc declares arg nonnull, but execl(path, NULL) is seen in the wild. */
+#pragma GCC diagnostic ignored "-Wnonnull-compare"
+
+/* execl family: collect the arguments (and envp for execle) from the list. */
+#define ARGV_FROM_LIST(arg, ap, argv)                                       \
+	do {                                                                    \
+		size_t n_ = 0;                                                      \
+		if (arg) {                                                          \
+			va_list cp_;                                                    \
+			va_copy(cp_, ap);                                               \
+			for (n_ = 1; va_arg(cp_, const char *); n_++)                   \
+				;                                                           \
+			va_end(cp_);                                                    \
+		}                                                                   \
+		argv = alloca((n_ + 1) * sizeof(char *));                           \
+		argv[0] = (char *)(arg);                                            \
+		for (size_t i_ = 1; i_ < n_; i_++)                                  \
+			argv[i_] = va_arg(ap, char *);                                  \
+		argv[n_] = NULL;                                                    \
+		if (arg)                                                            \
+			(void)va_arg(ap, char *); /* the terminating NULL */            \
+	} while (0)
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char **argv;
+	va_start(ap, arg);
+	ARGV_FROM_LIST(arg, ap, argv);
+	va_end(ap);
+	return execve(path, argv, environ);
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	char **argv;
+	va_start(ap, arg);
+	ARGV_FROM_LIST(arg, ap, argv);
+	va_end(ap);
+	return execvpe(file, argv, environ);
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char **argv, **envp;
+	va_start(ap, arg);
+	ARGV_FROM_LIST(arg, ap, argv);
+	envp = va_arg(ap, char **);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+/* ---- privilege drops ---- */
+
+/* nginx's worker binds nothing itself: it inherits the master's bypassed
+ * listeners, then drops root (setgid, setuid) before its first wait. Its
+ * stack starts there, while it may still open the device. */
+static void priv_drop_start(void)
+{
+	if (SHIM_INSIDE() || !cfg.active || !shim_has_bypass || shim_rt_failed || rt_started() || geteuid() != 0)
+		return;
+	pthread_mutex_lock(&shim_mu);
+	if (shim_stack())
+		log_debug("stack started before the program drops privileges");
+	pthread_mutex_unlock(&shim_mu);
+}
+
+#define PRIV_WRAP(name, params, args)                                           \
+	SHIM_EXPORT int name params                                                 \
+	{                                                                           \
+		priv_drop_start();                                                      \
+		return REAL(name) args;                                                 \
+	}
+PRIV_WRAP(setuid, (uid_t uid), (uid))
+PRIV_WRAP(setgid, (gid_t gid), (gid))
+PRIV_WRAP(seteuid, (uid_t uid), (uid))
+PRIV_WRAP(setegid, (gid_t gid), (gid))
+PRIV_WRAP(setreuid, (uid_t r, uid_t e), (r, e))
+PRIV_WRAP(setregid, (gid_t r, gid_t e), (r, e))
+PRIV_WRAP(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+PRIV_WRAP(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))

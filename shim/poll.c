@@ -1,0 +1,285 @@
+/* poll, ppoll, select and pselect over kernel and bypassed fds together.
+ *
+ * A call naming no bypassed socket is the plain system call. Otherwise the
+ * bypassed entries are answered from sock_events() and hidden from the
+ * kernel (fd = ~fd: poll ignores negative fds) while the rest is polled with
+ * a zero timeout; with nothing ready, the call blocks once in rt_wait() on a
+ * temporary epoll holding the kernel fds, woken by any socket notification.
+ * select is answered through the same code, with Linux's POLLIN_SET,
+ * POLLOUT_SET and POLLEX_SET mapping. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+static int gen_ready(void *arg)
+{
+	return atomic_load_explicit(&shim_gen, memory_order_acquire) != *(unsigned *)arg;
+}
+
+/* A temporary epoll for the kernel fds of a blocking mixed poll. */
+static int kernel_epoll(struct pollfd *fds, nfds_t nfds)
+{
+	int kep = -1;
+
+	for (nfds_t i = 0; i < nfds; i++) {
+		struct epoll_event ev;
+		if (fds[i].fd < 0 || ss_bypassed(fds[i].fd))
+			continue;
+		if (kep < 0 && (kep = REAL(epoll_create1)(EPOLL_CLOEXEC)) < 0)
+			return -1;
+		ev.events = (uint32_t)fds[i].events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
+		ev.data.u64 = 0;
+		if (REAL(epoll_ctl)(kep, EPOLL_CTL_ADD, fds[i].fd, &ev) < 0 && errno == EEXIST) {
+			for (nfds_t j = 0; j < i; j++)
+				if (fds[j].fd == fds[i].fd)
+					ev.events |= (uint32_t)fds[j].events;
+			REAL(epoll_ctl)(kep, EPOLL_CTL_MOD, fds[i].fd, &ev);
+		}
+	}
+	return kep;
+}
+
+/* count, -errno, or *kernel_only = 1 when no bypassed socket is named. */
+static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero, int *kernel_only)
+{
+	struct stack *st = NULL;
+	int polled = 0, kep = -2, rc;
+	nfds_t nb = 0, small[64], *idx = small;
+
+	*kernel_only = 0;
+	for (nfds_t i = 0; i < nfds; i++) {
+		struct ssock *ss;
+		if (fds[i].fd < 0 || !(ss = ss_bypassed(fds[i].fd)))
+			continue;
+		if (!ss->sk && !ss->dead) {
+			int a = ss_attach(ss, fds[i].fd);
+			if (a < 0)
+				ss->dead = a;
+		}
+		if (ss->state == SS_BYPASS) {
+			if (nb == 64 && idx == small) {
+				if (!(idx = malloc(nfds * sizeof(*idx))))
+					return -ENOMEM;
+				memcpy(idx, small, sizeof(small));
+			}
+			idx[nb++] = i;
+			if (ss->sk)
+				st = ss->st;
+		}
+	}
+	if (!nb || !st) {
+		if (idx != small)
+			free(idx);
+		*kernel_only = 1;
+		return 0;
+	}
+	for (;;) {
+		unsigned gen = atomic_load_explicit(&shim_gen, memory_order_acquire);
+		int n = 0;
+
+		for (nfds_t j = 0; j < nb; j++)
+			fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
+		sig_wait_begin();
+		rc = REAL(poll)(fds, nfds, 0);
+		for (nfds_t j = 0; j < nb; j++) {
+			struct pollfd *p = &fds[idx[j]];
+			struct ssock *ss;
+			p->fd = ~p->fd;
+			ss = ss_of(fdtab_get(p->fd));
+			if (ss && ss->sk) {
+				rt_lock(ss->st);
+				p->revents = (short)(sock_events(ss->sk) & ((uint32_t)(uint16_t)p->events | POLLERR | POLLHUP));
+				rt_unlock(ss->st);
+			} else {
+				p->revents = ss && ss->state == SS_BYPASS ? POLLERR | POLLHUP : POLLNVAL;
+			}
+		}
+		if (rc < 0 && errno == EINTR && sig_wait_resume(0))
+			continue; /* a driver's signal, not the program's */
+		if (rc < 0) {
+			rc = -errno;
+			break;
+		}
+		for (nfds_t i = 0; i < nfds; i++)
+			n += fds[i].revents != 0;
+		if (n) {
+			rc = n;
+			break;
+		}
+		if (zero) {
+			rc = 0;
+			if (polled++)
+				break;
+			rt_poll(st);
+			continue;
+		}
+		if (kep == -2)
+			kep = kernel_epoll(fds, nfds);
+		sig_wait_begin();
+		int w = rt_wait(st, gen_ready, &gen, deadline, kep >= 0 ? kep : -1);
+		if (w == -EINTR && !sig_wait_resume(0)) {
+			rc = -EINTR;
+			break;
+		}
+		if (w == -ETIMEDOUT) {
+			zero = 1; /* one last look */
+			polled = 1;
+		}
+	}
+	if (kep >= 0)
+		REAL(close)(kep);
+	if (idx != small)
+		free(idx);
+	return rc;
+}
+
+static int poll_active(void)
+{
+	return !SHIM_INSIDE() && cfg.active;
+}
+
+static int shim_poll_ns(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero,
+			const sigset_t *sigmask, int *out)
+{
+	sigset_t old;
+	int ko, r;
+
+	if (sigmask)
+		pthread_sigmask(SIG_SETMASK, sigmask, &old);
+	r = mix_poll(fds, nfds, deadline, zero, &ko);
+	if (sigmask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ko)
+		return 0;
+	*out = (int)shim_ret(r);
+	return 1;
+}
+
+SHIM_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	int n;
+	if (poll_active() && fds &&
+	    shim_poll_ns(fds, nfds, timeout < 0 ? UINT64_MAX : rt_now() + (uint64_t)timeout * 1000000ull,
+			 timeout == 0, NULL, &n))
+		return n;
+	return REAL(poll)(fds, nfds, timeout);
+}
+
+SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < nfds)
+		__chk_fail();
+	return poll(fds, nfds, timeout);
+}
+
+static int ts_valid(const struct timespec *t)
+{
+	return !t || (t->tv_sec >= 0 && t->tv_nsec >= 0 && t->tv_nsec < 1000000000);
+}
+
+SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, const sigset_t *sigmask)
+{
+	int n;
+	if (poll_active() && fds && ts_valid(tmo) &&
+	    shim_poll_ns(fds, nfds, tmo ? rt_now() + ts_ns(tmo) : UINT64_MAX,
+			 tmo && !tmo->tv_sec && !tmo->tv_nsec, sigmask, &n))
+		return n;
+	return REAL(ppoll)(fds, nfds, tmo, sigmask);
+}
+
+SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
+			    const sigset_t *sigmask, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < nfds)
+		__chk_fail();
+	return ppoll(fds, nfds, tmo, sigmask);
+}
+
+/* ---- select, pselect ---- */
+
+#define SEL_IN (POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR)
+#define SEL_OUT (POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR)
+#define SEL_EX (POLLPRI)
+
+static int sel_has_bypassed(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+	for (int fd = 0; fd < nfds; fd++)
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) && ss_bypassed(fd))
+			return 1;
+	return 0;
+}
+
+static int mix_select(int nfds, fd_set *r, fd_set *w, fd_set *e, uint64_t deadline, int zero,
+		      const sigset_t *sigmask, int *out)
+{
+	struct pollfd pf[FD_SETSIZE];
+	nfds_t n = 0;
+	int rc, count = 0;
+
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) | (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+				   (e && FD_ISSET(fd, e) ? POLLPRI : 0));
+		if (ev)
+			pf[n++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	if (!shim_poll_ns(pf, n, deadline, zero, sigmask, &rc))
+		return 0;
+	if (rc < 0) {
+		*out = rc;
+		return 1;
+	}
+	for (nfds_t i = 0; i < n; i++) {
+		if (pf[i].revents & POLLNVAL) {
+			*out = (int)shim_ret(-EBADF);
+			return 1;
+		}
+	}
+	for (nfds_t i = 0; i < n; i++) {
+		int fd = pf[i].fd;
+		if (r && FD_ISSET(fd, r) && !(pf[i].revents & SEL_IN))
+			FD_CLR(fd, r);
+		if (w && FD_ISSET(fd, w) && !(pf[i].revents & SEL_OUT))
+			FD_CLR(fd, w);
+		if (e && FD_ISSET(fd, e) && !(pf[i].revents & SEL_EX))
+			FD_CLR(fd, e);
+		count += (r && FD_ISSET(fd, r)) + (w && FD_ISSET(fd, w)) + (e && FD_ISSET(fd, e));
+	}
+	*out = count;
+	return 1;
+}
+
+SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tmo)
+{
+	int n;
+	if (poll_active() && nfds >= 0 && nfds <= FD_SETSIZE &&
+	    (!tmo || (tmo->tv_sec >= 0 && tmo->tv_usec >= 0)) && sel_has_bypassed(nfds, r, w, e)) {
+		uint64_t now = rt_now();
+		uint64_t dl = tmo ? now + (uint64_t)tmo->tv_sec * 1000000000ull + (uint64_t)tmo->tv_usec * 1000ull
+				  : UINT64_MAX;
+		if (mix_select(nfds, r, w, e, dl, tmo && !tmo->tv_sec && !tmo->tv_usec, NULL, &n)) {
+			if (tmo) {
+				/* as Linux: the time not slept */
+				uint64_t t = rt_now(), left = t < dl ? dl - t : 0;
+				tmo->tv_sec = (time_t)(left / 1000000000ull);
+				tmo->tv_usec = (suseconds_t)(left % 1000000000ull / 1000);
+			}
+			return n;
+		}
+	}
+	return REAL(select)(nfds, r, w, e, tmo);
+}
+
+SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tmo,
+			const sigset_t *sigmask)
+{
+	int n;
+	if (poll_active() && nfds >= 0 && nfds <= FD_SETSIZE && ts_valid(tmo) && sel_has_bypassed(nfds, r, w, e) &&
+	    mix_select(nfds, r, w, e, tmo ? rt_now() + ts_ns(tmo) : UINT64_MAX,
+		       tmo && !tmo->tv_sec && !tmo->tv_nsec, sigmask, &n))
+		return n;
+	return REAL(pselect)(nfds, r, w, e, tmo, sigmask);
+}

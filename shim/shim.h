@@ -1,0 +1,234 @@
+/* The shim's internal interfaces: real functions, re-entrancy guard, log,
+ * config, fd table, socket entries, epoll sets. Only the wrappers named in
+ * calls.def leave the library (libdemi.map). */
+#ifndef DEMI_SHIM_H
+#define DEMI_SHIM_H
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "demi/stack.h"
+#include "runtime.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- real.c: the next definition of every interposed function ---- */
+#define CALL(r, n, p, a) extern r(*real_##n) p;
+#include "calls.def"
+#undef CALL
+void *real_resolve(void **slot, const char *name);
+void real_init(void);
+static inline void *real_load(void **slot, const char *name)
+{
+	void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	return p ? p : real_resolve(slot, name);
+}
+#define REAL(n) ((__typeof__(real_##n))real_load((void **)&real_##n, #n))
+
+/* Re-entrancy guard: while the shim itself (or DPDK, started by it) runs,
+ * every wrapper passes straight to libc. */
+extern __thread int shim_depth __attribute__((tls_model("initial-exec")));
+#define SHIM_INSIDE() unlikely(shim_depth > 0)
+static inline void shim_enter(void) { shim_depth++; }
+static inline void shim_leave(void) { shim_depth--; }
+
+static inline long shim_ret(long rc)
+{
+	if (rc < 0) {
+		errno = (int)-rc;
+		return -1;
+	}
+	return rc;
+}
+
+/* ---- log.c ---- */
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+extern int log_level;
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) do { if (log_level >= LOG_WARN) log_msg(LOG_WARN, __VA_ARGS__); } while (0)
+#define log_info(...) do { if (log_level >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...) do { if (log_level >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+int log_parse_level(const char *s); /* -1 if unknown */
+
+/* ---- config.c ---- */
+struct cfg_net {
+	uint32_t net, mask; /* host byte order */
+};
+#define CFG_MAX_CONNECT 32
+struct shim_cfg {
+	int active;        /* a valid config with bypass rules: sockets may be bypassed */
+	int broken;        /* the config had errors (logged with file:line) */
+	int on_error_fail; /* [fallback] on_error = fail */
+	int udp;           /* [bypass] udp */
+	int listen_all;
+	uint8_t listen_ports[65536 / 8];
+	int connect_all;
+	int nconnect;
+	struct cfg_net connect[CFG_MAX_CONNECT];
+	char path[256];
+	struct rt_cfg rt;
+};
+extern struct shim_cfg cfg;
+/* Parse a config file into c; 0 or -1 (errors already logged as file:line). */
+int cfg_parse_file(struct shim_cfg *c, const char *path);
+/* Find and load the config (DEMI_CONFIG, /etc/demi/PROGRAM.conf, /etc/demi/demi.conf). */
+void cfg_load(void);
+int cfg_listen_port(uint16_t port); /* host order */
+int cfg_connect_addr(uint32_t addr); /* host order */
+
+/* ---- fdtab.c: one slot per fd number, read without locks ---- */
+enum fobj_kind { FOBJ_SOCK = 1, FOBJ_EPOLL = 2 };
+struct fobj {
+	int kind;
+	atomic_int refs; /* fds referring to it (dup) */
+};
+struct fobj *fdtab_get(int fd);
+/* Install o at fd (taking a reference); returns what was there (reference
+ * handed to the caller), NULL if nothing. */
+struct fobj *fdtab_set(int fd, struct fobj *o);
+struct fobj *fdtab_take(int fd); /* remove; the caller owns the reference */
+void fdtab_foreach(void (*fn)(int fd, struct fobj *o, void *arg), void *arg);
+void fobj_put(struct fobj *o); /* drop a reference; frees on the last */
+
+/* ---- sockets (socket.c) ---- */
+enum ss_state {
+	SS_KERNEL = 0,    /* the kernel's, for good */
+	SS_CANDIDATE = 1, /* a kernel socket that bind/listen/connect may still bypass */
+	SS_BYPASS = 2,    /* decided for the stack: a description, or attached (sk) */
+};
+enum ss_reason {
+	WHY_UNDECIDED = 0,
+	WHY_LISTEN_PORT,   /* bypassed: [bypass] listen names the port */
+	WHY_CONNECT_DEST,  /* bypassed: [bypass] connect names the destination */
+	WHY_ACCEPTED,      /* bypassed: accepted from a bypassed listener */
+	WHY_NOT_INET,      /* kernel: not AF_INET (AF_UNIX, AF_INET6, ...) */
+	WHY_TYPE,          /* kernel: not a TCP or UDP socket */
+	WHY_UDP_OFF,       /* kernel: [bypass] udp = no */
+	WHY_LOOPBACK,      /* kernel: loopback address */
+	WHY_PORT_UNLISTED, /* kernel: listening port not in [bypass] listen */
+	WHY_DEST_UNLISTED, /* kernel: destination not in [bypass] connect */
+	WHY_ADDR_FOREIGN,  /* kernel: bound to an address that is not the stack's */
+	WHY_DEVICE_FAILED, /* kernel: the stack could not start */
+	WHY_ATTACH_FAILED, /* kernel: the stack refused the socket (bind, listen) */
+	WHY_KERNEL_ACCEPT, /* kernel: accepted on the kernel side of a bypassed listener */
+	WHY_FORKED,        /* dead: a connection of the parent's stack, after fork */
+};
+const char *ss_reason_str(int why);
+
+#define SS_MAX_OPTS 16
+struct ssopt {
+	int level, name;
+	socklen_t len;
+	unsigned char val[16];
+};
+
+struct sitem;
+
+struct ssock {
+	struct fobj h;
+	int state, why;
+	int domain, type, proto; /* type without SOCK_NONBLOCK/SOCK_CLOEXEC */
+	int nonblock;            /* O_NONBLOCK as the application set it */
+	struct sock *sk;         /* attached stack socket */
+	struct stack *st;        /* sk's instance */
+	int bound, kbound;       /* bound (local valid); also bound on the kernel fd */
+	int listening, backlog, klistening;
+	int dead;                /* -errno every call returns (connection lost across fork) */
+	struct sockaddr_in local;
+	int nopts;
+	struct ssopt opts[SS_MAX_OPTS];
+	struct timeval rcvtimeo, sndtimeo;
+	atomic_uint gen;         /* bumped by every readiness notification */
+	struct sitem *items;     /* epoll memberships */
+};
+
+static inline struct ssock *ss_of(struct fobj *o)
+{
+	return o && o->kind == FOBJ_SOCK ? (struct ssock *)o : NULL;
+}
+/* The bypassed socket at fd, or NULL for anything the kernel serves. */
+static inline struct ssock *ss_bypassed(int fd)
+{
+	struct ssock *ss = ss_of(fdtab_get(fd));
+	return ss && ss->state == SS_BYPASS ? ss : NULL;
+}
+
+extern pthread_mutex_t shim_mu;  /* control plane: decisions, attach, epoll membership */
+extern atomic_uint shim_gen;     /* bumped by every notification of any socket */
+extern int shim_rt_failed;       /* the stack could not start: everything to the kernel */
+extern int shim_has_bypass;      /* some socket of this process was bypassed */
+struct stack *shim_stack(void);  /* this thread's instance, started on first use; NULL: failed */
+
+struct ssock *ss_new(int domain, int type, int proto, int state, int why);
+void ss_free(struct ssock *ss);
+/* Make sure a bypassed socket has its stack socket (lazy start). 0: attached;
+ * 1: it fell back to the kernel (use the kernel path); -errno: failed. */
+int ss_attach(struct ssock *ss, int fd);
+int ss_attach_locked(struct ssock *ss, int fd);
+/* Turn a bypassed description into a kernel socket, replaying bind/listen. */
+int ss_to_kernel(struct ssock *ss, int fd, int why);
+/* Block until sock_events(ss->sk) & want, a deadline (UINT64_MAX: none), a
+ * signal, or kernel_fd readable. 0, 1 (kernel_fd), -EAGAIN (timeout), -EINTR. */
+int ss_wait(struct ssock *ss, uint32_t want, uint64_t deadline, int kernel_fd);
+uint64_t ss_deadline(const struct timeval *tv); /* UINT64_MAX for zero */
+void ss_notify(struct sock *sk, void *arg);
+void ss_sigpipe(void);
+int shim_on_error(void); /* what a failing start means: 1 fail, 0 kernel */
+
+/* ---- epoll.c ---- */
+struct sepoll;
+struct sitem {
+	struct sepoll *ep;
+	struct ssock *ss;
+	int fd;
+	uint32_t events; /* as the application asked (incl. EPOLLET, EPOLLONESHOT) */
+	epoll_data_t data;
+	int in_kernel;   /* registered in the kernel epoll */
+	int in_user;     /* readiness kept here (a bypassed socket) */
+	int queued;      /* on the ready list */
+	int disarmed;    /* EPOLLONESHOT fired */
+	struct sitem *ep_next, *ep_prev; /* all items of ep */
+	struct sitem *ss_next;           /* all items of ss */
+	struct sitem *r_next;            /* ready list */
+};
+void ep_item_notify(struct sitem *it); /* under the socket's rt_lock */
+/* The socket behind some items changed sides: fix their registrations. */
+void ep_ss_changed(struct ssock *ss);
+void ep_ss_remove(struct ssock *ss); /* the last fd of ss closed */
+void ep_free(struct fobj *o);
+int ep_attach_all(int epfd);
+
+/* ---- signal.c ---- */
+void sig_wait_begin(void);
+/* rt_wait() said -EINTR: 1 if the wait goes on (no handler of the program
+ * ran, or it had SA_RESTART and the call restarts), 0 for EINTR. */
+int sig_wait_resume(int restartable);
+void sig_device_restart(void);
+
+/* ---- fork.c ---- */
+void fork_init(void);
+
+/* ---- init.c ---- */
+extern int shim_ready; /* config loaded */
+
+static inline uint64_t ts_ns(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
+}
+
+#endif

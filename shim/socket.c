@@ -1,0 +1,952 @@
+/* Socket entries and the control-plane calls: socket, bind, listen, accept,
+ * connect, names, options, shutdown, close, dup, fcntl, ioctl.
+ *
+ * Every fd is a real kernel fd. An AF_INET TCP/UDP socket gets an entry when
+ * a config is active: a candidate until bind/listen (local port in [bypass]
+ * listen) or connect/sendto (destination in [bypass] connect) decides. A
+ * bypassed socket is first a description (address, options, backlog) that
+ * survives fork; its stack socket is attached lazily, when it first needs
+ * packets. Kernel errors come from the kernel fd itself wherever the kernel
+ * can judge the call, so errno is exactly Linux's. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+pthread_mutex_t shim_mu = PTHREAD_MUTEX_INITIALIZER;
+atomic_uint shim_gen;
+int shim_rt_failed;
+
+static const char *const why_str[] = {
+	[WHY_UNDECIDED] = "undecided",
+	[WHY_LISTEN_PORT] = "bypassed: [bypass] listen names the port",
+	[WHY_CONNECT_DEST] = "bypassed: [bypass] connect names the destination",
+	[WHY_ACCEPTED] = "bypassed: accepted from a bypassed listener",
+	[WHY_NOT_INET] = "kernel: not AF_INET",
+	[WHY_TYPE] = "kernel: not a TCP or UDP socket",
+	[WHY_UDP_OFF] = "kernel: [bypass] udp = no",
+	[WHY_LOOPBACK] = "kernel: loopback",
+	[WHY_PORT_UNLISTED] = "kernel: port not in [bypass] listen",
+	[WHY_DEST_UNLISTED] = "kernel: destination not in [bypass] connect",
+	[WHY_ADDR_FOREIGN] = "kernel: bound to an address that is not the stack's",
+	[WHY_DEVICE_FAILED] = "kernel: the stack could not start",
+	[WHY_ATTACH_FAILED] = "kernel: the stack refused the socket",
+	[WHY_KERNEL_ACCEPT] = "kernel: accepted on the kernel side of a bypassed listener",
+	[WHY_FORKED] = "lost: a connection of the parent's stack",
+};
+
+const char *ss_reason_str(int why)
+{
+	return why >= 0 && why < (int)(sizeof(why_str) / sizeof(why_str[0])) ? why_str[why] : "?";
+}
+
+int shim_on_error(void)
+{
+	return cfg.on_error_fail;
+}
+
+struct ssock *ss_new(int domain, int type, int proto, int state, int why)
+{
+	struct ssock *ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return NULL;
+	ss->h.kind = FOBJ_SOCK;
+	ss->domain = domain;
+	ss->type = type;
+	ss->proto = proto;
+	ss->state = state;
+	ss->why = why;
+	return ss;
+}
+
+void ss_free(struct ssock *ss)
+{
+	ep_ss_remove(ss);
+	if (ss->sk) {
+		rt_lock(ss->st);
+		sock_set_notify(ss->sk, NULL, NULL);
+		sock_close(ss->sk);
+		rt_unlock(ss->st);
+	}
+	free(ss);
+}
+
+void ss_notify(struct sock *sk, void *arg)
+{
+	struct ssock *ss = arg;
+	(void)sk;
+	atomic_fetch_add_explicit(&ss->gen, 1, memory_order_release);
+	atomic_fetch_add_explicit(&shim_gen, 1, memory_order_release);
+	for (struct sitem *it = ss->items; it; it = it->ss_next)
+		if (it->in_user)
+			ep_item_notify(it);
+}
+
+int shim_has_bypass;
+
+static void ss_set_state(struct ssock *ss, int fd, int state, int why)
+{
+	if (state == SS_BYPASS)
+		shim_has_bypass = 1;
+	ss->state = state;
+	ss->why = why;
+	log_debug("fd %d: %s", fd, ss_reason_str(why));
+	if (ss->items)
+		ep_ss_changed(ss);
+}
+
+static int kernel_set_nonblock(int fd, int on)
+{
+	int fl = REAL(fcntl)(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return REAL(fcntl)(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+/* This thread's stack instance, started on first use; NULL (once logged)
+ * when the device cannot start. */
+struct stack *shim_stack(void)
+{
+	struct stack *st;
+
+	if (shim_rt_failed)
+		return NULL;
+	shim_enter();
+	st = rt_stack();
+	shim_leave();
+	if (st)
+		sig_device_restart();
+	if (!st) {
+		shim_rt_failed = 1;
+		if (shim_on_error())
+			log_error("stack unavailable: %s; bypassed sockets fail (on_error = fail)", rt_error());
+		else
+			log_warn("stack unavailable: %s; every socket stays with the kernel", rt_error());
+	}
+	return st;
+}
+
+int ss_to_kernel(struct ssock *ss, int fd, int why)
+{
+	if (ss->bound && !ss->kbound) {
+		if (REAL(bind)(fd, (struct sockaddr *)&ss->local, sizeof(ss->local)) < 0) {
+			int e = errno;
+			log_warn("fd %d: cannot move to the kernel: bind %s:%u: %s", fd,
+				 inet_ntoa(ss->local.sin_addr), ntohs(ss->local.sin_port), strerror(e));
+			return -e;
+		}
+		ss->kbound = 1;
+	}
+	if (ss->listening && !ss->klistening) {
+		if (REAL(listen)(fd, ss->backlog) < 0)
+			return -errno;
+		ss->klistening = 1;
+	}
+	if (ss->klistening)
+		kernel_set_nonblock(fd, ss->nonblock);
+	ss_set_state(ss, fd, SS_KERNEL, why);
+	return 0;
+}
+
+static void ss_replay_opts(struct ssock *ss, struct sock *sk)
+{
+	for (int i = 0; i < ss->nopts; i++) {
+		struct ssopt *o = &ss->opts[i];
+		sock_setopt(sk, o->level, o->name, o->val, o->len); /* the stack ignores what it lacks */
+	}
+}
+
+int ss_attach_locked(struct ssock *ss, int fd)
+{
+	struct stack *st;
+	struct sock *sk = NULL;
+	int rc;
+
+	if (ss->state != SS_BYPASS)
+		return 1;
+	if (ss->dead)
+		return ss->dead;
+	if (ss->sk)
+		return 0;
+	st = shim_stack();
+	if (!st) {
+		if (shim_on_error())
+			return -ENETDOWN;
+		rc = ss_to_kernel(ss, fd, WHY_DEVICE_FAILED);
+		return rc ? rc : 1;
+	}
+	rt_lock(st);
+	rc = sock_create(st, ss->type, &sk);
+	if (!rc) {
+		ss_replay_opts(ss, sk);
+		if (ss->bound)
+			rc = sock_bind(sk, &ss->local);
+		if (!rc && ss->listening)
+			rc = sock_listen(sk, ss->backlog);
+		if (rc) {
+			sock_close(sk);
+			sk = NULL;
+		}
+	}
+	if (!rc) {
+		ss->sk = sk;
+		ss->st = st;
+		sock_set_notify(sk, ss_notify, ss);
+		/* readiness may already be there (a pending connection) */
+		for (struct sitem *it = ss->items; it; it = it->ss_next)
+			if (it->in_user)
+				ep_item_notify(it);
+	}
+	rt_unlock(st);
+	if (rc) {
+		log_warn("fd %d: the stack refused %s:%u: %s", fd, inet_ntoa(ss->local.sin_addr),
+			 ntohs(ss->local.sin_port), strerror(-rc));
+		if (shim_on_error())
+			return rc;
+		int k = ss_to_kernel(ss, fd, WHY_ATTACH_FAILED);
+		return k ? k : 1;
+	}
+	log_info("fd %d: on the stack (%s)", fd, ss_reason_str(ss->why));
+	return 0;
+}
+
+int ss_attach(struct ssock *ss, int fd)
+{
+	int rc;
+	if (likely(ss->sk))
+		return 0;
+	pthread_mutex_lock(&shim_mu);
+	rc = ss_attach_locked(ss, fd);
+	pthread_mutex_unlock(&shim_mu);
+	return rc;
+}
+
+uint64_t ss_deadline(const struct timeval *tv)
+{
+	if (!tv->tv_sec && !tv->tv_usec)
+		return UINT64_MAX;
+	return rt_now() + (uint64_t)tv->tv_sec * 1000000000ull + (uint64_t)tv->tv_usec * 1000ull;
+}
+
+struct ss_wctx {
+	struct ssock *ss;
+	unsigned gen;
+};
+
+static int ss_ready(void *arg)
+{
+	struct ss_wctx *w = arg;
+	return atomic_load_explicit(&w->ss->gen, memory_order_acquire) != w->gen;
+}
+
+int ss_wait(struct ssock *ss, uint32_t want, uint64_t deadline, int kernel_fd)
+{
+	for (;;) {
+		struct ss_wctx w = {ss, atomic_load_explicit(&ss->gen, memory_order_acquire)};
+		uint32_t ev;
+		int r;
+
+		rt_lock(ss->st);
+		ev = sock_events(ss->sk);
+		rt_unlock(ss->st);
+		if (ev & (want | EPOLLERR | EPOLLHUP))
+			return 0;
+		sig_wait_begin();
+		r = rt_wait(ss->st, ss_ready, &w, deadline, kernel_fd);
+		if (r == 1)
+			return 1;
+		if (r == -ETIMEDOUT)
+			return -EAGAIN;
+		/* restartable as Linux: a call without a timeout (sock_intr_errno) */
+		if (r == -EINTR && !sig_wait_resume(deadline == UINT64_MAX))
+			return -EINTR;
+	}
+}
+
+void ss_sigpipe(void)
+{
+	pthread_kill(pthread_self(), SIGPIPE);
+}
+
+/* Copy a socket address out as the kernel does: truncated to *len, *len set
+ * to the full size. */
+static int addr_out(struct sockaddr *addr, socklen_t *len, const struct sockaddr_in *sin)
+{
+	if (!addr || !len)
+		return addr || len ? -EFAULT : 0;
+	if ((int)*len < 0)
+		return -EINVAL;
+	memcpy(addr, sin, *len < sizeof(*sin) ? *len : sizeof(*sin));
+	*len = sizeof(*sin);
+	return 0;
+}
+
+static int int_out(void *val, socklen_t *len, int v)
+{
+	if (!len)
+		return -EFAULT;
+	if ((int)*len < 0)
+		return -EINVAL;
+	if (*len > sizeof(int))
+		*len = sizeof(int);
+	memcpy(val, &v, *len);
+	return 0;
+}
+
+/* ---- socket, socketpair ---- */
+
+SHIM_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct ssock *ss;
+
+	if (SHIM_INSIDE() || !shim_ready)
+		return REAL(socket)(domain, type, protocol);
+	if (!cfg.active) {
+		if (cfg.broken && cfg.on_error_fail && domain == AF_INET) {
+			log_error("socket(AF_INET) refused: %s has errors (on_error = fail)", cfg.path);
+			errno = EINVAL;
+			return -1;
+		}
+		return REAL(socket)(domain, type, protocol);
+	}
+	fd = REAL(socket)(domain, type, protocol);
+	if (fd < 0)
+		return fd;
+	if (domain != AF_INET) {
+		log_debug("fd %d: %s (domain %d)", fd, ss_reason_str(WHY_NOT_INET), domain);
+		return fd;
+	}
+	if ((base != SOCK_STREAM && base != SOCK_DGRAM) ||
+	    (base == SOCK_STREAM && protocol && protocol != IPPROTO_TCP) ||
+	    (base == SOCK_DGRAM && protocol && protocol != IPPROTO_UDP)) {
+		log_debug("fd %d: %s", fd, ss_reason_str(WHY_TYPE));
+		return fd;
+	}
+	if (base == SOCK_DGRAM && !cfg.udp) {
+		log_debug("fd %d: %s", fd, ss_reason_str(WHY_UDP_OFF));
+		return fd;
+	}
+	ss = ss_new(domain, base, protocol, SS_CANDIDATE, WHY_UNDECIDED);
+	if (!ss)
+		return fd; /* no memory: the kernel's */
+	ss->nonblock = !!(type & SOCK_NONBLOCK);
+	pthread_mutex_lock(&shim_mu);
+	fobj_put(fdtab_set(fd, &ss->h)); /* a stale entry from a close we did not see */
+	pthread_mutex_unlock(&shim_mu);
+	return fd;
+}
+
+SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	return REAL(socketpair)(domain, type, protocol, sv);
+}
+
+/* ---- bind, listen ---- */
+
+static int stack_addr_is(uint32_t a)
+{
+	return a == ntohl(cfg.rt.stack.addr.s_addr);
+}
+
+SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct ssock *ss;
+	struct sockaddr_in sin;
+	uint32_t a;
+	uint16_t port;
+	int rc;
+
+	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state != SS_CANDIDATE ||
+	    !addr || len < sizeof(sin) || addr->sa_family != AF_INET)
+		return REAL(bind)(fd, addr, len);
+	memcpy(&sin, addr, sizeof(sin));
+	a = ntohl(sin.sin_addr.s_addr);
+	port = ntohs(sin.sin_port);
+	pthread_mutex_lock(&shim_mu);
+	if (ss->bound) {
+		rc = -EINVAL;
+	} else if ((a >> 24) == 127) {
+		rc = REAL(bind)(fd, addr, len) < 0 ? -errno : 0;
+		if (!rc)
+			ss_set_state(ss, fd, SS_KERNEL, WHY_LOOPBACK);
+	} else if (port && cfg_listen_port(port) && stack_addr_is(a)) {
+		/* the stack's own address: the kernel does not have it */
+		ss->bound = 1;
+		ss->local = sin;
+		ss_set_state(ss, fd, SS_BYPASS, WHY_LISTEN_PORT);
+		rc = 0;
+	} else {
+		rc = REAL(bind)(fd, addr, len) < 0 ? -errno : 0;
+		if (!rc) {
+			socklen_t l = sizeof(ss->local);
+			ss->bound = ss->kbound = 1;
+			REAL(getsockname)(fd, (struct sockaddr *)&ss->local, &l);
+			if (a != INADDR_ANY)
+				ss_set_state(ss, fd, SS_KERNEL, WHY_ADDR_FOREIGN);
+			else if (port && cfg_listen_port(port))
+				ss_set_state(ss, fd, SS_BYPASS, WHY_LISTEN_PORT);
+			/* else: an unlisted or ephemeral port; connect may still decide */
+		}
+	}
+	pthread_mutex_unlock(&shim_mu);
+	return (int)shim_ret(rc);
+}
+
+SHIM_EXPORT int listen(int fd, int backlog)
+{
+	struct ssock *ss;
+	int rc = 0;
+
+	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL)
+		return REAL(listen)(fd, backlog);
+	if (backlog < 0 || backlog > 4096)
+		backlog = 4096;
+	pthread_mutex_lock(&shim_mu);
+	if (ss->state == SS_CANDIDATE) {
+		rc = REAL(listen)(fd, backlog) < 0 ? -errno : 0;
+		if (!rc) {
+			socklen_t l = sizeof(ss->local);
+			int was_bound = ss->bound;
+			REAL(getsockname)(fd, (struct sockaddr *)&ss->local, &l);
+			ss->bound = ss->kbound = ss->klistening = 1;
+			ss->listening = 1;
+			ss->backlog = backlog;
+			if (ss->local.sin_addr.s_addr == INADDR_ANY && (!was_bound || cfg.listen_all) &&
+			    cfg_listen_port(ntohs(ss->local.sin_port))) {
+				kernel_set_nonblock(fd, 1);
+				ss_set_state(ss, fd, SS_BYPASS, WHY_LISTEN_PORT);
+			} else {
+				ss_set_state(ss, fd, SS_KERNEL, WHY_PORT_UNLISTED);
+			}
+		}
+	} else if (ss->type != SOCK_STREAM) {
+		rc = -EOPNOTSUPP;
+	} else {
+		if (ss->kbound) {
+			rc = REAL(listen)(fd, backlog) < 0 ? -errno : 0;
+			if (!rc && !ss->klistening) {
+				ss->klistening = 1;
+				kernel_set_nonblock(fd, 1); /* accept checks both sides */
+				if (ss->items)
+					ep_ss_changed(ss);
+			}
+		}
+		if (!rc && ss->sk) {
+			rt_lock(ss->st);
+			rc = sock_listen(ss->sk, backlog);
+			rt_unlock(ss->st);
+			if (rc && ss->listening)
+				rc = 0; /* a second listen only changes the backlog */
+		}
+		if (!rc) {
+			ss->listening = 1;
+			ss->backlog = backlog;
+		}
+	}
+	pthread_mutex_unlock(&shim_mu);
+	return (int)shim_ret(rc);
+}
+
+/* ---- accept ---- */
+
+static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockaddr_in *peer,
+			struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct ssock *nss;
+	int nfd, rc;
+
+	/* a real, unique fd number: a kernel socket of the same family */
+	nfd = REAL(socket)(AF_INET, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
+	nss = nfd >= 0 ? ss_new(AF_INET, SOCK_STREAM, 0, SS_BYPASS, WHY_ACCEPTED) : NULL;
+	if (!nss) {
+		rc = nfd < 0 ? -errno : -ENOMEM;
+		if (nfd >= 0)
+			REAL(close)(nfd);
+		rt_lock(ss->st);
+		sock_close(nsk);
+		rt_unlock(ss->st);
+		return rc;
+	}
+	shim_has_bypass = 1;
+	nss->sk = nsk;
+	nss->st = sock_stack(nsk);
+	nss->nonblock = !!(flags & SOCK_NONBLOCK);
+	nss->bound = 1;
+	nss->local = ss->local;
+	rt_lock(nss->st);
+	sock_set_notify(nsk, ss_notify, nss);
+	rt_unlock(nss->st);
+	pthread_mutex_lock(&shim_mu);
+	fobj_put(fdtab_set(nfd, &nss->h));
+	pthread_mutex_unlock(&shim_mu);
+	rc = addr_out(addr, len, peer);
+	if (rc) {
+		/* as the kernel: the connection is gone with the bad buffer */
+		close(nfd);
+		return rc;
+	}
+	return nfd;
+}
+
+static int shim_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct ssock *ss = ss_bypassed(fd);
+	uint64_t deadline = 0;
+	int polled = 0;
+
+	if (SHIM_INSIDE() || !ss)
+		return REAL(accept4)(fd, addr, len, flags);
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return (int)shim_ret(-EINVAL);
+	if (ss->type != SOCK_STREAM)
+		return (int)shim_ret(-EOPNOTSUPP);
+	if (!ss->listening)
+		return (int)shim_ret(-EINVAL);
+	int a = ss_attach(ss, fd);
+	if (a == 1)
+		return REAL(accept4)(fd, addr, len, flags);
+	if (a < 0)
+		return (int)shim_ret(a);
+	for (;;) {
+		struct sock *nsk = NULL;
+		struct sockaddr_in peer;
+		int r, w;
+
+		rt_lock(ss->st);
+		r = sock_accept(ss->sk, &nsk, &peer);
+		rt_unlock(ss->st);
+		if (r == 0)
+			return (int)shim_ret(accept_stack(ss, nsk, &peer, addr, len, flags));
+		if (r != -EAGAIN)
+			return (int)shim_ret(r);
+		if (ss->klistening) {
+			/* a local client on the kernel side; the kernel fd is non-blocking */
+			int k = REAL(accept4)(fd, addr, len, flags);
+			if (k >= 0 || errno != EAGAIN)
+				return k;
+		}
+		if (ss->nonblock) {
+			if (polled++)
+				return (int)shim_ret(-EAGAIN);
+			rt_poll(ss->st);
+			continue;
+		}
+		if (!deadline)
+			deadline = ss_deadline(&ss->rcvtimeo);
+		w = ss_wait(ss, EPOLLIN, deadline, ss->klistening ? fd : -1);
+		if (w < 0)
+			return (int)shim_ret(w);
+	}
+}
+
+SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	return shim_accept4(fd, addr, len, flags);
+}
+
+SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (SHIM_INSIDE() || !ss_bypassed(fd))
+		return REAL(accept)(fd, addr, len);
+	return shim_accept4(fd, addr, len, 0);
+}
+
+/* ---- connect ---- */
+
+/* Decide a candidate at connect/sendto by destination; returns the state. */
+int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to)
+{
+	uint32_t a = ntohl(to->sin_addr.s_addr);
+
+	pthread_mutex_lock(&shim_mu);
+	if (ss->state == SS_CANDIDATE) {
+		if ((a >> 24) == 127)
+			ss_set_state(ss, fd, SS_KERNEL, WHY_LOOPBACK);
+		else if (!cfg_connect_addr(a))
+			ss_set_state(ss, fd, SS_KERNEL, WHY_DEST_UNLISTED);
+		else
+			ss_set_state(ss, fd, SS_BYPASS, WHY_CONNECT_DEST);
+	}
+	pthread_mutex_unlock(&shim_mu);
+	return ss->state;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct ssock *ss;
+	struct sockaddr_in sin;
+	int rc, a;
+
+	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL ||
+	    !addr || len < sizeof(sin) || (addr->sa_family != AF_INET && ss->state != SS_BYPASS))
+		return REAL(connect)(fd, addr, len);
+	memcpy(&sin, addr, sizeof(sin));
+	if (ss->state == SS_CANDIDATE && ss_decide_dest(ss, fd, &sin) != SS_BYPASS)
+		return REAL(connect)(fd, addr, len);
+	if (ss->listening)
+		return (int)shim_ret(-EISCONN);
+	a = ss_attach(ss, fd);
+	if (a == 1)
+		return REAL(connect)(fd, addr, len);
+	if (a < 0)
+		return (int)shim_ret(a);
+	rt_lock(ss->st);
+	rc = sock_connect(ss->sk, &sin);
+	rt_unlock(ss->st);
+	if (rc != -EINPROGRESS || ss->nonblock)
+		return (int)shim_ret(rc);
+	rc = ss_wait(ss, EPOLLOUT, ss_deadline(&ss->sndtimeo), -1);
+	if (rc == -EAGAIN)
+		return (int)shim_ret(-EINPROGRESS);
+	if (rc < 0)
+		return (int)shim_ret(rc);
+	rt_lock(ss->st);
+	rc = -sock_take_error(ss->sk);
+	rt_unlock(ss->st);
+	return (int)shim_ret(rc);
+}
+
+/* ---- names ---- */
+
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct ssock *ss;
+	struct sockaddr_in sin;
+	int rc = 0;
+
+	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)) || (!ss->sk && ss->kbound))
+		return REAL(getsockname)(fd, addr, len);
+	if (ss->sk) {
+		rt_lock(ss->st);
+		rc = sock_name(ss->sk, &sin);
+		rt_unlock(ss->st);
+	} else {
+		sin = ss->local;
+	}
+	if (!rc)
+		rc = addr_out(addr, len, &sin);
+	return (int)shim_ret(rc);
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct ssock *ss;
+	struct sockaddr_in sin;
+	int rc = -ENOTCONN;
+
+	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)))
+		return REAL(getpeername)(fd, addr, len);
+	if (ss->sk) {
+		rt_lock(ss->st);
+		rc = sock_peer(ss->sk, &sin);
+		rt_unlock(ss->st);
+	}
+	if (!rc)
+		rc = addr_out(addr, len, &sin);
+	return (int)shim_ret(rc);
+}
+
+/* ---- options ---- */
+
+static void opt_record(struct ssock *ss, int level, int name, const void *val, socklen_t len)
+{
+	struct ssopt *o = NULL;
+
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) && len >= sizeof(struct timeval)) {
+		memcpy(name == SO_RCVTIMEO ? &ss->rcvtimeo : &ss->sndtimeo, val, sizeof(struct timeval));
+		return;
+	}
+	if (!val || len > sizeof(o->val))
+		return;
+	for (int i = 0; i < ss->nopts; i++)
+		if (ss->opts[i].level == level && ss->opts[i].name == name)
+			o = &ss->opts[i];
+	if (!o) {
+		if (ss->nopts == SS_MAX_OPTS)
+			return;
+		o = &ss->opts[ss->nopts++];
+	}
+	o->level = level;
+	o->name = name;
+	o->len = len;
+	memcpy(o->val, val, len);
+}
+
+SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct ssock *ss;
+	int rc;
+
+	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL)
+		return REAL(setsockopt)(fd, level, name, val, len);
+	if (ss->state == SS_BYPASS && ss->sk && !ss->klistening &&
+	    !(level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))) {
+		rt_lock(ss->st);
+		rc = sock_setopt(ss->sk, level, name, val, len);
+		rt_unlock(ss->st);
+		if (rc != -ENOPROTOOPT)
+			return (int)shim_ret(rc);
+		/* an option the stack does not have: the kernel judges it as Linux would */
+		return REAL(setsockopt)(fd, level, name, val, len);
+	}
+	/* a candidate, a description, a dual listener or a timeout: the kernel fd
+	 * validates and keeps it; recorded for the stack socket */
+	rc = REAL(setsockopt)(fd, level, name, val, len);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&shim_mu);
+	opt_record(ss, level, name, val, len);
+	if (ss->sk && !(level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))) {
+		rt_lock(ss->st);
+		sock_setopt(ss->sk, level, name, val, len);
+		rt_unlock(ss->st);
+	}
+	pthread_mutex_unlock(&shim_mu);
+	return 0;
+}
+
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct ssock *ss;
+	int rc;
+
+	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)))
+		return REAL(getsockopt)(fd, level, name, val, len);
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_TYPE:
+			return (int)shim_ret(int_out(val, len, ss->type));
+		case SO_DOMAIN:
+			return (int)shim_ret(int_out(val, len, AF_INET));
+		case SO_PROTOCOL:
+			return (int)shim_ret(int_out(val, len, ss->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP));
+		case SO_ACCEPTCONN:
+			return (int)shim_ret(int_out(val, len, ss->listening));
+		case SO_RCVTIMEO:
+		case SO_SNDTIMEO:
+			if (!len || !val)
+				return (int)shim_ret(-EFAULT);
+			if ((int)*len < 0)
+				return (int)shim_ret(-EINVAL);
+			if (*len > sizeof(struct timeval))
+				*len = sizeof(struct timeval);
+			memcpy(val, name == SO_RCVTIMEO ? &ss->rcvtimeo : &ss->sndtimeo, *len);
+			return 0;
+		case SO_ERROR:
+			if (!ss->sk)
+				break;
+			rt_lock(ss->st);
+			rc = sock_take_error(ss->sk);
+			rt_unlock(ss->st);
+			return (int)shim_ret(int_out(val, len, rc));
+		}
+	}
+	if (!ss->sk)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	rt_lock(ss->st);
+	rc = sock_getopt(ss->sk, level, name, val, len);
+	rt_unlock(ss->st);
+	if (rc == -ENOPROTOOPT)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	return (int)shim_ret(rc);
+}
+
+/* ---- shutdown, close, dup ---- */
+
+SHIM_EXPORT int shutdown(int fd, int how)
+{
+	struct ssock *ss;
+	int rc;
+
+	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)))
+		return REAL(shutdown)(fd, how);
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return (int)shim_ret(-EINVAL);
+	if (ss->klistening)
+		REAL(shutdown)(fd, how);
+	if (!ss->sk)
+		return ss->klistening ? 0 : (int)shim_ret(-ENOTCONN);
+	rt_lock(ss->st);
+	rc = sock_shutdown(ss->sk, how);
+	rt_unlock(ss->st);
+	if (rc == -ENOTCONN && ss->klistening)
+		rc = 0;
+	return (int)shim_ret(rc);
+}
+
+static void fd_forget(int fd)
+{
+	pthread_mutex_lock(&shim_mu);
+	fobj_put(fdtab_take(fd));
+	pthread_mutex_unlock(&shim_mu);
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	if (!SHIM_INSIDE() && fdtab_get(fd))
+		fd_forget(fd);
+	return REAL(close)(fd);
+}
+
+static void fd_forget_range(unsigned first, unsigned last)
+{
+	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
+		if (fdtab_get((int)fd))
+			fd_forget((int)fd);
+}
+
+SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	int rc = REAL(close_range)(first, last, flags);
+	if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !SHIM_INSIDE())
+		fd_forget_range(first, last);
+	return rc;
+}
+
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	if (!SHIM_INSIDE() && lowfd >= 0)
+		fd_forget_range((unsigned)lowfd, ~0u);
+	REAL(closefrom)(lowfd);
+}
+
+/* newfd now refers to what fd refers to (or to nothing the shim tracks). */
+static void fd_share(int fd, int newfd)
+{
+	struct fobj *o = fdtab_get(fd);
+
+	if (!o && !fdtab_get(newfd))
+		return;
+	pthread_mutex_lock(&shim_mu);
+	fobj_put(fdtab_set(newfd, o));
+	pthread_mutex_unlock(&shim_mu);
+}
+
+SHIM_EXPORT int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+	if (r >= 0 && !SHIM_INSIDE())
+		fd_share(fd, r);
+	return r;
+}
+
+SHIM_EXPORT int dup2(int fd, int fd2)
+{
+	int r = REAL(dup2)(fd, fd2);
+	if (r >= 0 && fd != fd2 && !SHIM_INSIDE())
+		fd_share(fd, r);
+	return r;
+}
+
+SHIM_EXPORT int dup3(int fd, int fd2, int flags)
+{
+	int r = REAL(dup3)(fd, fd2, flags);
+	if (r >= 0 && !SHIM_INSIDE())
+		fd_share(fd, r);
+	return r;
+}
+
+/* ---- fcntl, ioctl ---- */
+
+static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	struct ssock *ss;
+	int r;
+
+	if (SHIM_INSIDE() || !fdtab_get(fd))
+		return real(fd, cmd, arg);
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = real(fd, cmd, arg);
+		if (r >= 0)
+			fd_share(fd, r);
+		return r;
+	case F_GETFL:
+		r = real(fd, cmd);
+		if (r >= 0 && (ss = ss_of(fdtab_get(fd))) && ss->state == SS_BYPASS)
+			r = (r & ~O_NONBLOCK) | (ss->nonblock ? O_NONBLOCK : 0);
+		return r;
+	case F_SETFL:
+		if (!(ss = ss_of(fdtab_get(fd))))
+			return real(fd, cmd, arg);
+		r = real(fd, cmd, ss->state == SS_BYPASS && ss->klistening ? (void *)((uintptr_t)arg | O_NONBLOCK) : arg);
+		if (r == 0)
+			ss->nonblock = !!((uintptr_t)arg & O_NONBLOCK);
+		return r;
+	default:
+		return real(fd, cmd, arg);
+	}
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return shim_fcntl(REAL(fcntl), fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return shim_fcntl(REAL(fcntl64), fd, cmd, arg);
+}
+
+SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	struct ssock *ss;
+	va_list ap;
+	void *arg;
+	int rc;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL)
+		return REAL(ioctl)(fd, req, arg);
+	switch (req) {
+	case FIONBIO:
+		if (!arg)
+			return (int)shim_ret(-EFAULT);
+		if (!(ss->state == SS_BYPASS && ss->klistening)) {
+			rc = REAL(ioctl)(fd, req, arg);
+			if (rc < 0)
+				return rc;
+		}
+		ss->nonblock = !!*(int *)arg;
+		return 0;
+	case FIONREAD:  /* SIOCINQ */
+	case SIOCOUTQ:
+		if (ss->state != SS_BYPASS || (!ss->sk && ss->klistening))
+			break;
+		if (!arg)
+			return (int)shim_ret(-EFAULT);
+		if (ss->listening)
+			return (int)shim_ret(-EINVAL);
+		if (!ss->sk) {
+			*(int *)arg = 0;
+			return 0;
+		}
+		rt_lock(ss->st);
+		*(int *)arg = (int)(req == SIOCOUTQ ? sock_tx_bytes(ss->sk) : sock_rx_bytes(ss->sk));
+		rt_unlock(ss->st);
+		return 0;
+	}
+	return REAL(ioctl)(fd, req, arg);
+}

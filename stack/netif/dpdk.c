@@ -1,0 +1,630 @@
+/* The DPDK netif: one port, one queue pair, zero copy.
+ *
+ * Every mbuf carries a struct pbuf in its private area (priv_size of the
+ * pool), so a received frame reaches the stack as the pbuf of its mbuf and a
+ * frame the stack sends is the mbuf itself: pbuf->data/len map onto the
+ * mbuf's data_off/data_len, and the pbuf pool's alloc/free are
+ * rte_pktmbuf_alloc/free.
+ *
+ * Start-up (once per process): stale state of a previous run is reclaimed
+ * (a memif socket file nobody serves, an XDP program left on the interface),
+ * EAL starts with the arguments dpdk_args.c builds, and the port is
+ * configured with the checksum offloads it offers and rx interrupts if the
+ * driver has them. DPDK's own log lines during start are captured, so a
+ * failure comes back as one line naming the device and the reason. */
+#include <errno.h>
+#include <stdarg.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dpdk.h"
+
+_Static_assert(RTE_PKTMBUF_HEADROOM == PBUF_HEADROOM, "mbuf headroom must match the pbuf's");
+
+#define DPDK_RXD 1024
+#define DPDK_TXD 1024
+#define DPDK_POOL_CACHE 256
+#define DPDK_PRIV_SIZE RTE_ALIGN(sizeof(struct pbuf), RTE_MBUF_PRIV_ALIGN)
+
+struct dpdk_netif {
+	struct netif nif;
+	struct pbuf_pool pool;
+	struct rte_mempool *mp;
+	uint16_t port;
+	int wait_fd;         /* rx interrupt fd of queue 0, or -1 */
+	int wait_is_counter; /* an eventfd that must be read to re-arm */
+	int started;
+	struct dpdk_spec spec;
+};
+
+static struct dpdk_netif dn;     /* one port per process */
+static int eal_state;            /* 0 never started, 1 up, -1 failed */
+
+static inline struct pbuf *mb_pbuf(struct rte_mbuf *m)
+{
+	return (struct pbuf *)rte_mbuf_to_priv(m);
+}
+
+static inline struct rte_mbuf *pbuf_mb(struct pbuf *p)
+{
+	return (struct rte_mbuf *)((char *)p - sizeof(struct rte_mbuf));
+}
+
+static inline void pbuf_from_mb(struct pbuf *p, struct rte_mbuf *m, uint32_t flags)
+{
+	p->head = m->buf_addr;
+	p->size = m->buf_len;
+	p->data = (uint8_t *)m->buf_addr + m->data_off;
+	p->len = m->data_len;
+	p->flags = flags;
+	p->l2_len = p->l3_len = p->l4_len = 0;
+	p->pool = &dn.pool;
+	p->next = NULL;
+	p->user[0] = p->user[1] = 0;
+}
+
+static struct pbuf *dpdk_pool_alloc(struct pbuf_pool *pool)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dn.mp);
+	struct pbuf *p;
+	if (!m)
+		return NULL;
+	p = mb_pbuf(m);
+	pbuf_from_mb(p, m, 0);
+	pool->in_use++;
+	return p;
+}
+
+static void dpdk_pool_free(struct pbuf_pool *pool, struct pbuf *p)
+{
+	pool->in_use--;
+	rte_pktmbuf_free(pbuf_mb(p));
+}
+
+static uint32_t rx_flags(uint64_t ol)
+{
+	uint32_t f = 0;
+	if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		f |= PBUF_F_RX_IP_CKSUM_GOOD;
+	else if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		f |= PBUF_F_RX_IP_CKSUM_BAD;
+	if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		f |= PBUF_F_RX_L4_CKSUM_GOOD;
+	else if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		f |= PBUF_F_RX_L4_CKSUM_BAD;
+	return f;
+}
+
+static uint16_t dpdk_rx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
+{
+	struct dpdk_netif *d = (struct dpdk_netif *)nif;
+	struct rte_mbuf *mb[64];
+	uint16_t got, k = 0;
+	int rxck = !!(nif->caps & NETIF_CAP_RX_CKSUM);
+	if (n > 64)
+		n = 64;
+	got = rte_eth_rx_burst(d->port, 0, mb, n);
+	for (uint16_t i = 0; i < got; i++) {
+		struct rte_mbuf *m = mb[i];
+		if (unlikely(m->nb_segs != 1)) { /* never with MTU 1500 and 2 KiB buffers */
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		pbuf_from_mb(mb_pbuf(m), m, rxck ? rx_flags(m->ol_flags) : 0);
+		pkts[k++] = mb_pbuf(m);
+	}
+	d->pool.in_use += k;
+	return k;
+}
+
+static uint16_t dpdk_tx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
+{
+	struct dpdk_netif *d = (struct dpdk_netif *)nif;
+	struct rte_mbuf *mb[64];
+	uint16_t sent;
+	if (n > 64)
+		n = 64;
+	for (uint16_t i = 0; i < n; i++) {
+		struct pbuf *p = pkts[i];
+		struct rte_mbuf *m = pbuf_mb(p);
+		uint64_t ol = 0;
+		m->data_off = (uint16_t)(p->data - (uint8_t *)m->buf_addr);
+		m->data_len = (uint16_t)p->len;
+		m->pkt_len = p->len;
+		if (p->flags & (PBUF_F_TX_IP_CKSUM | PBUF_F_TX_TCP_CKSUM | PBUF_F_TX_UDP_CKSUM)) {
+			ol = RTE_MBUF_F_TX_IPV4;
+			if (p->flags & PBUF_F_TX_IP_CKSUM)
+				ol |= RTE_MBUF_F_TX_IP_CKSUM;
+			if (p->flags & PBUF_F_TX_TCP_CKSUM)
+				ol |= RTE_MBUF_F_TX_TCP_CKSUM;
+			else if (p->flags & PBUF_F_TX_UDP_CKSUM)
+				ol |= RTE_MBUF_F_TX_UDP_CKSUM;
+			m->l2_len = p->l2_len;
+			m->l3_len = p->l3_len;
+			m->l4_len = p->l4_len;
+		}
+		m->ol_flags = ol;
+		mb[i] = m;
+	}
+	sent = rte_eth_tx_burst(d->port, 0, mb, n);
+	d->pool.in_use -= sent;
+	return sent;
+}
+
+static int dpdk_wait_fd(struct netif *nif)
+{
+	return ((struct dpdk_netif *)nif)->wait_fd;
+}
+
+static int dpdk_intr_arm(struct netif *nif, int on)
+{
+	struct dpdk_netif *d = (struct dpdk_netif *)nif;
+	uint64_t v;
+	int rc;
+	if (d->wait_fd < 0)
+		return -ENOTSUP;
+	if (!on && d->wait_is_counter) /* drain, or poll() would see it ready forever */
+		while (read(d->wait_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+			;
+	rc = on ? rte_eth_dev_rx_intr_enable(d->port, 0) : rte_eth_dev_rx_intr_disable(d->port, 0);
+	/* net_tap has no switch: its fd is the queue itself, readable while
+	 * frames wait, which is what a sleeper needs */
+	return rc == -ENOTSUP ? 0 : rc;
+}
+
+static int dpdk_link_up(struct netif *nif)
+{
+	struct rte_eth_link l;
+	if (rte_eth_link_get_nowait(((struct dpdk_netif *)nif)->port, &l) != 0)
+		return 0;
+	return l.link_status == RTE_ETH_LINK_UP;
+}
+
+static void dpdk_close(struct netif *nif)
+{
+	struct dpdk_netif *d = (struct dpdk_netif *)nif;
+	if (!d->started)
+		return;
+	d->started = 0;
+	rte_eth_dev_stop(d->port);
+	rte_eth_dev_close(d->port); /* memif unlinks its socket, af_xdp detaches its program */
+}
+
+static const struct netif_ops dpdk_ops = {
+	.rx_burst = dpdk_rx_burst,
+	.tx_burst = dpdk_tx_burst,
+	.wait_fd = dpdk_wait_fd,
+	.intr_arm = dpdk_intr_arm,
+	.link_up = dpdk_link_up,
+	.close = dpdk_close,
+};
+
+int dpdk_netif_port(const struct netif *nif)
+{
+	return nif == &dn.nif ? dn.port : -1;
+}
+
+/* ------------------------------------------------------------ start-up */
+
+/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
+ * with DEMI_LOG=debug: the application's stderr is not ours. */
+static int debug_on(void)
+{
+	const char *lv = getenv("DEMI_LOG");
+	return lv && !strcmp(lv, "debug");
+}
+
+/* DPDK's log while starting, so the reason for a failure can be returned. */
+static char *log_buf;
+static size_t log_len;
+static FILE *log_mem;
+
+static void log_capture_begin(void)
+{
+	log_mem = open_memstream(&log_buf, &log_len);
+	if (log_mem)
+		rte_openlog_stream(log_mem);
+}
+
+/* The last line DPDK logged, stripped; "" if none. */
+static void log_capture_end(char *last, size_t n)
+{
+	last[0] = 0;
+	rte_openlog_stream(stderr); /* stderr only: not syslog's /dev/log socket */
+	if (!log_mem)
+		return;
+	fclose(log_mem);
+	log_mem = NULL;
+	if (log_buf) {
+		/* the driver's own first words if it said something (EAL's and
+		 * the bus's lines after it only repeat that it failed), else
+		 * EAL's last line */
+		const char *pick = NULL, *eal = NULL;
+		for (char *line = strtok(log_buf, "\n"); line; line = strtok(NULL, "\n")) {
+			if (!strncmp(line, "EAL: ", 5) || !strncmp(line, "vdev_probe(): ", 14))
+				eal = line;
+			else if (!pick)
+				pick = line;
+			if (debug_on())
+				fprintf(stderr, "demi: dpdk: %s\n", line);
+		}
+		if (!pick)
+			pick = eal;
+		snprintf(last, n, "%s", pick ? pick : "");
+		while (*last && (last[strlen(last) - 1] == ' ' || last[strlen(last) - 1] == '.'))
+			last[strlen(last) - 1] = 0;
+	}
+	free(log_buf);
+	log_buf = NULL;
+}
+
+static int open_err(char *err, size_t errlen, const char *dev, const char *why, const char *detail)
+{
+	if (detail && *detail)
+		snprintf(err, errlen, "device '%.200s': %s (%s)", dev, why, detail);
+	else
+		snprintf(err, errlen, "device '%.200s': %s", dev, why);
+	return -ENODEV;
+}
+
+/* Whether a socket in this network namespace listens on `path`, from
+ * /proc/net/unix (flag __SO_ACCEPTCON). Not by connecting: DPDK 22.11's
+ * memif server panics when a control connection closes before its hello. */
+static int unix_listening(const char *path)
+{
+	char line[512], p[sizeof(line)];
+	unsigned long flags;
+	int found = 0;
+	FILE *f = fopen("/proc/net/unix", "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* Num RefCount Protocol Flags Type St Inode Path */
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %511s", &flags, p) == 2 &&
+		    (flags & 0x10000) && !strcmp(p, path))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A memif server's socket file left by a process that died: nobody listens
+ * on it, so it is removed. One that is listened on belongs to a live server. */
+static int memif_reclaim(const struct dpdk_spec *sp, const char *dev, char *err, size_t errlen)
+{
+	struct stat stt;
+	if (lstat(sp->memif_sock, &stt) != 0)
+		return 0;
+	if (!S_ISSOCK(stt.st_mode))
+		return open_err(err, errlen, dev, "memif socket path exists and is not a socket", sp->memif_sock);
+	if (unix_listening(sp->memif_sock))
+		return open_err(err, errlen, dev, "another memif server is listening", sp->memif_sock);
+	unlink(sp->memif_sock);
+	return 0;
+}
+
+/* The memif server must be up before the client starts: wait for its file. */
+static void memif_wait_server(const struct dpdk_spec *sp, int secs)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct stat stt;
+	for (int i = 0; i < secs * 100 && stat(sp->memif_sock, &stt) != 0; i++)
+		nanosleep(&ts, NULL);
+}
+
+/* An XDP program left by an af_xdp process that exited without closing its
+ * port would keep the queue: detach it if it is DPDK's default program. */
+static void xdp_reclaim(const struct dpdk_spec *sp)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	unsigned idx = if_nametoindex(sp->iface);
+	struct { __u32 id; __u32 flags; } progs[2];
+	if (!idx || bpf_xdp_query((int)idx, 0, &q) != 0)
+		return;
+	progs[0].id = q.drv_prog_id;
+	progs[0].flags = XDP_FLAGS_DRV_MODE;
+	progs[1].id = q.skb_prog_id;
+	progs[1].flags = XDP_FLAGS_SKB_MODE;
+	for (int i = 0; i < 2; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd;
+		if (!progs[i].id || (fd = bpf_prog_get_fd_by_id(progs[i].id)) < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && !strcmp(info.name, "xsk_def_prog"))
+			bpf_xdp_detach((int)idx, progs[i].flags, NULL);
+		close(fd);
+	}
+}
+
+static int bpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static int xdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+/* The CPUs this process may run on, as "0,1,3". */
+static void cpus_list(const cpu_set_t *set, char *out, size_t n)
+{
+	size_t u = 0;
+	out[0] = 0;
+	for (int c = 0; c < CPU_SETSIZE && u + 8 < n; c++)
+		if (CPU_ISSET(c, set))
+			u += (size_t)snprintf(out + u, n - u, "%s%d", u ? "," : "", c);
+	if (!u)
+		snprintf(out, n, "0");
+}
+
+static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+{
+	struct dpdk_spec *sp = &dn.spec;
+	struct dpdk_env env = { .prog = cfg->name };
+	char cpus[256], last[256];
+	char *argv[DPDK_ARGV_MAX];
+	cpu_set_t aff;
+	uint64_t need;
+	int rc, saved_aff;
+
+	saved_aff = sched_getaffinity(0, sizeof(aff), &aff) == 0;
+	if (saved_aff)
+		cpus_list(&aff, cpus, sizeof(cpus));
+	else
+		snprintf(cpus, sizeof(cpus), "0");
+	env.cpus = cpus;
+	env.mem_mb = dpdk_mem_mb(cfg->mbufs);
+	need = (uint64_t)env.mem_mb << 20;
+	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= need;
+	if ((rc = dpdk_spec_build(sp, cfg->device, cfg->eal_args, &env, err, errlen)) != 0)
+		return rc;
+	if (sp->kind == DPDK_KIND_MEMIF && sp->memif_server &&
+	    (rc = memif_reclaim(sp, cfg->device, err, errlen)) != 0)
+		return rc;
+	if (sp->kind == DPDK_KIND_MEMIF && !sp->memif_server)
+		memif_wait_server(sp, 10);
+	if (sp->kind == DPDK_KIND_AF_XDP) {
+		libbpf_set_print(bpf_log);
+		libxdp_set_print(xdp_log);
+		xdp_reclaim(sp);
+	}
+
+	memcpy(argv, sp->argv, sizeof(argv)); /* EAL may permute its argv */
+	log_capture_begin();
+	rc = rte_eal_init(sp->argc, argv);
+	optind = 0; /* EAL leaves glibc's getopt state half reset */
+	if (saved_aff) /* EAL pins the calling thread: give the application its CPUs back */
+		sched_setaffinity(0, sizeof(aff), &aff);
+	if (rc < 0) {
+		int e = rte_errno;
+		log_capture_end(last, sizeof(last));
+		eal_state = -1;
+		snprintf(cpus, sizeof(cpus), "EAL start failed: %s", rte_strerror(e));
+		return open_err(err, errlen, cfg->device, cpus, last);
+	}
+	eal_state = 1;
+	return 0;
+}
+
+static int port_find(const struct dpdk_spec *sp, uint16_t *port)
+{
+	uint16_t p;
+	if (sp->kind != DPDK_KIND_PCI) {
+		char name[32];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(sp->vdev, ","), sp->vdev);
+		return rte_eth_dev_get_port_by_name(name, port) == 0 ? 0 : -ENODEV;
+	}
+	RTE_ETH_FOREACH_DEV(p) {
+		*port = p;
+		return 0;
+	}
+	return -ENODEV;
+}
+
+/* Configure the port with the offloads it has; rx interrupts if asked. */
+static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	struct rte_eth_txconf txc;
+	uint16_t nrx = DPDK_RXD, ntx = DPDK_TXD;
+	uint64_t rxo = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	int rc;
+
+	if ((rc = rte_eth_dev_info_get(d->port, &info)) != 0)
+		return rc;
+	memset(&conf, 0, sizeof(conf));
+	*caps = 0;
+	if ((info.rx_offload_capa & rxo) == rxo) {
+		conf.rxmode.offloads = rxo;
+		*caps |= NETIF_CAP_RX_CKSUM;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+		*caps |= NETIF_CAP_TX_CKSUM_IPV4;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		*caps |= NETIF_CAP_TX_CKSUM_TCP;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+		*caps |= NETIF_CAP_TX_CKSUM_UDP;
+	}
+	conf.intr_conf.rxq = intr ? 1 : 0;
+	if ((rc = rte_eth_dev_configure(d->port, 1, 1, &conf)) != 0)
+		return rc;
+	if ((rc = rte_eth_dev_adjust_nb_rx_tx_desc(d->port, &nrx, &ntx)) != 0)
+		return rc;
+	if ((rc = rte_eth_rx_queue_setup(d->port, 0, nrx, rte_eth_dev_socket_id(d->port), NULL, d->mp)) != 0)
+		return rc;
+	txc = info.default_txconf;
+	txc.offloads = conf.txmode.offloads;
+	return rte_eth_tx_queue_setup(d->port, 0, ntx, rte_eth_dev_socket_id(d->port), &txc);
+}
+
+/* Start the port; with rx interrupts first where the driver has them
+ * (tap: the queue fd itself), without if it refuses. Not tried elsewhere:
+ * a failed first attempt leaves af_xdp's socket behind, and memif (which
+ * gives no fd) then panics EAL's interrupt thread when its peer leaves. */
+static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
+{
+	int rc = -ENOTSUP;
+	int try_intr = d->spec.kind == DPDK_KIND_TAP;
+	for (int intr = try_intr; intr >= 0; intr--) {
+		if ((rc = port_configure(d, intr, caps)) != 0)
+			continue;
+		/* a memif client's start fails until the server accepts: retry a while */
+		for (int i = 0; i < (memif_client ? 50 : 1); i++) {
+			if ((rc = rte_eth_dev_start(d->port)) == 0)
+				break;
+			if (memif_client)
+				usleep(100 * 1000);
+		}
+		if (rc != 0)
+			continue;
+		d->wait_fd = intr ? rte_eth_dev_rx_intr_ctl_q_get_fd(d->port, 0) : -1;
+		if (intr && d->wait_fd < 0) { /* configured, but no fd to sleep on */
+			rte_eth_dev_stop(d->port);
+			continue;
+		}
+		return 0;
+	}
+	return rc;
+}
+
+/* net_tap gives the kernel end the DPDK port's MAC (mac= sets both): give
+ * the kernel end its own, or both ends of one link share an address. */
+static void tap_kernel_mac(const char *iface, const uint8_t *port_mac)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.15s", iface);
+	ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
+	memcpy(ifr.ifr_hwaddr.sa_data, port_mac, 6);
+	ifr.ifr_hwaddr.sa_data[1] ^= 0x01; /* 02:de:.. (ours) vs 02:df:.. (the kernel's) */
+	ioctl(fd, SIOCSIFHWADDR, &ifr);
+	close(fd);
+}
+
+static int fd_is_eventfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = 0;
+	return strstr(target, "eventfd") != NULL;
+}
+
+int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+{
+	struct dpdk_netif *d = &dn;
+	struct rte_ether_addr mac;
+	uint32_t mbufs = cfg->mbufs ? cfg->mbufs : DPDK_MBUFS_DEFAULT;
+	char last[256];
+	uint16_t mtu = 1500;
+	uint32_t caps;
+	int rc;
+
+	if (d->started)
+		return open_err(err, errlen, cfg->device, "already open in this process", NULL);
+	if (eal_state < 0)
+		return open_err(err, errlen, cfg->device, "EAL failed earlier in this process", NULL);
+	if (eal_state == 1)
+		return open_err(err, errlen, cfg->device, "DPDK starts once per process (started before, or before fork)", NULL);
+	if ((rc = eal_start(cfg, err, errlen)) != 0)
+		return rc;
+
+	/* the capture begun in eal_start goes on: the vdev was probed there */
+	if (port_find(&d->spec, &d->port) != 0) {
+		log_capture_end(last, sizeof(last));
+		return open_err(err, errlen, cfg->device, "the driver made no port", last);
+	}
+	d->mp = rte_pktmbuf_pool_create("demi_pool", mbufs, DPDK_POOL_CACHE, DPDK_PRIV_SIZE,
+					RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!d->mp) {
+		int e = rte_errno;
+		log_capture_end(last, sizeof(last));
+		snprintf(last + strlen(last), sizeof(last) - strlen(last), "%s%u mbufs: %s",
+			 last[0] ? "; " : "", mbufs, rte_strerror(e));
+		rte_eth_dev_close(d->port);
+		return open_err(err, errlen, cfg->device, "cannot create the packet pool", last);
+	}
+	if ((rc = port_start(d, &caps, d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server)) != 0) {
+		log_capture_end(last, sizeof(last));
+		rte_eth_dev_close(d->port);
+		if (!last[0])
+			snprintf(last, sizeof(last), "%s", rte_strerror(-rc));
+		return open_err(err, errlen, cfg->device, "the port did not start", last);
+	}
+	log_capture_end(last, sizeof(last));
+	d->started = 1;
+	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
+	if (d->wait_fd >= 0)
+		rte_eth_dev_rx_intr_disable(d->port, 0);
+
+	d->pool.alloc = dpdk_pool_alloc;
+	d->pool.free = dpdk_pool_free;
+	d->pool.in_use = 0;
+	d->pool.capacity = mbufs;
+	d->pool.buf_size = RTE_MBUF_DEFAULT_BUF_SIZE;
+	d->nif.ops = &dpdk_ops;
+	d->nif.pool = &d->pool;
+	d->nif.caps = caps;
+	rte_eth_macaddr_get(d->port, &mac);
+	memcpy(d->nif.mac, mac.addr_bytes, 6);
+	if (d->spec.kind == DPDK_KIND_TAP)
+		tap_kernel_mac(d->spec.iface, d->nif.mac);
+	if (rte_eth_dev_get_mtu(d->port, &mtu) != 0 || mtu < 576)
+		mtu = 1500;
+	d->nif.mtu = mtu > 1500 ? 1500 : mtu; /* one 2 KiB buffer per frame */
+	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
+
+	/* a memif client connected on start: let the link come up (server: the
+	 * link waits for a client, which may come much later) */
+	if (d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server)
+		for (int i = 0; i < 300 && !dpdk_link_up(&d->nif); i++)
+			usleep(10 * 1000);
+	{
+		const char *lv = getenv("DEMI_LOG");
+		if (lv && (!strcmp(lv, "info") || !strcmp(lv, "debug")))
+			fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
+				"wait fd %d%s, %u mbufs%s\n", cfg->device, d->port, d->nif.mac[0], d->nif.mac[1],
+				d->nif.mac[2], d->nif.mac[3], d->nif.mac[4], d->nif.mac[5], d->nif.mtu, caps,
+				d->wait_fd, d->wait_is_counter ? " (eventfd)" : "", mbufs,
+				d->spec.argv[5] && !strcmp(d->spec.argv[5], "--in-memory") ? ", hugepages" : ", no hugepages");
+	}
+	*out = &d->nif;
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* The DPDK driver: a struct netif over one DPDK port.
+ *
+ * dpdk.c talks to DPDK and is built with its flags; dpdk_args.c turns the
+ * configured device into EAL arguments and needs no DPDK (it is in the stack
+ * archive and unit-tested).
+ *
+ * Device syntax (the [dpdk] device key):
+ *   tap:IF                      net_tap, kernel end named IF, our own MAC
+ *   memif:SOCK,role=server|client[,k=v...]   net_memif over the socket file SOCK
+ *   af_xdp:IF                   net_af_xdp on queue 0 of IF
+ *   af_packet:IF                net_af_packet on IF
+ *   pci:ADDR                    a NIC bound to a userspace driver */
+#ifndef DEMI_NETIF_DPDK_H
+#define DEMI_NETIF_DPDK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../netif.h"
+
+enum dpdk_kind {
+	DPDK_KIND_TAP = 1,
+	DPDK_KIND_MEMIF,
+	DPDK_KIND_AF_XDP,
+	DPDK_KIND_AF_PACKET,
+	DPDK_KIND_PCI,
+};
+
+#define DPDK_ARGV_MAX 64
+
+/* A parsed device and the EAL command line for it. */
+struct dpdk_spec {
+	enum dpdk_kind kind;
+	char iface[64];     /* tap, af_xdp, af_packet: the interface */
+	char memif_sock[256];
+	int memif_server;   /* memif: role=server */
+	char pci[64];
+	char vdev[768];     /* the --vdev argument; empty for pci */
+	int argc;
+	char *argv[DPDK_ARGV_MAX];
+	char buf[2048];     /* argv strings live here */
+};
+
+/* What dpdk_spec_build needs besides the device. */
+struct dpdk_env {
+	const char *prog;     /* argv[0] */
+	const char *cpus;     /* the process's CPUs as a list, e.g. "0,1" (kept with --lcores 0@(cpus)) */
+	int hugepages;        /* usable hugepages: --in-memory, else --no-huge -m */
+	uint32_t mem_mb;      /* -m with --no-huge */
+	const uint8_t *mac;   /* tap: the DPDK end's MAC (NULL: derived from the name) */
+};
+
+/* Parse `device`, append `eal_args` (split on blanks), build the EAL argv.
+ * 0, or -EINVAL with a one-line reason in err. */
+int dpdk_spec_build(struct dpdk_spec *sp, const char *device, const char *eal_args,
+		    const struct dpdk_env *env, char *err, size_t errlen);
+
+/* Bytes of free hugepages if hugetlbfs is mounted (0 otherwise), from the
+ * given /proc/meminfo and /proc/mounts (paths, for tests). */
+uint64_t dpdk_hugepages_free(const char *meminfo, const char *mounts);
+/* -m (MiB) for a --no-huge EAL holding `mbufs` packet buffers. */
+uint32_t dpdk_mem_mb(uint32_t mbufs);
+/* A locally administered MAC derived from a name (stable across runs). */
+void dpdk_mac_from_name(const char *name, uint8_t mac[6]);
+
+struct dpdk_open_cfg {
+	const char *device;
+	const char *eal_args;
+	const char *name;    /* program name, argv[0] of EAL */
+	uint32_t mbufs;      /* 0: DPDK_MBUFS_DEFAULT */
+};
+#define DPDK_MBUFS_DEFAULT 8192
+
+/* Start EAL (once per process) and the port; one port per process. 0, or
+ * -errno with a line naming the device and the reason in err. The netif is
+ * released with nif->ops->close (stop + close the port: the memif socket
+ * file and XDP program go with it). Defined in dpdk.c. */
+int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen);
+/* The DPDK port id behind a netif from dpdk_netif_open (for raw tools). */
+int dpdk_netif_port(const struct netif *nif);
+
+#endif

@@ -1,0 +1,380 @@
+/* Segment output: building segments by copying from the send buffer into
+ * fresh pbufs, the send decision (windows, Nagle, cork, SACK-based and
+ * NewReno recovery), control segments and RSTs. */
+#include <errno.h>
+#include <string.h>
+
+#include "../wire/cksum.h"
+#include "../wire/ipv4.h"
+#include "tcb.h"
+
+uint16_t tcp_mss_for_mtu(const struct stack *st)
+{
+	uint32_t m = (uint32_t)st->mtu - IPV4_HDR_LEN - TCP_HDR_LEN;
+	uint32_t room = st->pool->buf_size - PBUF_HEADROOM - TCP_HDR_MAX;
+	return (uint16_t)(m < room ? m : room);
+}
+
+uint32_t tcp_ts_now(const struct tcb *t)
+{
+	return (uint32_t)(t->st->now / 1000000) + t->ts_offset;
+}
+
+uint32_t tcp_flight(const struct tcb *t)
+{
+	return t->snd_max - t->snd_una;
+}
+
+/* Free receive space: SO_RCVBUF less what waits in the queues. */
+static uint32_t tcp_rcv_space(const struct tcb *t)
+{
+	uint32_t used = t->rq_bytes + t->ooo_bytes;
+	return used < t->rcvbuf ? t->rcvbuf - used : 0;
+}
+
+/* The window to advertise: never moves the right edge left (RFC 9293 §3.8.6). */
+uint32_t tcp_rcv_window(const struct tcb *t)
+{
+	uint32_t w = tcp_rcv_space(t);
+	if (seq_lt(t->rcv_nxt + w, t->rcv_adv))
+		w = t->rcv_adv - t->rcv_nxt;
+	return w;
+}
+
+static uint16_t tcp_wnd_field(struct tcb *t, int syn)
+{
+	uint32_t w = tcp_rcv_window(t), f;
+	if (syn)
+		f = w > 65535 ? 65535 : w;
+	else {
+		f = w >> t->rcv_wscale;
+		if (f > 65535)
+			f = 65535;
+	}
+	if (seq_gt(t->rcv_nxt + (f << (syn ? 0 : t->rcv_wscale)), t->rcv_adv))
+		t->rcv_adv = t->rcv_nxt + (f << (syn ? 0 : t->rcv_wscale));
+	return (uint16_t)f;
+}
+
+/* SACK blocks from the reassembly queue (RFC 2018 §4): the block holding
+ * the latest segment first, then the others in order. */
+static void tcp_sack_blocks(const struct tcb *t, struct tcp_opts *o)
+{
+	struct { uint32_t s, e; } r[TCP_SACK_MAX_BLOCKS + 1];
+	int n = 0, first = -1;
+	for (const struct pbuf *p = t->ooo; p; p = p->next) {
+		uint32_t s = (uint32_t)p->user[0], e = s + p->len + (uint32_t)(p->user[1] & 1);
+		if (n && r[n - 1].e == s) {
+			r[n - 1].e = e;
+		} else {
+			if (n == TCP_SACK_MAX_BLOCKS + 1)
+				break;
+			r[n].s = s, r[n].e = e, n++;
+		}
+		if (seq_in(t->ooo_last_seq, r[n - 1].s, r[n - 1].e))
+			first = n - 1;
+	}
+	o->nsack = 0;
+	if (first >= 0)
+		o->sack[o->nsack].start = r[first].s, o->sack[o->nsack++].end = r[first].e;
+	for (int i = 0; i < n && o->nsack < TCP_SACK_MAX_BLOCKS; i++)
+		if (i != first)
+			o->sack[o->nsack].start = r[i].s, o->sack[o->nsack++].end = r[i].e;
+	if (o->nsack)
+		o->has |= TCP_OPTF_SACK;
+}
+
+static void tcp_syn_opts(struct tcb *t, struct tcp_opts *o, int synack)
+{
+	o->has = TCP_OPTF_MSS;
+	o->mss = tcp_mss_for_mtu(t->st);
+	if (!synack || (t->flags & TF_WS_OK)) {
+		o->has |= TCP_OPTF_WS;
+		o->wscale = t->rcv_wscale;
+	}
+	if (!synack || (t->flags & TF_SACK_OK))
+		o->has |= TCP_OPTF_SACK_OK;
+	if (!synack || (t->flags & TF_TS_OK))
+		o->has |= TCP_OPTF_TS;
+}
+
+static void tcp_copy_out(const struct tcb *t, uint32_t off, uint32_t len, uint8_t *dst)
+{
+	uint32_t pos = (t->sb_head + off) % t->sb_cap, first = t->sb_cap - pos;
+	if (first > len)
+		first = len;
+	memcpy(dst, t->sbuf + pos, first);
+	memcpy(dst + first, t->sbuf, len - first);
+}
+
+static void tcp_emit(struct stack *st, struct pbuf *p, uint32_t src, uint32_t dst)
+{
+	int offload = !!(st->nif->caps & NETIF_CAP_TX_CKSUM_TCP);
+	tcp_cksum_set(p->data, p->len, src, dst, offload);
+	if (offload)
+		p->flags |= PBUF_F_TX_TCP_CKSUM;
+	STAT_INC(st, TCP_TX_SEGS);
+	ipv4_output(st, p, dst, IPV4_PROTO_TCP, 0);
+}
+
+/* Build and send one segment of the connection: [seq, seq+len) from the
+ * send buffer (len 0: none) with flags. 0 or -ENOBUFS. */
+static int tcp_xmit(struct tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	struct stack *st = t->st;
+	struct tcp_hdr h = { .sport = t->lport, .dport = t->rport, .seq = seq, .flags = flags };
+	struct pbuf *p;
+	size_t hl;
+	uint8_t *b;
+
+	if (flags & TCP_SYN) {
+		tcp_syn_opts(t, &h.opt, !!(flags & TCP_ACK));
+		if (h.opt.has & TCP_OPTF_TS)
+			h.opt.tsval = tcp_ts_now(t), h.opt.tsecr = (flags & TCP_ACK) ? t->ts_recent : 0;
+	} else {
+		if (t->flags & TF_TS_OK)
+			h.opt.has = TCP_OPTF_TS, h.opt.tsval = tcp_ts_now(t), h.opt.tsecr = t->ts_recent;
+		if ((t->flags & TF_SACK_OK) && t->ooo)
+			tcp_sack_blocks(t, &h.opt);
+	}
+	if (flags & TCP_ACK)
+		h.ack = t->rcv_nxt;
+	h.wnd = (flags & TCP_RST) ? 0 : tcp_wnd_field(t, !!(flags & TCP_SYN));
+	if (!(p = stack_alloc(st)))
+		return -ENOBUFS;
+	hl = TCP_HDR_LEN + tcp_opts_len(&h.opt);
+	if (!(b = pbuf_append(p, (uint32_t)hl + len))) {
+		pbuf_free(p);
+		return -ENOBUFS;
+	}
+	tcp_hdr_emit(b, &h);
+	if (len)
+		tcp_copy_out(t, seq - t->snd_una, len, b + hl);
+	p->l4_len = (uint16_t)hl;
+	if (flags & TCP_ACK) {
+		t->last_ack_sent = t->rcv_nxt;
+		t->unacked_segs = 0;
+		t->flags &= ~TF_ACK_NOW;
+		tw_cancel(&st->tw, &t->delack_timer);
+	}
+	if (len)
+		STAT_ADD(st, TCP_TX_BYTES, len);
+	t->last_send = st->now;
+	tcp_emit(st, p, t->laddr, t->raddr);
+	return 0;
+}
+
+int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
+{
+	return tcp_xmit(t, seq, 0, flags);
+}
+
+/* A pure ACK carries snd_max: after a timeout snd_nxt goes back, and an
+ * ACK below the peer's window would be answered with an ACK, forever. */
+void tcp_send_ack(struct tcb *t)
+{
+	tcp_xmit(t, t->snd_max, 0, TCP_ACK);
+}
+
+void tcp_send_syn(struct tcb *t)
+{
+	uint8_t f = t->state == TCP_STATE_SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
+	tcp_xmit(t, t->iss, 0, f);
+	t->snd_nxt = t->snd_max = t->iss + 1; /* no data before the handshake ends */
+}
+
+void tcp_send_rst(struct tcb *t)
+{
+	STAT_INC(t->st, TCP_RST_SENT);
+	tcp_xmit(t, t->snd_max, 0, TCP_RST | TCP_ACK);
+}
+
+/* RFC 9293 §3.10.7.1: the reply to a segment no connection takes. */
+void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg)
+{
+	struct tcp_hdr h = { .sport = seg->h.dport, .dport = seg->h.sport };
+	struct pbuf *p;
+	uint8_t *b;
+	if (seg->h.flags & TCP_RST)
+		return;
+	if (seg->h.flags & TCP_ACK) {
+		h.seq = seg->h.ack;
+		h.flags = TCP_RST;
+	} else {
+		h.ack = seg->h.seq + seg->seqlen;
+		h.flags = TCP_RST | TCP_ACK;
+	}
+	if (!(p = stack_alloc(st)) || !(b = pbuf_append(p, TCP_HDR_LEN))) {
+		pbuf_free(p);
+		return;
+	}
+	tcp_hdr_emit(b, &h);
+	p->l4_len = TCP_HDR_LEN;
+	STAT_INC(st, TCP_RST_SENT);
+	tcp_emit(st, p, seg->dst, seg->src);
+}
+
+/* RFC 5961 §7: challenge ACKs limited to 1000 a second per stack. */
+int tcp_challenge_ok(struct stack *st)
+{
+	struct tcp_table *tt = st->tcp;
+	uint64_t sec = st->now / 1000000000ull;
+	if (sec != tt->challenge_last) {
+		tt->challenge_last = sec;
+		tt->challenge_tokens = 1000;
+	}
+	if (!tt->challenge_tokens) {
+		STAT_INC(st, TCP_CHALLENGE_LIMITED);
+		return 0;
+	}
+	tt->challenge_tokens--;
+	STAT_INC(st, TCP_CHALLENGE_ACKS);
+	return 1;
+}
+
+/* Largest payload for a segment sent now: SMSS, less room for SACK blocks. */
+static uint32_t tcp_seg_room(const struct tcb *t)
+{
+	uint32_t room = t->mss;
+	if ((t->flags & TF_SACK_OK) && t->ooo) {
+		uint32_t sack = (t->flags & TF_TS_OK) ? 28 : 36;
+		room = t->mss_clamp > sack + 12 ? t->mss_clamp - sack - ((t->flags & TF_TS_OK) ? 12 : 0) : 1;
+		if (room > t->mss)
+			room = t->mss;
+	}
+	return room;
+}
+
+/* Send [seq, seq+len) again or for the first time; FIN when it ends at the
+ * queued FIN. Returns bytes of sequence space sent, 0 if nothing could be. */
+int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra)
+{
+	uint8_t flags = TCP_ACK | extra;
+	uint32_t data_end = t->snd_una + t->sb_len, used;
+	int fin = (t->flags & TF_FIN_QUEUED) && seq + len == t->fin_seq;
+	if (seq_gt(seq + len, data_end))
+		return 0;
+	if (fin)
+		flags |= TCP_FIN;
+	if (len && seq + len == data_end)
+		flags |= TCP_PSH;
+	if (!len && !fin)
+		return 0;
+	if (tcp_xmit(t, seq, len, flags))
+		return 0;
+	used = len + (uint32_t)fin;
+	if (seq_lt(seq, t->snd_max)) {
+		t->total_retrans++;
+		STAT_INC(t->st, TCP_RETRANS_SEGS);
+		if ((t->flags & TF_RTT_TIMING) && seq_leq(seq, t->rtt_seq))
+			t->flags &= ~TF_RTT_TIMING; /* Karn */
+	} else if (!(t->flags & (TF_TS_OK | TF_RTT_TIMING))) {
+		t->flags |= TF_RTT_TIMING;
+		t->rtt_seq = seq;
+		t->rtt_start = t->st->now;
+	}
+	if (seq_gt(seq + used, t->snd_max))
+		t->snd_max = seq + used;
+	if (!tw_timer_pending(&t->rto_timer) || t->rto_kind != TCP_TK_RTO)
+		tcp_rto_arm(t);
+	return (int)used;
+}
+
+/* RFC 6675 §5 (C): while pipe < cwnd, retransmit what NextSeg picks, or
+ * send new data. Returns when the window is used or nothing is left. */
+static void tcp_output_sack_recovery(struct tcb *t)
+{
+	uint32_t pipe = tcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+	for (int guard = 0; pipe < t->cc.cwnd && guard < 64; guard++) {
+		uint32_t s, l, data_end = t->snd_una + t->sb_len;
+		int r = tcp_sb_next_seg(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss, &s, &l);
+		int sent;
+		if (r == 1 || (r == 3 && seq_geq(t->snd_nxt, data_end) &&
+			       !((t->flags & TF_FIN_QUEUED) && t->snd_nxt == t->fin_seq))) {
+			if (seq_gt(s + l, data_end))
+				l = data_end - s;
+			if (!(sent = tcp_send_data(t, s, l, 0)))
+				return;
+			STAT_INC(t->st, TCP_SACK_RETRANS);
+			t->high_rxt = s + l;
+			t->rxt_mark = t->snd_max;
+			pipe += (uint32_t)sent;
+			continue;
+		}
+		l = data_end - t->snd_nxt;
+		if (seq_lt(data_end, t->snd_nxt))
+			l = 0;
+		if (l > t->mss)
+			l = t->mss;
+		if (seq_gt(t->snd_nxt + l, t->snd_una + t->snd_wnd))
+			return;
+		if (!(sent = tcp_send_data(t, t->snd_nxt, l, 0)))
+			return;
+		t->snd_nxt += (uint32_t)sent;
+		pipe += (uint32_t)sent;
+	}
+}
+
+/* Nagle (RFC 896 as in RFC 1122 §4.2.3.4), TCP_CORK and MSG_MORE: may a
+ * segment of len < SMSS go now? */
+static int tcp_small_ok(const struct tcb *t, uint32_t len, uint32_t avail, int fin)
+{
+	if (fin)
+		return 1;
+	if (len < avail)
+		return 0; /* more is queued: wait for window rather than send a runt */
+	if (t->flags & (TF_CORK | TF_MORE))
+		return 0;
+	if (t->flags & TF_NODELAY)
+		return 1;
+	return t->snd_max == t->snd_una;
+}
+
+void tcp_output(struct tcb *t)
+{
+	uint32_t cwnd, room;
+	int sent_any = 0;
+
+	if (t->state < TCP_STATE_ESTABLISHED || t->state == TCP_STATE_TIME_WAIT) {
+		if (t->flags & TF_ACK_NOW && t->state == TCP_STATE_TIME_WAIT)
+			tcp_send_ack(t);
+		return;
+	}
+	if ((t->flags & TF_IN_RECOVERY) && (t->flags & TF_SACK_OK) && t->sb.n)
+		tcp_output_sack_recovery(t);
+	cwnd = t->cc.cwnd + ((t->flags & TF_IN_RECOVERY) ? t->recovery_extra : 0);
+	if (!(t->flags & TF_IN_RECOVERY) && t->dupacks)
+		cwnd += (t->dupacks < 2 ? t->dupacks : 2) * (uint32_t)t->mss; /* RFC 3042 limited transmit */
+	room = tcp_seg_room(t);
+	for (;;) {
+		uint32_t data_end = t->snd_una + t->sb_len, seq = t->snd_nxt;
+		uint32_t avail = seq_lt(seq, data_end) ? data_end - seq : 0;
+		uint32_t inflight = seq - t->snd_una, wend = t->snd_una + t->snd_wnd, len = avail;
+		int fin, sent;
+		if (len > room)
+			len = room;
+		if (inflight + len > cwnd)
+			len = cwnd > inflight ? cwnd - inflight : 0;
+		if (seq_gt(seq + len, wend))
+			len = seq_lt(seq, wend) ? wend - seq : 0;
+		fin = (t->flags & TF_FIN_QUEUED) && seq + len == t->fin_seq && seq_leq(seq, t->fin_seq) &&
+		      (len || inflight < cwnd);
+		if (!len && !fin)
+			break;
+		if (len < room && seq_geq(seq, t->snd_max) && !tcp_small_ok(t, len, avail, fin) &&
+		    !(len && len >= t->max_snd_wnd / 2 && len == avail))
+			break;
+		if (seq_lt(seq, t->snd_max) && len && (t->flags & TF_SACK_OK) && tcp_sb_is_sacked(&t->sb, seq, seq + len)) {
+			t->snd_nxt += len; /* after a timeout: the receiver has it */
+			continue;
+		}
+		if (!(sent = tcp_send_data(t, seq, len, 0)))
+			break;
+		t->snd_nxt += (uint32_t)sent;
+		sent_any = 1;
+	}
+	if (!sent_any && (t->flags & TF_ACK_NOW))
+		tcp_send_ack(t);
+	if (t->sb_len && t->snd_wnd == 0 && t->snd_max == t->snd_una && !tw_timer_pending(&t->rto_timer))
+		tcp_persist_arm(t);
+}

@@ -1,0 +1,617 @@
+/* The synchronized states (SYN-RECEIVED onwards): RFC 9293 §3.10.7.4, one
+ * small function per step, in the RFC's order, with RFC 5961's challenge
+ * ACKs and RFC 7323's PAWS. */
+#include <errno.h>
+#include <string.h>
+
+#include "tcb.h"
+
+/* End the connection from input; tells the caller whether t is gone. */
+static int tcp_in_close(struct tcb *t, int err)
+{
+	int gone = !t->sock || t->parent;
+	tcp_done(t, err);
+	return gone ? TCP_IN_GONE : TCP_IN_DONE;
+}
+
+/* SYN-RECEIVED: the peer sent its SYN again, our SYN-ACK was lost. */
+static int tcp_in_syn_again(struct tcb *t, struct tcp_seg *seg)
+{
+	if (t->state != TCP_STATE_SYN_RECEIVED || !(seg->h.flags & TCP_SYN) || (seg->h.flags & TCP_ACK) ||
+	    seg->h.seq != t->irs)
+		return TCP_IN_CONTINUE;
+	tcp_send_syn(t);
+	return TCP_IN_DONE;
+}
+
+/* RFC 7323 §5.3 R1: "If there is a Timestamps option in the arriving
+ * segment, SEG.TSval < TS.Recent, TS.Recent is valid, and the RST bit is
+ * off, then treat the arriving segment as not acceptable." */
+static int tcp_in_paws(struct tcb *t, struct tcp_seg *seg)
+{
+	const uint64_t day24 = 24ull * 86400 * 1000000000ull;
+	if (!(t->flags & TF_TS_OK) || !(seg->h.opt.has & TCP_OPTF_TS) || (seg->h.flags & TCP_RST))
+		return TCP_IN_CONTINUE;
+	if (!seq_lt(seg->h.opt.tsval, t->ts_recent))
+		return TCP_IN_CONTINUE;
+	if (t->st->now - t->ts_recent_age > day24) {
+		t->ts_recent = seg->h.opt.tsval; /* TS.Recent too old to be valid */
+		return TCP_IN_CONTINUE;
+	}
+	STAT_INC(t->st, DROP_TCP_PAWS);
+	t->flags |= TF_ACK_NOW;
+	return TCP_IN_DONE;
+}
+
+/* Step 1: "There are four cases for the acceptability test for an
+ * incoming segment" — then trim it to the window. */
+static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
+{
+	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t seq = seg->h.seq, len = seg->seqlen, end = t->rcv_nxt + wnd;
+	int ok;
+	if (!len)
+		ok = wnd ? seq_in(seq, t->rcv_nxt, end) : seq == t->rcv_nxt;
+	else
+		ok = wnd && (seq_in(seq, t->rcv_nxt, end) || seq_in(seq + len - 1, t->rcv_nxt, end));
+	if (!ok && !wnd && seq == t->rcv_nxt) {
+		/* "special allowance should be made to accept valid ACKs, URGs, and RSTs" */
+		STAT_ADD(t->st, DROP_TCP_RCV_WINDOW, seg->len);
+		seg->len = 0;
+		seg->h.flags &= (uint8_t)~TCP_FIN;
+		seg->seqlen = 0;
+		return TCP_IN_CONTINUE;
+	}
+	if (!ok) {
+		if (!(seg->h.flags & TCP_RST)) {
+			t->flags |= TF_ACK_NOW;
+			if (seq_lt(seq, t->rcv_nxt))
+				STAT_INC(t->st, TCP_DUP_SEGS);
+		}
+		STAT_INC(t->st, (seg->h.flags & TCP_RST) ? DROP_TCP_RST_OUT_OF_WINDOW : DROP_TCP_SEQ);
+		return TCP_IN_DONE;
+	}
+	if (seq_lt(seq, t->rcv_nxt) && !(seg->h.flags & TCP_SYN)) {
+		uint32_t d = t->rcv_nxt - seq;
+		STAT_INC(t->st, TCP_DUP_SEGS);
+		t->flags |= TF_ACK_NOW;
+		if (d >= seg->len) {
+			if (d > seg->len)
+				seg->h.flags &= (uint8_t)~TCP_FIN;
+			seg->len = 0;
+			seg->p->len = 0;
+		} else {
+			pbuf_adj(seg->p, d);
+			seg->len -= d;
+		}
+		seg->h.seq = t->rcv_nxt;
+	}
+	if (seg->len && seq_gt(seg->h.seq + seg->len, end)) {
+		uint32_t keep = end - seg->h.seq;
+		STAT_ADD(t->st, DROP_TCP_RCV_WINDOW, seg->len - keep);
+		pbuf_trim(seg->p, keep);
+		seg->len = keep;
+		seg->h.flags &= (uint8_t)~TCP_FIN;
+	}
+	seg->seqlen = seg->len + !!(seg->h.flags & TCP_FIN);
+	return TCP_IN_CONTINUE;
+}
+
+/* Step 2, RFC 5961 §3.2: "If the RST bit is set and the sequence number
+ * exactly matches the next expected sequence number (RCV.NXT), then TCP
+ * MUST reset the connection"; in the window but not exact: challenge ACK. */
+static int tcp_in_check_rst(struct tcb *t, struct tcp_seg *seg)
+{
+	int err;
+	if (!(seg->h.flags & TCP_RST))
+		return TCP_IN_CONTINUE;
+	if (seg->seq0 != t->rcv_nxt) {
+		if (tcp_challenge_ok(t->st))
+			tcp_send_ack(t);
+		return TCP_IN_DONE;
+	}
+	STAT_INC(t->st, TCP_RST_ACCEPTED);
+	switch (t->state) {
+	case TCP_STATE_SYN_RECEIVED:
+		err = t->parent ? 0 : ECONNREFUSED;
+		break;
+	case TCP_STATE_CLOSE_WAIT:
+		err = EPIPE;
+		break;
+	case TCP_STATE_CLOSING:
+	case TCP_STATE_LAST_ACK:
+	case TCP_STATE_TIME_WAIT:
+		err = 0;
+		break;
+	default:
+		err = ECONNRESET;
+	}
+	return tcp_in_close(t, err);
+}
+
+/* Step 4, RFC 5961 §4.2: a SYN in a synchronized state gets a challenge
+ * ACK, whatever its sequence number. */
+static int tcp_in_check_syn(struct tcb *t, struct tcp_seg *seg)
+{
+	if (!(seg->h.flags & TCP_SYN))
+		return TCP_IN_CONTINUE;
+	if (tcp_challenge_ok(t->st))
+		tcp_send_ack(t);
+	return TCP_IN_DONE;
+}
+
+static void tcp_sbuf_drop_acked(struct tcb *t, uint32_t acked)
+{
+	uint32_t data = acked < t->sb_len ? acked : t->sb_len;
+	if (data)
+		tcp_sbuf_drop(t, data);
+}
+
+/* RFC 6582 §3.2 step 1 / RFC 5681 §3.2: three duplicate ACKs, or RFC 6675
+ * IsLost(snd_una): retransmit the first segment and enter recovery. */
+static void tcp_in_enter_recovery(struct tcb *t)
+{
+	uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+	STAT_INC(t->st, TCP_FAST_RETRANS);
+	t->cco->on_loss(&t->cc, tcp_flight(t), t->st->now);
+	t->flags |= TF_IN_RECOVERY;
+	t->flags &= ~TF_RTT_TIMING;
+	t->recover = t->snd_max;
+	t->recovery_extra = (t->flags & TF_SACK_OK) ? 0 : 3u * t->mss;
+	t->high_rxt = t->snd_una;
+	if (tcp_send_data(t, t->snd_una, len, 0))
+		t->high_rxt = t->snd_una + len;
+	t->rxt_mark = t->snd_max;
+	t->retransmits++;
+}
+
+/* A retransmission is lost when data sent after it is SACKed (the idea of
+ * RFC 8985's RACK, on the scoreboard): go over the holes again. */
+static void tcp_in_lost_retrans(struct tcb *t)
+{
+	if (!(t->flags & TF_IN_RECOVERY) || !t->sb.n || !seq_gt(t->high_rxt, t->snd_una))
+		return;
+	if (!seq_geq(t->sb.high_sacked, t->rxt_mark + 3u * t->mss))
+		return;
+	STAT_INC(t->st, TCP_LOST_RETRANS);
+	t->high_rxt = t->snd_una;
+	t->rxt_mark = t->snd_max;
+}
+
+static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sacked)
+{
+	int same_wnd = ((uint32_t)seg->h.wnd << t->snd_wscale) == t->snd_wnd;
+	if (t->snd_max == t->snd_una)
+		return;
+	/* RFC 6675 §2: with SACK, a duplicate ACK is one that SACKs new data
+	 * (data riding on it or not); without, RFC 5681's definition */
+	if (t->flags & TF_SACK_OK) {
+		if (!newly_sacked)
+			return;
+	} else if (seg->len || (seg->h.flags & (TCP_SYN | TCP_FIN)) || !same_wnd) {
+		return;
+	}
+	if (t->flags & TF_IN_RECOVERY) {
+		if (!(t->flags & TF_SACK_OK))
+			t->recovery_extra += t->mss; /* RFC 6582 §3.2 step 3: inflate */
+		return;
+	}
+	t->dupacks++;
+	if ((t->dupacks >= TCP_DUPTHRESH ||
+	     ((t->flags & TF_SACK_OK) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss))) &&
+	    seq_gt(t->snd_una, t->recover))
+		tcp_in_enter_recovery(t);
+}
+
+/* New data acknowledged: RTT, congestion control, recovery, timers. */
+static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
+{
+	uint32_t ack = seg->h.ack, acked = ack - t->snd_una, flight = tcp_flight(t), rtt_us = 0;
+	if ((t->flags & TF_TS_OK) && seg->h.opt.tsecr && (seg->h.opt.has & TCP_OPTF_TS)) {
+		rtt_us = (tcp_ts_now(t) - seg->h.opt.tsecr) * 1000;
+		if (rtt_us < 1000000000u)
+			tcp_rtt_sample(t, rtt_us ? rtt_us : 500);
+	} else if ((t->flags & TF_RTT_TIMING) && seq_gt(ack, t->rtt_seq)) {
+		rtt_us = (uint32_t)((t->st->now - t->rtt_start) / 1000);
+		tcp_rtt_sample(t, rtt_us);
+		t->flags &= ~TF_RTT_TIMING;
+	}
+	tcp_sbuf_drop_acked(t, acked);
+	t->snd_una = ack;
+	if (seq_lt(t->snd_nxt, ack))
+		t->snd_nxt = ack;
+	if (seq_lt(t->high_rxt, ack))
+		t->high_rxt = ack;
+	tcp_sb_advance(&t->sb, ack);
+	t->backoff = 0;
+	t->retransmits = 0;
+	if (t->flags & TF_IN_RECOVERY) {
+		if (seq_geq(ack, t->recover)) {
+			t->flags &= ~TF_IN_RECOVERY;
+			t->recovery_extra = 0;
+			t->dupacks = 0;
+			t->cco->on_recovery_end(&t->cc, t->st->now);
+		} else {
+			/* RFC 6582 §3.2 step 5: partial ACK, resend the next hole, deflate */
+			uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
+			STAT_INC(t->st, TCP_PARTIAL_ACKS);
+			if (!(t->flags & TF_SACK_OK))
+				t->recovery_extra = (t->recovery_extra > acked ? t->recovery_extra - acked : 0) + t->mss;
+			if (seq_geq(t->snd_una, t->high_rxt) && !tcp_sb_is_sacked(&t->sb, t->snd_una, t->snd_una + len) &&
+			    tcp_send_data(t, t->snd_una, len, 0))
+				t->high_rxt = t->snd_una + len;
+		}
+	} else {
+		t->dupacks = 0;
+		t->cco->on_ack(&t->cc, acked, flight, rtt_us, t->st->now);
+	}
+	tcp_rto_restart(t);
+	tcp_wake(t);
+}
+
+static void tcp_in_window_update(struct tcb *t, struct tcp_seg *seg)
+{
+	const struct tcp_hdr *h = &seg->h;
+	if (!(seq_lt(t->snd_wl1, h->seq) || (t->snd_wl1 == h->seq && seq_leq(t->snd_wl2, h->ack))))
+		return;
+	t->snd_wnd = (uint32_t)h->wnd << t->snd_wscale;
+	t->snd_wl1 = h->seq;
+	t->snd_wl2 = h->ack;
+	if (t->snd_wnd > t->max_snd_wnd)
+		t->max_snd_wnd = t->snd_wnd;
+	if (t->snd_wnd && t->rto_kind == TCP_TK_PERSIST && tw_timer_pending(&t->rto_timer)) {
+		tw_cancel(&t->st->tw, &t->rto_timer);
+		t->backoff = 0;
+	}
+}
+
+/* SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED
+ * state"; otherwise <SEQ=SEG.ACK><CTL=RST>. */
+static int tcp_in_ack_syn_received(struct tcb *t, struct tcp_seg *seg)
+{
+	if (!seq_gt(seg->h.ack, t->snd_una) || !seq_leq(seg->h.ack, t->snd_max)) {
+		tcp_send_rst_for(t->st, seg);
+		return TCP_IN_DONE;
+	}
+	if (t->parent && (int)t->parent->acceptq_len >= t->parent->backlog) {
+		STAT_INC(t->st, DROP_TCP_ACCEPTQ_FULL);
+		return TCP_IN_DONE; /* as Linux: the SYN-ACK will be resent */
+	}
+	if ((t->flags & TF_TS_OK) && seg->h.opt.tsecr && t->backoff == 0 && !(t->flags & TF_COOKIE))
+		tcp_rtt_sample(t, (tcp_ts_now(t) - seg->h.opt.tsecr) * 1000);
+	t->snd_una = seg->h.ack;
+	t->snd_wnd = (uint32_t)seg->h.wnd << t->snd_wscale;
+	if (t->snd_wnd > t->max_snd_wnd)
+		t->max_snd_wnd = t->snd_wnd;
+	t->snd_wl1 = seg->h.seq;
+	t->snd_wl2 = seg->h.ack;
+	tcp_established(t);
+	return TCP_IN_CONTINUE;
+}
+
+/* Our FIN acknowledged: FIN-WAIT-1, CLOSING and LAST-ACK move on. */
+static int tcp_in_fin_acked(struct tcb *t);
+
+/* Step 5: the ACK field. */
+static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
+{
+	const struct tcp_hdr *h = &seg->h;
+	uint32_t newly_sacked = 0;
+	int v;
+	if (!(h->flags & TCP_ACK)) {
+		STAT_INC(t->st, DROP_TCP_NO_ACK);
+		return TCP_IN_DONE;
+	}
+	if (t->state == TCP_STATE_SYN_RECEIVED && (v = tcp_in_ack_syn_received(t, seg)) != TCP_IN_CONTINUE)
+		return v;
+	/* RFC 5961 §5.2: acceptable iff SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT */
+	if (seq_gt(h->ack, t->snd_max)) {
+		STAT_INC(t->st, DROP_TCP_ACK_NEW);
+		t->flags |= TF_ACK_NOW;
+		return TCP_IN_DONE;
+	}
+	if (seq_lt(h->ack, t->snd_una - t->max_snd_wnd)) {
+		STAT_INC(t->st, DROP_TCP_ACK_OLD);
+		t->flags |= TF_ACK_NOW;
+		return TCP_IN_DONE;
+	}
+	if ((t->flags & TF_SACK_OK) && (h->opt.has & TCP_OPTF_SACK)) {
+		struct tcp_sack_block b[TCP_SACK_MAX_BLOCKS];
+		for (int i = 0; i < h->opt.nsack; i++)
+			b[i].start = h->opt.sack[i].start, b[i].end = h->opt.sack[i].end;
+		newly_sacked = tcp_sb_update(&t->sb, t->snd_una, t->snd_max, b, h->opt.nsack);
+	}
+	if (seq_gt(h->ack, t->snd_una))
+		tcp_in_ack_new(t, seg);
+	else if (h->ack == t->snd_una)
+		tcp_in_dupack(t, seg, newly_sacked);
+	/* RFC 6675 §5 (loss detection on any ACK): the scoreboard says the
+	 * first segment is lost, also when the ACKs carry data */
+	if (newly_sacked && !(t->flags & TF_IN_RECOVERY) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss) &&
+	    seq_gt(t->snd_una, t->recover))
+		tcp_in_enter_recovery(t);
+	else if (newly_sacked)
+		tcp_in_lost_retrans(t);
+	tcp_in_window_update(t, seg);
+	return tcp_in_fin_acked(t);
+}
+
+static void tcp_time_wait(struct tcb *t);
+
+static int tcp_in_fin_acked(struct tcb *t)
+{
+	if (!(t->flags & TF_FIN_QUEUED) || !seq_gt(t->snd_una, t->fin_seq))
+		return TCP_IN_CONTINUE;
+	switch (t->state) {
+	case TCP_STATE_FIN_WAIT_1:
+		tcp_set_state(t, TCP_STATE_FIN_WAIT_2);
+		if (!t->sock)
+			tcp_keep_arm(t);
+		return TCP_IN_CONTINUE;
+	case TCP_STATE_CLOSING:
+		tcp_time_wait(t);
+		return TCP_IN_DONE;
+	case TCP_STATE_LAST_ACK:
+		STAT_INC(t->st, TCP_CONN_CLOSED);
+		return tcp_in_close(t, 0);
+	default:
+		return TCP_IN_CONTINUE;
+	}
+}
+
+/* RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent,
+ * then SEG.TSval is copied to TS.Recent". */
+static void tcp_in_ts_update(struct tcb *t, const struct tcp_seg *seg)
+{
+	if (!(t->flags & TF_TS_OK) || !(seg->h.opt.has & TCP_OPTF_TS))
+		return;
+	if (seq_geq(seg->h.opt.tsval, t->ts_recent) && seq_leq(seg->seq0, t->last_ack_sent)) {
+		t->ts_recent = seg->h.opt.tsval;
+		t->ts_recent_age = t->st->now;
+	}
+}
+
+/* In-order data joins the socket's queue; small payloads are copied into
+ * the tail buffer's spare room so tiny segments do not pin whole buffers. */
+static void tcp_rq_push(struct tcb *t, struct pbuf *p)
+{
+	struct pbuf *tail = t->rq_tail;
+	t->rq_bytes += p->len;
+	if (tail && p->len <= 256 && pbuf_tailroom(tail) >= p->len) {
+		memcpy(pbuf_append(tail, p->len), p->data, p->len);
+		pbuf_free(p);
+		return;
+	}
+	p->next = NULL;
+	if (tail)
+		tail->next = p;
+	else
+		t->rq_head = p;
+	t->rq_tail = p;
+}
+
+void tcp_reass_purge(struct tcb *t)
+{
+	while (t->ooo) {
+		struct pbuf *p = t->ooo;
+		t->ooo = p->next;
+		pbuf_free(p);
+	}
+	t->ooo_bytes = t->ooo_pbufs = 0;
+}
+
+static uint32_t ooo_end(const struct pbuf *p)
+{
+	return (uint32_t)p->user[0] + p->len;
+}
+
+/* Out-of-order segment into the sorted reassembly queue, overlaps trimmed. */
+static void tcp_reass_insert(struct tcb *t, struct tcp_seg *seg)
+{
+	struct pbuf *p = seg->p, **pp = &t->ooo, *prev = NULL;
+	uint32_t seq = seg->h.seq, fin = !!(seg->h.flags & TCP_FIN);
+	if (t->ooo_pbufs >= TCP_OOO_MAX_PBUFS) {
+		STAT_INC(t->st, DROP_TCP_OOO_FULL);
+		return;
+	}
+	while (*pp && seq_leq((uint32_t)(*pp)->user[0], seq)) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (prev && seq_gt(ooo_end(prev), seq)) {
+		uint32_t d = ooo_end(prev) - seq;
+		if (d >= p->len) {
+			STAT_INC(t->st, TCP_DUP_SEGS);
+			return;
+		}
+		pbuf_adj(p, d);
+		seq += d;
+	}
+	while (*pp && seq_leq(ooo_end(*pp), seq + p->len) && !((*pp)->user[1] & 1)) {
+		struct pbuf *n = *pp;
+		*pp = n->next;
+		t->ooo_bytes -= n->len;
+		t->ooo_pbufs--;
+		pbuf_free(n);
+	}
+	if (*pp && seq_gt(seq + p->len, (uint32_t)(*pp)->user[0])) {
+		pbuf_trim(p, (uint32_t)(*pp)->user[0] - seq);
+		fin = 0;
+	}
+	p->user[0] = seq;
+	p->user[1] = fin;
+	p->next = *pp;
+	*pp = p;
+	seg->p = NULL;
+	t->ooo_bytes += p->len;
+	t->ooo_pbufs++;
+	t->ooo_last_seq = seq;
+	STAT_INC(t->st, TCP_OOO_SEGS);
+}
+
+/* The hole before the queue's head is filled: move what is now in order.
+ * Returns 1 when a queued FIN was reached. */
+static int tcp_reass_drain(struct tcb *t)
+{
+	while (t->ooo && seq_leq((uint32_t)t->ooo->user[0], t->rcv_nxt)) {
+		struct pbuf *p = t->ooo;
+		uint32_t seq = (uint32_t)p->user[0], fin = (uint32_t)(p->user[1] & 1);
+		t->ooo = p->next;
+		t->ooo_bytes -= p->len;
+		t->ooo_pbufs--;
+		if (seq_lt(seq + p->len, t->rcv_nxt) || (seq + p->len == t->rcv_nxt && !fin && p->len)) {
+			pbuf_free(p);
+			continue;
+		}
+		pbuf_adj(p, t->rcv_nxt - seq);
+		t->rcv_nxt += p->len;
+		STAT_ADD(t->st, TCP_RX_BYTES, p->len);
+		if (p->len)
+			tcp_rq_push(t, p);
+		else
+			pbuf_free(p);
+		if (fin) {
+			tcp_reass_purge(t);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Step 7: "Once in the ESTABLISHED state, it is possible to deliver
+ * segment data to user RECEIVE buffers." */
+static int tcp_in_data(struct tcb *t, struct tcp_seg *seg)
+{
+	int had_ooo = t->ooo != NULL;
+	if (!seg->len && !((seg->h.flags & TCP_FIN) && seg->h.seq != t->rcv_nxt))
+		return TCP_IN_CONTINUE;
+	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_FIN_WAIT_1 &&
+	    t->state != TCP_STATE_FIN_WAIT_2) {
+		STAT_ADD(t->st, DROP_TCP_RCV_CLOSED, seg->len);
+		seg->h.flags &= (uint8_t)~TCP_FIN;
+		return TCP_IN_CONTINUE;
+	}
+	if (!t->sock && seg->len) {
+		/* data for a socket the application closed: RFC 9293 §3.10.7.4 / Linux */
+		STAT_INC(t->st, TCP_CONN_RESET);
+		tcp_send_rst(t);
+		return tcp_in_close(t, 0);
+	}
+	if (seg->h.seq != t->rcv_nxt) {
+		tcp_reass_insert(t, seg);
+		seg->h.flags &= (uint8_t)~TCP_FIN; /* kept with the queued segment */
+		t->flags |= TF_ACK_NOW;
+		return TCP_IN_CONTINUE;
+	}
+	t->rcv_nxt += seg->len;
+	STAT_ADD(t->st, TCP_RX_BYTES, seg->len);
+	if (seg->len > t->rcv_mss)
+		t->rcv_mss = (uint16_t)(seg->len > 65535 ? 65535 : seg->len);
+	tcp_rq_push(t, seg->p);
+	seg->p = NULL;
+	if (had_ooo) {
+		if (tcp_reass_drain(t))
+			seg->fin_in_order = 1;
+		t->flags |= TF_ACK_NOW; /* RFC 5681 §4.2: a hole filled is ACKed at once */
+	} else if (t->rcv_nxt - t->last_ack_sent >= 2u * t->rcv_mss) {
+		t->flags |= TF_ACK_NOW; /* RFC 1122 §4.2.3.2: every second full segment */
+	} else {
+		tcp_delack_arm(t);
+	}
+	tcp_wake(t);
+	return TCP_IN_CONTINUE;
+}
+
+/* The socket keeps a closed TCB with its unread data; a fresh TCB without
+ * a socket holds TIME-WAIT (2*MSL). */
+static void tcp_time_wait(struct tcb *t)
+{
+	struct tcb *w;
+	if (t->flags & TF_ACK_NOW)
+		tcp_send_ack(t);
+	if (!t->sock) {
+		tcp_rcvq_purge(t);
+		tcp_reass_purge(t);
+		tcp_set_state(t, TCP_STATE_TIME_WAIT);
+		tcp_time_wait_enter(t);
+		return;
+	}
+	w = tcp_tcb_alloc(t->st);
+	if (w) {
+		w->laddr = t->laddr, w->lport = t->lport, w->raddr = t->raddr, w->rport = t->rport;
+		w->iss = t->iss, w->irs = t->irs;
+		w->snd_una = t->snd_una, w->snd_nxt = t->snd_nxt, w->snd_max = t->snd_max;
+		w->rcv_nxt = t->rcv_nxt, w->rcv_adv = t->rcv_adv, w->last_ack_sent = t->last_ack_sent;
+		w->ts_recent = t->ts_recent, w->ts_recent_age = t->ts_recent_age, w->ts_offset = t->ts_offset;
+		w->snd_wscale = t->snd_wscale, w->rcv_wscale = t->rcv_wscale;
+		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT);
+		w->rcvbuf = 0;
+		w->state = TCP_STATE_TIME_WAIT;
+		tcp_hash_remove(t);
+		tcp_hash_insert(w);
+		if (t->flags & TF_BOUND) {
+			tcp_bind_remove(t);
+			tcp_bind_insert(w);
+		}
+		tcp_time_wait_enter(w);
+	}
+	STAT_INC(t->st, TCP_CONN_CLOSED);
+	tcp_done(t, 0);
+}
+
+/* Step 8: "eighth, check the FIN bit". */
+static int tcp_in_fin(struct tcb *t, struct tcp_seg *seg)
+{
+	int fin = seg->fin_in_order || ((seg->h.flags & TCP_FIN) && seg->h.seq + seg->len + 1 == t->rcv_nxt + 1 &&
+					 seg->h.seq + seg->len == t->rcv_nxt);
+	if (!fin)
+		return TCP_IN_CONTINUE;
+	t->rcv_nxt++;
+	t->flags |= TF_RCV_SHUT | TF_ACK_NOW;
+	switch (t->state) {
+	case TCP_STATE_ESTABLISHED:
+		tcp_set_state(t, TCP_STATE_CLOSE_WAIT);
+		break;
+	case TCP_STATE_FIN_WAIT_1:
+		if ((t->flags & TF_FIN_QUEUED) && seq_gt(t->snd_una, t->fin_seq)) {
+			tcp_time_wait(t);
+			return TCP_IN_DONE;
+		}
+		tcp_set_state(t, TCP_STATE_CLOSING);
+		break;
+	case TCP_STATE_FIN_WAIT_2:
+		tcp_time_wait(t);
+		return TCP_IN_DONE;
+	default:
+		break;
+	}
+	return TCP_IN_CONTINUE;
+}
+
+int tcp_input_synced(struct tcb *t, struct tcp_seg *seg)
+{
+	int v;
+	seg->seq0 = seg->h.seq;
+	t->last_rcv = t->st->now;
+	t->keep_probes = 0;
+	if ((v = tcp_in_syn_again(t, seg)) != TCP_IN_CONTINUE)
+		goto out;
+	if ((v = tcp_in_paws(t, seg)) != TCP_IN_CONTINUE)             /* RFC 7323 §5.3 */
+		goto out;
+	if ((v = tcp_in_check_seq(t, seg)) != TCP_IN_CONTINUE)        /* step 1 */
+		goto out;
+	if ((v = tcp_in_check_rst(t, seg)) != TCP_IN_CONTINUE)        /* step 2 */
+		goto out;
+	if ((v = tcp_in_check_syn(t, seg)) != TCP_IN_CONTINUE)        /* step 4 */
+		goto out;
+	if ((v = tcp_in_ack(t, seg)) != TCP_IN_CONTINUE)              /* step 5 */
+		goto out;
+	tcp_in_ts_update(t, seg);
+	if ((v = tcp_in_data(t, seg)) != TCP_IN_CONTINUE)             /* step 7 */
+		goto out;
+	v = tcp_in_fin(t, seg);                                       /* step 8 */
+out:
+	if (v != TCP_IN_GONE)
+		tcp_output(t);
+	return v;
+}

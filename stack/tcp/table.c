@@ -1,0 +1,345 @@
+/* The connection table: TCBs hashed by 4-tuple, listeners and bound sockets
+ * by local port, ephemeral ports, TCB life and death, and the entry points
+ * ipv4.c and stack.c call (init, fini, foreach). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isn.h"
+#include "tcb.h"
+
+static uint32_t fmix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+uint32_t tcp_hash(const struct tcp_table *tt, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t k;
+	memcpy(&k, tt->key, 4);
+	return fmix32(raddr ^ fmix32(laddr ^ k) ^ ((uint32_t)rport << 16 | lport) * 0x9e3779b1u) &
+	       (tt->nbuckets - 1);
+}
+
+static uint32_t tcp_port_bucket(const struct tcp_table *tt, uint16_t port)
+{
+	return (port * 0x9e3779b1u >> 12) & (tt->nbuckets - 1);
+}
+
+struct tcb *tcp_lookup(struct stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	struct tcp_table *tt = st->tcp;
+	for (struct tcb *t = tt->hash[tcp_hash(tt, laddr, lport, raddr, rport)]; t; t = t->hnext)
+		if (t->rport == rport && t->raddr == raddr && t->lport == lport && t->laddr == laddr)
+			return t;
+	return NULL;
+}
+
+struct tcb *tcp_lookup_listener(struct stack *st, uint32_t laddr, uint16_t lport)
+{
+	struct tcp_table *tt = st->tcp;
+	struct tcb *any = NULL;
+	for (struct tcb *t = tt->bhash[tcp_port_bucket(tt, lport)]; t; t = t->bnext) {
+		if (t->lport != lport || t->state != TCP_STATE_LISTEN)
+			continue;
+		if (t->laddr == laddr)
+			return t;
+		if (!t->laddr && !any)
+			any = t;
+	}
+	return any;
+}
+
+void tcp_hash_insert(struct tcb *t)
+{
+	struct tcp_table *tt = t->st->tcp;
+	uint32_t b = tcp_hash(tt, t->laddr, t->lport, t->raddr, t->rport);
+	t->hnext = tt->hash[b];
+	tt->hash[b] = t;
+	t->flags |= TF_HASHED;
+}
+
+void tcp_hash_remove(struct tcb *t)
+{
+	struct tcp_table *tt = t->st->tcp;
+	struct tcb **pp;
+	if (!(t->flags & TF_HASHED))
+		return;
+	pp = &tt->hash[tcp_hash(tt, t->laddr, t->lport, t->raddr, t->rport)];
+	while (*pp && *pp != t)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = t->hnext;
+	t->flags &= ~TF_HASHED;
+}
+
+void tcp_bind_insert(struct tcb *t)
+{
+	struct tcp_table *tt = t->st->tcp;
+	uint32_t b = tcp_port_bucket(tt, t->lport);
+	t->bnext = tt->bhash[b];
+	tt->bhash[b] = t;
+	t->flags |= TF_BOUND;
+}
+
+void tcp_bind_remove(struct tcb *t)
+{
+	struct tcp_table *tt = t->st->tcp;
+	struct tcb **pp;
+	if (!(t->flags & TF_BOUND))
+		return;
+	pp = &tt->bhash[tcp_port_bucket(tt, t->lport)];
+	while (*pp && *pp != t)
+		pp = &(*pp)->bnext;
+	if (*pp)
+		*pp = t->bnext;
+	t->flags &= ~TF_BOUND;
+}
+
+/* bind(2)'s conflict rule, as Linux: the same port and overlapping
+ * addresses conflict unless both set SO_REUSEPORT, or both set
+ * SO_REUSEADDR and the other one is not listening. */
+int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint16_t port)
+{
+	struct tcp_table *tt = st->tcp;
+	for (struct tcb *b = tt->bhash[tcp_port_bucket(tt, port)]; b; b = b->bnext) {
+		if (b == t || b->lport != port)
+			continue;
+		if (b->laddr && laddr && b->laddr != laddr)
+			continue;
+		if ((t->flags & b->flags & TF_REUSEPORT))
+			continue;
+		if ((t->flags & TF_REUSEADDR) && b->state != TCP_STATE_LISTEN &&
+		    ((b->flags & TF_REUSEADDR) || b->state == TCP_STATE_TIME_WAIT))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+/* A local port for connect() to (raddr, rport): one no socket has bound,
+ * scanning from a rotating cursor (RFC 6056 algorithm 1's simple form). */
+int tcp_ephemeral_port(struct stack *st, struct tcb *t, uint32_t raddr, uint16_t rport)
+{
+	struct tcp_table *tt = st->tcp;
+	const uint16_t lo = 32768, n = 61000 - 32768;
+	(void)raddr, (void)rport;
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t port = (uint16_t)(lo + (tt->next_ephemeral + i) % n);
+		if (!tcp_port_in_use(st, t, st->addr, port)) {
+			tt->next_ephemeral = (uint16_t)((tt->next_ephemeral + i + 1) % n);
+			return port;
+		}
+	}
+	return -EADDRNOTAVAIL;
+}
+
+struct tcb *tcp_tcb_alloc(struct stack *st)
+{
+	struct tcp_table *tt = st->tcp;
+	struct tcb *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->st = st;
+	t->state = TCP_STATE_CLOSED;
+	t->sndbuf = TCP_SNDBUF_DEFAULT;
+	t->rcvbuf = TCP_RCVBUF_DEFAULT;
+	t->keepidle_s = TCP_KEEPIDLE_S;
+	t->keepintvl_s = TCP_KEEPINTVL_S;
+	t->keepcnt = TCP_DEF_KEEPCNT;
+	t->rto_ms = TCP_RTO_INIT_MS;
+	t->mss = TCP_DEF_MSS;
+	t->rcv_mss = TCP_DEF_MSS;
+	t->cco = st->cfg.cc == STACK_CC_NEWRENO ? &tcp_cc_newreno : &tcp_cc_cubic;
+	tcp_sb_reset(&t->sb);
+	tcp_timers_init(t);
+	t->next = tt->all;
+	if (tt->all)
+		tt->all->prev = t;
+	tt->all = t;
+	tt->count++;
+	return t;
+}
+
+void tcp_rcvq_purge(struct tcb *t)
+{
+	while (t->rq_head) {
+		struct pbuf *p = t->rq_head;
+		t->rq_head = p->next;
+		pbuf_free(p);
+	}
+	t->rq_tail = NULL;
+	t->rq_bytes = 0;
+}
+
+static void tcp_sbuf_free(struct tcb *t)
+{
+	free(t->sbuf);
+	t->sbuf = NULL;
+	t->sb_cap = t->sb_head = t->sb_len = 0;
+}
+
+static void tcp_queue_unlink(struct tcb *t)
+{
+	struct tcb *l = t->parent, **pp;
+	if (!l)
+		return;
+	if (t->flags & TF_ACCEPTQ) {
+		struct tcb *prev = NULL;
+		for (pp = &l->acceptq; *pp && *pp != t; pp = &(*pp)->qnext)
+			prev = *pp;
+		if (*pp) {
+			*pp = t->qnext;
+			if (l->acceptq_tail == t)
+				l->acceptq_tail = prev;
+			l->acceptq_len--;
+		}
+	} else {
+		for (pp = &l->synq; *pp && *pp != t; pp = &(*pp)->qnext)
+			;
+		if (*pp) {
+			*pp = t->qnext;
+			l->synq_len--;
+		}
+	}
+	t->parent = NULL;
+	t->qnext = NULL;
+	t->flags &= ~TF_ACCEPTQ;
+}
+
+void tcp_tcb_free(struct tcb *t)
+{
+	struct tcp_table *tt = t->st->tcp;
+	tcp_timers_stop(t);
+	tcp_hash_remove(t);
+	tcp_bind_remove(t);
+	tcp_queue_unlink(t);
+	tcp_rcvq_purge(t);
+	tcp_reass_purge(t);
+	tcp_sbuf_free(t);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		tt->all = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	tt->count--;
+	if (t->sock)
+		t->sock->proto = NULL;
+	free(t);
+}
+
+void tcp_set_state(struct tcb *t, int state)
+{
+	t->state = (uint8_t)state;
+	tcp_wake(t);
+}
+
+void tcp_done(struct tcb *t, int err)
+{
+	if (err)
+		t->so_error = err;
+	tcp_timers_stop(t);
+	tcp_hash_remove(t);
+	tcp_reass_purge(t);
+	tcp_sbuf_free(t);
+	t->flags |= TF_RCV_SHUT | TF_SND_SHUT;
+	t->state = TCP_STATE_CLOSED;
+	if (!t->sock || t->parent) {
+		tcp_tcb_free(t);
+		return;
+	}
+	tcp_wake(t);
+}
+
+int tcp_init(struct stack *st)
+{
+	struct tcp_table *tt = calloc(1, sizeof(*tt));
+	uint32_t n = 1024;
+	if (!tt)
+		return -ENOMEM;
+	while (n < st->cfg.max_socks && n < (1u << 22))
+		n <<= 1;
+	tt->nbuckets = n;
+	tt->hash = calloc(n, sizeof(*tt->hash));
+	tt->bhash = calloc(n, sizeof(*tt->bhash));
+	if (!tt->hash || !tt->bhash) {
+		free(tt->hash);
+		free(tt->bhash);
+		free(tt);
+		return -ENOMEM;
+	}
+	tt->time_wait_ms = TCP_TIME_WAIT_MS;
+	memcpy(tt->key, st->cfg.isn_secret, 16);
+	tt->key[0] ^= 0x5a; /* not the ISN key itself */
+	tt->next_ephemeral = (uint16_t)(siphash24(st->cfg.isn_secret, "port", 4) % (61000 - 32768));
+	st->tcp = tt;
+	return 0;
+}
+
+/* Every connection is reset and freed; sockets still held by the
+ * application lose their TCB (their calls answer as on a closed socket). */
+void tcp_fini(struct stack *st)
+{
+	struct tcp_table *tt = st->tcp;
+	if (!tt)
+		return;
+	while (tt->all) {
+		struct tcb *t = tt->all;
+		if (tcp_state_synchronized(t->state) && t->state != TCP_STATE_TIME_WAIT)
+			tcp_send_rst(t);
+		else if (t->state == TCP_STATE_SYN_RECEIVED)
+			tcp_send_rst(t);
+		tcp_tcb_free(t);
+	}
+	free(tt->hash);
+	free(tt->bhash);
+	free(tt);
+	st->tcp = NULL;
+}
+
+static void tcp_info_fill(const struct tcb *t, struct sock_info *si)
+{
+	memset(si, 0, sizeof(*si));
+	si->local.sin_family = AF_INET;
+	si->local.sin_addr.s_addr = htonl(t->laddr);
+	si->local.sin_port = htons(t->lport);
+	si->peer.sin_family = AF_INET;
+	si->peer.sin_addr.s_addr = htonl(t->raddr);
+	si->peer.sin_port = htons(t->rport);
+	si->type = SOCK_STREAM;
+	si->state = t->state;
+	si->snd_queue = t->sb_len;
+	si->rcv_queue = t->rq_bytes;
+	si->cwnd = t->cc.cwnd;
+	si->ssthresh = t->cc.ssthresh;
+	si->srtt_us = t->srtt_us;
+	si->rto_us = t->rto_ms * 1000;
+	si->mss = t->mss;
+	si->retransmits = t->total_retrans;
+}
+
+void tcp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg)
+{
+	struct sock_info si;
+	if (!st->tcp)
+		return;
+	for (struct tcb *t = st->tcp->all; t; t = t->next) {
+		tcp_info_fill(t, &si);
+		fn(&si, arg);
+	}
+}
+
+const char *stack_tcp_state_name(int state)
+{
+	static const char *const names[TCP_STATE_MAX] = {
+		"CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
+		"FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
+	};
+	return state >= 0 && state < TCP_STATE_MAX ? names[state] : "?";
+}

@@ -1,0 +1,227 @@
+/* The TCP control block and the table of connections of one stack
+ * instance. Internal to stack/tcp/. */
+#ifndef DEMI_TCP_TCB_H
+#define DEMI_TCP_TCB_H
+
+#include <stdint.h>
+
+#include "../net.h"
+#include "../sock.h"
+#include "../wire/tcp.h"
+#include "cc.h"
+#include "sack.h"
+#include "seq.h"
+
+enum tcp_state {
+	TCP_STATE_CLOSED = 0,
+	TCP_STATE_LISTEN,
+	TCP_STATE_SYN_SENT,
+	TCP_STATE_SYN_RECEIVED,
+	TCP_STATE_ESTABLISHED,
+	TCP_STATE_FIN_WAIT_1,
+	TCP_STATE_FIN_WAIT_2,
+	TCP_STATE_CLOSE_WAIT,
+	TCP_STATE_CLOSING,
+	TCP_STATE_LAST_ACK,
+	TCP_STATE_TIME_WAIT,
+	TCP_STATE_MAX
+};
+
+/* BSD TCPS_HAVERCVDSYN: the connection is synchronized */
+static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLISHED; }
+
+#define TCP_DEF_MSS   536      /* RFC 9293 §3.7.1: no MSS option */
+#define TCP_RTO_MIN_MS    200      /* as Linux */
+#define TCP_RTO_MAX_MS    120000
+#define TCP_RTO_INIT_MS   1000     /* RFC 6298 §2.1 */
+#define TCP_DELACK_MS     40
+#define TCP_SYN_RETRIES   6
+#define TCP_RETRIES2      15
+#define TCP_TIME_WAIT_MS  60000    /* 2*MSL, configurable in struct tcp_table */
+#define TCP_RCVBUF_DEFAULT (256 * 1024)
+#define TCP_SNDBUF_DEFAULT (256 * 1024)
+#define TCP_BUF_MAX       (16 * 1024 * 1024)
+#define TCP_WSCALE        8        /* ours: windows up to 16 MiB */
+#define TCP_KEEPIDLE_S    7200
+#define TCP_KEEPINTVL_S   75
+#define TCP_DEF_KEEPCNT       9
+#define TCP_OOO_MAX_PBUFS 512      /* reassembly queue bound per connection */
+
+/* tcb flags */
+#define TF_WS_OK      (1u << 0)  /* window scaling agreed */
+#define TF_TS_OK      (1u << 1)  /* timestamps agreed */
+#define TF_SACK_OK    (1u << 2)  /* SACK agreed */
+#define TF_NODELAY    (1u << 3)
+#define TF_CORK       (1u << 4)
+#define TF_MORE       (1u << 5)  /* the last send had MSG_MORE */
+#define TF_KEEPALIVE  (1u << 6)
+#define TF_FIN_QUEUED (1u << 7)  /* the application closed its sending side */
+#define TF_ACK_NOW    (1u << 8)
+#define TF_REUSEADDR  (1u << 9)
+#define TF_REUSEPORT  (1u << 10)
+#define TF_LINGER0    (1u << 11)
+#define TF_BOUND      (1u << 12) /* holds its local port in the bind hash */
+#define TF_RCV_SHUT   (1u << 13) /* no more data will be read (FIN, RST, SHUT_RD) */
+#define TF_SND_SHUT   (1u << 14) /* no more data may be sent */
+#define TF_IN_RECOVERY (1u << 15)
+#define TF_RTT_TIMING (1u << 16) /* rtt_seq is being timed (no timestamps) */
+#define TF_HASHED     (1u << 17) /* in the 4-tuple hash */
+#define TF_ACCEPTQ    (1u << 18) /* on its listener's accept queue */
+#define TF_COOKIE     (1u << 19) /* made from a SYN cookie */
+#define TF_SHUT_WR_REQ (1u << 20)
+
+struct tcb {
+	struct tcb *hnext;            /* 4-tuple hash chain */
+	struct tcb *bnext;            /* bind (port) hash chain */
+	struct tcb *next, *prev;      /* list of every TCB, for foreach and fini */
+	struct stack *st;
+	struct sock *sock;            /* NULL when the application let go */
+	struct tcb *parent;           /* listener, while in its SYN or accept queue */
+	struct tcb *qnext;            /* listener's SYN / accept queue link */
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint8_t state;
+	uint8_t snd_wscale, rcv_wscale;
+	uint8_t dupacks;
+	uint8_t backoff;              /* RTO doublings */
+	uint8_t keep_probes;
+	uint32_t flags;               /* TF_* */
+	int so_error;
+
+	/* send sequence space (RFC 9293 §3.3.1) */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+	uint32_t recover, high_rxt, rtt_seq, fin_seq;
+	uint32_t rxt_mark;            /* snd_max when recovery last (re)started retransmitting */
+	uint64_t rtt_start;           /* ns */
+	uint32_t recovery_extra;      /* NewReno inflation, bytes */
+	/* receive sequence space */
+	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
+	uint32_t last_ack_sent;
+	uint32_t ts_recent, ts_offset;
+	uint64_t ts_recent_age;       /* ns */
+	uint16_t mss;                 /* send MSS (SMSS): payload of a full segment */
+	uint16_t mss_clamp;           /* payload + options per segment */
+	uint16_t rcv_mss;             /* largest segment seen / advertised to us */
+	uint16_t peer_mss;            /* MSS option the peer sent */
+	uint32_t unacked_segs;        /* full segments received since our last ACK */
+
+	/* send buffer: bytes [snd_una, snd_una + sb_len) in a ring of sb_cap */
+	uint8_t *sbuf;
+	uint32_t sb_cap, sb_head, sb_len;
+	uint32_t sndbuf, rcvbuf;
+	/* receive queue: in-order pbufs, data at the payload */
+	struct pbuf *rq_head, *rq_tail;
+	uint32_t rq_bytes;
+	/* reassembly queue: sorted by seq (user[0]) */
+	struct pbuf *ooo;
+	uint32_t ooo_bytes, ooo_pbufs, ooo_last_seq;
+
+	/* RTT (RFC 6298), microseconds */
+	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint64_t last_send;           /* ns: for the idle restart */
+	uint64_t last_rcv;            /* ns: for keepalive */
+	uint32_t retransmits, total_retrans;
+	uint32_t keepidle_s, keepintvl_s, keepcnt;
+	uint32_t linger_s;
+
+	struct tcp_cc cc;
+	const struct tcp_cc_ops *cco;
+	struct tcp_scoreboard sb;
+
+	struct tw_timer rto_timer;    /* retransmission, persist, SYN-ACK, TIME_WAIT */
+	struct tw_timer delack_timer;
+	struct tw_timer keep_timer;
+	uint8_t rto_kind;
+
+	/* listener only */
+	int backlog;
+	uint32_t synq_len, acceptq_len;
+	struct tcb *synq;             /* SYN-RECEIVED children */
+	struct tcb *acceptq, *acceptq_tail;
+};
+
+enum tcp_rto_kind { TCP_TK_NONE, TCP_TK_RTO, TCP_TK_PERSIST, TCP_TK_TIME_WAIT };
+
+struct tcp_table {
+	uint32_t nbuckets;            /* power of two */
+	struct tcb **hash;            /* established, by 4-tuple */
+	struct tcb **bhash;           /* by local port: listeners and bound sockets */
+	struct tcb *all;
+	uint32_t count;
+	uint16_t next_ephemeral;
+	uint32_t time_wait_ms;
+	uint64_t challenge_tokens, challenge_last;
+	uint8_t key[16];
+};
+
+/* segment being processed */
+struct tcp_seg {
+	struct tcp_hdr h;
+	struct pbuf *p;               /* data at the payload, len = payload */
+	uint32_t len;                 /* payload bytes */
+	uint32_t seqlen;              /* payload + SYN + FIN */
+	uint32_t src, dst;
+	uint32_t seq0;                /* seq as received, before trimming */
+	int fin_in_order;             /* a FIN reached rcv_nxt (step 8) */
+};
+
+/* input verdicts */
+enum { TCP_IN_CONTINUE = 0, TCP_IN_DONE = 1, TCP_IN_GONE = 2 /* TCB freed */ };
+
+/* table.c */
+uint32_t tcp_hash(const struct tcp_table *tt, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+struct tcb *tcp_lookup(struct stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+struct tcb *tcp_lookup_listener(struct stack *st, uint32_t laddr, uint16_t lport);
+void tcp_hash_insert(struct tcb *t);
+void tcp_hash_remove(struct tcb *t);
+void tcp_bind_insert(struct tcb *t);
+void tcp_bind_remove(struct tcb *t);
+int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint16_t port);
+int tcp_ephemeral_port(struct stack *st, struct tcb *t, uint32_t raddr, uint16_t rport);
+struct tcb *tcp_tcb_alloc(struct stack *st);
+void tcp_tcb_free(struct tcb *t);   /* unlinks everything, frees buffers */
+void tcp_set_state(struct tcb *t, int state);
+/* The connection ends: error (0: none) recorded for the socket, timers off,
+ * buffers freed; the TCB itself is freed unless a socket still holds it. */
+void tcp_done(struct tcb *t, int err);
+void tcp_rcvq_purge(struct tcb *t);
+
+/* output.c */
+void tcp_output(struct tcb *t);
+int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq); /* SYN, ACK, FIN-less control */
+void tcp_send_ack(struct tcb *t);
+void tcp_send_syn(struct tcb *t);
+void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg);
+void tcp_send_rst(struct tcb *t);
+int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra_flags);
+uint32_t tcp_rcv_window(const struct tcb *t);
+uint32_t tcp_flight(const struct tcb *t);
+uint32_t tcp_ts_now(const struct tcb *t);
+uint16_t tcp_mss_for_mtu(const struct stack *st);
+void tcp_sbuf_drop(struct tcb *t, uint32_t n);
+int tcp_challenge_ok(struct stack *st);
+
+/* timer.c */
+void tcp_timers_init(struct tcb *t);
+void tcp_timers_stop(struct tcb *t);
+void tcp_rto_arm(struct tcb *t);
+void tcp_rto_restart(struct tcb *t);
+void tcp_delack_arm(struct tcb *t);
+void tcp_keep_arm(struct tcb *t);
+void tcp_persist_arm(struct tcb *t);
+void tcp_time_wait_enter(struct tcb *t);
+void tcp_rtt_sample(struct tcb *t, uint32_t rtt_us);
+
+/* input.c / synced.c */
+int tcp_input_listen(struct tcb *l, struct tcp_seg *seg);
+int tcp_input_syn_sent(struct tcb *t, struct tcp_seg *seg);
+int tcp_input_synced(struct tcb *t, struct tcp_seg *seg);
+void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *o);
+void tcp_established(struct tcb *t);
+void tcp_reass_purge(struct tcb *t);
+void tcp_listener_child_ready(struct tcb *t);
+
+/* sock.c */
+void tcp_wake(struct tcb *t);
+
+#endif

@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""The kernel's end of the interop tests: plain Linux sockets.
+
+  kpeer.py echo-server ADDR PORT [--once]   echo every byte; at the peer's FIN finish, then FIN
+  kpeer.py client ADDR PORT BYTES           send BYTES of the pattern, read the echo, check every
+                                            byte, half-close, expect the server's FIN
+  kpeer.py reset ADDR PORT                  connect, send a little, close with RST (SO_LINGER 0)
+  kpeer.py udp-client ADDR PORT COUNT       COUNT datagrams, each echoed and checked
+  kpeer.py udp-echo-server ADDR PORT        send every datagram back
+
+The pattern is demi-echo's: byte i of a stream is (i*7 + (i >> 13)) & 255.
+Prints one line starting with RESULT; exit 0 when every check held."""
+import selectors
+import socket
+import struct
+import sys
+import time
+
+PERIOD = 1 << 21  # the pattern repeats every 2 MiB
+BLOCK = bytes(((i * 7) + (i >> 13)) & 255 for i in range(PERIOD)) * 2
+
+
+def pat(off, n):
+    """n pattern bytes from stream offset off (n <= PERIOD)."""
+    o = off % PERIOD
+    return BLOCK[o:o + n]
+
+
+def echo_server(addr, port, once):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(16)
+    print("listening", flush=True)
+    while True:
+        c, _ = ls.accept()
+        total = 0
+        try:
+            while True:
+                d = c.recv(1 << 20)
+                if not d:
+                    break
+                c.sendall(d)
+                total += len(d)
+            c.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            print(f"connection ended: {e}", flush=True)
+        c.close()
+        print(f"echoed {total}", flush=True)
+        if once:
+            return 0
+
+
+def client(addr, port, nbytes):
+    s = socket.create_connection((addr, port), timeout=30)
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    sent = got = 0
+    shut = eof = False
+    t0 = time.time()
+    last = t0
+    while not eof:
+        if time.time() - last > 30:
+            print(f"RESULT error=stalled sent={sent} got={got}")
+            return 1
+        for _, ev in sel.select(1):
+            if ev & selectors.EVENT_WRITE and sent < nbytes:
+                try:
+                    n = s.send(pat(sent, min(65536, nbytes - sent)))
+                    sent += n
+                    last = time.time()
+                except BlockingIOError:
+                    pass
+                if sent == nbytes and not shut:
+                    s.shutdown(socket.SHUT_WR)
+                    shut = True
+                    sel.modify(s, selectors.EVENT_READ)
+            if ev & selectors.EVENT_READ:
+                try:
+                    d = s.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                if not d:
+                    eof = True
+                    break
+                off = 0
+                while off < len(d):
+                    n = min(len(d) - off, PERIOD)
+                    if d[off:off + n] != pat(got + off, n):
+                        bad = next(i for i in range(n) if d[off + i] != pat(got + off + i, 1)[0])
+                        print(f"RESULT error=mismatch at={got + off + bad}")
+                        return 1
+                    off += n
+                got += len(d)
+                last = time.time()
+    secs = time.time() - t0
+    ok = got == nbytes and sent == nbytes
+    print(f"RESULT bytes={nbytes} sent={sent} echoed={got} secs={secs:.2f} "
+          f"mbit_per_s={got * 8 / secs / 1e6:.0f} ok={int(ok)}")
+    return 0 if ok else 1
+
+
+def reset(addr, port):
+    s = socket.create_connection((addr, port), timeout=10)
+    s.sendall(b"x" * 1000)
+    time.sleep(0.2)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("RESULT reset=sent")
+    return 0
+
+
+def udp_echo_server(addr, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    print("listening", flush=True)
+    while True:
+        d, a = s.recvfrom(65536)
+        s.sendto(d, a)
+
+
+def udp_client(addr, port, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    ok = 0
+    for i in range(count):
+        m = struct.pack("!I", i) + pat(i, (i * 37) % 1400)
+        for _ in range(3):
+            s.sendto(m, (addr, port))
+            try:
+                d, _ = s.recvfrom(2000)
+            except socket.timeout:
+                continue
+            ok += d == m
+            break
+    print(f"RESULT datagrams={count} echoed_ok={ok} ok={int(ok == count)}")
+    return 0 if ok == count else 1
+
+
+def main():
+    a = sys.argv[1:]
+    if a[0] == "echo-server":
+        return echo_server(a[1], int(a[2]), "--once" in a)
+    if a[0] == "client":
+        return client(a[1], int(a[2]), int(a[3]))
+    if a[0] == "reset":
+        return reset(a[1], int(a[2]))
+    if a[0] == "udp-echo-server":
+        return udp_echo_server(a[1], int(a[2]))
+    if a[0] == "udp-client":
+        return udp_client(a[1], int(a[2]), int(a[3]))
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+/* TCP test fixture: see tt.h. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "arp.h"
+#include "tt.h"
+#include "wire/cksum.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+
+static const uint8_t TT_US_MAC[6] = { 2, 0, 0, 0, 0, 2 }, TT_PEER_MAC[6] = { 2, 0, 0, 0, 0, 1 };
+static struct tt tt_state_storage;
+
+static int tt_make(void **state, int pair)
+{
+	struct tt *t = &tt_state_storage;
+	struct stack_cfg cfg = { .prefix_len = 24, .isn_secret = { 1, 2, 3 } };
+	memset(t, 0, sizeof(*t));
+	t->now = 1000 * TT_MS;
+	if (memlink_create(&t->ml, 42) || pbuf_pool_heap_create(&t->spool, 8192, 2048) ||
+	    pbuf_pool_heap_create(&t->ppool, 8192, 2048))
+		return -1;
+	t->snif = memlink_port(t->ml, TT_US_MAC, 1500, t->spool);
+	t->peer = memlink_port(t->ml, TT_PEER_MAC, 1500, t->ppool);
+	cfg.addr.s_addr = htonl(TT_US_IP);
+	if (stack_create(&t->st, &cfg, t->snif, t->now) || arp_cache_add(t->st, TT_PEER_IP, TT_PEER_MAC))
+		return -1;
+	if (pair) {
+		cfg.addr.s_addr = htonl(TT_PEER_IP);
+		cfg.isn_secret[0] = 9;
+		if (stack_create(&t->st2, &cfg, t->peer, t->now) || arp_cache_add(t->st2, TT_US_IP, TT_US_MAC))
+			return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+int tt_setup(void **state) { return tt_make(state, 0); }
+int tt_setup_pair(void **state) { return tt_make(state, 1); }
+
+int tt_teardown(void **state)
+{
+	struct tt *t = *state;
+	if (t->sock)
+		sock_close(t->sock);
+	if (t->sock2)
+		sock_close(t->sock2);
+	if (t->lsock)
+		sock_close(t->lsock);
+	stack_destroy(t->st);
+	if (t->st2)
+		stack_destroy(t->st2);
+	memlink_destroy(t->ml);
+	assert_int_equal(t->spool->in_use, 0); /* no pbuf leaked */
+	assert_int_equal(t->ppool->in_use, 0);
+	pbuf_pool_heap_destroy(t->spool);
+	pbuf_pool_heap_destroy(t->ppool);
+	return 0;
+}
+
+void tt_advance(struct tt *t, uint64_t ns)
+{
+	int work;
+	t->now += ns;
+	do {
+		memlink_advance(t->ml, t->now);
+		work = stack_poll(t->st, t->now);
+		if (t->st2)
+			work += stack_poll(t->st2, t->now);
+		memlink_advance(t->ml, t->now);
+	} while (work);
+}
+
+void tt_send(struct tt *t, struct tt_seg s)
+{
+	struct pbuf *p = pbuf_alloc(t->ppool);
+	struct eth_hdr e = { .type = ETH_TYPE_IPV4 };
+	struct tcp_hdr h = { .sport = s.sport ? s.sport : TT_RPORT, .dport = s.dport ? s.dport : TT_LPORT,
+			     .seq = s.seq, .ack = s.ack, .flags = s.flags, .opt = s.opt };
+	size_t hl = TCP_HDR_LEN + tcp_opts_len(&s.opt);
+	uint32_t l4 = (uint32_t)hl + s.len;
+	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + l4), .ttl = 64, .frag = IPV4_FLAG_DF,
+			       .proto = IPV4_PROTO_TCP, .src = TT_PEER_IP, .dst = TT_US_IP };
+	uint8_t *b;
+	h.wnd = s.wnd0 ? 0 : s.wnd ? s.wnd : 65535;
+	assert_non_null(p);
+	b = pbuf_append(p, 14 + 20 + l4);
+	assert_non_null(b);
+	memcpy(e.dst, TT_US_MAC, 6);
+	memcpy(e.src, TT_PEER_MAC, 6);
+	eth_hdr_emit(b, &e);
+	ipv4_hdr_emit(b + 14, &ip);
+	tcp_hdr_emit(b + 34, &h);
+	if (s.len)
+		memcpy(b + 34 + hl, s.data, s.len);
+	tcp_cksum_set(b + 34, l4, TT_PEER_IP, TT_US_IP, 0);
+	assert_int_equal(netif_tx_burst(t->peer, &p, 1), 1);
+	tt_advance(t, 0);
+}
+
+int tt_recv(struct tt *t, struct tt_seg *out)
+{
+	struct pbuf *p;
+	struct ipv4_hdr ip;
+	struct tcp_hdr h;
+	for (;;) {
+		if (netif_rx_burst(t->peer, &p, 1) == 0)
+			return 0;
+		if (p->len >= 34 && rd16(p->data + 12) == ETH_TYPE_IPV4 &&
+		    ipv4_hdr_parse(p->data + 14, p->len - 14, 1, &ip) == 0 && ip.proto == IPV4_PROTO_TCP)
+			break;
+		pbuf_free(p);
+	}
+	assert_int_equal(ip.src, TT_US_IP);
+	assert_int_equal(ip.dst, TT_PEER_IP);
+	assert_int_equal(tcp_hdr_parse(p->data + 34, ip.total_len - 20u, ip.src, ip.dst, 1, &h), 0);
+	memset(out, 0, sizeof(*out));
+	out->flags = h.flags;
+	out->seq = h.seq;
+	out->ack = h.ack;
+	out->wnd = h.wnd;
+	out->sport = h.sport;
+	out->dport = h.dport;
+	out->opt = h.opt;
+	out->len = ip.total_len - 20u - h.off;
+	assert_true(out->len <= sizeof(t->rx));
+	memcpy(t->rx, p->data + 34 + h.off, out->len);
+	out->data = t->rx;
+	pbuf_free(p);
+	return 1;
+}
+
+void tt_expect_nothing(struct tt *t)
+{
+	struct tt_seg s;
+	if (tt_recv(t, &s))
+		fail_msg("unexpected segment flags %#x seq %u ack %u len %u", s.flags, s.seq, s.ack, s.len);
+}
+
+struct tt_seg tt_expect(struct tt *t, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct tt_seg s;
+	if (!tt_recv(t, &s))
+		fail_msg("no segment; wanted flags %#x seq %u ack %u", flags, seq, ack);
+	if (s.flags != flags || s.seq != seq || s.ack != ack)
+		fail_msg("got flags %#x seq %u ack %u; wanted flags %#x seq %u ack %u", s.flags, s.seq, s.ack,
+			 flags, seq, ack);
+	return s;
+}
+
+struct tcb *tt_tcb(struct tt *t)
+{
+	return tcp_lookup(t->st, TT_US_IP, TT_LPORT, TT_PEER_IP, TT_RPORT);
+}
+
+int tt_state(struct tt *t)
+{
+	struct tcb *c = tt_tcb(t);
+	return c ? c->state : -1;
+}
+
+struct tcp_opts tt_ts(struct tt *t, uint32_t tsecr)
+{
+	struct tcp_opts o = { .has = TCP_OPTF_TS, .tsval = (uint32_t)(t->now / TT_MS), .tsecr = tsecr };
+	return o;
+}
+
+void tt_listen(struct tt *t)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->lsock), 0);
+	assert_int_equal(sock_bind(t->lsock, &a), 0);
+	assert_int_equal(sock_listen(t->lsock, 16), 0);
+}
+
+void tt_syn_received(struct tt *t)
+{
+	struct tt_seg s;
+	struct tcp_opts o = { .has = TCP_OPTF_MSS | TCP_OPTF_WS | TCP_OPTF_SACK_OK | TCP_OPTF_TS, .mss = 1460,
+			      .wscale = 7, .tsval = (uint32_t)(t->now / TT_MS) };
+	if (!t->lsock)
+		tt_listen(t);
+	tt_send(t, SEG(TCP_SYN, .seq = TT_PEER_ISS, .wnd = 64240, .opt = o));
+	assert_true(tt_recv(t, &s));
+	assert_int_equal(s.flags, TCP_SYN | TCP_ACK);
+	assert_int_equal(s.ack, TT_PEER_ISS + 1);
+	t->iss = s.seq;
+	assert_int_equal(tt_state(t), TCP_STATE_SYN_RECEIVED);
+}
+
+void tt_established(struct tt *t)
+{
+	struct sockaddr_in peer;
+	tt_syn_received(t);
+	tt_send(t, SEG(TCP_ACK, .seq = TT_PEER_ISS + 1, .ack = t->iss + 1, .wnd = 502, .opt = tt_ts(t, 0)));
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+	assert_int_equal(sock_accept(t->lsock, &t->sock, &peer), 0);
+	assert_int_equal(ntohs(peer.sin_port), TT_RPORT);
+}
+
+void tt_connect(struct tt *t)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_RPORT),
+				 .sin_addr.s_addr = htonl(TT_PEER_IP) };
+	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
+	struct tcp_opts o = { .has = TCP_OPTF_MSS | TCP_OPTF_WS | TCP_OPTF_SACK_OK | TCP_OPTF_TS, .mss = 1460,
+			      .wscale = 7 };
+	struct tt_seg s;
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->sock), 0);
+	assert_int_equal(sock_bind(t->sock, &l), 0);
+	assert_int_equal(sock_connect(t->sock, &a), -EINPROGRESS);
+	tt_advance(t, 0);
+	assert_true(tt_recv(t, &s));
+	assert_int_equal(s.flags, TCP_SYN);
+	t->iss = s.seq;
+	o.tsval = (uint32_t)(t->now / TT_MS);
+	o.tsecr = s.opt.tsval;
+	tt_send(t, SEG(TCP_SYN | TCP_ACK, .seq = TT_PEER_ISS, .ack = t->iss + 1, .wnd = 64240, .opt = o,
+		       .sport = TT_RPORT, .dport = TT_LPORT));
+	tt_expect(t, TCP_ACK, t->iss + 1, TT_PEER_ISS + 1);
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+}

@@ -1,0 +1,76 @@
+/* TCP test fixture: a stack (198.18.0.2) on an in-memory link with a fake
+ * clock, and the test playing the peer (198.18.0.1) segment by segment; or
+ * two stacks talking to each other. Include as "../lib/tt.h". */
+#ifndef DEMI_TESTS_TT_H
+#define DEMI_TESTS_TT_H
+
+#include <stdint.h>
+
+#include "net.h"
+#include "netif/memlink.h"
+#include "sock.h"
+#include "tcp/tcb.h"
+#include "wire/tcp.h"
+
+#define TT_MS 1000000ull
+#define TT_US_IP   0xc6120002u /* 198.18.0.2: the stack */
+#define TT_PEER_IP 0xc6120001u /* 198.18.0.1: the test, or the second stack */
+#define TT_LPORT 80
+#define TT_RPORT 40000
+#define TT_PEER_ISS 1000000u
+
+struct tt_seg {
+	uint8_t flags;
+	uint32_t seq, ack;
+	uint16_t wnd;          /* 0: 65535, unless wnd0 */
+	uint8_t wnd0;          /* advertise a zero window */
+	uint16_t sport, dport; /* 0: the defaults (peer TT_RPORT -> stack TT_LPORT) */
+	struct tcp_opts opt;
+	const void *data;
+	uint32_t len;
+};
+#define SEG(f, ...) ((struct tt_seg){ .flags = (f), __VA_ARGS__ })
+
+struct tt {
+	struct memlink *ml;
+	struct pbuf_pool *spool, *ppool;
+	struct netif *snif, *peer;
+	struct stack *st, *st2;  /* st2: only with tt_setup_pair */
+	uint64_t now;
+	struct sock *lsock;      /* listener on TT_LPORT, if made */
+	struct sock *sock;       /* the connection under test */
+	struct sock *sock2;      /* its other end on st2 */
+	uint32_t iss;            /* the stack's ISS, seen in its SYN or SYN-ACK */
+	uint8_t rx[4096];        /* payload of the last segment received */
+};
+
+int tt_setup(void **state);      /* one stack, the test is the peer */
+int tt_setup_pair(void **state); /* two stacks; the second on the peer's port */
+int tt_teardown(void **state);   /* fails on a leaked pbuf or TCB */
+
+/* Advance the fake clock by ns, delivering frames and polling until quiet. */
+void tt_advance(struct tt *t, uint64_t ns);
+/* Send one segment from the peer and let the stack process it. */
+void tt_send(struct tt *t, struct tt_seg s);
+/* The next TCP segment the stack sent (payload in t->rx); 0 if none. */
+int tt_recv(struct tt *t, struct tt_seg *out);
+void tt_expect_nothing(struct tt *t);
+/* The next segment must have these flags, seq and ack. Returns it. */
+struct tt_seg tt_expect(struct tt *t, uint8_t flags, uint32_t seq, uint32_t ack);
+
+/* The connection's TCB (by 4-tuple) or NULL; its state or -1. */
+struct tcb *tt_tcb(struct tt *t);
+int tt_state(struct tt *t);
+
+/* A listener on TT_LPORT (backlog 16). */
+void tt_listen(struct tt *t);
+/* SYN (MSS 1460, WS 7, SACK-permitted, TS) in, SYN-ACK out: SYN-RECEIVED. */
+void tt_syn_received(struct tt *t);
+/* ...and the ACK in, accepted into t->sock: ESTABLISHED. */
+void tt_established(struct tt *t);
+/* An active open from the stack to the peer: SYN out, SYN-ACK in. */
+void tt_connect(struct tt *t);
+/* TS options the peer sends now (tsval = clock ms, tsecr = echo). */
+struct tcp_opts tt_ts(struct tt *t, uint32_t tsecr);
+
+#endif

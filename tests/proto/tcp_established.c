@@ -1,0 +1,304 @@
+/* ESTABLISHED, segment by segment: data both ways, delayed and immediate
+ * ACKs, out-of-order data with SACK, retransmission, RFC 5961 challenge ACKs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+
+#include "../lib/tt.h"
+
+#define P1 (TT_PEER_ISS + 1)
+
+static ssize_t tsend(struct sock *s, const void *b, size_t n)
+{
+	struct iovec v = { .iov_base = (void *)b, .iov_len = n };
+	return sock_send(s, &v, 1, 0, NULL);
+}
+
+static ssize_t trecv(struct sock *s, void *b, size_t n)
+{
+	struct iovec v = { .iov_base = b, .iov_len = n };
+	return sock_recv(s, &v, 1, 0, NULL);
+}
+
+static void test_established_data_in_order_is_readable_and_delayed_ack(void **state)
+{
+	struct tt *t = *state;
+	char buf[64];
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK | TCP_PSH, .seq = P1, .ack = t->iss + 1, .wnd = 502, .data = "hello", .len = 5,
+		       .opt = tt_ts(t, 0)));
+	tt_expect_nothing(t); /* the ACK waits for the delayed-ACK timer */
+	assert_true(sock_events(t->sock) & EPOLLIN);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	tt_advance(t, 40 * TT_MS);
+	struct tt_seg s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 5);
+	assert_true(s.opt.has & TCP_OPTF_TS);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), -EAGAIN);
+}
+
+static void test_established_two_full_segments_ack_at_once(void **state)
+{
+	struct tt *t = *state;
+	static char d[1448];
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd = 502, .data = d, .len = 1448, .opt = tt_ts(t, 0)));
+	tt_expect_nothing(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 1448, .ack = t->iss + 1, .wnd = 502, .data = d, .len = 1448,
+		       .opt = tt_ts(t, 0)));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1 + 2896);
+}
+
+static void test_established_send_data_segment(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	assert_int_equal(tsend(t->sock, "abc", 3), 3);
+	tt_advance(t, 0);
+	struct tt_seg s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	assert_int_equal(s.len, 3);
+	assert_memory_equal(t->rx, "abc", 3);
+	/* window: our 256 KiB buffer scaled by 2^8 */
+	assert_int_equal(s.wnd, (256 * 1024) >> 8);
+	assert_int_equal(sock_tx_bytes(t->sock), 3);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 4, .wnd = 502, .opt = tt_ts(t, s.opt.tsval)));
+	assert_int_equal(sock_tx_bytes(t->sock), 0);
+	tt_expect_nothing(t);
+}
+
+static void test_established_out_of_order_acked_with_sack(void **state)
+{
+	struct tt *t = *state;
+	char buf[16];
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 10, .ack = t->iss + 1, .wnd = 502, .data = "0123456789", .len = 10,
+		       .opt = tt_ts(t, 0)));
+	struct tt_seg s = tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_true(s.opt.has & TCP_OPTF_SACK);
+	assert_int_equal(s.opt.nsack, 1);
+	assert_int_equal(s.opt.sack[0].start, P1 + 10);
+	assert_int_equal(s.opt.sack[0].end, P1 + 20);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), -EAGAIN);
+	/* the hole filled: immediate ACK of everything */
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd = 502, .data = "abcdefghij", .len = 10,
+		       .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 20);
+	assert_false(s.opt.has & TCP_OPTF_SACK);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), 16);
+	assert_memory_equal(buf, "abcdefghij012345", 16);
+}
+
+static void test_established_unacked_data_retransmitted_after_rto(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	assert_int_equal(tsend(t->sock, "xyz", 3), 3);
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_advance(t, 199 * TT_MS);
+	tt_expect_nothing(t);
+	tt_advance(t, 1100 * TT_MS); /* initial RTO from the handshake sample: 200 ms floor or more */
+	struct tt_seg s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	assert_int_equal(s.len, 3);
+	assert_true(t->st->ctr.v[TCP_RETRANS_SEGS] >= 1);
+}
+
+static void test_established_rst_in_window_not_exact_gets_challenge_ack(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_RST, .seq = P1 + 100));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+	assert_int_equal(t->st->ctr.v[TCP_CHALLENGE_ACKS], 1);
+}
+
+static void test_established_rst_exact_resets(void **state)
+{
+	struct tt *t = *state;
+	char b[4];
+	tt_established(t);
+	tt_send(t, SEG(TCP_RST, .seq = P1));
+	tt_expect_nothing(t);
+	assert_int_equal(tt_state(t), -1);
+	assert_int_equal(sock_events(t->sock), EPOLLIN | EPOLLOUT | EPOLLHUP | EPOLLRDHUP | EPOLLERR);
+	assert_int_equal(trecv(t->sock, b, 4), -ECONNRESET);
+	assert_int_equal(trecv(t->sock, b, 4), 0);
+}
+
+static void test_established_rst_out_of_window_ignored(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_RST, .seq = P1 + 10000000));
+	tt_expect_nothing(t);
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+}
+
+static void test_established_syn_gets_challenge_ack(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_SYN, .seq = P1 + 5000));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+}
+
+static void test_established_ack_of_unsent_data_dropped_with_ack(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1000, .data = "q", .len = 1, .opt = tt_ts(t, 0)));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(sock_rx_bytes(t->sock), 0);
+}
+
+static void test_established_old_timestamp_dropped_by_paws(void **state)
+{
+	struct tt *t = *state;
+	struct tcp_opts o = { .has = TCP_OPTF_TS, .tsval = 1 };
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .data = "q", .len = 1, .opt = o));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(sock_rx_bytes(t->sock), 0);
+	assert_int_equal(t->st->ctr.v[DROP_TCP_PAWS], 1);
+}
+
+static void test_established_three_dupacks_fast_retransmit(void **state)
+{
+	struct tt *t = *state;
+	static char d[8 * 1448];
+	struct tt_seg s;
+	tt_established(t);
+	memset(d, 'z', sizeof(d));
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	for (int i = 0; i < 8; i++) {
+		s = tt_expect(t, i == 7 ? TCP_ACK | TCP_PSH : TCP_ACK, t->iss + 1 + 1448u * (uint32_t)i, P1);
+		assert_int_equal(s.len, 1448);
+	}
+	/* segment 0 lost; the peer SACKs the others */
+	for (int i = 1; i <= 3; i++) {
+		struct tcp_opts o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = t->iss + 1 + 1448;
+		o.sack[0].end = t->iss + 1 + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd = 502, .opt = o));
+	}
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(s.len, 1448);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 1);
+}
+
+static void test_established_zero_window_probed(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd0 = 1, .opt = tt_ts(t, 0)));
+	assert_int_equal(tsend(t->sock, "abc", 3), 3);
+	tt_advance(t, 0);
+	tt_expect_nothing(t);
+	tt_advance(t, 2000 * TT_MS);
+	tt_expect(t, TCP_ACK, t->iss, P1); /* probe: seq snd_una - 1 */
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd = 100, .opt = tt_ts(t, 0)));
+	struct tt_seg s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	assert_int_equal(s.len, 3);
+}
+
+static void test_established_nagle_holds_small_segment(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	assert_int_equal(tsend(t->sock, "a", 1), 1);
+	assert_int_equal(tsend(t->sock, "b", 1), 1);
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_expect_nothing(t); /* "b" waits for the ACK of "a" */
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 2, .opt = tt_ts(t, 0)));
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 2, P1);
+}
+
+static void test_established_nodelay_sends_at_once(void **state)
+{
+	struct tt *t = *state;
+	int one = 1;
+	tt_established(t);
+	assert_int_equal(sock_setopt(t->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	assert_int_equal(tsend(t->sock, "a", 1), 1);
+	assert_int_equal(tsend(t->sock, "b", 1), 1);
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 2, P1);
+}
+
+static void test_established_cork_holds_until_uncorked(void **state)
+{
+	struct tt *t = *state;
+	int one = 1, zero = 0;
+	tt_established(t);
+	assert_int_equal(sock_setopt(t->sock, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)), 0);
+	assert_int_equal(tsend(t->sock, "ab", 2), 2);
+	tt_advance(t, 0);
+	tt_expect_nothing(t);
+	assert_int_equal(sock_setopt(t->sock, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero)), 0);
+	tt_advance(t, 0);
+	struct tt_seg s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	assert_int_equal(s.len, 2);
+}
+
+static void test_established_fin_moves_to_close_wait(void **state)
+{
+	struct tt *t = *state;
+	char b[4];
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK | TCP_FIN, .seq = P1, .ack = t->iss + 1, .opt = tt_ts(t, 0)));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1 + 1);
+	assert_int_equal(tt_state(t), TCP_STATE_CLOSE_WAIT);
+	assert_int_equal(sock_events(t->sock), EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+	assert_int_equal(trecv(t->sock, b, 4), 0);
+}
+
+static void test_established_close_with_unread_data_sends_rst(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .data = "zz", .len = 2, .opt = tt_ts(t, 0)));
+	sock_close(t->sock);
+	t->sock = NULL;
+	tt_advance(t, 0);
+	tt_expect(t, TCP_RST | TCP_ACK, t->iss + 1, P1 + 2);
+	assert_int_equal(tt_state(t), -1);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_established_data_in_order_is_readable_and_delayed_ack),
+		T(test_established_two_full_segments_ack_at_once),
+		T(test_established_send_data_segment),
+		T(test_established_out_of_order_acked_with_sack),
+		T(test_established_unacked_data_retransmitted_after_rto),
+		T(test_established_rst_in_window_not_exact_gets_challenge_ack),
+		T(test_established_rst_exact_resets),
+		T(test_established_rst_out_of_window_ignored),
+		T(test_established_syn_gets_challenge_ack),
+		T(test_established_ack_of_unsent_data_dropped_with_ack),
+		T(test_established_old_timestamp_dropped_by_paws),
+		T(test_established_three_dupacks_fast_retransmit),
+		T(test_established_zero_window_probed),
+		T(test_established_nagle_holds_small_segment),
+		T(test_established_nodelay_sends_at_once),
+		T(test_established_cork_holds_until_uncorked),
+		T(test_established_fin_moves_to_close_wait),
+		T(test_established_close_with_unread_data_sends_rst),
+	};
+	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
+}

@@ -1,0 +1,180 @@
+/* Two stacks over the in-memory link: a connection carrying 64 MiB each
+ * way at once, byte-exact, under each memlink fault (loss, reordering,
+ * duplication, corruption, all together) with NewReno and with CUBIC; then
+ * a clean close on both sides and no TCB or buffer left. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <netinet/tcp.h>
+
+#include "../lib/tt.h"
+
+#ifdef DEMI_ASAN
+#define XFER_DEFAULT (8u << 20) /* sanitizers are ~10x slower */
+#else
+#define XFER_DEFAULT (64u << 20)
+#endif
+static uint64_t XFER_BYTES = XFER_DEFAULT; /* TT_XFER_KB overrides, for debugging */
+#define US 1000ull
+
+static uint8_t pattern(uint64_t off, uint8_t seed)
+{
+	uint64_t x = off * 0x9e3779b97f4a7c15ull + seed;
+	return (uint8_t)(x >> 29 ^ x >> 47);
+}
+
+struct side {
+	struct sock *s;
+	uint64_t sent, rcvd;
+	int eof, shut;
+	uint8_t seed_tx, seed_rx;
+};
+
+static void side_pump(struct side *d)
+{
+	static uint8_t buf[65536];
+	ssize_t n;
+	while (d->sent < XFER_BYTES) {
+		size_t len = XFER_BYTES - d->sent < sizeof(buf) ? XFER_BYTES - d->sent : sizeof(buf);
+		struct iovec v = { .iov_base = buf, .iov_len = len };
+		for (size_t i = 0; i < len; i++)
+			buf[i] = pattern(d->sent + i, d->seed_tx);
+		n = sock_send(d->s, &v, 1, 0, NULL);
+		if (n == -EAGAIN)
+			break;
+		assert_true(n > 0);
+		d->sent += (uint64_t)n;
+	}
+	if (d->sent == XFER_BYTES && !d->shut) {
+		assert_int_equal(sock_shutdown(d->s, SHUT_WR), 0);
+		d->shut = 1;
+	}
+	for (;;) {
+		struct iovec v = { .iov_base = buf, .iov_len = sizeof(buf) };
+		n = sock_recv(d->s, &v, 1, 0, NULL);
+		if (n == -EAGAIN)
+			break;
+		if (n == 0) {
+			d->eof = 1;
+			break;
+		}
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern(d->rcvd + (uint64_t)i, d->seed_rx))
+				fail_msg("byte %llu differs", (unsigned long long)(d->rcvd + (uint64_t)i));
+		d->rcvd += (uint64_t)n;
+	}
+}
+
+/* Advance by a step, or straight to the next timer when the wire is idle. */
+static void step(struct tt *t)
+{
+	uint64_t dt = 50 * US;
+	tt_advance(t, 0); /* flush what the socket calls queued */
+	if (!memlink_in_flight(t->ml)) {
+		uint64_t a = stack_next_timer(t->st), b = stack_next_timer(t->st2), n = a < b ? a : b;
+		if (n != UINT64_MAX && n > t->now + dt)
+			dt = n - t->now;
+	}
+	tt_advance(t, dt);
+}
+
+static void transfer(struct tt *t, const char *cc, const struct memlink_faults *f)
+{
+	struct sockaddr_in la = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
+	struct sockaddr_in ca = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT),
+				  .sin_addr.s_addr = htonl(TT_US_IP) };
+	struct side a = { .seed_tx = 1, .seed_rx = 2 }, b = { .seed_tx = 2, .seed_rx = 1 };
+	uint64_t start = t->now;
+	char name[16];
+	socklen_t nl = sizeof(name);
+
+	memlink_set_faults(t->snif, f);
+	memlink_set_faults(t->peer, f);
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->lsock), 0);
+	assert_int_equal(sock_setopt(t->lsock, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)), 0);
+	assert_int_equal(sock_bind(t->lsock, &la), 0);
+	assert_int_equal(sock_listen(t->lsock, 8), 0);
+	assert_int_equal(sock_create(t->st2, SOCK_STREAM, &t->sock2), 0);
+	assert_int_equal(sock_setopt(t->sock2, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)), 0);
+	assert_int_equal(sock_connect(t->sock2, &ca), -EINPROGRESS);
+	while (sock_accept(t->lsock, &t->sock, NULL) == -EAGAIN) {
+		step(t);
+		assert_true(t->now - start < 200000 * TT_MS);
+	}
+	assert_int_equal(sock_getopt(t->sock, IPPROTO_TCP, TCP_CONGESTION, name, &nl), 0);
+	assert_string_equal(name, cc);
+	a.s = t->sock;
+	b.s = t->sock2;
+	while (!(a.eof && b.eof && a.rcvd == XFER_BYTES && b.rcvd == XFER_BYTES)) {
+		side_pump(&a);
+		side_pump(&b);
+		step(t);
+		if (t->now - start > 36000000 * TT_MS)
+			fail_msg("stalled: a sent %llu rcvd %llu, b sent %llu rcvd %llu", (unsigned long long)a.sent,
+				 (unsigned long long)a.rcvd, (unsigned long long)b.sent, (unsigned long long)b.rcvd);
+	}
+	print_message("%s: %llu ms simulated, retransmits %llu+%llu, RTOs %llu+%llu, fast %llu+%llu\n", cc,
+		      (unsigned long long)((t->now - start) / TT_MS),
+		      (unsigned long long)t->st->ctr.v[TCP_RETRANS_SEGS], (unsigned long long)t->st2->ctr.v[TCP_RETRANS_SEGS],
+		      (unsigned long long)t->st->ctr.v[TCP_RTO_FIRED], (unsigned long long)t->st2->ctr.v[TCP_RTO_FIRED],
+		      (unsigned long long)t->st->ctr.v[TCP_FAST_RETRANS], (unsigned long long)t->st2->ctr.v[TCP_FAST_RETRANS]);
+	{
+		const struct memlink_stats *ms = memlink_stats(t->ml);
+		print_message("  link: sent %llu dropped %llu rx_nobuf %llu rx_full %llu; txfull %llu+%llu nobuf %llu+%llu ooofull %llu\n",
+			      (unsigned long long)ms->sent, (unsigned long long)ms->dropped, (unsigned long long)ms->rx_nobuf,
+			      (unsigned long long)ms->rx_full, (unsigned long long)t->st->ctr.v[TX_DROP_FULL],
+			      (unsigned long long)t->st2->ctr.v[TX_DROP_FULL], (unsigned long long)t->st->ctr.v[TX_DROP_NOBUF],
+			      (unsigned long long)t->st2->ctr.v[TX_DROP_NOBUF], (unsigned long long)t->st->ctr.v[DROP_TCP_OOO_FULL]);
+	}
+	if (getenv("TT_XFER_VERBOSE")) {
+		unsigned n;
+		const uint64_t *v1 = stack_counter_values(t->st, &n), *v2 = stack_counter_values(t->st2, &n);
+		for (unsigned i = 0; i < n; i++)
+			if (v1[i] || v2[i])
+				print_message("  %-28s %10llu %10llu\n", stack_counter_name(i), (unsigned long long)v1[i],
+					      (unsigned long long)v2[i]);
+	}
+	/* both sides shut down writing and read EOF: close, wait out TIME-WAIT */
+	sock_close(t->sock);
+	sock_close(t->sock2);
+	sock_close(t->lsock);
+	t->sock = t->sock2 = t->lsock = NULL;
+	for (int i = 0; i < 100 && (t->st->tcp->count || t->st2->tcp->count); i++)
+		tt_advance(t, 1000 * TT_MS);
+	assert_int_equal(t->st->tcp->count, 0);
+	assert_int_equal(t->st2->tcp->count, 0);
+}
+
+static const struct memlink_faults f_none = { .delay_ns = 100 * US };
+static const struct memlink_faults f_loss = { .delay_ns = 100 * US, .drop_ppm = 100000 };
+static const struct memlink_faults f_reorder = { .delay_ns = 100 * US, .reorder_ppm = 100000, .reorder_ns = 300 * US };
+static const struct memlink_faults f_dup = { .delay_ns = 100 * US, .dup_ppm = 100000 };
+static const struct memlink_faults f_corrupt = { .delay_ns = 100 * US, .corrupt_ppm = 100000 };
+static const struct memlink_faults f_all = { .delay_ns = 100 * US, .drop_ppm = 100000, .reorder_ppm = 100000,
+					     .reorder_ns = 300 * US, .dup_ppm = 100000, .corrupt_ppm = 100000 };
+
+#define XF(cc, f)                                                                   \
+	static void test_transfer_##cc##_##f(void **state) { transfer(*state, #cc, &f_##f); }
+XF(newreno, none) XF(newreno, loss) XF(newreno, reorder) XF(newreno, dup) XF(newreno, corrupt) XF(newreno, all)
+XF(cubic, none) XF(cubic, loss) XF(cubic, reorder) XF(cubic, dup) XF(cubic, corrupt) XF(cubic, all)
+
+#define T(cc, f) cmocka_unit_test_setup_teardown(test_transfer_##cc##_##f, tt_setup_pair, tt_teardown)
+int main(void)
+{
+	if (getenv("TT_XFER_KB"))
+		XFER_BYTES = strtoull(getenv("TT_XFER_KB"), NULL, 10) << 10;
+	const struct CMUnitTest tests[] = {
+		T(newreno, none), T(newreno, loss), T(newreno, reorder), T(newreno, dup), T(newreno, corrupt),
+		T(newreno, all), T(cubic, none), T(cubic, loss), T(cubic, reorder), T(cubic, dup),
+		T(cubic, corrupt), T(cubic, all),
+	};
+	return cmocka_run_group_tests_name("tcp_transfer", tests, NULL, NULL);
+}

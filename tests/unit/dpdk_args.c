@@ -1,0 +1,190 @@
+/* From the configured device to EAL arguments: every device kind, the
+ * memory modes, eal_args appended, and the errors a user can make. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netif/dpdk.h"
+
+static const struct dpdk_env ENV = { .prog = "demo", .cpus = "0,1", .hugepages = 0, .mem_mb = 128 };
+
+/* argv joined by blanks */
+static const char *joined(const struct dpdk_spec *sp)
+{
+	static char out[4096];
+	size_t u = 0;
+	out[0] = 0;
+	for (int i = 0; i < sp->argc; i++)
+		u += (size_t)snprintf(out + u, sizeof(out) - u, "%s%s", i ? " " : "", sp->argv[i]);
+	return out;
+}
+
+static void build_ok(struct dpdk_spec *sp, const char *dev, const char *eal, const struct dpdk_env *env)
+{
+	char err[256] = "";
+	int rc = dpdk_spec_build(sp, dev, eal, env, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("%s: %s", dev, err);
+	assert_null(sp->argv[sp->argc]);
+}
+
+static void test_tap_vdev_own_mac_and_common_flags(void **state)
+{
+	static struct dpdk_spec sp;
+	static const uint8_t mac[6] = { 2, 0xde, 1, 2, 3, 4 };
+	struct dpdk_env env = ENV;
+	(void)state;
+	env.mac = mac;
+	build_ok(&sp, "tap:demi0", NULL, &env);
+	assert_int_equal(sp.kind, DPDK_KIND_TAP);
+	assert_string_equal(sp.iface, "demi0");
+	assert_string_equal(joined(&sp),
+			    "demo --lcores 0@(0,1) --no-telemetry --log-level=*:error --no-huge -m 128 "
+			    "--no-shconf --no-pci --vdev net_tap0,iface=demi0,mac=02:de:01:02:03:04");
+}
+
+static void test_tap_mac_derived_from_name_is_stable_and_local(void **state)
+{
+	uint8_t a[6], b[6], c[6];
+	(void)state;
+	dpdk_mac_from_name("demi0", a);
+	dpdk_mac_from_name("demi0", b);
+	dpdk_mac_from_name("demi1", c);
+	assert_memory_equal(a, b, 6);
+	assert_memory_not_equal(a, c, 6);
+	assert_int_equal(a[0] & 3, 2); /* locally administered unicast */
+}
+
+static void test_memif_server_and_client(void **state)
+{
+	static struct dpdk_spec sp;
+	(void)state;
+	build_ok(&sp, "memif:/run/x.sock,role=server", NULL, &ENV);
+	assert_int_equal(sp.kind, DPDK_KIND_MEMIF);
+	assert_true(sp.memif_server);
+	assert_string_equal(sp.memif_sock, "/run/x.sock");
+	assert_string_equal(sp.vdev, "net_memif0,role=server,socket=/run/x.sock,socket-abstract=no");
+	build_ok(&sp, "memif:/tmp/y.sock,role=client,id=3", NULL, &ENV);
+	assert_false(sp.memif_server);
+	assert_string_equal(sp.vdev, "net_memif0,role=client,socket=/tmp/y.sock,socket-abstract=no,id=3");
+}
+
+static void test_af_xdp_af_packet_pci(void **state)
+{
+	static struct dpdk_spec sp;
+	(void)state;
+	build_ok(&sp, "af_xdp:veth1", NULL, &ENV);
+	assert_string_equal(sp.vdev, "net_af_xdp0,iface=veth1,start_queue=0,queue_count=1");
+	build_ok(&sp, "af_packet:veth2", NULL, &ENV);
+	assert_string_equal(sp.vdev, "net_af_packet0,iface=veth2");
+	build_ok(&sp, "pci:0000:03:00.0", NULL, &ENV);
+	assert_int_equal(sp.kind, DPDK_KIND_PCI);
+	assert_non_null(strstr(joined(&sp), " -a 0000:03:00.0"));
+	assert_null(strstr(joined(&sp), "--no-pci"));
+	assert_null(strstr(joined(&sp), "--vdev"));
+}
+
+static void test_hugepages_use_in_memory(void **state)
+{
+	static struct dpdk_spec sp;
+	struct dpdk_env env = ENV;
+	(void)state;
+	env.hugepages = 1;
+	build_ok(&sp, "tap:t0", NULL, &env);
+	assert_non_null(strstr(joined(&sp), " --in-memory "));
+	assert_null(strstr(joined(&sp), "--no-huge"));
+}
+
+static void test_eal_args_appended_split_on_blanks(void **state)
+{
+	static struct dpdk_spec sp;
+	(void)state;
+	build_ok(&sp, "tap:t0", "  --log-level=pmd.net.tap:debug\t-n 2 ", &ENV);
+	assert_int_equal(sp.argc, 15);
+	assert_string_equal(sp.argv[12], "--log-level=pmd.net.tap:debug");
+	assert_string_equal(sp.argv[13], "-n");
+	assert_string_equal(sp.argv[14], "2");
+}
+
+static void expect_err(const char *dev, const char *words)
+{
+	static struct dpdk_spec sp;
+	char err[256] = "";
+	assert_int_equal(dpdk_spec_build(&sp, dev, NULL, &ENV, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, words))
+		fail_msg("'%s': '%s' lacks '%s'", dev, err, words);
+	if (dev[0] && !strstr(err, dev))
+		fail_msg("'%s': '%s' does not name the device", dev, err);
+}
+
+static void test_bad_devices_are_named_with_a_reason(void **state)
+{
+	(void)state;
+	expect_err("", "no device");
+	expect_err("tap", "KIND:ARG");
+	expect_err("eth:x", "unknown kind");
+	expect_err("tap:", "bad interface");
+	expect_err("tap:way-too-long-iface-name", "bad interface");
+	expect_err("af_xdp:a,b", "bad interface");
+	expect_err("memif:/x.sock", "role=server or role=client");
+	expect_err("memif:/x.sock,role=master", "server or client");
+	expect_err("memif:role=server", "socket path");
+	expect_err("memif:/x.sock,role=server,socket=/y", "given by the path");
+	expect_err("pci:", "bad PCI");
+}
+
+static void test_hugepages_need_mount_and_free_pages(void **state)
+{
+	char mi[] = "/tmp/demi-mi.XXXXXX", mo[] = "/tmp/demi-mo.XXXXXX";
+	int a = mkstemp(mi), b = mkstemp(mo);
+	FILE *f;
+	(void)state;
+	assert_true(a >= 0 && b >= 0);
+	close(a);
+	close(b);
+	f = fopen(mi, "w");
+	fprintf(f, "MemTotal: 100 kB\nHugePages_Total: 512\nHugePages_Free: 300\nHugepagesize: 2048 kB\n");
+	fclose(f);
+	f = fopen(mo, "w");
+	fprintf(f, "proc /proc proc rw 0 0\n");
+	fclose(f);
+	assert_int_equal(dpdk_hugepages_free(mi, mo), 0); /* not mounted */
+	f = fopen(mo, "a");
+	fprintf(f, "nodev /dev/hugepages hugetlbfs rw,relatime 0 0\n");
+	fclose(f);
+	assert_int_equal(dpdk_hugepages_free(mi, mo), 300ull * 2048 * 1024);
+	unlink(mi);
+	unlink(mo);
+}
+
+static void test_mem_mb_grows_with_the_pool(void **state)
+{
+	(void)state;
+	assert_int_equal(dpdk_mem_mb(8192) % 64, 0);
+	assert_true(dpdk_mem_mb(8192) >= 64 + 8192 * 2560 / (1 << 20));
+	assert_true(dpdk_mem_mb(65536) > dpdk_mem_mb(8192));
+	assert_true(dpdk_mem_mb(16384) >= 128);
+}
+
+int main(void)
+{
+	static const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tap_vdev_own_mac_and_common_flags),
+		cmocka_unit_test(test_tap_mac_derived_from_name_is_stable_and_local),
+		cmocka_unit_test(test_memif_server_and_client),
+		cmocka_unit_test(test_af_xdp_af_packet_pci),
+		cmocka_unit_test(test_hugepages_use_in_memory),
+		cmocka_unit_test(test_eal_args_appended_split_on_blanks),
+		cmocka_unit_test(test_bad_devices_are_named_with_a_reason),
+		cmocka_unit_test(test_hugepages_need_mount_and_free_pages),
+		cmocka_unit_test(test_mem_mb_grows_with_the_pool),
+	};
+	return cmocka_run_group_tests_name("dpdk_args", tests, NULL, NULL);
+}
