@@ -52,7 +52,8 @@ SHIMTESTS   := $(patsubst %.c,$(B)/%,$(SHIMT_SRC))
 TOOLS       := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/*.c))
 NET_TOOLS   := $(patsubst tools/net/%.c,$(B)/%,$(wildcard tools/net/*.c))
 BENCH_TOOLS := $(patsubst tools/bench/%.c,$(B)/bench/%,$(wildcard tools/bench/*.c))
-LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so)
+LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so $(B)/asan/libdemi-nort.so)
+SHIM_AOBJ   := $(SHIM_SRC:%.c=$(B)/asan/obj/%.o)
 
 .PHONY: all test unit bench demo install uninstall clean deps
 all: $(B)/libdemistack.a $(LIB) $(TOOLS) $(NET_TOOLS) $(BENCH_TOOLS) $(TESTS) $(ATESTS) $(SHIMTESTS)
@@ -82,6 +83,11 @@ $(B)/asan/libdemistack.a: $(STACK_AOBJ)
 # only when nothing before it defines the runtime.
 $(B)/librtnone.a: $(B)/obj/shim/none/rt_none.o
 	rm -f $@ && ar rcs $@ $^
+# The shim alone with ASan+UBSan and the runtime that never starts: its
+# fallback paths under the sanitizers (tests/shim/asan.sh).
+$(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o shim/libdemi.map
+	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o \
+		-Wl,--version-script=shim/libdemi.map -linih -ldl
 $(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) $(B)/librtnone.a shim/libdemi.map
 	$(CC) -shared -o $@ $(SHIM_OBJ) $(DPDK_OBJ) $(B)/libdemistack.a $(B)/librtnone.a \
 		-Wl,--version-script=shim/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \

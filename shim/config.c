@@ -185,6 +185,8 @@ static int set_connect(struct cfg_reader *r, const char *v)
 	return 1;
 }
 
+/* One branch per key of DESIGN.md, in the order of the sample configs: long,
+ * but flat, and the one place a key's syntax and error text live. */
 static int cfg_key(struct cfg_reader *r, const char *sec, const char *key, const char *v)
 {
 	struct shim_cfg *c = r->c;

@@ -29,6 +29,7 @@ struct sepoll {
 	int nuser, ndual, nattach;
 	unsigned turn;
 	struct stack *st;         /* the instance of its bypassed sockets, once known */
+	int kused;                /* the kernel epoll has held an fd: worth asking */
 };
 
 static struct sepoll *ep_of(struct fobj *o)
@@ -117,9 +118,9 @@ static void item_unlink(struct sepoll *ep, struct sitem *it)
 			break;
 		}
 	}
+	ep_unqueue(ep, it); /* with rt_lock held: a collecting epoll_wait holds it */
 	if (ss->sk)
 		rt_unlock(ss->st);
-	ep_unqueue(ep, it);
 	if (it->ep_prev)
 		it->ep_prev->ep_next = it->ep_next;
 	else
@@ -159,9 +160,15 @@ static void item_sync(struct sepoll *ep, struct sitem *it)
 		if (it->disarmed)
 			ev.events &= ~(uint32_t)(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
 		it->in_kernel = REAL(epoll_ctl)(ep->fd, EPOLL_CTL_ADD, it->fd, &ev) == 0;
+		ep->kused |= it->in_kernel;
 	}
-	if (it->in_user && !want_user)
+	if (it->in_user && !want_user) {
+		if (ss->sk)
+			rt_lock(ss->st);
 		ep_unqueue(ep, it);
+		if (ss->sk)
+			rt_unlock(ss->st);
+	}
 	it->in_user = want_user;
 	item_counts(ep, it, +1);
 	if (want_user && ss->sk) {
@@ -219,11 +226,9 @@ void ep_fork_child(struct fobj *o)
 		it->queued = 0;
 	ep->rhead = ep->rtail = NULL;
 	atomic_store(&ep->nready, 0);
-	ep->nattach = 0;
 	ep->st = NULL;
-	for (struct sitem *it = ep->items; it; it = it->ep_next)
-		if (it->in_user && !it->ss->sk)
-			ep->nattach++;
+	/* its sockets may not be reset yet (fd order): let the next wait look */
+	ep->nattach = 1;
 }
 
 /* ---- epoll_create, epoll_ctl ---- */
@@ -265,92 +270,100 @@ static struct sitem *ep_find(struct sepoll *ep, struct ssock *ss, int fd)
 	return NULL;
 }
 
+/* EPOLL_CTL_ADD of a socket the shim tracks (shim_mu and ep->mu held). */
+static int ep_ctl_add(struct sepoll *ep, int epfd, struct ssock *ss, int fd, struct epoll_event *ev)
+{
+	struct sitem *it;
+
+	if ((ev->events & EPOLLEXCLUSIVE) && (ev->events & EPOLLONESHOT))
+		return -EINVAL;
+	if (!(it = calloc(1, sizeof(*it))))
+		return -ENOMEM;
+	it->ep = ep;
+	it->ss = ss;
+	it->fd = fd;
+	it->events = ev->events;
+	it->data = ev->data;
+	if (ss->state != SS_BYPASS || ss->klistening) {
+		if (REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, fd, ev) < 0) {
+			int rc = -errno;
+			free(it);
+			return rc;
+		}
+		it->in_kernel = 1;
+		ep->kused = 1;
+	}
+	it->in_user = ss->state == SS_BYPASS;
+	item_link(ep, it);
+	item_counts(ep, it, +1);
+	if (it->in_user && ss->sk) {
+		rt_lock(ss->st);
+		ep_item_check(it);
+		rt_unlock(ss->st);
+	}
+	return 0;
+}
+
+/* EPOLL_CTL_MOD of an item (shim_mu and ep->mu held). */
+static int ep_ctl_mod(struct sitem *it, int epfd, struct epoll_event *ev)
+{
+	struct ssock *ss = it->ss;
+
+	if (it->events & EPOLLEXCLUSIVE)
+		return -EINVAL; /* as Linux: an exclusive item cannot be modified */
+	if (it->in_kernel && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, it->fd, ev) < 0)
+		return -errno;
+	if (ss->sk)
+		rt_lock(ss->st); /* a collecting epoll_wait reads them under it */
+	it->events = ev->events;
+	it->data = ev->data;
+	it->disarmed = 0;
+	if (it->in_user && ss->sk)
+		ep_item_check(it);
+	if (ss->sk)
+		rt_unlock(ss->st);
+	return 0;
+}
+
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct sepoll *ep;
 	struct ssock *ss;
 	struct sitem *it;
-	int rc = 0;
+	int rc;
 
-	if (SHIM_INSIDE() || !(ep = ep_of(fdtab_get(epfd))) || !(ss = ss_of(fdtab_get(fd))) || fd == epfd)
+	if (SHIM_INSIDE() || !(ep = ep_of(fdtab_get(epfd))))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	if (!(ss = ss_of(fdtab_get(fd))) || fd == epfd) {
+		/* a kernel fd: the kernel epoll holds it */
+		int r = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (r == 0 && op == EPOLL_CTL_ADD)
+			ep->kused = 1;
+		return r;
+	}
 	pthread_mutex_lock(&shim_mu);
 	pthread_mutex_lock(&ep->mu);
 	it = ep_find(ep, ss, fd);
 	if (!it && (ss->state == SS_KERNEL || op != EPOLL_CTL_ADD)) {
 		/* the kernel's alone: it holds it, or says ENOENT */
 		rc = REAL(epoll_ctl)(epfd, op, fd, ev) < 0 ? -errno : 0;
-		goto out;
-	}
-	if (op != EPOLL_CTL_DEL && !ev) {
+		if (!rc && op == EPOLL_CTL_ADD)
+			ep->kused = 1;
+	} else if (op != EPOLL_CTL_DEL && !ev) {
 		rc = -EFAULT;
-		goto out;
-	}
-	switch (op) {
-	case EPOLL_CTL_ADD:
-		if (it) {
-			rc = -EEXIST;
-			break;
-		}
-		if ((ev->events & EPOLLEXCLUSIVE) && (ev->events & EPOLLONESHOT)) {
-			rc = -EINVAL;
-			break;
-		}
-		it = calloc(1, sizeof(*it));
-		if (!it) {
-			rc = -ENOMEM;
-			break;
-		}
-		it->ep = ep;
-		it->ss = ss;
-		it->fd = fd;
-		it->events = ev->events;
-		it->data = ev->data;
-		if (ss->state != SS_BYPASS || ss->klistening) {
-			if (REAL(epoll_ctl)(epfd, op, fd, ev) < 0) {
-				rc = -errno;
-				free(it);
-				break;
-			}
-			it->in_kernel = 1;
-		}
-		it->in_user = ss->state == SS_BYPASS;
-		item_link(ep, it);
-		item_counts(ep, it, +1);
-		if (it->in_user && ss->sk) {
-			rt_lock(ss->st);
-			ep_item_check(it);
-			rt_unlock(ss->st);
-		}
-		break;
-	case EPOLL_CTL_MOD:
-		if (it->events & EPOLLEXCLUSIVE) {
-			rc = -EINVAL; /* as Linux: an exclusive item cannot be modified */
-			break;
-		}
-		if (it->in_kernel && REAL(epoll_ctl)(epfd, op, fd, ev) < 0) {
-			rc = -errno;
-			break;
-		}
-		it->events = ev->events;
-		it->data = ev->data;
-		it->disarmed = 0;
-		if (it->in_user && ss->sk) {
-			rt_lock(ss->st);
-			ep_item_check(it);
-			rt_unlock(ss->st);
-		}
-		break;
-	case EPOLL_CTL_DEL:
+	} else if (op == EPOLL_CTL_ADD) {
+		rc = it ? -EEXIST : ep_ctl_add(ep, epfd, ss, fd, ev);
+	} else if (op == EPOLL_CTL_MOD) {
+		rc = ep_ctl_mod(it, epfd, ev);
+	} else if (op == EPOLL_CTL_DEL) {
 		if (it->in_kernel)
 			REAL(epoll_ctl)(epfd, op, fd, ev);
 		item_unlink(ep, it);
 		free(it);
-		break;
-	default:
+		rc = 0;
+	} else {
 		rc = -EINVAL;
 	}
-out:
 	pthread_mutex_unlock(&ep->mu);
 	pthread_mutex_unlock(&shim_mu);
 	return (int)shim_ret(rc);
@@ -358,14 +371,17 @@ out:
 
 /* ---- epoll_wait ---- */
 
-/* Report the queued bypassed items that are ready, at most max. */
-static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
+/* Report the queued bypassed items that are ready, at most max. The hot
+ * path of epoll_wait: under the instance's rt_lock alone (notifications
+ * queue items under it; unlinking an item takes it), plus the ready list's
+ * spinlock. One instance per process (RT_INST_MAX): an item of another
+ * instance would stay queued. */
+static int ep_collect_user(struct sepoll *ep, struct stack *st, struct epoll_event *out, int max)
 {
 	struct sitem *list, *keep = NULL, **keep_tail = &keep;
-	struct stack *locked = NULL;
 	int n = 0;
 
-	pthread_mutex_lock(&ep->mu);
+	rt_lock(st);
 	pthread_spin_lock(&ep->rlock);
 	list = ep->rhead;
 	ep->rhead = ep->rtail = NULL;
@@ -379,20 +395,14 @@ static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
 		uint32_t e;
 
 		list = it->r_next;
-		if (n == max) {
-			/* no room: back on the list for the next call */
+		if (!it->in_user || it->disarmed || !it->ss->sk)
+			continue;
+		if (n == max || it->ss->st != st) {
+			/* no room, or not this instance's: back on the list */
 			it->r_next = NULL;
 			*keep_tail = it;
 			keep_tail = &it->r_next;
 			continue;
-		}
-		if (!it->in_user || it->disarmed || !it->ss->sk)
-			continue;
-		if (locked != it->ss->st) {
-			if (locked)
-				rt_unlock(locked);
-			locked = it->ss->st;
-			rt_lock(locked);
 		}
 		e = sock_events(it->ss->sk) & (it->events | EPOLLERR | EPOLLHUP);
 		if (!e)
@@ -408,15 +418,13 @@ static int ep_collect_user(struct sepoll *ep, struct epoll_event *out, int max)
 			keep_tail = &it->r_next;
 		}
 	}
-	if (locked)
-		rt_unlock(locked);
 	/* requeue in order, skipping items a notification queued meanwhile */
 	while (keep) {
 		struct sitem *it = keep;
 		keep = it->r_next;
 		ep_item_notify(it);
 	}
-	pthread_mutex_unlock(&ep->mu);
+	rt_unlock(st);
 	return n;
 }
 
@@ -507,11 +515,12 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 	}
 	for (;;) {
 		/* bypassed events first; the kernel side is asked (a system call)
-		 * when nothing bypassed is ready, and every 8th call for fairness */
+		 * when nothing bypassed is ready, and every 8th call for fairness,
+		 * if it ever held an fd */
 		int fair = (ep->turn++ & 7) == 0;
-		int nu = ep_collect_user(ep, ev, max), n = nu;
+		int nu = ep_collect_user(ep, st, ev, max), n = nu;
 
-		if (n < max && (nu == 0 || fair)) {
+		if (n < max && (nu == 0 || fair) && ep->kused) {
 			sig_wait_begin();
 			int k = REAL(epoll_wait)(epfd, ev + n, max - n, 0);
 			if (k < 0 && errno == EINTR && sig_wait_resume(0))
@@ -531,7 +540,7 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 			continue;
 		}
 		sig_wait_begin();
-		int w = rt_wait(st, ep_ready, ep, deadline, epfd);
+		int w = rt_wait(st, ep_ready, ep, deadline, ep->kused ? epfd : -1);
 		if (w == -EINTR && !sig_wait_resume(0))
 			return -EINTR; /* epoll_wait is never restarted */
 		if (w == -ETIMEDOUT) {

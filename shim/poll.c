@@ -43,34 +43,54 @@ static int kernel_epoll(struct pollfd *fds, nfds_t nfds)
 	return kep;
 }
 
-/* count, -errno, or *kernel_only = 1 when no bypassed socket is named. */
-static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero, int *kernel_only)
+/* Attach the bypassed sockets named in fds and list their positions in
+ * idx (grown from the caller's small array when needed); *nk counts the
+ * kernel fds. Returns the instance, NULL if no bypassed socket is named. */
+static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, nfds_t **idx, nfds_t *nb, nfds_t *nk,
+				   nfds_t small[64])
 {
 	struct stack *st = NULL;
-	int polled = 0, kep = -2, rc;
-	nfds_t nb = 0, small[64], *idx = small;
 
-	*kernel_only = 0;
 	for (nfds_t i = 0; i < nfds; i++) {
 		struct ssock *ss;
-		if (fds[i].fd < 0 || !(ss = ss_bypassed(fds[i].fd)))
+		if (fds[i].fd < 0)
 			continue;
+		if (!(ss = ss_bypassed(fds[i].fd))) {
+			(*nk)++;
+			continue;
+		}
 		if (!ss->sk && !ss->dead) {
 			int a = ss_attach(ss, fds[i].fd);
 			if (a < 0)
 				ss->dead = a;
 		}
-		if (ss->state == SS_BYPASS) {
-			if (nb == 64 && idx == small) {
-				if (!(idx = malloc(nfds * sizeof(*idx))))
-					return -ENOMEM;
-				memcpy(idx, small, sizeof(small));
-			}
-			idx[nb++] = i;
-			if (ss->sk)
-				st = ss->st;
+		if (ss->state != SS_BYPASS) {
+			(*nk)++; /* fell back to the kernel */
+			continue;
 		}
+		if (*nb == 64 && *idx == small) {
+			nfds_t *big = malloc(nfds * sizeof(*big));
+			if (!big)
+				return NULL;
+			memcpy(big, small, 64 * sizeof(*big));
+			*idx = big;
+		}
+		(*idx)[(*nb)++] = i;
+		if (ss->sk)
+			st = ss->st;
 	}
+	return st;
+}
+
+/* count, -errno, or *kernel_only = 1 when no bypassed socket is named. */
+static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero, int *kernel_only)
+{
+	struct stack *st = NULL;
+	int polled = 0, kep = -2, rc;
+	nfds_t nb = 0, nk = 0, small[64], *idx = small;
+
+	*kernel_only = 0;
+	st = poll_classify(fds, nfds, &idx, &nb, &nk, small);
 	if (!nb || !st) {
 		if (idx != small)
 			free(idx);
@@ -81,14 +101,22 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 		unsigned gen = atomic_load_explicit(&shim_gen, memory_order_acquire);
 		int n = 0;
 
-		for (nfds_t j = 0; j < nb; j++)
-			fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
-		sig_wait_begin();
-		rc = REAL(poll)(fds, nfds, 0);
+		if (nk) {
+			for (nfds_t j = 0; j < nb; j++)
+				fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
+			sig_wait_begin();
+			rc = REAL(poll)(fds, nfds, 0);
+		} else {
+			/* bypassed sockets only: no system call */
+			for (nfds_t i = 0; i < nfds; i++)
+				fds[i].revents = 0;
+			rc = 0;
+		}
 		for (nfds_t j = 0; j < nb; j++) {
 			struct pollfd *p = &fds[idx[j]];
 			struct ssock *ss;
-			p->fd = ~p->fd;
+			if (nk)
+				p->fd = ~p->fd;
 			ss = ss_of(fdtab_get(p->fd));
 			if (ss && ss->sk) {
 				rt_lock(ss->st);
@@ -118,7 +146,7 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 			continue;
 		}
 		if (kep == -2)
-			kep = kernel_epoll(fds, nfds);
+			kep = nk ? kernel_epoll(fds, nfds) : -1;
 		sig_wait_begin();
 		int w = rt_wait(st, gen_ready, &gen, deadline, kep >= 0 ? kep : -1);
 		if (w == -EINTR && !sig_wait_resume(0)) {

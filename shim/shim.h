@@ -116,6 +116,7 @@ enum ss_reason {
 	WHY_LISTEN_PORT,   /* bypassed: [bypass] listen names the port */
 	WHY_CONNECT_DEST,  /* bypassed: [bypass] connect names the destination */
 	WHY_ACCEPTED,      /* bypassed: accepted from a bypassed listener */
+	WHY_STACK_ADDR,    /* bypassed: bound to the stack's own address */
 	WHY_NOT_INET,      /* kernel: not AF_INET (AF_UNIX, AF_INET6, ...) */
 	WHY_TYPE,          /* kernel: not a TCP or UDP socket */
 	WHY_UDP_OFF,       /* kernel: [bypass] udp = no */
@@ -212,6 +213,11 @@ void ep_ss_changed(struct ssock *ss);
 void ep_ss_remove(struct ssock *ss); /* the last fd of ss closed */
 void ep_free(struct fobj *o);
 int ep_attach_all(int epfd);
+
+/* The runtime's hook for the signal trampoline (stack/rt_impl.h): a wait in
+ * progress on this thread ends with -EINTR even while busy-polling. Weak:
+ * a runtime without it still links. */
+void rt_note_signal(void) __attribute__((weak));
 
 /* ---- signal.c ---- */
 void sig_wait_begin(void);

@@ -29,6 +29,7 @@ static const char *const why_str[] = {
 	[WHY_LISTEN_PORT] = "bypassed: [bypass] listen names the port",
 	[WHY_CONNECT_DEST] = "bypassed: [bypass] connect names the destination",
 	[WHY_ACCEPTED] = "bypassed: accepted from a bypassed listener",
+	[WHY_STACK_ADDR] = "bypassed: bound to the stack's address",
 	[WHY_NOT_INET] = "kernel: not AF_INET",
 	[WHY_TYPE] = "kernel: not a TCP or UDP socket",
 	[WHY_UDP_OFF] = "kernel: [bypass] udp = no",
@@ -197,8 +198,9 @@ int ss_attach_locked(struct ssock *ss, int fd)
 		}
 	}
 	if (!rc) {
-		ss->sk = sk;
+		/* st before sk: the data path reads sk without a lock, then st */
 		ss->st = st;
+		__atomic_store_n(&ss->sk, sk, __ATOMIC_RELEASE);
 		sock_set_notify(sk, ss_notify, ss);
 		/* readiness may already be there (a pending connection) */
 		for (struct sitem *it = ss->items; it; it = it->ss_next)
@@ -378,11 +380,11 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 		rc = REAL(bind)(fd, addr, len) < 0 ? -errno : 0;
 		if (!rc)
 			ss_set_state(ss, fd, SS_KERNEL, WHY_LOOPBACK);
-	} else if (port && cfg_listen_port(port) && stack_addr_is(a)) {
+	} else if (stack_addr_is(a)) {
 		/* the stack's own address: the kernel does not have it */
 		ss->bound = 1;
 		ss->local = sin;
-		ss_set_state(ss, fd, SS_BYPASS, WHY_LISTEN_PORT);
+		ss_set_state(ss, fd, SS_BYPASS, port && cfg_listen_port(port) ? WHY_LISTEN_PORT : WHY_STACK_ADDR);
 		rc = 0;
 	} else {
 		rc = REAL(bind)(fd, addr, len) < 0 ? -errno : 0;

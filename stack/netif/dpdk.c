@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -518,23 +517,6 @@ static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 	return rc;
 }
 
-/* net_tap gives the kernel end the DPDK port's MAC (mac= sets both): give
- * the kernel end its own, or both ends of one link share an address. */
-static void tap_kernel_mac(const char *iface, const uint8_t *port_mac)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.15s", iface);
-	ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
-	memcpy(ifr.ifr_hwaddr.sa_data, port_mac, 6);
-	ifr.ifr_hwaddr.sa_data[1] ^= 0x01; /* 02:de:.. (ours) vs 02:df:.. (the kernel's) */
-	ioctl(fd, SIOCSIFHWADDR, &ifr);
-	close(fd);
-}
-
 static int fd_is_eventfd(int fd)
 {
 	char path[64], target[64];
@@ -604,8 +586,8 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	d->nif.caps = caps;
 	rte_eth_macaddr_get(d->port, &mac);
 	memcpy(d->nif.mac, mac.addr_bytes, 6);
-	if (d->spec.kind == DPDK_KIND_TAP)
-		tap_kernel_mac(d->spec.iface, d->nif.mac);
+	if (d->spec.kind == DPDK_KIND_TAP) /* the port's is the kernel end's */
+		memcpy(d->nif.mac, d->spec.mac, 6);
 	if (rte_eth_dev_get_mtu(d->port, &mtu) != 0 || mtu < 576)
 		mtu = 1500;
 	d->nif.mtu = mtu > 1500 ? 1500 : mtu; /* one 2 KiB buffer per frame */

@@ -5,7 +5,8 @@
  * archive and unit-tested).
  *
  * Device syntax (the [dpdk] device key):
- *   tap:IF                      net_tap, kernel end named IF, our own MAC
+ *   tap:IF                      net_tap, kernel end named IF; the stack has a
+ *                               MAC of its own, the kernel end another
  *   memif:SOCK,role=server|client[,k=v...]   net_memif over the socket file SOCK
  *   af_xdp:IF                   net_af_xdp on queue 0 of IF
  *   af_packet:IF                net_af_packet on IF
@@ -32,6 +33,7 @@ enum dpdk_kind {
 struct dpdk_spec {
 	enum dpdk_kind kind;
 	char iface[64];     /* tap, af_xdp, af_packet: the interface */
+	uint8_t mac[6];     /* tap: the stack's MAC (the kernel end's differs) */
 	char memif_sock[256];
 	int memif_server;   /* memif: role=server */
 	char pci[64];
@@ -47,7 +49,7 @@ struct dpdk_env {
 	const char *cpus;     /* the process's CPUs as a list, e.g. "0,1" (kept with --lcores 0@(cpus)) */
 	int hugepages;        /* usable hugepages: --in-memory, else --no-huge -m */
 	uint32_t mem_mb;      /* -m with --no-huge */
-	const uint8_t *mac;   /* tap: the DPDK end's MAC (NULL: derived from the name) */
+	const uint8_t *mac;   /* tap: the stack's MAC (NULL: derived from the name) */
 };
 
 /* Parse `device`, append `eal_args` (split on blanks), build the EAL argv.

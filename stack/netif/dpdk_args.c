@@ -126,7 +126,11 @@ static int spec_device(struct dpdk_spec *sp, const char *dev, const struct dpdk_
 			memcpy(m, env->mac, 6);
 		else
 			dpdk_mac_from_name(rest, m);
-		/* mac= is the DPDK end's: without it both ends share one MAC */
+		memcpy(sp->mac, m, 6);
+		/* net_tap gives its mac= to both ends, the kernel's included, and
+		 * passes every frame whatever its address: the kernel end gets
+		 * mac=, the stack uses its own (02:de:.. vs 02:df:..) */
+		m[1] ^= 0x01;
 		snprintf(sp->vdev, sizeof(sp->vdev),
 			 "net_tap0,iface=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x", rest,
 			 m[0], m[1], m[2], m[3], m[4], m[5]);

@@ -15,9 +15,11 @@ static const enum stack_counter tcp_parse_drop[] = {
 /* The peer's SYN options against ours: MSS clamped to our MTU, window
  * scaling and timestamps only when both sides offer them (RFC 7323 §2.2,
  * §3.2), SACK when both permit it (RFC 2018). */
-void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *o)
+void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *opt)
 {
 	uint16_t ours = tcp_mss_for_mtu(t->st);
+	struct tcp_opts oo = *opt, *o = &oo;
+	oo.has &= (uint8_t)~t->st->tcp->opts_off; /* what we do not offer is not agreed */
 	t->peer_mss = (o->has & TCP_OPTF_MSS) ? o->mss : TCP_DEF_MSS;
 	t->mss_clamp = t->peer_mss < ours ? t->peer_mss : ours;
 	if (t->mss_clamp < 64)

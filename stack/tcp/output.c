@@ -96,6 +96,7 @@ static void tcp_syn_opts(struct tcb *t, struct tcp_opts *o, int synack)
 		o->has |= TCP_OPTF_SACK_OK;
 	if (!synack || (t->flags & TF_TS_OK))
 		o->has |= TCP_OPTF_TS;
+	o->has &= (uint8_t)~t->st->tcp->opts_off;
 }
 
 static void tcp_copy_out(const struct tcb *t, uint32_t off, uint32_t len, uint8_t *dst)
@@ -107,14 +108,14 @@ static void tcp_copy_out(const struct tcb *t, uint32_t off, uint32_t len, uint8_
 	memcpy(dst + first, t->sbuf, len - first);
 }
 
-static void tcp_emit(struct stack *st, struct pbuf *p, uint32_t src, uint32_t dst)
+static int tcp_emit(struct stack *st, struct pbuf *p, uint32_t src, uint32_t dst)
 {
 	int offload = !!(st->nif->caps & NETIF_CAP_TX_CKSUM_TCP);
 	tcp_cksum_set(p->data, p->len, src, dst, offload);
 	if (offload)
 		p->flags |= PBUF_F_TX_TCP_CKSUM;
 	STAT_INC(st, TCP_TX_SEGS);
-	ipv4_output(st, p, dst, IPV4_PROTO_TCP, 0);
+	return ipv4_output(st, p, dst, IPV4_PROTO_TCP, 0);
 }
 
 /* Build and send one segment of the connection: [seq, seq+len) from the
@@ -160,8 +161,7 @@ static int tcp_xmit(struct tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
 	if (len)
 		STAT_ADD(st, TCP_TX_BYTES, len);
 	t->last_send = st->now;
-	tcp_emit(st, p, t->laddr, t->raddr);
-	return 0;
+	return tcp_emit(st, p, t->laddr, t->raddr);
 }
 
 int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
@@ -176,11 +176,11 @@ void tcp_send_ack(struct tcb *t)
 	tcp_xmit(t, t->snd_max, 0, TCP_ACK);
 }
 
-void tcp_send_syn(struct tcb *t)
+int tcp_send_syn(struct tcb *t)
 {
 	uint8_t f = t->state == TCP_STATE_SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
-	tcp_xmit(t, t->iss, 0, f);
 	t->snd_nxt = t->snd_max = t->iss + 1; /* no data before the handshake ends */
+	return tcp_xmit(t, t->iss, 0, f);
 }
 
 void tcp_send_rst(struct tcb *t)
@@ -368,13 +368,19 @@ void tcp_output(struct tcb *t)
 			t->snd_nxt += len; /* after a timeout: the receiver has it */
 			continue;
 		}
-		if (!(sent = tcp_send_data(t, seq, len, 0)))
+		if (!(sent = tcp_send_data(t, seq, len, 0))) {
+			if (!tw_timer_pending(&t->rto_timer))
+				tcp_rto_arm(t); /* no buffer or no route: try again later */
 			break;
+		}
 		t->snd_nxt += (uint32_t)sent;
 		sent_any = 1;
 	}
 	if (!sent_any && (t->flags & TF_ACK_NOW))
 		tcp_send_ack(t);
-	if (t->sb_len && t->snd_wnd == 0 && t->snd_max == t->snd_una && !tw_timer_pending(&t->rto_timer))
+	/* data waits on a window that is zero or too small, nothing in flight
+	 * to bring an update: the persist timer (RFC 9293 §3.8.6.1) */
+	if (t->sb_len && seq_lt(t->snd_nxt, t->snd_una + t->sb_len) && t->snd_max == t->snd_una &&
+	    !tw_timer_pending(&t->rto_timer))
 		tcp_persist_arm(t);
 }

@@ -260,7 +260,7 @@ void tcp_done(struct tcb *t, int err)
 int tcp_init(struct stack *st)
 {
 	struct tcp_table *tt = calloc(1, sizeof(*tt));
-	uint32_t n = 1024;
+	uint32_t n = 16384;
 	if (!tt)
 		return -ENOMEM;
 	while (n < st->cfg.max_socks && n < (1u << 22))

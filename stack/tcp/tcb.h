@@ -150,6 +150,7 @@ struct tcp_table {
 	uint32_t count;
 	uint16_t next_ephemeral;
 	uint32_t time_wait_ms;
+	uint8_t opts_off;             /* TCP_OPTF_WS/TS/SACK_OK never used (like Linux's sysctls) */
 	uint64_t challenge_tokens, challenge_last;
 	uint8_t key[16];
 };
@@ -190,7 +191,7 @@ void tcp_rcvq_purge(struct tcb *t);
 void tcp_output(struct tcb *t);
 int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq); /* SYN, ACK, FIN-less control */
 void tcp_send_ack(struct tcb *t);
-void tcp_send_syn(struct tcb *t);
+int tcp_send_syn(struct tcb *t); /* 0, or ipv4_output's error (-EHOSTUNREACH) */
 void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg);
 void tcp_send_rst(struct tcb *t);
 int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra_flags);

@@ -93,7 +93,11 @@ static void tcp_rto_syn(struct tcb *t)
 	STAT_INC(t->st, TCP_RETRANS_SEGS);
 	t->total_retrans++;
 	t->retransmits++;
-	tcp_send_syn(t);
+	if (tcp_send_syn(t) == -EHOSTUNREACH && t->state == TCP_STATE_SYN_SENT) {
+		STAT_INC(t->st, TCP_CONN_UNREACH); /* the next hop never answered ARP */
+		tcp_done(t, EHOSTUNREACH);
+		return;
+	}
 	tcp_rto_arm(t);
 }
 
@@ -104,8 +108,10 @@ static void tcp_rto_fire(struct tcb *t)
 	STAT_INC(t->st, TCP_RTO_FIRED);
 	if (t->state == TCP_STATE_SYN_SENT || t->state == TCP_STATE_SYN_RECEIVED)
 		return tcp_rto_syn(t);
-	if (t->snd_max == t->snd_una)
+	if (t->snd_max == t->snd_una) {
+		tcp_output(t); /* nothing in flight: a send that failed earlier */
 		return;
+	}
 	if (t->backoff >= TCP_RETRIES2) {
 		STAT_INC(t->st, TCP_CONN_TIMEDOUT);
 		tcp_done(t, ETIMEDOUT);
@@ -130,8 +136,22 @@ static void tcp_rto_fire(struct tcb *t)
  * seq snd_una - 1, which the peer answers with its window. */
 static void tcp_persist_fire(struct tcb *t)
 {
-	if (t->snd_wnd || !t->sb_len)
-		return tcp_output(t);
+	uint32_t avail = t->snd_una + t->sb_len - t->snd_nxt, len = t->snd_wnd;
+	if (!t->sb_len || seq_gt(t->snd_nxt, t->snd_una + t->sb_len))
+		return;
+	if (t->snd_wnd) {
+		/* RFC 1122 §4.2.3.4: a window too small for SWS avoidance, and
+		 * nothing in flight: send what it allows after the timeout */
+		if (len > avail)
+			len = avail;
+		if (len > t->mss)
+			len = t->mss;
+		int sent = tcp_send_data(t, t->snd_nxt, len, 0);
+		t->snd_nxt += (uint32_t)sent;
+		if (!sent)
+			tcp_persist_arm(t);
+		return;
+	}
 	STAT_INC(t->st, TCP_PERSIST_PROBES);
 	tcp_send_ctl(t, TCP_ACK, t->snd_una - 1);
 	if (t->backoff < 16)

@@ -232,6 +232,11 @@ static void exchange(struct end *a, struct end *k)
 	}
 }
 
+static struct tcb *tcb_of_test(struct sock *s)
+{
+	return s->proto;
+}
+
 static int kernel_listener(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(KPORT) };
@@ -326,6 +331,87 @@ static void test_linux_stack_connects_to_kernel_with_loss(void **state)
 	assert_true(lx.st->ctr.v[TCP_RETRANS_SEGS] > 0);
 }
 
+/* A connection from the kernel to a stack listener, accepted. */
+static void kernel_to_stack(struct sock **l, struct sock **s, int *kfd)
+{
+	struct sockaddr_in la = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
+	struct sockaddr_in ka = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT),
+				  .sin_addr.s_addr = htonl(TT_US_IP) };
+	uint64_t deadline = now_ns() + 10000000000ull;
+	assert_int_equal(sock_create(lx.st, SOCK_STREAM, l), 0);
+	assert_int_equal(sock_bind(*l, &la), 0);
+	assert_int_equal(sock_listen(*l, 8), 0);
+	*kfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(connect(*kfd, (struct sockaddr *)&ka, sizeof(ka)) < 0 && errno == EINPROGRESS);
+	while (sock_accept(*l, s, NULL) == -EAGAIN) {
+		stack_poll(lx.st, now_ns());
+		assert_true(now_ns() < deadline);
+	}
+}
+
+static void poll_for(uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+	while (now_ns() < end)
+		stack_poll(lx.st, now_ns());
+}
+
+/* Closing with unread data resets: the kernel's read says ECONNRESET. */
+static void test_linux_close_with_unread_data_resets_kernel(void **state)
+{
+	struct sock *l, *s;
+	int kfd;
+	char b[16];
+	(void)state;
+	kernel_to_stack(&l, &s, &kfd);
+	assert_int_equal(write(kfd, "unread", 6), 6);
+	while (!sock_rx_bytes(s))
+		stack_poll(lx.st, now_ns());
+	sock_close(s);
+	poll_for(20000000);
+	assert_int_equal(read(kfd, b, sizeof(b)), -1);
+	assert_int_equal(errno, ECONNRESET);
+	close(kfd);
+	sock_close(l);
+}
+
+/* Each side stops reading until the other's window closes, then reads
+ * everything: zero windows, window updates and probes both ways. */
+static void test_linux_zero_windows_both_ways(void **state)
+{
+	struct end s = { .fd = -1, .stx = 5, .srx = 6 }, k = { .stx = 6, .srx = 5 };
+	struct sock *l;
+	uint64_t deadline;
+	(void)state;
+	kernel_to_stack(&l, &s.s, &k.fd);
+	/* fill until neither side can send: nobody reads */
+	for (int quiet = 0; quiet < 3;) {
+		uint64_t before = s.sent + k.sent;
+		static uint8_t b[65536];
+		ssize_t n;
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = pat(s.sent + i, s.stx);
+		struct iovec v = { .iov_base = b, .iov_len = BYTES - s.sent < sizeof(b) ? BYTES - s.sent : sizeof(b) };
+		if (s.sent < BYTES && (n = sock_send(s.s, &v, 1, 0, NULL)) > 0)
+			s.sent += (uint64_t)n;
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = pat(k.sent + i, k.stx);
+		if (k.sent < BYTES && (n = write(k.fd, b, BYTES - k.sent < sizeof(b) ? BYTES - k.sent : sizeof(b))) > 0)
+			k.sent += (uint64_t)n;
+		poll_for(50000000);
+		quiet = s.sent + k.sent == before ? quiet + 1 : 0;
+	}
+	assert_true(s.sent < BYTES && k.sent < BYTES); /* both blocked by windows */
+	assert_true(tcb_of_test(s.s)->snd_wnd < 1448); /* Linux never shrinks its window to zero at once */
+	deadline = now_ns() + 30000000000ull;
+	(void)deadline;
+	exchange(&s, &k);
+	sock_close(s.s);
+	sock_close(l);
+	close(k.fd);
+	poll_for(10000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +419,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linux_kernel_connects_to_stack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linux_stack_connects_to_kernel_with_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linux_kernel_connects_to_stack_with_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linux_close_with_unread_data_resets_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linux_zero_windows_both_ways, setup, teardown),
 	};
 	if (lx_env()) {
 		printf("skipped: needs root, /dev/net/tun and network namespaces\n");

@@ -47,7 +47,8 @@ static void test_tap_vdev_own_mac_and_common_flags(void **state)
 	assert_string_equal(sp.iface, "demi0");
 	assert_string_equal(joined(&sp),
 			    "demo --lcores 0@(0,1) --no-telemetry --log-level=*:error --no-huge -m 128 "
-			    "--no-shconf --no-pci --vdev net_tap0,iface=demi0,mac=02:de:01:02:03:04");
+			    "--no-shconf --no-pci --vdev net_tap0,iface=demi0,mac=02:df:01:02:03:04");
+	assert_memory_equal(sp.mac, mac, 6); /* the stack's; mac= is the kernel end's */
 }
 
 static void test_tap_mac_derived_from_name_is_stable_and_local(void **state)
