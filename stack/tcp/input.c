@@ -65,7 +65,7 @@ void tcp_established(struct tcb *t)
 
 static void tcp_child_inherit(struct tcb *c, const struct tcb *l)
 {
-	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0);
+	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_RCVBUF_LOCK | TF_SNDBUF_LOCK);
 	c->sndbuf = l->sndbuf;
 	c->rcvbuf = l->rcvbuf;
 	c->keepidle_s = l->keepidle_s;
@@ -283,7 +283,7 @@ int tcp_input_syn_sent(struct tcb *t, struct tcp_seg *seg)
 		return TCP_IN_DONE; /* data on a SYN-ACK is left for the peer to resend */
 	}
 	/* simultaneous open: SYN-RECEIVED, answer SYN-ACK */
-	t->state = TCP_STATE_SYN_RECEIVED;
+	tcp_set_state(t, TCP_STATE_SYN_RECEIVED);
 	tcp_send_syn(t);
 	tcp_rto_arm(t);
 	return TCP_IN_DONE;

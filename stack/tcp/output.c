@@ -28,7 +28,7 @@ uint32_t tcp_flight(const struct tcb *t)
 /* Free receive space: SO_RCVBUF less what waits in the queues. */
 static uint32_t tcp_rcv_space(const struct tcb *t)
 {
-	uint32_t used = t->rq_bytes + t->ooo_bytes;
+	uint32_t used = tcp_rcv_used(t);
 	return used < t->rcvbuf ? t->rcvbuf - used : 0;
 }
 

@@ -194,7 +194,7 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 	if (t->raddr) { /* a connect that already ended */
 		int e = t->so_error;
 		t->so_error = 0;
-		return e ? -e : -EISCONN;
+		return e ? -e : -ECONNABORTED; /* as Linux */
 	}
 	if (a->sin_family != AF_INET)
 		return -EAFNOSUPPORT;
@@ -202,8 +202,14 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 		return -EADDRNOTAVAIL;
 	if (!ipv4_next_hop(st, ntohl(a->sin_addr.s_addr)))
 		return -ENETUNREACH;
-	if (!(t->flags & TF_BOUND) && (rc = tcp_bind_port(t, st->addr, 0)) != 0)
-		return rc;
+	if (!(t->flags & TF_BOUND)) {
+		if ((rc = tcp_ephemeral_port(st, t, ntohl(a->sin_addr.s_addr), ntohs(a->sin_port))) < 0)
+			return rc;
+		t->laddr = st->addr;
+		t->lport = (uint16_t)rc;
+		t->flags |= TF_EPHEMERAL;
+		tcp_bind_insert(t);
+	}
 	if (!t->laddr)
 		t->laddr = st->addr;
 	if (tcp_lookup(st, t->laddr, t->lport, ntohl(a->sin_addr.s_addr), ntohs(a->sin_port)))
@@ -215,7 +221,7 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	t->rcv_wscale = TCP_WSCALE;
 	t->mss_clamp = tcp_mss_for_mtu(st);
-	t->state = TCP_STATE_SYN_SENT;
+	tcp_set_state(t, TCP_STATE_SYN_SENT);
 	tcp_hash_insert(t);
 	t->rtt_start = st->now;
 	tcp_send_syn(t);
@@ -241,11 +247,13 @@ static ssize_t tcp_op_send(struct sock *s, const struct iovec *iov, int iovcnt, 
 	if (t->flags & TF_SND_SHUT)
 		return -EPIPE;
 	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_CLOSE_WAIT)
-		return t->raddr ? -EPIPE : -ENOTCONN;
+		return -EPIPE; /* Linux: also when never connected */
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
 	if (!total)
 		return 0;
+	if (!(t->flags & TF_SNDBUF_LOCK) && t->sndbuf < 2 * t->cc.cwnd && t->sndbuf < TCP_BUF_AUTO_MAX)
+		t->sndbuf = 2 * t->cc.cwnd > TCP_BUF_AUTO_MAX ? TCP_BUF_AUTO_MAX : 2 * t->cc.cwnd; /* tcp_wmem-like */
 	room = t->sndbuf > t->sb_len ? t->sndbuf - t->sb_len : 0;
 	if (!room)
 		return -EAGAIN;
@@ -268,12 +276,29 @@ static ssize_t tcp_op_send(struct sock *s, const struct iovec *iov, int iovcnt, 
 	return (ssize_t)done;
 }
 
+/* Receive buffer autotuning (Linux's tcp_rcv_space_adjust, simplified):
+ * when the application reads more than half the buffer within an RTT, the
+ * window limits the flow: double the buffer, up to TCP_BUF_AUTO_MAX. */
+static void tcp_rcvbuf_tune(struct tcb *t, uint32_t copied)
+{
+	uint64_t rtt = (uint64_t)(t->srtt_us ? t->srtt_us : 1000) * 1000;
+	if (t->flags & TF_RCVBUF_LOCK)
+		return;
+	t->rcv_copied += copied;
+	if (t->st->now - t->rcv_tune_at < rtt)
+		return;
+	if (t->rcv_copied > t->rcvbuf / 2 && t->rcvbuf < TCP_BUF_AUTO_MAX)
+		t->rcvbuf = t->rcvbuf * 2 > TCP_BUF_AUTO_MAX ? TCP_BUF_AUTO_MAX : t->rcvbuf * 2;
+	t->rcv_copied = 0;
+	t->rcv_tune_at = t->st->now;
+}
+
 /* After the application read: advertise the opened window when it grew by
  * two segments (RFC 1122 §4.2.3.3 receiver SWS avoidance). */
 static void tcp_window_update(struct tcb *t)
 {
 	uint32_t adv = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-	uint32_t used = t->rq_bytes + t->ooo_bytes, space = used < t->rcvbuf ? t->rcvbuf - used : 0;
+	uint32_t used = tcp_rcv_used(t), space = used < t->rcvbuf ? t->rcvbuf - used : 0;
 	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_FIN_WAIT_1 &&
 	    t->state != TCP_STATE_FIN_WAIT_2)
 		return;
@@ -325,13 +350,16 @@ static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, 
 				t->rq_head = p->next;
 				if (!t->rq_head)
 					t->rq_tail = NULL;
+				t->rq_pbufs--;
 				pbuf_free(p);
 				p = t->rq_head;
 			}
 		}
 	}
-	if (!(flags & MSG_PEEK))
+	if (!(flags & MSG_PEEK)) {
+		tcp_rcvbuf_tune(t, (uint32_t)copied);
 		tcp_window_update(t);
+	}
 	return (ssize_t)copied;
 }
 
@@ -466,10 +494,13 @@ static int tcp_setopt_sol(struct tcb *t, int name, const void *val, socklen_t le
 		uint64_t b = (uint64_t)(v < 1152 ? 1152 : v) * 2;
 		if (b > TCP_BUF_MAX)
 			b = TCP_BUF_MAX;
-		if (name == SO_RCVBUF)
+		if (name == SO_RCVBUF) {
 			t->rcvbuf = (uint32_t)b;
-		else
+			t->flags |= TF_RCVBUF_LOCK;
+		} else {
 			t->sndbuf = (uint32_t)(b < t->sb_len ? t->sb_len : b);
+			t->flags |= TF_SNDBUF_LOCK;
+		}
 		return 0;
 	}
 	default:

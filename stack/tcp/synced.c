@@ -377,7 +377,7 @@ static void tcp_rq_push(struct tcb *t, struct pbuf *p)
 {
 	struct pbuf *tail = t->rq_tail;
 	t->rq_bytes += p->len;
-	if (tail && p->len <= 256 && pbuf_tailroom(tail) >= p->len) {
+	if (tail && p->len <= 512 && pbuf_tailroom(tail) >= p->len) {
 		memcpy(pbuf_append(tail, p->len), p->data, p->len);
 		pbuf_free(p);
 		return;
@@ -388,6 +388,7 @@ static void tcp_rq_push(struct tcb *t, struct pbuf *p)
 	else
 		t->rq_head = p;
 	t->rq_tail = p;
+	t->rq_pbufs++;
 }
 
 void tcp_reass_purge(struct tcb *t)
@@ -491,7 +492,7 @@ static int tcp_in_data(struct tcb *t, struct tcp_seg *seg)
 		seg->h.flags &= (uint8_t)~TCP_FIN;
 		return TCP_IN_CONTINUE;
 	}
-	if (!t->sock && seg->len) {
+	if (!t->sock && !t->parent && seg->len) {
 		/* data for a socket the application closed: RFC 9293 §3.10.7.4 / Linux */
 		STAT_INC(t->st, TCP_CONN_RESET);
 		tcp_send_rst(t);
@@ -544,7 +545,7 @@ static void tcp_time_wait(struct tcb *t)
 		w->rcv_nxt = t->rcv_nxt, w->rcv_adv = t->rcv_adv, w->last_ack_sent = t->last_ack_sent;
 		w->ts_recent = t->ts_recent, w->ts_recent_age = t->ts_recent_age, w->ts_offset = t->ts_offset;
 		w->snd_wscale = t->snd_wscale, w->rcv_wscale = t->rcv_wscale;
-		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT);
+		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL);
 		w->rcvbuf = 0;
 		w->state = TCP_STATE_TIME_WAIT;
 		tcp_hash_remove(t);

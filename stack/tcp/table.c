@@ -122,16 +122,27 @@ int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint1
 	return 0;
 }
 
-/* A local port for connect() to (raddr, rport): one no socket has bound,
- * scanning from a rotating cursor (RFC 6056 algorithm 1's simple form). */
+/* May connect() use this port towards (raddr, rport)? As Linux: ports
+ * picked by connect() are shared between destinations; the 4-tuple must be
+ * free and nobody may have bound the port explicitly. */
+static int tcp_port_connectable(struct stack *st, uint16_t port, uint32_t raddr, uint16_t rport)
+{
+	struct tcp_table *tt = st->tcp;
+	for (struct tcb *b = tt->bhash[tcp_port_bucket(tt, port)]; b; b = b->bnext)
+		if (b->lport == port && !(b->flags & TF_EPHEMERAL))
+			return 0;
+	return !tcp_lookup(st, st->addr, port, raddr, rport);
+}
+
+/* A local port for connect() to (raddr, rport), scanning from a rotating
+ * cursor (RFC 6056 algorithm 1's simple form). */
 int tcp_ephemeral_port(struct stack *st, struct tcb *t, uint32_t raddr, uint16_t rport)
 {
 	struct tcp_table *tt = st->tcp;
 	const uint16_t lo = 32768, n = 61000 - 32768;
-	(void)raddr, (void)rport;
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(lo + (tt->next_ephemeral + i) % n);
-		if (!tcp_port_in_use(st, t, st->addr, port)) {
+		if (raddr ? tcp_port_connectable(st, port, raddr, rport) : !tcp_port_in_use(st, t, st->addr, port)) {
 			tt->next_ephemeral = (uint16_t)((tt->next_ephemeral + i + 1) % n);
 			return port;
 		}
@@ -166,6 +177,13 @@ struct tcb *tcp_tcb_alloc(struct stack *st)
 	return t;
 }
 
+uint32_t tcp_rcv_used(const struct tcb *t)
+{
+	uint32_t bytes = t->rq_bytes + t->ooo_bytes;
+	uint32_t held = (t->rq_pbufs + t->ooo_pbufs) * (t->st->pool->buf_size / 2);
+	return bytes > held ? bytes : held;
+}
+
 void tcp_rcvq_purge(struct tcb *t)
 {
 	while (t->rq_head) {
@@ -174,7 +192,7 @@ void tcp_rcvq_purge(struct tcb *t)
 		pbuf_free(p);
 	}
 	t->rq_tail = NULL;
-	t->rq_bytes = 0;
+	t->rq_bytes = t->rq_pbufs = 0;
 }
 
 static void tcp_sbuf_free(struct tcb *t)

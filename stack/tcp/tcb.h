@@ -41,6 +41,7 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TCP_RCVBUF_DEFAULT (256 * 1024)
 #define TCP_SNDBUF_DEFAULT (256 * 1024)
 #define TCP_BUF_MAX       (16 * 1024 * 1024)
+#define TCP_BUF_AUTO_MAX  (4 * 1024 * 1024) /* autotuning's ceiling, as Linux's tcp_rmem/tcp_wmem */
 #define TCP_WSCALE        8        /* ours: windows up to 16 MiB */
 #define TCP_KEEPIDLE_S    7200
 #define TCP_KEEPINTVL_S   75
@@ -68,7 +69,9 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TF_HASHED     (1u << 17) /* in the 4-tuple hash */
 #define TF_ACCEPTQ    (1u << 18) /* on its listener's accept queue */
 #define TF_COOKIE     (1u << 19) /* made from a SYN cookie */
-#define TF_SHUT_WR_REQ (1u << 20)
+#define TF_EPHEMERAL  (1u << 20) /* its port was picked by connect() */
+#define TF_RCVBUF_LOCK (1u << 21) /* SO_RCVBUF set: no autotuning */
+#define TF_SNDBUF_LOCK (1u << 22) /* SO_SNDBUF set: no autotuning */
 
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
@@ -109,9 +112,11 @@ struct tcb {
 	uint8_t *sbuf;
 	uint32_t sb_cap, sb_head, sb_len;
 	uint32_t sndbuf, rcvbuf;
+	uint32_t rcv_copied;          /* bytes the application read since rcv_tune_at */
+	uint64_t rcv_tune_at;         /* ns */
 	/* receive queue: in-order pbufs, data at the payload */
 	struct pbuf *rq_head, *rq_tail;
-	uint32_t rq_bytes;
+	uint32_t rq_bytes, rq_pbufs;
 	/* reassembly queue: sorted by seq (user[0]) */
 	struct pbuf *ooo;
 	uint32_t ooo_bytes, ooo_pbufs, ooo_last_seq;
@@ -186,6 +191,9 @@ void tcp_set_state(struct tcb *t, int state);
  * buffers freed; the TCB itself is freed unless a socket still holds it. */
 void tcp_done(struct tcb *t, int err);
 void tcp_rcvq_purge(struct tcb *t);
+/* Receive memory in use: payload, or half a buffer per pbuf held when
+ * small segments pin more buffer than payload (Linux's truesize idea). */
+uint32_t tcp_rcv_used(const struct tcb *t);
 
 /* output.c */
 void tcp_output(struct tcb *t);

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 
 #include "../lib/tt.h"
+#include "wire/cksum.h"
 
 #define P1 (TT_PEER_ISS + 1)
 
@@ -277,6 +278,53 @@ static void test_established_close_with_unread_data_sends_rst(void **state)
 	assert_int_equal(tt_state(t), -1);
 }
 
+/* With NETIF_CAP_TX_CKSUM_TCP the checksum field holds the pseudo-header
+ * sum and the pbuf asks the device to finish it. */
+static void test_established_tx_checksum_offload_leaves_pseudo_sum(void **state)
+{
+	struct tt *t = *state;
+	struct pbuf *p;
+	uint32_t sum;
+	tt_established(t);
+	t->snif->caps |= NETIF_CAP_TX_CKSUM_TCP;
+	assert_int_equal(tsend(t->sock, "offload", 7), 7);
+	tt_advance(t, 0);
+	assert_int_equal(netif_rx_burst(t->peer, &p, 1), 1);
+	assert_int_equal(p->len, 14 + 20 + 32 + 7);
+	sum = cksum_pseudo_ipv4(TT_US_IP, TT_PEER_IP, 6, 32 + 7);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	assert_int_equal(rd16(p->data + 34 + 16), sum);
+	/* completing it as a device would gives a valid segment */
+	wr16(p->data + 34 + 16, cksum_fold(cksum_partial(p->data + 34, 39, 0)));
+	assert_int_equal(cksum_fold(cksum_partial(p->data + 34, 39, cksum_pseudo_ipv4(TT_US_IP, TT_PEER_IP, 6, 39))), 0);
+	pbuf_free(p);
+	t->snif->caps &= ~NETIF_CAP_TX_CKSUM_TCP;
+}
+
+/* Segments too big to copy but far smaller than a buffer each pin one:
+ * the window counts half a buffer per pbuf held, so a slow reader cannot
+ * drain the driver's pool with small segments. */
+static void test_established_small_segments_count_buffers_in_window(void **state)
+{
+	struct tt *t = *state;
+	static char d[600];
+	struct tt_seg s = { 0 };
+	tt_established(t);
+	for (uint32_t i = 0; i < 100; i++)
+		tt_send(t, SEG(TCP_ACK, .seq = P1 + 600 * i, .ack = t->iss + 1, .data = d, .len = 600,
+			       .opt = tt_ts(t, 0)));
+	tt_advance(t, 40 * TT_MS);
+	while (tt_recv(t, &s))
+		;
+	assert_int_equal(s.ack, P1 + 60000);
+	assert_int_equal(sock_rx_bytes(t->sock), 60000);
+	assert_int_equal(tt_tcb(t)->rq_pbufs, 100);
+	assert_int_equal(tcp_rcv_used(tt_tcb(t)), 100 * 1024);
+	/* the right edge stays where it was (never shrunk), not 60000 further */
+	assert_true(60000 + ((uint32_t)s.wnd << 8) <= 256 * 1024);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -299,6 +347,8 @@ int main(void)
 		T(test_established_cork_holds_until_uncorked),
 		T(test_established_fin_moves_to_close_wait),
 		T(test_established_close_with_unread_data_sends_rst),
+		T(test_established_tx_checksum_offload_leaves_pseudo_sum),
+		T(test_established_small_segments_count_buffers_in_window),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }

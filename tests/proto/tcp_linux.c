@@ -412,6 +412,73 @@ static void test_linux_zero_windows_both_ways(void **state)
 	poll_for(10000000);
 }
 
+/* Many short request/response connections from the kernel, as wrk or
+ * curl against a server on the stack; half closed first by the client,
+ * half by the server (whose TIME-WAITs then pile up on the stack). */
+static void test_linux_short_connections(void **state)
+{
+	struct sockaddr_in la = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
+	struct sockaddr_in ka = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT),
+				  .sin_addr.s_addr = htonl(TT_US_IP) };
+	static char resp[3000];
+	struct sock *l, *s;
+	(void)state;
+	memset(resp, 'r', sizeof(resp));
+	assert_int_equal(sock_create(lx.st, SOCK_STREAM, &l), 0);
+	assert_int_equal(sock_bind(l, &la), 0);
+	assert_int_equal(sock_listen(l, 64), 0);
+	for (int i = 0; i < 200; i++) {
+		uint64_t deadline = now_ns() + 5000000000ull;
+		int kfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), server_first = i & 1;
+		char b[4096];
+		size_t got = 0;
+		ssize_t n;
+		struct iovec v = { .iov_base = b, .iov_len = sizeof(b) };
+		assert_true(connect(kfd, (struct sockaddr *)&ka, sizeof(ka)) < 0 && errno == EINPROGRESS);
+		while (sock_accept(l, &s, NULL) == -EAGAIN) {
+			stack_poll(lx.st, now_ns());
+			assert_true(now_ns() < deadline);
+		}
+		while (write(kfd, "GET / HTTP/1.1\r\n\r\n", 18) != 18) {
+			stack_poll(lx.st, now_ns());
+			assert_true(now_ns() < deadline);
+		}
+		while (sock_recv(s, &v, 1, 0, NULL) == -EAGAIN) {
+			stack_poll(lx.st, now_ns());
+			assert_true(now_ns() < deadline);
+		}
+		struct iovec r = { .iov_base = resp, .iov_len = sizeof(resp) };
+		assert_int_equal(sock_send(s, &r, 1, 0, NULL), sizeof(resp));
+		if (server_first)
+			sock_close(s);
+		while (got < sizeof(resp)) {
+			stack_poll(lx.st, now_ns());
+			if ((n = read(kfd, b, sizeof(b))) > 0)
+				got += (size_t)n;
+			assert_true(now_ns() < deadline);
+		}
+		close(kfd);
+		if (!server_first) {
+			while (!(sock_events(s) & EPOLLRDHUP)) {
+				stack_poll(lx.st, now_ns());
+				assert_true(now_ns() < deadline);
+			}
+			assert_int_equal(sock_recv(s, &v, 1, 0, NULL), 0);
+			sock_close(s);
+		}
+	}
+	poll_for(20000000);
+	/* what is left: the listener and the server-side TIME-WAITs */
+	int tw = 0;
+	for (struct tcb *t = lx.st->tcp->all; t; t = t->next)
+		if (t->state == TCP_STATE_TIME_WAIT)
+			tw++;
+	assert_int_equal(tw, 100);
+	assert_int_equal(lx.st->tcp->count, 101);
+	assert_int_equal(lx.st->ctr.v[TCP_PASSIVE_OPENS], 200);
+	sock_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +488,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linux_kernel_connects_to_stack_with_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linux_close_with_unread_data_resets_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linux_zero_windows_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linux_short_connections, setup, teardown),
 	};
 	if (lx_env()) {
 		printf("skipped: needs root, /dev/net/tun and network namespaces\n");

@@ -30,7 +30,16 @@ static void test_sockopt_flags_round_trip(void **state)
 {
 	struct tt *t = *state;
 	struct sock *s;
+	char b[4];
+	struct iovec v = { .iov_base = b, .iov_len = sizeof(b) };
+	struct sockaddr_in peer;
 	assert_int_equal(sock_create(t->st, SOCK_STREAM, &s), 0);
+	/* a fresh socket answers as Linux's does */
+	assert_int_equal(sock_events(s), EPOLLOUT | EPOLLHUP);
+	assert_int_equal(sock_send(s, &v, 1, 0, NULL), -EPIPE);
+	assert_int_equal(sock_recv(s, &v, 1, 0, NULL), -ENOTCONN);
+	assert_int_equal(sock_shutdown(s, SHUT_WR), -ENOTCONN);
+	assert_int_equal(sock_peer(s, &peer), -ENOTCONN);
 	assert_int_equal(geti(s, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
 	assert_int_equal(geti(s, SOL_SOCKET, SO_ACCEPTCONN), 0);
 	assert_int_equal(geti(s, SOL_SOCKET, SO_ERROR), 0);

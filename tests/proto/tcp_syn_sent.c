@@ -70,6 +70,12 @@ static void test_syn_sent_rst_with_acceptable_ack_refuses(void **state)
 	assert_int_equal(err, ECONNREFUSED);
 	assert_int_equal(sock_events(t->sock), EPOLLIN | EPOLLOUT | EPOLLHUP | EPOLLRDHUP);
 	assert_int_equal(t->st->ctr.v[TCP_CONN_REFUSED], 1);
+	/* then, as Linux: connect again ECONNABORTED, send EPIPE */
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_RPORT),
+				 .sin_addr.s_addr = htonl(TT_PEER_IP) };
+	struct iovec v = { .iov_base = "x", .iov_len = 1 };
+	assert_int_equal(sock_connect(t->sock, &a), -ECONNABORTED);
+	assert_int_equal(sock_send(t->sock, &v, 1, 0, NULL), -EPIPE);
 }
 
 static void test_syn_sent_rst_with_bad_ack_ignored(void **state)
@@ -162,6 +168,37 @@ static void test_syn_sent_ephemeral_port_without_bind(void **state)
 	assert_int_equal(sock_peer(t->sock, &l), -ENOTCONN);
 }
 
+/* Ports picked by connect() are shared between destinations, as Linux
+ * does, but never for the same 4-tuple. */
+static void test_syn_sent_ephemeral_ports_shared_across_destinations(void **state)
+{
+	struct tt *t = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_RPORT),
+				 .sin_addr.s_addr = htonl(TT_PEER_IP) }, l1, l2, l3;
+	struct sock *s2, *s3;
+	uint16_t cursor = t->st->tcp->next_ephemeral;
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->sock), 0);
+	assert_int_equal(sock_connect(t->sock, &a), -EINPROGRESS);
+	t->st->tcp->next_ephemeral = cursor;
+	a.sin_port = htons(TT_RPORT + 1);
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &s2), 0);
+	assert_int_equal(sock_connect(s2, &a), -EINPROGRESS);
+	t->st->tcp->next_ephemeral = cursor;
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &s3), 0);
+	assert_int_equal(sock_connect(s3, &a), -EINPROGRESS);
+	sock_name(t->sock, &l1), sock_name(s2, &l2), sock_name(s3, &l3);
+	assert_int_equal(l1.sin_port, l2.sin_port);
+	assert_int_not_equal(l2.sin_port, l3.sin_port);
+	/* a port connect() took is not free for bind() */
+	struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = l1.sin_port };
+	struct sock *s4;
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &s4), 0);
+	assert_int_equal(sock_bind(s4, &b), -EADDRINUSE);
+	sock_close(s4);
+	sock_close(s2);
+	sock_close(s3);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -176,6 +213,7 @@ int main(void)
 		T(test_syn_sent_icmp_unreachable_ends_connect),
 		T(test_syn_sent_send_before_established_eagain),
 		T(test_syn_sent_ephemeral_port_without_bind),
+		T(test_syn_sent_ephemeral_ports_shared_across_destinations),
 	};
 	return cmocka_run_group_tests_name("tcp_syn_sent", tests, NULL, NULL);
 }

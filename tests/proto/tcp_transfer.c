@@ -145,6 +145,13 @@ static void transfer(struct tt *t, const char *cc, const struct memlink_faults *
 				print_message("  %-28s %10llu %10llu\n", stack_counter_name(i), (unsigned long long)v1[i],
 					      (unsigned long long)v2[i]);
 	}
+	if (f->delay_ns >= 5 * TT_MS) {
+		/* a long path: the buffers grew past their defaults to fill it */
+		struct tcb *x = t->sock->proto, *y = t->sock2->proto;
+		print_message("  buffers: rcv %u/%u snd %u/%u\n", x->rcvbuf, y->rcvbuf, x->sndbuf, y->sndbuf);
+		assert_true(x->rcvbuf > TCP_RCVBUF_DEFAULT && y->rcvbuf > TCP_RCVBUF_DEFAULT);
+		assert_true(x->sndbuf > TCP_SNDBUF_DEFAULT && y->sndbuf > TCP_SNDBUF_DEFAULT);
+	}
 	/* both sides shut down writing and read EOF: close, wait out TIME-WAIT */
 	sock_close(t->sock);
 	sock_close(t->sock2);
@@ -161,13 +168,14 @@ static const struct memlink_faults f_loss = { .delay_ns = 100 * US, .drop_ppm = 
 static const struct memlink_faults f_reorder = { .delay_ns = 100 * US, .reorder_ppm = 100000, .reorder_ns = 300 * US };
 static const struct memlink_faults f_dup = { .delay_ns = 100 * US, .dup_ppm = 100000 };
 static const struct memlink_faults f_corrupt = { .delay_ns = 100 * US, .corrupt_ppm = 100000 };
+static const struct memlink_faults f_longpath = { .delay_ns = 10 * TT_MS };
 static const struct memlink_faults f_all = { .delay_ns = 100 * US, .drop_ppm = 100000, .reorder_ppm = 100000,
 					     .reorder_ns = 300 * US, .dup_ppm = 100000, .corrupt_ppm = 100000 };
 
 #define XF(cc, f)                                                                   \
 	static void test_transfer_##cc##_##f(void **state) { transfer(*state, #cc, &f_##f, 0); }
 XF(newreno, none) XF(newreno, loss) XF(newreno, reorder) XF(newreno, dup) XF(newreno, corrupt) XF(newreno, all)
-XF(cubic, none) XF(cubic, loss) XF(cubic, reorder) XF(cubic, dup) XF(cubic, corrupt) XF(cubic, all)
+XF(cubic, longpath) XF(cubic, none) XF(cubic, loss) XF(cubic, reorder) XF(cubic, dup) XF(cubic, corrupt) XF(cubic, all)
 
 /* Without SACK and timestamps: NewReno's partial ACKs (RFC 6582) and
  * Karn's RTT samples carry the recovery. */
@@ -189,7 +197,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(newreno, none), T(newreno, loss), T(newreno, reorder), T(newreno, dup), T(newreno, corrupt),
 		T(newreno, all), T(cubic, none), T(cubic, loss), T(cubic, reorder), T(cubic, dup),
-		T(cubic, corrupt), T(cubic, all),
+		T(cubic, corrupt), T(cubic, all), T(cubic, longpath),
 		cmocka_unit_test_setup_teardown(test_transfer_newreno_all_without_sack_or_ts, tt_setup_pair, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_transfer_cubic_loss_without_options, tt_setup_pair, tt_teardown),
 	};
