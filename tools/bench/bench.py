@@ -153,11 +153,15 @@ def client(argv, side, cpu, timeout=120):
         r = subprocess.run(["taskset", "-c", str(cpu)] + argv, env=side.env(), capture_output=True,
                            text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"{os.path.basename(argv[0])} did not finish in {timeout} s") from None
+        raise Hang(f"{os.path.basename(argv[0])} did not finish in {timeout} s") from None
     if r.returncode != 0:
         raise RuntimeError(f"{os.path.basename(argv[0])}: exit {r.returncode}: "
                            f"{(r.stdout + r.stderr).strip()[-300:]}")
     return r.stdout + r.stderr
+
+
+class Hang(RuntimeError):
+    """A run that did not finish: later rounds of the same side are skipped."""
 
 
 def addr(mode):
@@ -270,10 +274,10 @@ def b_redis(pipeline):
         with Server(["redis-server", "--port", str(port), "--bind", addr(mode), "--save", "",
                      "--appendonly", "no", "--protected-mode", "no", "--dir", tmp], srv, SRV_CPU,
                     port, addr(mode)):
-            n = 20000 if cfg.quick else 200000 * (4 if pipeline > 1 else 1)
+            n = 20000 if cfg.quick else 100000 * (4 if pipeline > 1 else 1)
             out = client(["redis-benchmark", "-h", addr(mode), "-p", str(port), "-c", "50", "-n",
                           str(n), "-P", str(pipeline), "-t", "set,get", "--csv"], cli, CLI_CPU,
-                         timeout=90)
+                         timeout=60)
         res = {}
         for line in out.splitlines():
             f = [x.strip('"') for x in line.split(",")]
@@ -556,7 +560,7 @@ def b_udp_pps(mode, tmp, cfg):
 def b_tcp_stream_stack(mode, tmp, cfg):
     """One TCP stream between two stacks over memif (demi-echo client -1 -> sink)."""
     c, s = memif_pair(tmp, DEMI_ECHO, ["sink", "tcp", "9"],
-                      ["client", "tcp", f"{SRV_IP}:9", "-n", str(2 << 30), "-1"], cfg.secs + 20)
+                      ["client", "tcp", f"{SRV_IP}:9", "-n", str(512 << 20), "-1"], cfg.secs + 20)
     v = s.get("mbit_per_s") or c.get("mbit_per_s")
     if not v:
         raise RuntimeError(f"demi-echo stream: {c} {s}")
@@ -789,8 +793,11 @@ def plots(out_dir, results):
     if not shutil.which("gnuplot"):
         log("gnuplot not found: no plots")
         return
-    data = os.path.join(out_dir, "plotdata")
-    os.makedirs(data, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="demi-plot-") as data:
+        plots_in(out_dir, results, data)
+
+
+def plots_in(out_dir, results, data):
     term = "set terminal pngcairo size 1100,560 font ',10' noenhanced\n"
     # latency distributions: percentile -> RTT per placement
     panels = []
@@ -883,17 +890,25 @@ def perf_top(data, sort, limit, comms=None):
     return rows
 
 
-def profile_pair(tmp, cfg, name, start_server, run_client, server_pids, secs=4):
+def profile_pair(tmp, name, start_server, client_argv, client_env, server_pids, ready=None,
+                 secs=4):
     """perf record (cpu-clock, call graphs) attached to the server and client
-    processes while the client runs."""
+    processes once the client's output shows it measures (ready)."""
     data = os.path.join(tmp, f"{name}.perf")
-    with start_server() as s:
-        c = run_client()
+    cout = os.path.join(tmp, f"{name}.client.out")
+    with start_server() as s, open(cout, "w") as co:
+        c = subprocess.Popen(["taskset", "-c", str(CLI_CPU)] + client_argv, env=client_env,
+                             stdout=co, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            time.sleep(1.0)
+            end = time.time() + 20
+            while time.time() < end and c.poll() is None:
+                if not ready or ready in open(cout).read():
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5)
             if c.poll() is not None:
-                raise RuntimeError(f"{name} client exited: {c.stdout.read()[-300:]}")
-            pids = server_pids(s) + [c.pid] + children(c.pid)
+                raise RuntimeError(f"{name} client exited: {open(cout).read().strip()[-300:]}")
+            pids = server_pids(s) + [c.pid]
             sh(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", data, "-p",
                 ",".join(map(str, pids)), "--", "sleep", str(secs)], timeout=secs + 60, check=True)
         finally:
@@ -922,36 +937,23 @@ def profile(out_dir, cfg):
         demi_configs(tmp)
         os.chmod(tmp, 0o755)
         runs = []
-        port = free_port()
+        port, nport = free_port(), free_port()
         srv, cli = sides("demi", tmp)
         ext = ["--load-vma=" + LIB]
-
-        def sp_server():
-            return Server(["sockperf", "sr", "--tcp", "-i", SRV_IP, "-p", str(port)] + ext, srv,
-                          SRV_CPU)
-
-        def sp_client():
-            return subprocess.Popen(["taskset", "-c", str(CLI_CPU), "sockperf", "pp", "--tcp",
-                                     "-i", SRV_IP, "-p", str(port), "-m", "64", "-t", "8"] + ext,
-                                    env=cli.env(), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        runs.append(("sockperf ping-pong TCP 64 B", "sockperf",
-                     lambda: profile_pair(tmp, cfg, "sockperf", sp_server, sp_client,
-                                          lambda s: [s.p.pid] + children(s.p.pid))))
-        nport = free_port()
-
-        def ng_client():
-            return subprocess.Popen(["taskset", "-c", str(CLI_CPU), "wrk", "-t1", "-c32", "-d8s",
-                                     f"http://{SRV_IP}:{nport}/index.html"], env=cli.env(),
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    start_new_session=True)
+        runs.append(("sockperf ping-pong TCP 64 B", "sockperf", lambda: profile_pair(
+            tmp, "sockperf",
+            lambda: Server(["sockperf", "sr", "--tcp", "-i", SRV_IP, "-p", str(port)] + ext, srv,
+                           SRV_CPU),
+            ["sockperf", "pp", "--tcp", "-i", SRV_IP, "-p", str(port), "-m", "64", "-t", "30"] + ext,
+            cli.env(), lambda s: [s.p.pid], ready="Starting test")))
 
         def ng_pids(s):
-            kids = children(s.p.pid)  # taskset execs nginx: the master; its child the worker
-            return kids + [k for p in kids for k in children(p)] + [s.p.pid]
-        runs.append(("nginx (1 worker) + wrk -t1 -c32", "nginx,wrk",
-                     lambda: profile_pair(tmp, cfg, "nginx", lambda: nginx_server("demi", tmp, nport),
-                                          ng_client, ng_pids)))
+            # taskset execs nginx: s.p is the master, its child the worker
+            return [s.p.pid] + children(s.p.pid)
+        runs.append(("nginx (1 worker) + wrk -t1 -c32", "nginx,wrk", lambda: profile_pair(
+            tmp, "nginx", lambda: nginx_server("demi", tmp, nport),
+            ["wrk", "-t1", "-c32", "-d30s", f"http://{SRV_IP}:{nport}/index.html"], cli.env(),
+            ng_pids)))
         for title, comms, go in runs:
             try:
                 data = go()
@@ -966,8 +968,6 @@ def profile(out_dir, cfg):
                           "| % | object / function |", "| ---: | --- |"]
                 lines += [f"| {p:.1f} | {w} |" for p, w in perf_top(data, "dso,sym", 25, comm)]
             lines.append("")
-            with contextlib.suppress(OSError):
-                shutil.copy(data, os.path.join(out_dir, os.path.basename(data)))
     with open(os.path.join(out_dir, "PROFILE.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return None
@@ -1012,9 +1012,13 @@ def main():
         if (cfg.quick and not b.quick) or (only and b.name not in only):
             continue
         r = results[b.name] = {"modes": {m: {} for m in b.modes}, "errors": {}, "dist": {}}
+        hung = set()
         for i in range(rounds):
             for mode in b.modes:
                 if mode in ("demi", "floor") and not demi_ok and (b.shim or os.geteuid() != 0):
+                    continue
+                if mode in hung:
+                    log(f"{b.name} {mode} round {i + 1}: skipped (hung before)")
                     continue
                 with tempfile.TemporaryDirectory(prefix="demi-bench-") as tmp:
                     os.chmod(tmp, 0o755)
@@ -1023,10 +1027,14 @@ def main():
                         vals = b.fn(mode, tmp, cfg)
                     except Exception as e:  # one failed run is reported, the rest go on
                         msg = str(e).strip()[:300]
+                        if isinstance(e, Hang) and i + 1 < rounds:
+                            msg += " (later rounds of this side skipped)"
                         eid = len(errors) + 1
                         errors.append((eid, b.name, mode, i + 1, msg))
                         r["errors"].setdefault(mode, []).append((eid, msg))
                         log(f"{b.name} {mode} round {i + 1}: ERROR {msg}")
+                        if isinstance(e, Hang):
+                            hung.add(mode)
                         continue
                 dist = vals.pop("_dist", None)
                 if dist:
