@@ -38,6 +38,7 @@ cmd python3 python3
 cmd node nodejs
 cmd strace strace
 cmd gnuplot gnuplot-nox
+cmd perf linux-perf
 cmd taskset util-linux
 hdr /usr/bin/python3 python3
 

@@ -853,9 +853,10 @@ def plots_in(out_dir, results, data):
                 f.write(f'"{label}" {k} {d}\n')
         gnuplot(term + f'set output "{out_dir}/{name}.png"\nset style data histograms\n'
                 'set style histogram clustered gap 1\nset style fill solid 0.85 border -1\n'
-                + ("set logscale y\n" if logy else "set yrange [0:*]\n") +
+                + ("set logscale y\n" if logy else
+                   f"set yrange [0:{max(max(k, d) for _, k, d in rows) * 1.15 or 1}]\n") +
                 f'set xtics rotate by -30 left\nset key top right\nset grid ytics\n'
-                f'set ylabel "{ylabel}"\nset title "{title}"\nset bmargin 9\n'
+                f'set ylabel "{ylabel}"\nset title "{title}"\nset bmargin 12\n'
                 f'plot "{fn}" using 2:xtic(1) title "kernel", "" using 3 title "libdemi"\n')
     bars("requests", "Requests per second (log scale; 0 = failed)",
          [("nginx_c32", "req_per_s", "kernel"), ("nginx_c256", "req_per_s", "kernel"),
