@@ -891,22 +891,17 @@ def perf_top(data, sort, limit, comms=None):
     return rows
 
 
-def profile_pair(tmp, name, start_server, client_argv, client_env, server_pids, ready=None,
+def profile_pair(tmp, name, start_server, client_argv, client_env, server_pids, warm=1.0,
                  secs=4):
     """perf record (cpu-clock, call graphs) attached to the server and client
-    processes once the client's output shows it measures (ready)."""
+    processes once the client measures (after warm seconds)."""
     data = os.path.join(tmp, f"{name}.perf")
     cout = os.path.join(tmp, f"{name}.client.out")
     with start_server() as s, open(cout, "w") as co:
         c = subprocess.Popen(["taskset", "-c", str(CLI_CPU)] + client_argv, env=client_env,
                              stdout=co, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            end = time.time() + 20
-            while time.time() < end and c.poll() is None:
-                if not ready or ready in open(cout).read():
-                    break
-                time.sleep(0.05)
-            time.sleep(0.5)
+            time.sleep(warm)
             if c.poll() is not None:
                 raise RuntimeError(f"{name} client exited: {open(cout).read().strip()[-300:]}")
             pids = server_pids(s) + [c.pid]
@@ -946,7 +941,7 @@ def profile(out_dir, cfg):
             lambda: Server(["sockperf", "sr", "--tcp", "-i", SRV_IP, "-p", str(port)] + ext, srv,
                            SRV_CPU),
             ["sockperf", "pp", "--tcp", "-i", SRV_IP, "-p", str(port), "-m", "64", "-t", "30"] + ext,
-            cli.env(), lambda s: [s.p.pid], ready="Starting test")))
+            cli.env(), lambda s: [s.p.pid], warm=3.0)))  # sockperf warms up for 2 s
 
         def ng_pids(s):
             # taskset execs nginx: s.p is the master, its child the worker
@@ -961,9 +956,9 @@ def profile(out_dir, cfg):
             except Exception as e:
                 lines += [f"## {title}", "", f"profile failed: {e}", ""]
                 continue
-            lines += [f"## {title}", "", "Share of samples by process and object:", "",
+            lines += [f"## {title}", "", "Share of samples by process (server first) and object:", "",
                       "| % | process / object |", "| ---: | --- |"]
-            lines += [f"| {p:.1f} | {w} |" for p, w in perf_top(data, "comm,dso", 12)]
+            lines += [f"| {p:.1f} | {w} |" for p, w in perf_top(data, "pid,dso", 14)]
             for comm in comms.split(","):
                 lines += ["", f"Top functions in {comm} (self time, % of all samples):", "",
                           "| % | object / function |", "| ---: | --- |"]
