@@ -877,7 +877,7 @@ def plots_in(out_dir, results, data):
 
 def perf_top(data, sort, limit, comms=None):
     argv = ["perf", "report", "-i", data, "--no-children", "--stdio", "--sort", sort,
-            "--percent-limit", "0.5", "-g", "none"]
+            "--percent-limit", "0.2", "-g", "none"]
     if comms:
         argv += ["--comms", comms]
     out = sh(argv, timeout=120).stdout
