@@ -513,6 +513,11 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		*kernel_only = 1;
 		return 0;
 	}
+	/* The program's calls drive the stack: a program whose waits always
+	 * find something ready (a writable socket) never blocks in rt_wait,
+	 * so each wait polls once first, or input would never be read. */
+	rt_poll(st);
+	polled = 1;
 	for (;;) {
 		/* bypassed events first; the kernel side is asked (a system call)
 		 * when nothing bypassed is ready, and every 8th call for fairness,

@@ -97,6 +97,11 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 		*kernel_only = 1;
 		return 0;
 	}
+	/* as in epoll_wait: each call drives the stack once, even when
+	 * something is ready at once (a writable socket), or input would
+	 * never be read by a program that never blocks */
+	rt_poll(st);
+	polled = 1;
 	for (;;) {
 		unsigned gen = atomic_load_explicit(&shim_gen, memory_order_acquire);
 		int n = 0;

@@ -185,8 +185,8 @@ int tcp_input_listen(struct tcb *l, struct tcp_seg *seg)
 		return TCP_IN_DONE;
 	if (seg->h.flags & TCP_ACK)
 		return tcp_listen_ack(l, seg);
-	if (!(seg->h.flags & TCP_SYN)) {
-		STAT_INC(st, DROP_TCP_LISTEN_BAD);
+	if (!(seg->h.flags & TCP_SYN) || (seg->h.flags & TCP_FIN)) {
+		STAT_INC(st, DROP_TCP_LISTEN_BAD); /* SYN+FIN too, as Linux */
 		return TCP_IN_DONE;
 	}
 	if ((int)l->acceptq_len >= l->backlog) {

@@ -311,6 +311,7 @@ static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, 
 {
 	struct tcb *t = tcb_of_sock(s);
 	size_t copied = 0;
+	uint32_t poff = 0;
 	struct pbuf *p;
 	if (!t)
 		return 0;
@@ -332,16 +333,16 @@ static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, 
 	for (int i = 0; i < iovcnt && p; i++) {
 		size_t off = 0;
 		while (off < iov[i].iov_len && p) {
-			uint32_t n = p->len;
+			uint32_t n = p->len - poff;
 			if (n > iov[i].iov_len - off)
 				n = (uint32_t)(iov[i].iov_len - off);
-			memcpy((uint8_t *)iov[i].iov_base + off, p->data, n);
+			memcpy((uint8_t *)iov[i].iov_base + off, p->data + poff, n);
 			off += n;
 			copied += n;
-			if (flags & MSG_PEEK) {
-				if (n < p->len)
-					break;
-				p = p->next;
+			if (flags & MSG_PEEK) { /* a cursor, nothing consumed */
+				poff += n;
+				if (poff == p->len)
+					p = p->next, poff = 0;
 				continue;
 			}
 			pbuf_adj(p, n);

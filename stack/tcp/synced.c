@@ -315,6 +315,8 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 		t->flags |= TF_ACK_NOW;
 		return TCP_IN_DONE;
 	}
+	if (t->rto_kind == TCP_TK_PERSIST)
+		t->retransmits = 0; /* the peer answers our window probes */
 	if ((t->flags & TF_SACK_OK) && (h->opt.has & TCP_OPTF_SACK)) {
 		struct tcp_sack_block b[TCP_SACK_MAX_BLOCKS];
 		for (int i = 0; i < h->opt.nsack; i++)

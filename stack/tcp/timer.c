@@ -152,6 +152,12 @@ static void tcp_persist_fire(struct tcb *t)
 			tcp_persist_arm(t);
 		return;
 	}
+	if (++t->retransmits > TCP_RETRIES2) {
+		/* tcp_probe_timer: probes nobody answers end the connection */
+		STAT_INC(t->st, TCP_CONN_TIMEDOUT);
+		tcp_done(t, ETIMEDOUT);
+		return;
+	}
 	STAT_INC(t->st, TCP_PERSIST_PROBES);
 	tcp_send_ctl(t, TCP_ACK, t->snd_una - 1);
 	if (t->backoff < 16)

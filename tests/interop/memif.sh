@@ -2,7 +2,7 @@
 # Two stacks in two processes joined by memif (no kernel on the path):
 # UDP 2000 datagrams, byte-exact; the server's socket file goes with a
 # clean exit, and one left by a killed server is reclaimed by the next.
-# (TCP over memif: pending/memif_tcp.sh.) Both ends busy-poll: runs are short.
+# (TCP over memif: memif_tcp.sh.) Both ends busy-poll: runs are short.
 . "$(dirname "$0")/../lib/net.sh"
 need_root
 . "$(dirname "$0")/lib.sh"

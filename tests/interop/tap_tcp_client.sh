@@ -2,7 +2,7 @@
 # TCP between the stack (on net_tap) as client and a kernel echo server on
 # the tap's other end: 256 MiB each way byte-exact with half-close, a
 # refused port, and a server killed mid-transfer seen as a reset.
-# (The stack as server: pending/tap_tcp_server.sh.)
+# (The stack as server: tap_tcp_server.sh.)
 . "$(dirname "$0")/../lib/net.sh"
 need_root
 need_cmd python3

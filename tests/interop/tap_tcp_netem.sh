@@ -3,7 +3,7 @@
 # netem on both directions of the tap's kernel end (5% loss, 25% reorder,
 # 1% duplicate, 0.1% corrupt, 1 ms delay); the stack as client sends 16 MiB
 # and checks the echo byte for byte (the stack as server under netem:
-# pending/tap_tcp_server.sh).
+# tap_tcp_server.sh).
 . "$(dirname "$0")/../lib/net.sh"
 need_root
 need_cmd python3 tc

@@ -325,6 +325,68 @@ static void test_established_small_segments_count_buffers_in_window(void **state
 	assert_true(60000 + ((uint32_t)s.wnd << 8) <= 256 * 1024);
 }
 
+/* Window probes the peer never answers end the connection (ETIMEDOUT);
+ * answered ones keep it alive however long the window stays shut. */
+static void test_established_unanswered_window_probes_time_out(void **state)
+{
+	struct tt *t = *state;
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd0 = 1, .opt = tt_ts(t, 0)));
+	assert_int_equal(tsend(t->sock, "abc", 3), 3);
+	for (int i = 0; i < 10; i++) {
+		tt_advance(t, 130000 * TT_MS);
+		tt_expect(t, TCP_ACK, t->iss, P1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd0 = 1, .opt = tt_ts(t, 0)));
+	}
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+	for (int i = 0; i < 20 && tt_state(t) != -1; i++)
+		tt_advance(t, 130000 * TT_MS);
+	assert_int_equal(tt_state(t), -1);
+	assert_int_equal(sock_take_error(t->sock), ETIMEDOUT);
+}
+
+/* A FIN ahead of a hole waits in the reassembly queue with its data. */
+static void test_established_out_of_order_fin_applies_when_hole_fills(void **state)
+{
+	struct tt *t = *state;
+	char buf[16];
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK | TCP_FIN, .seq = P1 + 3, .ack = t->iss + 1, .data = "def", .len = 3, .opt = tt_ts(t, 0)));
+	struct tt_seg s = tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(s.opt.sack[0].start, P1 + 3);
+	assert_int_equal(s.opt.sack[0].end, P1 + 7); /* the FIN counts */
+	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .data = "abc", .len = 3, .opt = tt_ts(t, 0)));
+	tt_expect(t, TCP_ACK, t->iss + 1, P1 + 7);
+	assert_int_equal(tt_state(t), TCP_STATE_CLOSE_WAIT);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	assert_int_equal(trecv(t->sock, buf, sizeof(buf)), 0);
+}
+
+/* MSG_PEEK across buffers and iovecs leaves the data where it was. */
+static void test_established_peek_then_read_across_iovecs(void **state)
+{
+	struct tt *t = *state;
+	static char d1[600], d2[600], a[590], b[20], c[1200];
+	struct iovec v[2] = { { .iov_base = a, .iov_len = sizeof(a) }, { .iov_base = b, .iov_len = sizeof(b) } };
+	memset(d1, '1', sizeof(d1));
+	memset(d2, '2', sizeof(d2));
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .data = d1, .len = 600, .opt = tt_ts(t, 0)));
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 600, .ack = t->iss + 1, .data = d2, .len = 600, .opt = tt_ts(t, 0)));
+	assert_int_equal(tt_tcb(t)->rq_pbufs, 2);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(sock_recv(t->sock, v, 2, round ? 0 : MSG_PEEK, NULL), 610);
+		assert_memory_equal(a, d1, 590);
+		assert_memory_equal(b, d1, 10);
+		assert_memory_equal(b + 10, d2, 10);
+		assert_int_equal(sock_rx_bytes(t->sock), round ? 590 : 1200);
+	}
+	assert_int_equal(trecv(t->sock, c, sizeof(c)), 590);
+	assert_memory_equal(c, d2, 590);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -349,6 +411,9 @@ int main(void)
 		T(test_established_close_with_unread_data_sends_rst),
 		T(test_established_tx_checksum_offload_leaves_pseudo_sum),
 		T(test_established_small_segments_count_buffers_in_window),
+		T(test_established_unanswered_window_probes_time_out),
+		T(test_established_out_of_order_fin_applies_when_hole_fills),
+		T(test_established_peek_then_read_across_iovecs),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }

@@ -77,6 +77,7 @@ static uint16_t tap_tx(struct netif *nif, struct pbuf **pkts, uint16_t n)
 static const struct netif_ops tap_ops = { .rx_burst = tap_rx, .tx_burst = tap_tx };
 
 struct lx {
+	int kernel_opts_off; /* the kernel's SACK, TS and WS sysctls are off */
 	struct tapif tap;
 	struct pbuf_pool *pool;
 	struct stack *st;
@@ -270,16 +271,21 @@ static void test_linux_stack_connects_to_kernel(void **state)
 		assert_true(now_ns() < deadline);
 	}
 	assert_int_equal(sock_take_error(s.s), 0);
-	/* the kernel agreed to every option we offered */
+	/* the kernel agreed to every option we offered, unless turned off */
 	assert_int_equal(getsockopt(k.fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
-	assert_true(ti.tcpi_options & TCPI_OPT_TIMESTAMPS);
-	assert_true(ti.tcpi_options & TCPI_OPT_SACK);
-	assert_true(ti.tcpi_options & TCPI_OPT_WSCALE);
-	assert_int_equal(ti.tcpi_snd_wscale, TCP_WSCALE);
+	if (lx.kernel_opts_off) {
+		assert_int_equal(ti.tcpi_options & (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE), 0);
+		assert_int_equal(tcb_of_test(s.s)->flags & (TF_TS_OK | TF_SACK_OK | TF_WS_OK), 0);
+	} else {
+		assert_true(ti.tcpi_options & TCPI_OPT_TIMESTAMPS);
+		assert_true(ti.tcpi_options & TCPI_OPT_SACK);
+		assert_true(ti.tcpi_options & TCPI_OPT_WSCALE);
+		assert_int_equal(ti.tcpi_snd_wscale, TCP_WSCALE);
+	}
 	exchange(&s, &k);
 	tl = sizeof(ti);
 	assert_int_equal(sock_getopt(s.s, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
-	assert_int_equal(ti.tcpi_snd_mss, 1448);
+	assert_int_equal(ti.tcpi_snd_mss, lx.kernel_opts_off ? 1460 : 1448);
 	sock_close(s.s);
 	close(k.fd);
 	close(lfd);
@@ -479,6 +485,23 @@ static void test_linux_short_connections(void **state)
 	sock_close(l);
 }
 
+/* Linux with SACK, timestamps and window scaling turned off (per-namespace
+ * sysctls), with loss: the stack's NewReno recovery and Karn timing
+ * against the kernel's, and a 64 KiB window. */
+static void test_linux_without_options_with_loss(void **state)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	assert_int_equal(sh("sysctl -qw net.ipv4.tcp_sack=0 net.ipv4.tcp_timestamps=0 net.ipv4.tcp_window_scaling=0"), 0);
+	lx.tap.drop_every = 25;
+	lx.kernel_opts_off = 1;
+	test_linux_stack_connects_to_kernel(state);
+	lx.kernel_opts_off = 0;
+	sh("sysctl -qw net.ipv4.tcp_sack=1 net.ipv4.tcp_timestamps=1 net.ipv4.tcp_window_scaling=1");
+	assert_true(lx.st->ctr.v[TCP_RETRANS_SEGS] > 0);
+	(void)ti, (void)tl;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +512,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linux_close_with_unread_data_resets_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linux_zero_windows_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linux_short_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linux_without_options_with_loss, setup, teardown),
 	};
 	if (lx_env()) {
 		printf("skipped: needs root, /dev/net/tun and network namespaces\n");

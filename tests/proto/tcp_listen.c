@@ -67,6 +67,15 @@ static void test_listen_rst_ignored(void **state)
 	tt_expect_nothing(t);
 }
 
+static void test_listen_syn_fin_dropped(void **state)
+{
+	struct tt *t = *state;
+	tt_listen(t);
+	tt_send(t, SEG(TCP_SYN | TCP_FIN, .seq = TT_PEER_ISS));
+	tt_expect_nothing(t);
+	assert_int_equal(t->st->tcp->count, 1);
+}
+
 static void test_listen_no_listener_syn_gets_rst_ack(void **state)
 {
 	struct tt *t = *state;
@@ -184,6 +193,7 @@ int main(void)
 		T(test_listen_syn_without_options_gets_mss_only),
 		T(test_listen_ack_gets_rst),
 		T(test_listen_rst_ignored),
+		T(test_listen_syn_fin_dropped),
 		T(test_listen_no_listener_syn_gets_rst_ack),
 		T(test_listen_no_listener_rst_gets_nothing),
 		T(test_listen_bad_checksum_dropped),

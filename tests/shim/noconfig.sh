@@ -39,8 +39,8 @@ run_mode() { # name env...
 	local name=$1; shift
 	local pre=(env -u DEMI_CONFIG -u DEMI_DISABLE LD_PRELOAD="$DEMI_LIB" DEMI_LOG=debug "$@")
 	local want got
-	want=$(ls -la / 2>&1); got=$("${pre[@]}" ls -la / 2>/dev/null)
-	[ "$want" = "$got" ] || fail "$name: ls -la / differs"
+	want=$(ls -la /usr /etc/apt 2>&1); got=$("${pre[@]}" ls -la /usr /etc/apt 2>/dev/null)
+	[ "$want" = "$got" ] || fail "$name: ls -la differs"
 	got=$("${pre[@]}" bash -c 'echo $((6 * 7)); exec 3<>/dev/tcp/127.0.0.1/1 2>/dev/null || echo refused' 2>/dev/null)
 	[ "$got" = "$(printf '42\nrefused')" ] || fail "$name: bash -c gave '$got'"
 	got=$("${pre[@]}" $PY -c '

@@ -239,6 +239,13 @@ static int run_server(unsigned short port)
 	return 0;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 static volatile sig_atomic_t alarms, sigpipes;
 static void on_sigpipe(int sig)
 {
@@ -368,6 +375,39 @@ static int run_client(const char *addr, unsigned short port)
 	}
 	T("echoed", echoed);
 	T("echo sum matches", sum_in == sum_out);
+
+	/* waits that never block (the socket is always writable) until the
+	 * echo comes back: poll, select, epoll (iperf3's sender does this) */
+	{
+		int ep = epoll_create1(0), seen[3] = {0, 0, 0};
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = s};
+		epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+		for (int k = 0; k < 3; k++) {
+			uint64_t t0 = now_ms();
+			send(s, "spin", 4, 0);
+			while (!seen[k] && now_ms() - t0 < 10000) {
+				if (k == 0) {
+					struct pollfd q = {.fd = s, .events = POLLIN | POLLOUT};
+					seen[k] = poll(&q, 1, 1000) == 1 && (q.revents & POLLIN);
+				} else if (k == 1) {
+					fd_set rs, ws;
+					struct timeval tv = {1, 0};
+					FD_ZERO(&rs);
+					FD_ZERO(&ws);
+					FD_SET(s, &rs);
+					FD_SET(s, &ws);
+					seen[k] = select(s + 1, &rs, &ws, NULL, &tv) > 0 && FD_ISSET(s, &rs);
+				} else {
+					seen[k] = epoll_wait(ep, &ev, 1, 1000) == 1 && (ev.events & EPOLLIN);
+				}
+			}
+			recv(s, b, 4, MSG_WAITALL);
+		}
+		T("poll spin sees the echo", seen[0]);
+		T("select spin sees the echo", seen[1]);
+		T("epoll spin sees the echo", seen[2]);
+		close(ep);
+	}
 
 	/* blocking now: select, MSG_WAITALL, SO_RCVTIMEO */
 	T("clear O_NONBLOCK", fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK));

@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # Two stacks in two processes joined by memif: TCP 64 MiB each way,
 # byte-exact, with half-close.
-# Pending: the TCP engine resets a connection that receives data while it
-# is still in the listener's accept queue (stack/tcp/synced.c tcp_in_data:
-# t->sock is NULL before accept), which over memif happens on every
-# connection. Move to tests/interop/ (executable, "../../lib" -> "../lib")
-# once that is fixed.
-. "$(dirname "$0")/../../lib/net.sh"
+. "$(dirname "$0")/../lib/net.sh"
 need_root
 . "$DEMI_TOP/tests/interop/lib.sh"
 

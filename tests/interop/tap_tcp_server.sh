@@ -3,12 +3,7 @@
 # 256 MiB each way byte-exact with half-close, a reset connection and a
 # killed client leave it serving, a closed port refuses; then 16 MiB each
 # way under netem on both directions (where the kernel has netem).
-# Pending: the TCP engine resets a connection that receives data while it
-# is still in the listener's accept queue (stack/tcp/synced.c tcp_in_data:
-# t->sock is NULL until accept), so a client whose first data arrives in
-# the same burst as its handshake's ACK is reset at random. Move to
-# tests/interop/ (executable, "../../lib" -> "../lib") once that is fixed.
-. "$(dirname "$0")/../../lib/net.sh"
+. "$(dirname "$0")/../lib/net.sh"
 need_root
 need_cmd python3
 . "$DEMI_TOP/tests/interop/lib.sh"
