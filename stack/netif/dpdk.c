@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -183,7 +184,7 @@ static int dpdk_intr_arm(struct netif *nif, int on)
 	if (d->wait_fd < 0)
 		return -ENOTSUP;
 	if (!on && d->wait_is_counter) /* drain, or poll() would see it ready forever */
-		while (read(d->wait_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		while (syscall(SYS_read, d->wait_fd, &v, sizeof(v)) == (long)sizeof(v)) /* not the shim's read */
 			;
 	rc = on ? rte_eth_dev_rx_intr_enable(d->port, 0) : rte_eth_dev_rx_intr_disable(d->port, 0);
 	/* net_tap has no switch: its fd is the queue itself, readable while
