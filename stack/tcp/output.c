@@ -346,7 +346,10 @@ void tcp_output(struct tcb *t)
 	if (!(t->flags & TF_IN_RECOVERY) && t->dupacks)
 		cwnd += (t->dupacks < 2 ? t->dupacks : 2) * (uint32_t)t->mss; /* RFC 3042 limited transmit */
 	room = tcp_seg_room(t);
-	for (;;) {
+	/* a device queue takes a burst, not a window: bounded passes keep a
+	 * window opening at once (recovery's end, a zero window's update) from
+	 * overflowing it, as Linux's TSQ does */
+	for (int burst = 0; burst < TCP_OUTPUT_BURST; burst++) {
 		uint32_t data_end = t->snd_una + t->sb_len, seq = t->snd_nxt;
 		uint32_t avail = seq_lt(seq, data_end) ? data_end - seq : 0;
 		uint32_t inflight = seq - t->snd_una, wend = t->snd_una + t->snd_wnd, len = avail;

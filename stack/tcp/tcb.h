@@ -47,6 +47,7 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TCP_KEEPINTVL_S   75
 #define TCP_DEF_KEEPCNT       9
 #define TCP_OOO_MAX_PBUFS 512      /* reassembly queue bound per connection */
+#define TCP_OUTPUT_BURST  32       /* segments one output pass sends: ACKs clock the rest */
 
 /* tcb flags */
 #define TF_WS_OK      (1u << 0)  /* window scaling agreed */
