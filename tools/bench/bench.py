@@ -225,6 +225,40 @@ def nginx_server(mode, tmp, port):
                   addr(mode))
 
 
+class SyscallCount:
+    """System calls made by some processes while the block runs (perf stat on
+    the raw_syscalls:sys_enter tracepoint); count stays None without perf."""
+
+    def __init__(self, pids, tmp):
+        self.pids, self.count = pids, None
+        self.out = os.path.join(tmp, f"perfstat-{os.getpid()}-{time.monotonic_ns()}.txt")
+
+    def __enter__(self):
+        self.p = None
+        if self.pids and shutil.which("perf"):
+            self.p = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o",
+                                       self.out, "-p", ",".join(map(str, self.pids))],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        if not self.p:
+            return
+        self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            return
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in open(self.out):
+                f = line.split(",")
+                if len(f) > 2 and f[2] == "raw_syscalls:sys_enter" and f[0].isdigit():
+                    self.count = int(f[0])
+
+
 def wrk_parse(out):
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
@@ -245,14 +279,18 @@ def b_nginx(conns, close=False):
     connection per request with "Connection: close")."""
     def run(mode, tmp, cfg):
         port = free_port()
-        with nginx_server(mode, tmp, port):
+        with nginx_server(mode, tmp, port) as srv:
             argv = ["wrk", "-t1", f"-c{conns}", f"-d{cfg.secs}s", "--latency"]
             if close:
                 argv += ["-H", "Connection: close"]
-            out = client(argv + [f"http://{addr(mode)}:{port}/index.html"],
-                         Side(mode, "client", tmp), CLI_CPU, timeout=cfg.secs + 60)
+            with SyscallCount(children(srv.p.pid), tmp) as sc:
+                out = client(argv + [f"http://{addr(mode)}:{port}/index.html"],
+                             Side(mode, "client", tmp), CLI_CPU, timeout=cfg.secs + 60)
         rps, lat, errs, bad, etext = wrk_parse(out)
         res = {"conn_per_s" if close else "req_per_s": rps, "sock_errors": errs}
+        m = re.search(r"(\d+) requests in", out)
+        if sc.count is not None and m and int(m.group(1)):
+            res["worker_syscalls_per_req"] = sc.count / int(m.group(1))
         if not close:
             res.update({"p50_us": lat.get("50", 0), "p99_us": lat.get("99", 0)})
         if bad:
@@ -601,7 +639,7 @@ BENCHES = [
     B("udp_pps_64B", b_udp_pps, STACK, False, ("demi",), floor="memif_raw_64B", shim=False),
     B("tcp_stream_stack", b_tcp_stream_stack, STACK, False, ("demi",), shim=False),
 ]
-LOWER_IS_BETTER = re.compile(r"(_us|_ms|_ns|_kib|_mib|_syscalls|errors)$")
+LOWER_IS_BETTER = re.compile(r"(_us|_ms|_ns|_kib|_mib|syscalls|errors|_per_req)$")
 
 
 def machine():
@@ -670,7 +708,9 @@ NOTES = {
          "per request). redis: redis-benchmark -c 50, -P 1 and -P 16. memcached -t 2: memcaslap "
          "-T 1 -c 16. iperf3: one stream; its floor column is a TCP stream between two stacks "
          "without the shim (demi-echo). sock_errors: wrk's socket errors (connect/read/write/"
-         "timeout), a few of which are tolerated and shown.",
+         "timeout), a few of which are tolerated and shown. worker_syscalls_per_req: system "
+         "calls the nginx worker made per request while wrk ran (perf stat, "
+         "raw_syscalls:sys_enter).",
     START: "Per-process start-up of programs that open no socket, median of many runs: "
            "startup_noconf with LD_PRELOAD and no configuration (nothing may start), "
            "startup_conf with a memif configuration (the stack starts only when a bypassed "
@@ -697,7 +737,7 @@ def metric_key(m):
     """Rates first, then latencies from the median out, then the rest."""
     order = ["req_per_s", "conn_per_s", "get_per_s", "set_per_s", "ops_per_s", "gbit_per_s",
              "mpps", "echo_per_s", "rtt_p50_us", "p50_us", "get_p50_us", "set_p50_us",
-             "rtt_p99_us", "p99_us", "rtt_p999_us", "per_conn_kib", "server_rss_kib",
+             "rtt_p99_us", "p99_us", "rtt_p999_us", "worker_syscalls_per_req", "per_conn_kib", "server_rss_kib",
              "slab_both_ends_kib", "server_base_mib"]
     return (order.index(m) if m in order else len(order), m)
 
