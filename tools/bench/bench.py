@@ -1004,9 +1004,49 @@ def profile(out_dir, cfg):
                           "| % | object / function |", "| ---: | --- |"]
                 lines += [f"| {p:.1f} | {w} |" for p, w in perf_top(data, "dso,sym", 25, comm)]
             lines.append("")
+        lines += syscalls_per_request(tmp)
     with open(os.path.join(out_dir, "PROFILE.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return None
+
+
+def syscalls_per_request(tmp):
+    """Which system calls the nginx worker still makes under libdemi, per
+    request (perf trace -s over a short wrk run; tracing slows the worker, the
+    counts per request stay)."""
+    lines = ["## System calls of the nginx worker under libdemi", ""]
+    port = free_port()
+    trace = os.path.join(tmp, "trace.txt")
+    try:
+        with nginx_server("demi", tmp, port) as srv:
+            pids = children(srv.p.pid)
+            if not pids:
+                raise RuntimeError("no nginx worker")
+            pt = subprocess.Popen(["perf", "trace", "-s", "-o", trace, "-p", str(pids[0])],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+            try:
+                out = client(["wrk", "-t1", "-c32", "-d3s", f"http://{SRV_IP}:{port}/index.html"],
+                             Side("demi", "client", tmp), CLI_CPU, timeout=60)
+            finally:
+                pt.send_signal(signal.SIGINT)
+                pt.wait(10)
+        n = int(re.search(r"(\d+) requests in", out).group(1))
+        rows = []
+        for line in open(trace):
+            m = re.match(r"^\s+([a-z_0-9]+)\s+(\d+)\s+\d+\s", line)
+            if m:
+                rows.append((m.group(1), int(m.group(2))))
+        agg = {}
+        for name, calls in rows:  # one table per thread: add them up
+            agg[name] = agg.get(name, 0) + calls
+        lines += [f"{n} requests (wrk -t1 -c32, 3 s, slowed by the tracing).", "",
+                  "| system call | calls | per request |", "| --- | ---: | ---: |"]
+        for name, calls in sorted(agg.items(), key=lambda x: -x[1])[:12]:
+            lines.append(f"| {name} | {calls} | {calls / max(n, 1):.2f} |")
+    except Exception as e:
+        lines.append(f"not measured: {e}")
+    return lines + [""]
 
 
 def demi_available():
