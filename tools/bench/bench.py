@@ -629,7 +629,7 @@ BENCHES = [
     B("redis_P1", b_redis(1), SRV),
     B("redis_P16", b_redis(16), SRV),
     B("memcached", b_memcached, SRV),
-    B("iperf3", b_iperf3, SRV, floor="tcp_stream_stack"),
+    B("iperf3", b_iperf3, SRV),
     B("startup_noconf", b_startup(False), START, True),
     B("startup_conf", b_startup(True), START),
     B("scale_idle_conns", b_scale, SCALE, True),
@@ -706,8 +706,8 @@ NOTES = {
          "server and client both under the shim, joined by memif. nginx: 1 worker, a 600-byte "
          "static page, wrk -t1 (connrate: wrk with \"Connection: close\", one new TCP connection "
          "per request). redis: redis-benchmark -c 50, -P 1 and -P 16. memcached -t 2: memcaslap "
-         "-T 1 -c 16. iperf3: one stream; its floor column is a TCP stream between two stacks "
-         "without the shim (demi-echo). sock_errors: wrk's socket errors (connect/read/write/"
+         "-T 1 -c 16. iperf3: one stream (tcp_stream_stack below: the same between two stacks "
+         "without the shim). sock_errors: wrk's socket errors (connect/read/write/"
          "timeout), a few of which are tolerated and shown. worker_syscalls_per_req: system "
          "calls the nginx worker made per request while wrk ran (perf stat, "
          "raw_syscalls:sys_enter).",
