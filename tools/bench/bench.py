@@ -749,6 +749,44 @@ def floor_value(results, b, metric):
                or results[b.floor]["modes"].get("demi", {}).get(FLOOR_OF[metric], []))
 
 
+HEADLINES = [
+    ("sockperf_64B", "rtt_p50_us", "kernel_1cpu", "TCP ping-pong 64 B, RTT p50 (µs)"),
+    ("sockperf_64B", "rtt_p99_us", "kernel_1cpu", "TCP ping-pong 64 B, RTT p99 (µs)"),
+    ("nginx_c32", "req_per_s", "kernel", "nginx, wrk -c32 (req/s)"),
+    ("nginx_c256", "req_per_s", "kernel", "nginx, wrk -c256 (req/s)"),
+    ("connrate", "conn_per_s", "kernel", "new connections (per s)"),
+    ("redis_P1", "get_per_s", "kernel", "redis GET -P 1 (req/s)"),
+    ("redis_P16", "get_per_s", "kernel", "redis GET -P 16 (req/s)"),
+    ("memcached", "ops_per_s", "kernel", "memcached (ops/s)"),
+    ("iperf3", "gbit_per_s", "kernel", "iperf3, one stream (Gbit/s)"),
+    ("startup_noconf", "python_ms", "kernel", "python3 -c pass, no config (ms)"),
+    ("scale_idle_conns", "per_conn_kib", "kernel", "memory per idle connection (KiB)"),
+]
+
+
+def summary(results):
+    """A few headline numbers; the kernel's latency is its best placement (1 core)."""
+    rows = []
+    for bench, metric, km, label in HEADLINES:
+        r = results.get(bench)
+        if not r:
+            continue
+        k = med(r["modes"].get(km, {}).get(metric, []))
+        d = med(r["modes"].get("demi", {}).get(metric, []))
+        if k is None and d is None:
+            continue
+        rt = ratio(metric, k, d)
+        dtxt = fmt(d) if d is not None else ("error" if r["errors"].get("demi") else "n/a")
+        rows.append(f"| {label} | {fmt(k)} | {dtxt} | {'' if rt is None else f'{rt:.2f}x'} |")
+    if not rows:
+        return []
+    return ["## Summary", "", "| what | kernel | libdemi | ratio |", "| --- | ---: | ---: | ---: |"] \
+        + rows + ["", "Latency rows compare with the kernel's best placement here (both ends on one "
+                      "core); the tables below also give it on two cores. Under libdemi each end "
+                      "busy-polls its core while it has work and for a while after, so it "
+                      "spends CPU the kernel would leave idle.", ""]
+
+
 def report(out_dir, mach, results, demi_ok, demi_why, errors):
     lines = ["# libdemi vs the kernel", "",
              f"{mach['date']} — {mach['cpu']}, {mach['cores']} cores, Linux {mach['kernel']}, "
@@ -761,6 +799,7 @@ def report(out_dir, mach, results, demi_ok, demi_why, errors):
              ""]
     if not demi_ok:
         lines += [f"libdemi runs through the shim were not possible: {demi_why}", ""]
+    lines += summary(results)
     by_section = {}
     for b in BENCHES:
         if b.name in results:
