@@ -1130,7 +1130,8 @@ def main():
         hung = set()
         for i in range(rounds):
             for mode in b.modes:
-                if mode in ("demi", "floor") and not demi_ok and (b.shim or os.geteuid() != 0):
+                if mode in ("demi", "floor") and not demi_ok and (
+                        b.shim or os.geteuid() != 0 or cfg.kernel_only):
                     continue
                 if mode in hung:
                     log(f"{b.name} {mode} round {i + 1}: skipped (hung before)")
