@@ -1044,6 +1044,22 @@ def profile(out_dir, cfg):
                 lines += [f"| {p:.1f} | {w} |" for p, w in perf_top(data, "dso,sym", 25, comm)]
             lines.append("")
         lines += syscalls_per_request(tmp)
+    lines += ["## How to read these", "",
+              "- `eth_memif_rx`, `dpdk_rx_burst`, `eth_memif_tx`: the memif driver, polling "
+              "its rings and moving frames; with one message in flight most of it is empty "
+              "polls.",
+              "- `rt_wait`, `inst_lock`, `sched_pass`, `demi_co_swap`, `co_yield`, `stack_poll`, "
+              "`tw_run`: the runtime's wait loop: an application call that would block runs "
+              "scheduler passes (poll coroutine, timers) until its condition holds; each pass "
+              "takes the instance lock and switches coroutines.",
+              "- `__vdso_clock_gettime` / `clock_gettime`: clock reads, mostly from the wait "
+              "loop's deadline and timer checks.",
+              "- `cksum_partial`: software TCP/IP checksums (memif offers no offload).",
+              "- `finish_task_switch`, `do_sys_poll`, `__x64_sys_ppoll`: the process slept "
+              "(spin, then sleep when idle) and was woken; time of the kernel, not of the "
+              "stack.",
+              "- `path_openat`, `do_dentry_open`, `__fput`: nginx opening and closing the page "
+              "for every request (no open_file_cache).", ""]
     with open(os.path.join(out_dir, "PROFILE.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return None
