@@ -10,7 +10,7 @@ fail() { echo "bench --quick: $*"; cat "$out/REPORT.md" 2>/dev/null | head -60; 
 timeout 300 /usr/bin/python3 "$top/tools/bench/bench.py" --quick --out "$out" >"$out/log" 2>&1 ||
 	{ tail -30 "$out/log"; fail "the harness failed"; }
 r="$out/REPORT.md"
-num='[0-9][0-9,.]*'
+num='-?[0-9][0-9,.]*'
 grep -qE '^[0-9-]+ [0-9:]+ UTC — .*, [0-9]+ cores, Linux .*, DPDK ' "$r" || fail "no machine line"
 grep -qE "^\| nginx_c32 \| req_per_s \| $num \|" "$r" || fail "no kernel nginx number"
 grep -qE "^\| sockperf_64B, kernel \(2 cores\) \| rtt_p50_us \| $num \|" "$r" || fail "no kernel sockperf (2 cores) number"
