@@ -275,8 +275,9 @@ int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra)
 	}
 	if (seq_gt(seq + used, t->snd_max))
 		t->snd_max = seq + used;
-	if (!tw_timer_pending(&t->rto_timer) || t->rto_kind != TCP_TK_RTO)
-		tcp_rto_arm(t);
+	if (!tw_timer_pending(&t->rto_timer) || t->rto_kind == TCP_TK_PERSIST ||
+	    (t->rto_kind == TCP_TK_TLP && seq_geq(seq, t->snd_max - used)))
+		tcp_loss_timer_arm(t); /* RFC 8985 §7.2: new data moves the probe timer */
 	return (int)used;
 }
 

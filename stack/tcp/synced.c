@@ -217,6 +217,7 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 		t->flags &= ~TF_RTT_TIMING;
 	}
 	tcp_sbuf_drop_acked(t, acked);
+	t->flags &= ~TF_TLP_OUT; /* the probe, or what it chased, was answered */
 	t->snd_una = ack;
 	if (seq_lt(t->snd_nxt, ack))
 		t->snd_nxt = ack;

@@ -73,6 +73,7 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TF_EPHEMERAL  (1u << 20) /* its port was picked by connect() */
 #define TF_RCVBUF_LOCK (1u << 21) /* SO_RCVBUF set: no autotuning */
 #define TF_SNDBUF_LOCK (1u << 22) /* SO_SNDBUF set: no autotuning */
+#define TF_TLP_OUT    (1u << 23) /* a tail loss probe is unanswered */
 
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
@@ -146,7 +147,7 @@ struct tcb {
 	struct tcb *acceptq, *acceptq_tail;
 };
 
-enum tcp_rto_kind { TCP_TK_NONE, TCP_TK_RTO, TCP_TK_PERSIST, TCP_TK_TIME_WAIT };
+enum tcp_rto_kind { TCP_TK_NONE, TCP_TK_RTO, TCP_TK_PERSIST, TCP_TK_TIME_WAIT, TCP_TK_TLP };
 
 struct tcp_table {
 	uint32_t nbuckets;            /* power of two */
@@ -216,6 +217,8 @@ void tcp_timers_init(struct tcb *t);
 void tcp_timers_stop(struct tcb *t);
 void tcp_rto_arm(struct tcb *t);
 void tcp_rto_restart(struct tcb *t);
+/* After sending data: the tail loss probe timer when it applies, else the RTO. */
+void tcp_loss_timer_arm(struct tcb *t);
 void tcp_delack_arm(struct tcb *t);
 void tcp_keep_arm(struct tcb *t);
 void tcp_persist_arm(struct tcb *t);

@@ -21,13 +21,54 @@ void tcp_rto_arm(struct tcb *t)
 	tw_add(&t->st->tw, &t->rto_timer, t->st->now + tcp_rto_backed_off(t) * MS_NS);
 }
 
+/* RFC 8985 §7.2: a probe timeout of 2*SRTT (plus the receiver's delayed
+ * ACK when one segment is out) instead of the RTO, while SACK can tell
+ * what a probe found, nothing is in recovery and no probe is out. */
+void tcp_loss_timer_arm(struct tcb *t)
+{
+	uint64_t pto = 2ull * t->srtt_us * 1000, rto = (uint64_t)tcp_rto_backed_off(t) * MS_NS;
+	if (!(t->flags & TF_SACK_OK) || (t->flags & (TF_IN_RECOVERY | TF_TLP_OUT)) || !t->srtt_us ||
+	    t->backoff || t->state < TCP_STATE_ESTABLISHED) {
+		tcp_rto_arm(t);
+		return;
+	}
+	pto += tcp_flight(t) <= t->mss ? TCP_RTO_MIN_MS * MS_NS : 2 * MS_NS;
+	t->rto_kind = TCP_TK_TLP;
+	tw_add(&t->st->tw, &t->rto_timer, t->st->now + (pto < rto ? pto : rto));
+}
+
 /* RFC 6298 (5.3): an ACK of new data restarts the timer; all acked stops it. */
 void tcp_rto_restart(struct tcb *t)
 {
 	if (t->snd_max == t->snd_una)
 		tw_cancel(&t->st->tw, &t->rto_timer);
 	else
-		tcp_rto_arm(t);
+		tcp_loss_timer_arm(t);
+}
+
+/* RFC 8985 §7.3: send one new segment if the windows allow, else the last
+ * one again, so that a lost tail draws a SACK rather than waits for the
+ * RTO; then the RTO takes over. */
+static void tcp_tlp_fire(struct tcb *t)
+{
+	uint32_t data_end = t->snd_una + t->sb_len, s, l;
+	int fin_out = (t->flags & TF_FIN_QUEUED) && seq_gt(t->snd_max, t->fin_seq);
+	if (t->snd_max == t->snd_una)
+		return;
+	STAT_INC(t->st, TCP_TLP_PROBES);
+	t->flags |= TF_TLP_OUT;
+	l = seq_lt(t->snd_nxt, data_end) ? data_end - t->snd_nxt : 0;
+	if (l > t->mss)
+		l = t->mss;
+	if (l && t->snd_nxt == t->snd_max && seq_leq(t->snd_nxt + l, t->snd_una + t->snd_wnd)) {
+		t->snd_nxt += (uint32_t)tcp_send_data(t, t->snd_nxt, l, 0);
+	} else {
+		uint32_t end = fin_out ? t->fin_seq : t->snd_max;
+		l = end - t->snd_una < t->mss ? end - t->snd_una : t->mss;
+		s = end - l;
+		tcp_send_data(t, s, l, 0);
+	}
+	tcp_rto_arm(t);
 }
 
 void tcp_persist_arm(struct tcb *t)
@@ -175,6 +216,9 @@ static void tcp_rto_cb(struct tw_timer *tm, uint64_t now)
 		break;
 	case TCP_TK_PERSIST:
 		tcp_persist_fire(t);
+		break;
+	case TCP_TK_TLP:
+		tcp_tlp_fire(t);
 		break;
 	case TCP_TK_TIME_WAIT:
 		STAT_INC(t->st, TCP_CONN_CLOSED);

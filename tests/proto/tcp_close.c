@@ -108,6 +108,25 @@ static void test_closing_simultaneous_close(void **state)
 	assert_int_equal(tt_state(t), TCP_STATE_TIME_WAIT);
 }
 
+static void count_states(const struct sock_info *si, void *arg)
+{
+	int *n = arg;
+	assert_int_equal(si->type, SOCK_STREAM);
+	n[si->state]++;
+}
+
+/* The stats listing shows connections that no socket holds any more. */
+static void test_time_wait_listed_by_foreach(void **state)
+{
+	struct tt *t = *state;
+	int n[TCP_STATE_MAX] = { 0 };
+	test_fin_wait_2_fin_moves_to_time_wait(state);
+	stack_foreach_sock(t->st, count_states, n);
+	assert_int_equal(n[TCP_STATE_TIME_WAIT], 1);
+	assert_int_equal(n[TCP_STATE_LISTEN], 1);
+	assert_string_equal(stack_tcp_state_name(TCP_STATE_TIME_WAIT), "TIME_WAIT");
+}
+
 static void test_time_wait_lasts_2msl_then_gone(void **state)
 {
 	struct tt *t = *state;
@@ -254,6 +273,7 @@ int main(void)
 		T(test_fin_wait_2_data_after_close_gets_rst),
 		T(test_closing_simultaneous_close),
 		T(test_time_wait_lasts_2msl_then_gone),
+		T(test_time_wait_listed_by_foreach),
 		T(test_time_wait_retransmitted_fin_acked_again),
 		T(test_time_wait_new_syn_reuses_the_pair),
 		T(test_close_wait_close_sends_fin_then_last_ack),

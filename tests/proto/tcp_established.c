@@ -387,6 +387,35 @@ static void test_established_peek_then_read_across_iovecs(void **state)
 	assert_memory_equal(c, d2, 590);
 }
 
+/* RFC 8985 §7: with an RTT known, a silent tail draws a probe (the last
+ * segment again) after about 2*SRTT, long before the RTO. */
+static void test_established_tail_loss_probe_resends_last_segment(void **state)
+{
+	struct tt *t = *state;
+	static char d[2 * 1448 + 1];
+	struct tt_seg s;
+	tt_established(t);
+	assert_int_equal(tsend(t->sock, "x", 1), 1);
+	tt_advance(t, 0);
+	s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	tt_advance(t, 5 * TT_MS);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 2, .opt = tt_ts(t, s.opt.tsval)));
+	assert_true(tt_tcb(t)->srtt_us >= 4000 && tt_tcb(t)->srtt_us <= 6000);
+	assert_int_equal(tsend(t->sock, d, 2 * 1448), 2 * 1448);
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK, t->iss + 2, P1);
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 2 + 1448, P1);
+	tt_advance(t, 8 * TT_MS);
+	tt_expect_nothing(t);
+	tt_advance(t, 5 * TT_MS); /* 2*SRTT + 2 ms, far below the 200 ms RTO floor */
+	s = tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 2 + 1448, P1);
+	assert_int_equal(s.len, 1448);
+	assert_int_equal(t->st->ctr.v[TCP_TLP_PROBES], 1);
+	/* one probe only: then the RTO */
+	tt_advance(t, 100 * TT_MS);
+	tt_expect_nothing(t);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -414,6 +443,7 @@ int main(void)
 		T(test_established_unanswered_window_probes_time_out),
 		T(test_established_out_of_order_fin_applies_when_hole_fills),
 		T(test_established_peek_then_read_across_iovecs),
+		T(test_established_tail_loss_probe_resends_last_segment),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
