@@ -552,6 +552,8 @@ def b_memif_raw(size):
         res = {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"])}
         if size <= 64:
             _, s = memif_pair(tmp, DEMI_PINGPONG, ["count"], ["blast", "-s", str(size)], cfg.secs)
+            if "mpps" not in s:
+                raise RuntimeError(f"demi-pingpong count printed no result ({s or 'nothing'})")
             res["mpps"] = float(s["mpps"])
         return res
     return run
@@ -1176,7 +1178,8 @@ def main():
                     try:
                         vals = b.fn(mode, tmp, cfg)
                     except Exception as e:  # one failed run is reported, the rest go on
-                        msg = str(e).strip()[:300]
+                        msg = (str(e) if isinstance(e, RuntimeError)
+                               else f"{type(e).__name__}: {e}").strip()[:300]
                         if isinstance(e, Hang) and i + 1 < rounds:
                             msg += " (later rounds of this side skipped)"
                         eid = len(errors) + 1
