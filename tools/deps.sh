@@ -39,6 +39,7 @@ cmd clang clang
 cmd node nodejs
 cmd strace strace
 cmd gnuplot gnuplot-nox
+cmd perf linux-perf
 cmd taskset util-linux
 hdr /usr/bin/python3 python3
 

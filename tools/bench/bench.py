@@ -3,10 +3,11 @@
 
 Each benchmark runs on the kernel (loopback) and under libdemi (both ends
 under the shim, joined by memif), alternating A B A B, and reports medians
-and ratios in REPORT.md with PNG plots. Numbers on a shared 2-core VM are
-noisy: compare within one run only.
+and ratios in REPORT.md with PNG plots; the raw DPDK memif round trip is the
+floor. Numbers on a shared 2-core VM are noisy: compare within one run only.
 
     tools/bench/bench.py [--quick] [--rounds N] [--out DIR] [--only NAME,...]
+                         [--kernel-only] [--no-profile] [--profile-only]
 """
 import argparse
 import contextlib
@@ -14,6 +15,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -24,7 +26,16 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIB = os.path.join(TOP, "build", "libdemi.so")
+BIN = os.path.join(TOP, "build")
 SRV_IP, CLI_IP = "198.18.10.1", "198.18.10.2"
+# Pinning on 2 cores: the server on cpu1, the client (and this script) on cpu0.
+# Under libdemi each end busy-polls its own core; "kernel_1cpu" puts both
+# kernel ends on cpu0, where a wake-up needs no inter-processor interrupt.
+SRV_CPU, CLI_CPU = 1, 0
+MODE_CPUS = {"kernel": (SRV_CPU, CLI_CPU), "kernel_1cpu": (CLI_CPU, CLI_CPU),
+             "demi": (SRV_CPU, CLI_CPU), "floor": (SRV_CPU, CLI_CPU)}
+MODE_LABEL = {"kernel": "kernel (2 cores)", "kernel_1cpu": "kernel (1 core)",
+              "demi": "libdemi", "floor": "floor"}
 
 
 def log(*a):
@@ -54,6 +65,10 @@ def wait_port(host, port, secs=15):
     return False
 
 
+def is_demi(mode):
+    return mode == "demi"
+
+
 class Side:
     """Where one end of a benchmark runs: the kernel, or libdemi over memif."""
 
@@ -62,7 +77,9 @@ class Side:
 
     def env(self):
         e = dict(os.environ)
-        if self.mode == "demi":
+        for k in ("LD_PRELOAD", "DEMI_CONFIG", "DEMI_DISABLE"):
+            e.pop(k, None)
+        if is_demi(self.mode):
             e["LD_PRELOAD"] = LIB
             e["DEMI_CONFIG"] = os.path.join(self.tmp, f"{self.role}.conf")
         return e
@@ -78,208 +95,428 @@ def demi_configs(tmp):
                     f"[log]\nlevel = warn\n")
 
 
+def kill_group(p, secs=3):
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(p.pid, signal.SIGTERM)
+    try:
+        p.wait(secs)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
 class Server:
     """A server process pinned to a CPU, killed (with its children) on exit."""
 
-    def __init__(self, argv, side, cpu, ready_port=None, host="127.0.0.1"):
+    def __init__(self, argv, side, cpu, ready_port=None, host="127.0.0.1", ready_text=None):
         self.argv, self.side, self.cpu = argv, side, cpu
-        self.ready_port, self.host = ready_port, host
+        self.ready_port, self.host, self.ready_text = ready_port, host, ready_text
 
     def __enter__(self):
         self.out = tempfile.TemporaryFile()
         self.p = subprocess.Popen(["taskset", "-c", str(self.cpu)] + self.argv, env=self.side.env(),
                                   stdout=self.out, stderr=subprocess.STDOUT, start_new_session=True)
-        if self.ready_port and self.side.mode == "kernel":
-            if not wait_port(self.host, self.ready_port):
-                raise RuntimeError(f"{self.argv[0]} did not start: {self.output()}")
-        else:
-            time.sleep(1.0 if self.side.mode == "demi" else 0.3)
-        if self.p.poll() is not None:
-            raise RuntimeError(f"{self.argv[0]} exited: {self.output()}")
+        try:
+            if self.ready_text:
+                end = time.time() + 15
+                while self.ready_text not in self.output() and time.time() < end:
+                    if self.p.poll() is not None:
+                        break
+                    time.sleep(0.02)
+            if self.ready_port and not is_demi(self.side.mode):
+                if not wait_port(self.host, self.ready_port):
+                    raise RuntimeError(f"{self.argv[0]} did not start: {self.output()}")
+            elif not self.ready_text:
+                # under libdemi the server's stack (the memif server end) must be up
+                # before the client starts; it starts lazily at the first wait
+                time.sleep(1.0 if is_demi(self.side.mode) else 0.3)
+            else:
+                time.sleep(0.5 if is_demi(self.side.mode) else 0)
+            if self.p.poll() is not None:
+                raise RuntimeError(f"{self.argv[0]} exited {self.p.returncode}: {self.output()}")
+        except BaseException:
+            kill_group(self.p)
+            raise
         return self
 
-    def output(self):
+    def output(self, tail=600):
         self.out.seek(0)
-        return self.out.read().decode(errors="replace")[-600:]
+        return self.out.read().decode(errors="replace")[-tail:]
 
     def __exit__(self, *exc):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.p.pid, signal.SIGTERM)
-        try:
-            self.p.wait(3)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.p.pid, signal.SIGKILL)
-            self.p.wait()
+        kill_group(self.p)
 
 
 def client(argv, side, cpu, timeout=120):
-    r = subprocess.run(["taskset", "-c", str(cpu)] + argv, env=side.env(), capture_output=True,
-                       text=True, timeout=timeout)
+    try:
+        r = subprocess.run(["taskset", "-c", str(cpu)] + argv, env=side.env(), capture_output=True,
+                           text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Hang(f"{os.path.basename(argv[0])} did not finish in {timeout} s") from None
     if r.returncode != 0:
-        raise RuntimeError(f"{argv[0]}: exit {r.returncode}: {(r.stdout + r.stderr)[-600:]}")
+        raise RuntimeError(f"{os.path.basename(argv[0])}: exit {r.returncode}: "
+                           f"{(r.stdout + r.stderr).strip()[-300:]}")
     return r.stdout + r.stderr
 
 
+class Hang(RuntimeError):
+    """A run that did not finish: later rounds of the same side are skipped."""
+
+
 def addr(mode):
-    return "127.0.0.1" if mode == "kernel" else SRV_IP
+    return SRV_IP if is_demi(mode) else "127.0.0.1"
+
+
+def sides(mode, tmp):
+    return Side(mode, "server", tmp), Side(mode, "client", tmp)
 
 
 # ---------------------------------------------------------------- benchmarks
-# Each takes (mode, tmp, cfg) and returns {metric: value}.
+# Each takes (mode, tmp, cfg) and returns {metric: value}; a key "_dist" holds
+# a latency distribution {percentile: us} for the plots.
 
-def b_sockperf(size, cpus):
+def parse_sockperf(out):
+    pct = {float(m.group(1)): float(m.group(2))
+           for m in re.finditer(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", out)}
+    if 50.0 not in pct:
+        raise RuntimeError("sockperf: no percentiles in output: " + out.strip()[-200:])
+    return pct
+
+
+def b_sockperf(size):
+    """TCP ping-pong, one message in flight. sockperf takes its socket calls from
+    libc through dlsym, so under libdemi it is told to load them from libdemi."""
     def run(mode, tmp, cfg):
         port = free_port()
-        srv, cli = Side(mode, "server", tmp), Side(mode, "client", tmp)
-        extra = ["--load-vma=" + LIB] if mode == "demi" else []
+        srv, cli = sides(mode, tmp)
+        scpu, ccpu = MODE_CPUS[mode]
+        extra = ["--load-vma=" + LIB] if is_demi(mode) else []
         with Server(["sockperf", "sr", "--tcp", "-i", addr(mode), "-p", str(port)] + extra, srv,
-                    cpus[0], port, addr(mode)):
+                    scpu, port, addr(mode)):
             out = client(["sockperf", "pp", "--tcp", "-i", addr(mode), "-p", str(port), "-m",
-                          str(size), "-t", str(cfg.secs), "--full-rtt"] + extra, cli, cpus[1])
-        pct = {float(m.group(1)): float(m.group(2))
-               for m in re.finditer(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", out)}
-        if 50.0 not in pct:
-            raise RuntimeError("sockperf: no percentiles in output")
-        return {"rtt_p50_us": pct[50.0], "rtt_p99_us": pct[99.0], "rtt_p999_us": pct[99.9]}
+                          str(size), "-t", str(cfg.secs), "--full-rtt"] + extra, cli, ccpu,
+                         timeout=cfg.secs + 60)
+        pct = parse_sockperf(out)
+        return {"rtt_p50_us": pct[50.0], "rtt_p99_us": pct[99.0], "rtt_p999_us": pct[99.9],
+                "_dist": pct}
     return run
 
 
 NGINX_CONF = """daemon off; master_process on; worker_processes 1; pid {tmp}/nginx.pid;
-error_log {tmp}/nginx.err warn; worker_rlimit_nofile 65536;
-events {{ worker_connections 20000; }}
+error_log {tmp}/nginx.err warn; worker_rlimit_nofile 16384;
+events {{ worker_connections 8192; }}
 http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
   server {{ listen {port} backlog=4096; root {tmp}/www; }} }}
 """
+PAGE_BYTES = 600
 
 
 def nginx_server(mode, tmp, port):
     os.makedirs(os.path.join(tmp, "www"), exist_ok=True)
+    os.chmod(tmp, 0o755)
     with open(os.path.join(tmp, "www", "index.html"), "w") as f:
-        f.write("x" * 600 + "\n")
+        f.write("x" * (PAGE_BYTES - 1) + "\n")
+    os.chmod(os.path.join(tmp, "www", "index.html"), 0o644)
     conf = os.path.join(tmp, f"nginx-{port}.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF.format(tmp=tmp, port=port))
-    return Server(["nginx", "-p", tmp, "-c", conf], Side(mode, "server", tmp), 1, port, addr(mode))
+    return Server(["nginx", "-p", tmp, "-c", conf], Side(mode, "server", tmp), SRV_CPU, port,
+                  addr(mode))
+
+
+class SyscallCount:
+    """System calls made by some processes while the block runs (perf stat on
+    the raw_syscalls:sys_enter tracepoint); count stays None without perf."""
+
+    def __init__(self, pids, tmp):
+        self.pids, self.count = pids, None
+        self.out = os.path.join(tmp, f"perfstat-{os.getpid()}-{time.monotonic_ns()}.txt")
+
+    def __enter__(self):
+        self.p = None
+        if self.pids and shutil.which("perf"):
+            self.p = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o",
+                                       self.out, "-p", ",".join(map(str, self.pids))],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        if not self.p:
+            return
+        self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            return
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in open(self.out):
+                f = line.split(",")
+                if len(f) > 2 and f[2] == "raw_syscalls:sys_enter" and f[0].isdigit():
+                    self.count = int(f[0])
 
 
 def wrk_parse(out):
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise RuntimeError("wrk: no Requests/sec: " + out.strip()[-300:])
     lat = {}
-    for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
-        v = float(m.group(2)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(3)]
-        lat[m.group(1)] = v
-    errs = re.search(r"Socket errors: (.*)", out)
-    if errs:
-        raise RuntimeError("wrk socket errors: " + errs.group(1))
-    return rps, lat
+    for m2 in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        lat[m2.group(1)] = float(m2.group(2)) * {"us": 1, "ms": 1e3, "s": 1e6}[m2.group(3)]
+    errs = 0
+    e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if e:
+        errs = sum(int(x) for x in e.groups())
+    n2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return float(m.group(1)), lat, errs, (int(n2xx.group(1)) if n2xx else 0), (e.group(0) if e else "")
 
 
 def b_nginx(conns, close=False):
+    """nginx, one worker, a 600-byte static page, wrk -t1 (keep-alive, or a new
+    connection per request with "Connection: close")."""
     def run(mode, tmp, cfg):
         port = free_port()
-        with nginx_server(mode, tmp, port):
+        with nginx_server(mode, tmp, port) as srv:
             argv = ["wrk", "-t1", f"-c{conns}", f"-d{cfg.secs}s", "--latency"]
             if close:
                 argv += ["-H", "Connection: close"]
-            out = client(argv + [f"http://{addr(mode)}:{port}/index.html"],
-                         Side(mode, "client", tmp), 0)
-        rps, lat = wrk_parse(out)
-        if close:
-            return {"conn_per_s": rps}
-        return {"req_per_s": rps, "p50_us": lat.get("50", 0), "p99_us": lat.get("99", 0)}
+            with SyscallCount(children(srv.p.pid), tmp) as sc:
+                out = client(argv + [f"http://{addr(mode)}:{port}/index.html"],
+                             Side(mode, "client", tmp), CLI_CPU, timeout=cfg.secs + 60)
+        rps, lat, errs, bad, etext = wrk_parse(out)
+        res = {"conn_per_s" if close else "req_per_s": rps, "sock_errors": errs}
+        m = re.search(r"(\d+) requests in", out)
+        if sc.count is not None and m and int(m.group(1)):
+            res["worker_syscalls_per_req"] = sc.count / int(m.group(1))
+        if not close:
+            res.update({"p50_us": lat.get("50", 0), "p99_us": lat.get("99", 0)})
+        if bad:
+            raise RuntimeError(f"wrk: {bad} non-2xx responses")
+        # a few errors are reported next to the number; a run where a sizeable share
+        # of the requests failed has no meaningful rate
+        done = rps * cfg.secs
+        if errs > max(10, 0.01 * done):
+            raise RuntimeError(f"wrk: {etext} for {done:.0f} completed requests")
+        return res
     return run
 
 
 def b_redis(pipeline):
+    """redis-server against redis-benchmark -c 50, GET and SET."""
     def run(mode, tmp, cfg):
         port = free_port()
+        srv, cli = sides(mode, tmp)
         with Server(["redis-server", "--port", str(port), "--bind", addr(mode), "--save", "",
-                     "--appendonly", "no", "--protected-mode", "no"], Side(mode, "server", tmp), 1,
+                     "--appendonly", "no", "--protected-mode", "no", "--dir", tmp], srv, SRV_CPU,
                     port, addr(mode)):
-            n = 20000 if cfg.quick else 200000
+            n = 20000 if cfg.quick else 100000 * (4 if pipeline > 1 else 1)
             out = client(["redis-benchmark", "-h", addr(mode), "-p", str(port), "-c", "50", "-n",
-                          str(n), "-P", str(pipeline), "-t", "set,get", "--csv"],
-                         Side(mode, "client", tmp), 0)
+                          str(n), "-P", str(pipeline), "-t", "set,get", "--csv"], cli, CLI_CPU,
+                         timeout=60)
         res = {}
         for line in out.splitlines():
             f = [x.strip('"') for x in line.split(",")]
-            if f[0] in ("SET", "GET"):
+            if f[0] in ("SET", "GET") and len(f) > 1:
                 res[f[0].lower() + "_per_s"] = float(f[1])
+                if len(f) > 6 and pipeline == 1:
+                    res[f[0].lower() + "_p50_us"] = float(f[4]) * 1e3
         if not res:
-            raise RuntimeError("redis-benchmark: no results")
+            raise RuntimeError("redis-benchmark: no results: " + out.strip()[-300:])
         return res
     return run
 
 
 def b_memcached(mode, tmp, cfg):
+    """memcached (-t 2) against memcaslap -T 1 -c 16 (90 % get, 10 % set)."""
     port = free_port()
+    srv, cli = sides(mode, tmp)
     with Server(["memcached", "-U", "0", "-t", "2", "-p", str(port), "-l", addr(mode), "-u",
-                 "root"], Side(mode, "server", tmp), 1, port, addr(mode)):
+                 "root"], srv, SRV_CPU, port, addr(mode)):
         out = client(["memcaslap", "-s", f"{addr(mode)}:{port}", "-T", "1", "-c", "16", "-t",
-                      f"{cfg.secs}s"], Side(mode, "client", tmp), 0, timeout=cfg.secs + 60)
+                      f"{cfg.secs}s"], cli, CLI_CPU, timeout=cfg.secs + 60)
     m = re.findall(r"TPS:\s*(\d+)", out)
     if not m:
-        raise RuntimeError("memcaslap: no TPS in output")
+        raise RuntimeError("memcaslap: no TPS in output: " + out.strip()[-300:])
     return {"ops_per_s": float(m[-1])}
 
 
 def b_iperf3(mode, tmp, cfg):
+    """iperf3, one TCP stream, client to server."""
     port = free_port()
-    with Server(["iperf3", "-s", "-p", str(port), "-B", addr(mode)], Side(mode, "server", tmp), 1,
-                port, addr(mode)):
+    srv, cli = sides(mode, tmp)
+    with Server(["iperf3", "-s", "-p", str(port), "-B", addr(mode)], srv, SRV_CPU, port,
+                addr(mode)):
         out = client(["iperf3", "-c", addr(mode), "-p", str(port), "-t", str(cfg.secs), "-J"],
-                     Side(mode, "client", tmp), 0, timeout=cfg.secs + 60)
+                     cli, CLI_CPU, timeout=cfg.secs + 30)
     j = json.loads(out[out.index("{"):])
+    if "error" in j:
+        raise RuntimeError("iperf3: " + j["error"])
     return {"gbit_per_s": j["end"]["sum_received"]["bits_per_second"] / 1e9}
 
 
-def b_startup(mode, tmp, cfg):
-    n = 10 if cfg.quick else 50
-    res = {}
-    for name, argv in (("true_ms", ["/bin/true"]), ("python_ms", ["/usr/bin/python3", "-c", "pass"])):
-        env = Side(mode, "client", tmp).env()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            subprocess.run(argv, env=env, check=True)
-        res[name] = (time.perf_counter() - t0) * 1e3 / n
-    return res
+def pin_client():
+    os.sched_setaffinity(0, {CLI_CPU})
+
+
+def b_startup(with_config):
+    """Start-up cost of the preload for programs that open no socket: with no
+    configuration at all (nothing may start), or with one (the stack starts
+    lazily, so still nothing). Also counts system calls and checks that no
+    thread, socket or memory file was made."""
+    def run(mode, tmp, cfg):
+        env = dict(os.environ)
+        for k in ("LD_PRELOAD", "DEMI_CONFIG", "DEMI_DISABLE"):
+            env.pop(k, None)
+        if is_demi(mode):
+            env["LD_PRELOAD"] = LIB
+            if with_config:
+                env["DEMI_CONFIG"] = os.path.join(tmp, "client.conf")
+            elif os.path.exists("/etc/demi"):
+                raise RuntimeError("/etc/demi exists: the no-config case cannot be measured")
+        res = {}
+        n = 10 if cfg.quick else 40
+        for name, argv in (("true_ms", ["/bin/true"]),
+                           ("python_ms", ["/usr/bin/python3", "-c", "pass"])):
+            subprocess.run(argv, env=env, check=True)  # warm the page cache
+            t = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                subprocess.run(argv, env=env, check=True, preexec_fn=pin_client)
+                t.append((time.perf_counter() - t0) * 1e3)
+            res[name] = statistics.median(t)
+        # what the preload does in a program without sockets
+        trace = os.path.join(tmp, "strace.out")
+        senv = dict(env)
+        senv.pop("LD_PRELOAD", None)
+        pre = ["-E", "LD_PRELOAD=" + LIB] if is_demi(mode) else []
+        sh(["strace", "-f", "-qq", "-o", trace] + pre + ["/bin/true"], env=senv, check=True)
+        lines = [l for l in open(trace) if re.match(r"^\d+\s+\w+\(", l)]
+        res["true_syscalls"] = float(len(lines))
+        started = [l.split(None, 1)[1][:80] for l in lines
+                   if re.match(r"^\d+\s+(clone3?|fork|vfork|socket|memfd_create|timerfd_create|"
+                               r"eventfd2?|epoll_create1?)\(", l) or "/dev/hugepages" in l]
+        if started:
+            raise RuntimeError("the preload started something in /bin/true: " + "; ".join(started[:3]))
+        return res
+    return run
+
+
+def proc_mem_kib(pid):
+    """Resident memory of a process, hugetlb pages included (DPDK's memory)."""
+    kib = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "HugetlbPages:")):
+                kib += int(line.split()[1])
+    return kib
+
+
+# The slab caches a kernel TCP socket and its file descriptor live in.
+SOCK_CACHES = ("TCP", "request_sock_TCP", "tw_sock_TCP", "sock_inode_cache", "filp", "dentry",
+               "tcp_bind_bucket", "tcp_bind2_bucket", "eventpoll_epi")
+
+
+def slab_kib():
+    """KiB in use in the socket-related slab caches (/proc/slabinfo), which moves
+    far less with the rest of the machine than Slab in /proc/meminfo; that one
+    is the fallback."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        total = 0
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                fld = line.split()
+                if fld and fld[0] in SOCK_CACHES:
+                    total += int(fld[1]) * int(fld[3])
+        if total:
+            return total / 1024
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Slab:"):
+                return int(line.split()[1])
+    return 0
+
+
+def b_scale(mode, tmp, cfg):
+    """N idle TCP connections to a server (tools/bench/conn_hold), opened by a
+    client of the same kind (also under the shim, over memif, for libdemi).
+    Memory per connection: the server's resident memory (DPDK's included), and
+    the system's slab (kernel sockets: both ends on the kernel; under libdemi
+    the kernel sockets behind each fd) split evenly between the two ends."""
+    n = 1000 if cfg.quick else 10000
+    hold = os.path.join(BIN, "bench", "conn_hold")
+    port = free_port()
+    srv, cli = sides(mode, tmp)
+    secs = 60
+    with Server([hold, "server", addr(mode), str(port), "-n", str(n), "-t", str(secs)], srv,
+                SRV_CPU, ready_text="listening") as s:
+        pid = s.p.pid
+        time.sleep(1.0)  # libdemi: the stack has started (at the first epoll_wait)
+        m0, sl0 = proc_mem_kib(pid), slab_kib()
+        c = subprocess.Popen(["taskset", "-c", str(CLI_CPU), hold, "client", addr(mode), str(port),
+                              "-n", str(n), "-t", str(secs)], env=cli.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+        try:
+            line = c.stdout.readline()
+            if not line.startswith("connected"):
+                c.wait(5)
+                raise RuntimeError(f"conn_hold client: {(line + c.stdout.read()).strip()[-300:]}")
+            end = time.time() + 30
+            while f"held {n}" not in s.output(200) and time.time() < end:
+                time.sleep(0.05)
+            if f"held {n}" not in s.output(200):
+                raise RuntimeError(f"the server holds fewer than {n}: {s.output(100).strip()}")
+            time.sleep(1.0)
+            m1, sl1 = proc_mem_kib(pid), slab_kib()
+        finally:
+            kill_group(c)
+    rss = (m1 - m0) / n
+    slab = (sl1 - sl0) / n
+    return {"server_rss_kib": rss, "slab_both_ends_kib": slab, "per_conn_kib": rss + slab / 2,
+            "server_base_mib": m0 / 1024}
 
 
 def b_coswitch(mode, tmp, cfg):
-    """The stack alone: our context switch ("libdemi") against swapcontext ("kernel" column)."""
-    out = sh([os.path.join(TOP, "build", "bench", "co_switch")], check=True).stdout
-    m = re.search(r"%s\s+([\d.]+) ns" % ("co_switch" if mode == "demi" else "swapcontext"), out)
+    """The stack alone: our context switch (libdemi) against swapcontext (kernel column)."""
+    out = sh([os.path.join(BIN, "bench", "co_switch")], check=True).stdout
+    m = re.search(r"%s\s+([\d.]+) ns" % ("co_switch" if is_demi(mode) else "swapcontext"), out)
+    if not m:
+        raise RuntimeError("co_switch: " + out.strip()[-200:])
     return {"switch_ns": float(m.group(1))}
 
 
 # ------------------------------------------------ the stack alone (no shim)
 # Two processes joined by memif: the stack through tools/net/demi-echo, and
 # raw frames through the driver alone (tools/net/demi-pingpong) as the floor.
-DEMI_ECHO = os.path.join(TOP, "build", "demi-echo")
-DEMI_PINGPONG = os.path.join(TOP, "build", "demi-pingpong")
+DEMI_ECHO = os.path.join(BIN, "demi-echo")
+DEMI_PINGPONG = os.path.join(BIN, "demi-pingpong")
 
 
 def result_kv(out):
     lines = [l for l in out.splitlines() if l.startswith("RESULT")]
     if not lines:
-        raise RuntimeError("no RESULT line: " + out[-300:])
+        raise RuntimeError("no RESULT line: " + out.strip()[-300:])
     return dict(kv.split("=", 1) for kv in lines[-1].split()[1:] if "=" in kv)
 
 
 def memif_pair(tmp, tool, server_args, client_args, secs):
     """Server on cpu1 (memif server), client on cpu0; returns both RESULT dicts."""
-    for path in (tool,):
-        if not os.path.exists(path):
-            raise RuntimeError(f"{path} is not built")
+    if not os.path.exists(tool):
+        raise RuntimeError(f"{tool} is not built")
     if os.geteuid() != 0:
         raise RuntimeError("needs root (DPDK memif)")
     sock = os.path.join(tmp, "bench-memif.sock")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(sock)
     is_echo = tool == DEMI_ECHO
     srv_dev = ["-d", f"memif:{sock},role=server"] + (["-a", SRV_IP + "/24"] if is_echo else [])
     cli_dev = ["-d", f"memif:{sock},role=client"] + (["-a", CLI_IP + "/24"] if is_echo else [])
     out = tempfile.TemporaryFile()
-    srv = subprocess.Popen(["taskset", "-c", "1", tool] + srv_dev + ["-t", str(secs + 10)] + server_args,
+    srv = subprocess.Popen(["taskset", "-c", str(SRV_CPU), tool] + srv_dev +
+                           ["-t", str(secs + 10)] + server_args,
                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         end = time.time() + 10
@@ -291,64 +528,85 @@ def memif_pair(tmp, tool, server_args, client_args, secs):
                 if b"listening" in out.read():
                     break
                 time.sleep(0.02)
-        cli = subprocess.run(["taskset", "-c", "0", tool] + cli_dev + ["-t", str(secs)] + client_args,
-                             capture_output=True, text=True, timeout=secs + 60)
+        cli = subprocess.run(["taskset", "-c", str(CLI_CPU), tool] + cli_dev + ["-t", str(secs)] +
+                             client_args, capture_output=True, text=True, timeout=secs + 60)
         if cli.returncode != 0:
-            raise RuntimeError(f"client exit {cli.returncode}: {(cli.stdout + cli.stderr)[-300:]}")
+            raise RuntimeError(f"{os.path.basename(tool)} client exit {cli.returncode}: "
+                               f"{(cli.stdout + cli.stderr).strip()[-300:]}")
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(srv.pid, signal.SIGTERM)
-        try:
-            srv.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(srv.pid, signal.SIGKILL)
-            srv.wait()
+        kill_group(srv, 5)
     out.seek(0)
     sout = out.read().decode(errors="replace")
     return result_kv(cli.stdout), (result_kv(sout) if "RESULT" in sout else {})
 
 
-def b_udp_rtt(size):
-    """UDP round trip: kernel (sockperf, loopback) against two stacks over memif."""
+def b_memif_raw(size):
+    """The floor: frames through the DPDK memif driver alone, no stack, one in
+    flight (round trip), and one way in bursts of 32 (frames/s)."""
     def run(mode, tmp, cfg):
-        if mode == "kernel":
-            port = free_port()
-            with Server(["sockperf", "sr", "-i", "127.0.0.1", "-p", str(port)],
-                        Side("kernel", "server", tmp), 1):
-                out = client(["sockperf", "pp", "-i", "127.0.0.1", "-p", str(port), "-m",
-                              str(size), "-t", str(cfg.secs), "--full-rtt"], Side("kernel", "client", tmp), 0)
-            pct = {float(m.group(1)): float(m.group(2))
-                   for m in re.finditer(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", out)}
-            return {"rtt_p50_us": pct[50.0], "rtt_p99_us": pct[99.0]}
+        n = 20000 if cfg.quick else 200000
+        c, _ = memif_pair(tmp, DEMI_PINGPONG, ["bounce"], ["ping", "-n", str(n), "-s", str(size)],
+                          cfg.secs + 20)
+        if c.get("ok") != "1":
+            raise RuntimeError(f"demi-pingpong ping: {c}")
+        res = {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"])}
+        if size <= 64:
+            _, s = memif_pair(tmp, DEMI_PINGPONG, ["count"], ["blast", "-s", str(size)], cfg.secs)
+            if "mpps" not in s:
+                raise RuntimeError(f"demi-pingpong count printed no result ({s or 'nothing'})")
+            res["mpps"] = float(s["mpps"])
+        return res
+    return run
+
+
+def b_kernel_udp_rtt(size, cfg, tmp):
+    port = free_port()
+    with Server(["sockperf", "sr", "-i", "127.0.0.1", "-p", str(port)],
+                Side("kernel", "server", tmp), SRV_CPU):
+        out = client(["sockperf", "pp", "-i", "127.0.0.1", "-p", str(port), "-m", str(size), "-t",
+                      str(cfg.secs), "--full-rtt"], Side("kernel", "client", tmp), CLI_CPU,
+                     timeout=cfg.secs + 60)
+    pct = parse_sockperf(out)
+    return {"rtt_p50_us": pct[50.0], "rtt_p99_us": pct[99.0]}
+
+
+def b_udp_rtt(size):
+    """UDP round trip: the kernel (sockperf, loopback, 2 cores) against two stacks over memif."""
+    def run(mode, tmp, cfg):
+        if not is_demi(mode):
+            return b_kernel_udp_rtt(size, cfg, tmp)
         n = 20000 if cfg.quick else 200000
         c, _ = memif_pair(tmp, DEMI_ECHO, ["server", "udp", "7"],
-                          ["pingpong", "udp", f"{SRV_IP}:7", "-n", str(n), "-s", str(size)], cfg.secs + 20)
+                          ["pingpong", "udp", f"{SRV_IP}:7", "-n", str(n), "-s", str(size)],
+                          cfg.secs + 20)
         if c.get("ok") != "1":
-            raise RuntimeError(f"pingpong: {c}")
+            raise RuntimeError(f"demi-echo pingpong: {c}")
         return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"]),
-                "rtt_per_s": float(c["rtt_per_s"])}
+                "echo_per_s": float(c["rtt_per_s"])}
     return run
 
 
 def b_tcp_rtt_stack(size):
     """TCP round trip, the stack alone: two stacks over memif (demi-echo), no shim;
-    the kernel column is sockperf's TCP on loopback."""
+    the kernel column is sockperf's TCP on loopback (2 cores)."""
     def run(mode, tmp, cfg):
-        if mode == "kernel":
-            return b_sockperf(size, (1, 0))(mode, tmp, cfg)
+        if not is_demi(mode):
+            r = b_sockperf(size)(mode, tmp, cfg)
+            return {k: r[k] for k in ("rtt_p50_us", "rtt_p99_us")}
         n = 20000 if cfg.quick else 200000
         c, _ = memif_pair(tmp, DEMI_ECHO, ["server", "tcp", "7"],
-                          ["pingpong", "tcp", f"{SRV_IP}:7", "-n", str(n), "-s", str(size)], cfg.secs + 20)
+                          ["pingpong", "tcp", f"{SRV_IP}:7", "-n", str(n), "-s", str(size)],
+                          cfg.secs + 20)
         if c.get("ok") != "1":
-            raise RuntimeError(f"pingpong: {c}")
-        return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"])}
+            raise RuntimeError(f"demi-echo pingpong: {c}")
+        return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"]),
+                "echo_per_s": float(c["rtt_per_s"])}
     return run
 
 
 def b_udp_pps(mode, tmp, cfg):
-    """One-way 64-byte UDP datagrams per second into a stack, from a stack, over memif."""
-    if mode == "kernel":
-        return {}
+    """One-way 64-byte UDP datagrams per second into one stack on one core, from
+    another over memif (demi-echo blast -> sink)."""
     _, s = memif_pair(tmp, DEMI_ECHO, ["sink", "udp", "9"],
                       ["blast", "udp", f"{SRV_IP}:9", "-s", "64"], cfg.secs)
     if not s:
@@ -356,47 +614,74 @@ def b_udp_pps(mode, tmp, cfg):
     return {"mpps": float(s["pps"]) / 1e6}
 
 
-def b_memif_raw(mode, tmp, cfg):
-    """The floor: 64-byte frames through the DPDK driver alone, no stack."""
-    if mode == "kernel":
-        return {}
-    n = 20000 if cfg.quick else 200000
-    c, _ = memif_pair(tmp, DEMI_PINGPONG, ["bounce"], ["ping", "-n", str(n)], cfg.secs + 20)
-    _, s = memif_pair(tmp, DEMI_PINGPONG, ["count"], ["blast"], cfg.secs)
-    return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"]),
-            "mpps": float(s["mpps"])}
+def b_tcp_stream_stack(mode, tmp, cfg):
+    """One TCP stream between two stacks over memif (demi-echo client -1 -> sink)."""
+    c, s = memif_pair(tmp, DEMI_ECHO, ["sink", "tcp", "9"],
+                      ["client", "tcp", f"{SRV_IP}:9", "-n", str(512 << 20), "-1"], cfg.secs + 20)
+    v = s.get("mbit_per_s") or c.get("mbit_per_s")
+    if not v:
+        raise RuntimeError(f"demi-echo stream: {c} {s}")
+    return {"gbit_per_s": float(v) / 1e3}
 
 
-# benchmarks whose libdemi side needs neither the shim nor root
-SELF_CONTAINED = {"co_switch", "udp_rtt_64B", "tcp_rtt_stack_64B", "udp_pps_64B", "memif_raw_64B"}
+class B:
+    """One benchmark: its modes, and for the report its section, the kernel
+    modes to compare with, and where its floor comes from."""
 
+    def __init__(self, name, fn, section, quick=False, modes=("kernel", "demi"), floor=None,
+                 shim=True):
+        self.name, self.fn, self.section, self.quick = name, fn, section, quick
+        self.modes, self.floor, self.shim = modes, floor, shim
+
+
+LAT, SRV, START, SCALE, STACK = ("Latency", "Servers", "Start-up", "Scale", "The stack alone")
 BENCHES = [
-    # name, function, quick?, what "better" means per metric (higher/lower)
-    ("sockperf_64B_2cpu", b_sockperf(64, (1, 0)), True, "lower"),
-    ("sockperf_1KiB_2cpu", b_sockperf(1024, (1, 0)), False, "lower"),
-    ("sockperf_64B_1cpu", b_sockperf(64, (0, 0)), False, "lower"),
-    ("nginx_c32", b_nginx(32), True, None),
-    ("nginx_c256", b_nginx(256), False, None),
-    ("connrate", b_nginx(32, close=True), False, "higher"),
-    ("redis_P1", b_redis(1), False, "higher"),
-    ("redis_P16", b_redis(16), False, "higher"),
-    ("memcached", b_memcached, False, "higher"),
-    ("iperf3", b_iperf3, False, "higher"),
-    ("startup", b_startup, True, "lower"),
-    ("co_switch", b_coswitch, True, "lower"),
-    ("udp_rtt_64B", b_udp_rtt(64), True, "lower"),
-    ("tcp_rtt_stack_64B", b_tcp_rtt_stack(64), False, "lower"),
-    ("udp_pps_64B", b_udp_pps, True, "higher"),
-    ("memif_raw_64B", b_memif_raw, True, None),
+    B("memif_raw_64B", b_memif_raw(64), LAT, True, ("floor",), shim=False),
+    B("memif_raw_1KiB", b_memif_raw(1024 + 54), LAT, False, ("floor",), shim=False),
+    B("sockperf_64B", b_sockperf(64), LAT, True, ("kernel", "kernel_1cpu", "demi"),
+      floor="memif_raw_64B"),
+    B("sockperf_1KiB", b_sockperf(1024), LAT, False, ("kernel", "kernel_1cpu", "demi"),
+      floor="memif_raw_1KiB"),
+    B("nginx_c32", b_nginx(32), SRV, True),
+    B("nginx_c256", b_nginx(256), SRV),
+    B("connrate", b_nginx(32, close=True), SRV),
+    B("redis_P1", b_redis(1), SRV),
+    B("redis_P16", b_redis(16), SRV),
+    B("memcached", b_memcached, SRV),
+    B("iperf3", b_iperf3, SRV),
+    B("startup_noconf", b_startup(False), START, True),
+    B("startup_conf", b_startup(True), START),
+    B("scale_idle_conns", b_scale, SCALE, True),
+    B("co_switch", b_coswitch, STACK, True, shim=False),
+    B("tcp_rtt_stack_64B", b_tcp_rtt_stack(64), STACK, True, floor="memif_raw_64B", shim=False),
+    B("udp_rtt_64B", b_udp_rtt(64), STACK, False, floor="memif_raw_64B", shim=False),
+    B("udp_pps_64B", b_udp_pps, STACK, False, ("demi",), floor="memif_raw_64B", shim=False),
+    B("tcp_stream_stack", b_tcp_stream_stack, STACK, False, ("demi",), shim=False),
 ]
-LOWER_IS_BETTER = re.compile(r"(_us|_ms|_ns)$")
+LOWER_IS_BETTER = re.compile(r"(_us|_ms|_ns|_kib|_mib|syscalls|errors|_per_req)$")
 
 
 def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                if l.startswith("model name")), "?")
     dpdk = sh("pkg-config --modversion libdpdk").stdout.strip() or "?"
+    ver = {}
+    for name, cmd in (("nginx", "nginx -v"), ("redis", "redis-server --version"),
+                      ("memcached", "memcached -V"), ("sockperf", "sockperf --version"),
+                      ("wrk", "wrk -v"), ("iperf3", "iperf3 -v")):
+        with contextlib.suppress(Exception):
+            o = sh(cmd, timeout=10)
+            m = re.search(r"(\d+\.\d+(\.\d+)?)", o.stdout + o.stderr)
+            ver[name] = m.group(1) if m else "?"
+    load = open("/proc/loadavg").read().split()[:3]
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "dpdk": dpdk,
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "tools": ver,
+            "loadavg_start": " ".join(load),
+            "commit": sh(["git", "-C", TOP, "rev-parse", "--short", "HEAD"]).stdout.strip()}
+
+
+def med(vals):
+    return statistics.median(vals) if vals else None
 
 
 def ratio(metric, k, d):
@@ -408,67 +693,435 @@ def ratio(metric, k, d):
 def fmt(v):
     if v is None:
         return "n/a"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
 
 
-def report(out_dir, mach, results, demi_ok, demi_why):
+def cell(r, mode, metric):
+    """The median, or the error of that mode when it produced no number."""
+    vals = r["modes"].get(mode, {}).get(metric, [])
+    if vals:
+        return fmt(med(vals))
+    errs = r["errors"].get(mode, [])
+    if errs and not any(r["modes"].get(mode, {}).values()):
+        return "**error E%d**" % errs[0][0]
+    return "n/a" if mode in r["modes"] else ""
+
+
+FLOOR_OF = {"rtt_p50_us": "rtt_p50_us", "rtt_p99_us": "rtt_p99_us", "mpps": "mpps",
+            "gbit_per_s": "gbit_per_s"}
+
+NOTES = {
+    LAT: "TCP ping-pong (sockperf), one message in flight: round-trip time in µs. The kernel runs "
+         "on loopback twice: server on cpu1 and client on cpu0 (\"2 cores\": every wake-up crosses "
+         "cores, and an idle vCPU of this VM halts and exits to the host, which costs tens of µs), "
+         "and both ends on cpu0 (\"1 core\": no cross-core wake-up, the kernel's best case here). "
+         "libdemi always runs server on cpu1 and client on cpu0, each end under the shim "
+         "busy-polling its own core, joined by memif. Ratios compare libdemi with each kernel "
+         "placement. Floor: raw frames of the same size through the DPDK memif driver alone "
+         "(tools/net/demi-pingpong), no stack (p50/p99 only).",
+    SRV: "Unmodified servers on cpu1, their load generators on cpu0. Kernel: loopback. libdemi: "
+         "server and client both under the shim, joined by memif. nginx: 1 worker, a 600-byte "
+         "static page, wrk -t1 (connrate: wrk with \"Connection: close\", one new TCP connection "
+         "per request). redis: redis-benchmark -c 50, -P 1 and -P 16. memcached -t 2: memcaslap "
+         "-T 1 -c 16. iperf3: one stream (tcp_stream_stack below: the same between two stacks "
+         "without the shim). sock_errors: wrk's socket errors (connect/read/write/"
+         "timeout), a few of which are tolerated and shown. worker_syscalls_per_req: system "
+         "calls the nginx worker made per request while wrk ran (perf stat, "
+         "raw_syscalls:sys_enter).",
+    START: "Per-process start-up of programs that open no socket, median of many runs: "
+           "startup_noconf with LD_PRELOAD and no configuration (nothing may start), "
+           "startup_conf with a memif configuration (the stack starts only when a bypassed "
+           "socket needs packets, so nothing may start either). true_syscalls: system calls "
+           "of /bin/true under strace. A run in which the preload made a thread, socket, "
+           "memfd or timer is reported as an error.",
+    SCALE: "N idle TCP connections (10,000; 1,000 with --quick) from a client to a server, both "
+           "tools/bench/conn_hold, both under the shim over memif for libdemi. server_rss_kib: "
+           "growth of the server's resident memory (hugetlb included) per connection; "
+           "slab_both_ends_kib: growth per connection of the kernel's socket slab caches "
+           "(/proc/slabinfo: TCP, sock_inode_cache, filp, dentry, eventpoll_epi...; both ends "
+           "on the kernel; under libdemi, the kernel socket that backs every fd), "
+           "system-wide and so somewhat noisy; per_conn_kib = server_rss + slab / 2. "
+           "server_base_mib: the server's resident memory before the first connection.",
+    STACK: "The stack without the shim. co_switch: our coroutine switch (libdemi column) against "
+           "glibc's swapcontext (kernel column). tcp_rtt_stack / udp_rtt: two stacks "
+           "(tools/net/demi-echo pingpong) over memif against the kernel on loopback (sockperf, "
+           "2 cores); echo_per_s: round trips per second, one in flight. udp_pps: 64-byte "
+           "datagrams per second into one stack on one core, one way. tcp_stream_stack: one TCP "
+           "stream between two stacks. Floor: the raw memif driver (round trip, frames/s).",
+}
+
+
+def metric_key(m):
+    """Rates first, then latencies from the median out, then the rest."""
+    order = ["req_per_s", "conn_per_s", "get_per_s", "set_per_s", "ops_per_s", "gbit_per_s",
+             "mpps", "echo_per_s", "rtt_p50_us", "p50_us", "get_p50_us", "set_p50_us",
+             "rtt_p99_us", "p99_us", "rtt_p999_us", "worker_syscalls_per_req", "per_conn_kib", "server_rss_kib",
+             "slab_both_ends_kib", "server_base_mib"]
+    return (order.index(m) if m in order else len(order), m)
+
+
+def floor_value(results, b, metric):
+    if not b.floor or b.floor not in results or metric not in FLOOR_OF:
+        return None
+    return med(results[b.floor]["modes"].get("floor", {}).get(FLOOR_OF[metric], [])
+               or results[b.floor]["modes"].get("demi", {}).get(FLOOR_OF[metric], []))
+
+
+HEADLINES = [
+    ("sockperf_64B", "rtt_p50_us", "kernel_1cpu", "TCP ping-pong 64 B, RTT p50 (µs)"),
+    ("sockperf_64B", "rtt_p99_us", "kernel_1cpu", "TCP ping-pong 64 B, RTT p99 (µs)"),
+    ("nginx_c32", "req_per_s", "kernel", "nginx, wrk -c32 (req/s)"),
+    ("nginx_c256", "req_per_s", "kernel", "nginx, wrk -c256 (req/s)"),
+    ("connrate", "conn_per_s", "kernel", "new connections (per s)"),
+    ("redis_P1", "get_per_s", "kernel", "redis GET -P 1 (req/s)"),
+    ("redis_P16", "get_per_s", "kernel", "redis GET -P 16 (req/s)"),
+    ("memcached", "ops_per_s", "kernel", "memcached (ops/s)"),
+    ("iperf3", "gbit_per_s", "kernel", "iperf3, one stream (Gbit/s)"),
+    ("startup_noconf", "python_ms", "kernel", "python3 -c pass, no config (ms)"),
+    ("scale_idle_conns", "per_conn_kib", "kernel", "memory per idle connection (KiB)"),
+]
+
+
+def summary(results):
+    """A few headline numbers; the kernel's latency is its best placement (1 core)."""
+    rows = []
+    for bench, metric, km, label in HEADLINES:
+        r = results.get(bench)
+        if not r:
+            continue
+        k = med(r["modes"].get(km, {}).get(metric, []))
+        d = med(r["modes"].get("demi", {}).get(metric, []))
+        if k is None and d is None:
+            continue
+        rt = ratio(metric, k, d)
+        dtxt = fmt(d) if d is not None else ("error" if r["errors"].get("demi") else "n/a")
+        rows.append(f"| {label} | {fmt(k)} | {dtxt} | {'' if rt is None else f'{rt:.2f}x'} |")
+    if not rows:
+        return []
+    return ["## Summary", "", "| what | kernel | libdemi | ratio |", "| --- | ---: | ---: | ---: |"] \
+        + rows + ["", "Latency rows compare with the kernel's best placement here (both ends on one "
+                      "core); the tables below also give it on two cores. Under libdemi each end "
+                      "busy-polls its core while it has work and for a while after, so it "
+                      "spends CPU the kernel would leave idle.", ""]
+
+
+def report(out_dir, mach, results, demi_ok, demi_why, errors):
     lines = ["# libdemi vs the kernel", "",
              f"{mach['date']} — {mach['cpu']}, {mach['cores']} cores, Linux {mach['kernel']}, "
-             f"DPDK {mach['dpdk']}.", "",
-             "Kernel: both ends on loopback. libdemi: both ends under the shim, joined by memif. "
-             "Medians of alternating runs; ratio > 1 means libdemi is better (for latencies and "
-             "times: kernel / libdemi; otherwise libdemi / kernel). Server on cpu1, client on "
-             "cpu0 unless the name says 1cpu (both on cpu0). co_switch compares our context "
-             "switch (libdemi column) with glibc's swapcontext (kernel column). udp_rtt, udp_pps "
-             "and memif_raw measure the stack alone, without the shim: two stacks "
-             "(tools/net/demi-echo) over memif against the kernel's UDP on loopback (sockperf), "
-             "and raw frames through the DPDK driver alone (tools/net/demi-pingpong), the floor.", ""]
+             f"DPDK {mach['dpdk']}; commit {mach['commit']}; load average at start "
+             f"{mach['loadavg_start']}.", "",
+             "Tools: " + ", ".join(f"{k} {v}" for k, v in mach["tools"].items()) + ".", "",
+             "Medians of alternating runs (kernel, libdemi, kernel, …). ratio > 1 means libdemi "
+             "is better: kernel / libdemi for latencies, times and memory, libdemi / kernel "
+             "otherwise. On this shared 2-vCPU VM numbers are noisy: compare within one report.",
+             ""]
     if not demi_ok:
-        lines += [f"libdemi runs were not possible: {demi_why}", ""]
-    lines += ["| benchmark | metric | kernel | libdemi | ratio | runs (k/d) |",
-              "| --- | --- | ---: | ---: | ---: | --- |"]
-    for name, r in results.items():
-        for metric in sorted(set(r["kernel"]) | set(r["demi"])):
-            kv, dv = r["kernel"].get(metric, []), r["demi"].get(metric, [])
-            k = statistics.median(kv) if kv else None
-            d = statistics.median(dv) if dv else None
-            rt = ratio(metric, k, d)
-            lines.append(f"| {name} | {metric} | {fmt(k)} | {fmt(d)} | "
-                         f"{'n/a' if rt is None else f'{rt:.2f}x'} | {len(kv)}/{len(dv)} |")
-        for e in r["errors"]:
-            lines.append(f"| {name} | error | {e} | | | |")
-    lines += ["", "![throughput](throughput.png)", "", "![latency](latency.png)", ""]
+        lines += [f"libdemi runs through the shim were not possible: {demi_why}", ""]
+    lines += summary(results)
+    by_section = {}
+    for b in BENCHES:
+        if b.name in results:
+            by_section.setdefault(b.section, []).append(b)
+    for section in (LAT, SRV, START, SCALE, STACK):
+        if section not in by_section:
+            continue
+        lines += [f"## {section}", "", NOTES[section], "",
+                  "| benchmark | metric | kernel | libdemi | ratio | floor | runs (k/d) |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+        for b in by_section[section]:
+            r = results[b.name]
+            metrics = sorted({m for mv in r["modes"].values() for m in mv}, key=metric_key)
+            kmodes = [m for m in b.modes if m.startswith("kernel")]
+            for metric in metrics:
+                if "floor" in b.modes:
+                    vals = r["modes"]["floor"].get(metric, [])
+                    lines.append(f"| {b.name} | {metric} | | | | {fmt(med(vals))} | "
+                                 f"{len(vals)} |")
+                    continue
+                d = med(r["modes"].get("demi", {}).get(metric, []))
+                fl = floor_value(results, b, metric)
+                for km in kmodes or [None]:
+                    k = med(r["modes"].get(km, {}).get(metric, [])) if km else None
+                    rt = ratio(metric, k, d)
+                    label = b.name + (f", {MODE_LABEL[km]}" if len(kmodes) > 1 else "")
+                    nk = len(r["modes"].get(km, {}).get(metric, [])) if km else 0
+                    nd = len(r["modes"].get("demi", {}).get(metric, []))
+                    lines.append(f"| {label} | {metric} | {cell(r, km, metric) if km else ''} | "
+                                 f"{cell(r, 'demi', metric)} | "
+                                 f"{'' if rt is None else f'{rt:.2f}x'} | "
+                                 f"{'' if fl is None else fmt(fl)} | {nk}/{nd} |")
+            if not metrics:
+                for mode in b.modes:
+                    for eid, _ in r["errors"].get(mode, [])[:1]:
+                        lines.append(f"| {b.name} | ({MODE_LABEL[mode]}) | | **error E{eid}** "
+                                     f"| | | |")
+        lines.append("")
+    if errors:
+        lines += ["## Errors", "",
+                  "A run that failed shows its error here; its row shows the error number "
+                  "instead of a value when no run of that side succeeded.", ""]
+        for eid, name, mode, rnd, msg in errors:
+            msg = msg.replace("|", "/").replace("\n", " ")
+            lines.append(f"- E{eid}: {name}, {MODE_LABEL.get(mode, mode)}, round {rnd}: {msg}")
+        lines.append("")
+    pngs = [p for p in ("latency_dist.png", "requests.png", "memory.png", "stack.png")
+            if os.path.exists(os.path.join(out_dir, p))]
+    if pngs:
+        lines += ["## Plots", ""] + [f"![{p[:-4]}]({p})" for p in pngs] + [""]
+    if os.path.exists(os.path.join(out_dir, "PROFILE.md")):
+        lines += ["Profiles of the main paths under libdemi: [PROFILE.md](PROFILE.md).", ""]
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump({"machine": mach, "results": results}, f, indent=1)
+        json.dump({"machine": mach, "results": results, "errors": errors}, f, indent=1)
+
+
+# ------------------------------------------------------------------ plots
+
+def gnuplot(script):
+    r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        log("gnuplot: " + r.stderr.strip()[-300:])
 
 
 def plots(out_dir, results):
-    """Bars of throughput metrics and latency percentiles, kernel vs libdemi, with gnuplot."""
-    groups = {"throughput": lambda m: not LOWER_IS_BETTER.search(m),
-              "latency": lambda m: m.endswith("_us")}
-    for group, want in groups.items():
-        rows = []
-        for name, r in results.items():
-            for metric in sorted(set(r["kernel"]) | set(r["demi"])):
-                if not want(metric):
-                    continue
-                k = statistics.median(r["kernel"][metric]) if r["kernel"].get(metric) else 0
-                d = statistics.median(r["demi"][metric]) if r["demi"].get(metric) else 0
-                rows.append((f"{name}:{metric}", k, d))
-        if not rows:
+    """PNG plots with gnuplot: latency distributions, request rates, memory per
+    connection, the stack alone."""
+    if not shutil.which("gnuplot"):
+        log("gnuplot not found: no plots")
+        return
+    with tempfile.TemporaryDirectory(prefix="demi-plot-") as data:
+        plots_in(out_dir, results, data)
+
+
+def plots_in(out_dir, results, data):
+    term = "set terminal pngcairo size 1100,560 font ',10' noenhanced\n"
+    # latency distributions: percentile -> RTT per placement
+    panels = []
+    for size in ("64B", "1KiB"):
+        r = results.get(f"sockperf_{size}")
+        if not r:
             continue
-        dat = os.path.join(out_dir, f"{group}.dat")
-        with open(dat, "w") as f:
+        pcts = [25.0, 50.0, 75.0, 90.0, 99.0, 99.9, 99.99]
+        series = []
+        for mode in ("kernel", "kernel_1cpu", "demi"):
+            dists = r["dist"].get(mode, [])
+            if not dists:
+                continue
+            fn = os.path.join(data, f"dist_{size}_{mode}.dat")
+            with open(fn, "w") as f:
+                for i, p in enumerate(pcts):
+                    vals = [d[str(p)] if str(p) in d else d.get(p) for d in dists]
+                    vals = [v for v in vals if v is not None]
+                    if vals:
+                        f.write(f'{i} "{p:g}" {med(vals)}\n')
+            series.append(f'"{fn}" using 1:3:xtic(2) with linespoints lw 2 title "{MODE_LABEL[mode]}"')
+        fl = results.get("memif_raw_" + size if size == "64B" else "memif_raw_1KiB")
+        if fl and fl["modes"].get("floor", {}).get("rtt_p50_us"):
+            fn = os.path.join(data, f"dist_{size}_floor.dat")
+            with open(fn, "w") as f:
+                f.write(f'1 "50" {med(fl["modes"]["floor"]["rtt_p50_us"])}\n')
+                f.write(f'4 "99" {med(fl["modes"]["floor"]["rtt_p99_us"])}\n')
+            series.append(f'"{fn}" using 1:3 with linespoints lw 2 dt 2 title "floor (raw memif)"')
+        if series:
+            panels.append(f'set title "TCP ping-pong {size}: RTT by percentile (log)"\n'
+                          f'plot ' + ", ".join(series) + "\n")
+    if panels:
+        gnuplot(term.replace("560", str(420 * len(panels))) +
+                f'set output "{out_dir}/latency_dist.png"\nset multiplot layout {len(panels)},1\n'
+                'set logscale y\nset ylabel "RTT (µs)"\nset xlabel "percentile"\nset grid\n'
+                'set key top left\n' + "".join(panels) + "unset multiplot\n")
+    # bars: kernel vs libdemi for a set of (bench, metric)
+    def bars(name, title, picks, ylabel, logy=True):
+        rows = []
+        for bench, metric, kmode in picks:
+            r = results.get(bench)
+            if not r:
+                continue
+            k = med(r["modes"].get(kmode, {}).get(metric, [])) or 0
+            d = med(r["modes"].get("demi", {}).get(metric, [])) or 0
+            if k or d:
+                rows.append((f"{bench} {metric}", k, d))
+        if not rows:
+            return
+        fn = os.path.join(data, f"{name}.dat")
+        with open(fn, "w") as f:
             for label, k, d in rows:
                 f.write(f'"{label}" {k} {d}\n')
-        gp = (f'set terminal pngcairo size 1100,520\nset output "{out_dir}/{group}.png"\n'
-              f'set style data histograms\nset style fill solid 0.8\nset logscale y\n'
-              f'set xtics rotate by -35\nset key top left\nset grid ytics\n'
-              f'set title "{group} (log scale): kernel vs libdemi"\n'
-              f'plot "{dat}" using 2:xtic(1) title "kernel", "" using 3 title "libdemi"\n')
-        subprocess.run(["gnuplot"], input=gp, text=True, capture_output=True, timeout=30)
+        gnuplot(term + f'set output "{out_dir}/{name}.png"\nset style data histograms\n'
+                'set style histogram clustered gap 1\nset style fill solid 0.85 border -1\n'
+                + ("set logscale y\n" if logy else
+                   f"set yrange [0:{max(max(k, d) for _, k, d in rows) * 1.15 or 1}]\n") +
+                f'set xtics rotate by -30 left\nset key top right\nset grid ytics\n'
+                f'set ylabel "{ylabel}"\nset title "{title}"\nset bmargin 12\n'
+                f'plot "{fn}" using 2:xtic(1) title "kernel", "" using 3 title "libdemi"\n')
+    bars("requests", "Requests per second (log scale; 0 = failed)",
+         [("nginx_c32", "req_per_s", "kernel"), ("nginx_c256", "req_per_s", "kernel"),
+          ("connrate", "conn_per_s", "kernel"), ("redis_P1", "get_per_s", "kernel"),
+          ("redis_P1", "set_per_s", "kernel"), ("redis_P16", "get_per_s", "kernel"),
+          ("redis_P16", "set_per_s", "kernel"), ("memcached", "ops_per_s", "kernel")], "per second")
+    bars("memory", "Memory per idle TCP connection (KiB)",
+         [("scale_idle_conns", "server_rss_kib", "kernel"),
+          ("scale_idle_conns", "slab_both_ends_kib", "kernel"),
+          ("scale_idle_conns", "per_conn_kib", "kernel")], "KiB per connection", logy=False)
+    bars("stack", "The stack alone vs the kernel: round trip (µs) and switch (ns), log scale",
+         [("tcp_rtt_stack_64B", "rtt_p50_us", "kernel"), ("tcp_rtt_stack_64B", "rtt_p99_us", "kernel"),
+          ("udp_rtt_64B", "rtt_p50_us", "kernel"), ("udp_rtt_64B", "rtt_p99_us", "kernel"),
+          ("co_switch", "switch_ns", "kernel")], "µs / ns")
+
+
+# --------------------------------------------------------------- profile
+
+def perf_top(data, sort, limit, comms=None):
+    argv = ["perf", "report", "-i", data, "--no-children", "--stdio", "--sort", sort,
+            "--percent-limit", "0.2", "-g", "none"]
+    if comms:
+        argv += ["--comms", comms]
+    out = sh(argv, timeout=120).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"^\s+([\d.]+)%\s+(.*\S)\s*$", line)
+        if m:
+            rows.append((float(m.group(1)), re.sub(r"\s{2,}", "  ", m.group(2))))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def profile_pair(tmp, name, start_server, client_argv, client_env, server_pids, warm=1.0,
+                 secs=4):
+    """perf record (cpu-clock, call graphs) attached to the server and client
+    processes once the client measures (after warm seconds)."""
+    data = os.path.join(tmp, f"{name}.perf")
+    cout = os.path.join(tmp, f"{name}.client.out")
+    with start_server() as s, open(cout, "w") as co:
+        c = subprocess.Popen(["taskset", "-c", str(CLI_CPU)] + client_argv, env=client_env,
+                             stdout=co, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            time.sleep(warm)
+            if c.poll() is not None:
+                raise RuntimeError(f"{name} client exited: {open(cout).read().strip()[-300:]}")
+            pids = server_pids(s) + [c.pid]
+            sh(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", data, "-p",
+                ",".join(map(str, pids)), "--", "sleep", str(secs)], timeout=secs + 60, check=True)
+        finally:
+            kill_group(c)
+    return data
+
+
+def children(pid):
+    with contextlib.suppress(OSError):
+        return [int(x) for x in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    return []
+
+
+def profile(out_dir, cfg):
+    """Where the time goes under libdemi: sockperf ping-pong and nginx+wrk."""
+    if not shutil.which("perf"):
+        return "perf is not installed"
+    hw = sh("perf stat -x, -e instructions true").stderr
+    hw_ok = "not supported" not in hw and "<not" not in hw
+    lines = ["# Profiles under libdemi", "",
+             f"perf record -e cpu-clock -g (timer sampling, 4 s, both processes). Hardware "
+             f"counters {'are available' if hw_ok else 'are not available in this VM (perf stat -e instructions: not supported), so cycles are sampled by the cpu-clock timer'}. "
+             "Both ends run under the shim over memif, server on cpu1, client on cpu0; "
+             "each busy-polls, so polling time shows as time in the driver's rx burst.", ""]
+    with tempfile.TemporaryDirectory(prefix="demi-prof-") as tmp:
+        demi_configs(tmp)
+        os.chmod(tmp, 0o755)
+        runs = []
+        port, nport = free_port(), free_port()
+        srv, cli = sides("demi", tmp)
+        ext = ["--load-vma=" + LIB]
+        runs.append(("sockperf ping-pong TCP 64 B", "sockperf", lambda: profile_pair(
+            tmp, "sockperf",
+            lambda: Server(["sockperf", "sr", "--tcp", "-i", SRV_IP, "-p", str(port)] + ext, srv,
+                           SRV_CPU),
+            ["sockperf", "pp", "--tcp", "-i", SRV_IP, "-p", str(port), "-m", "64", "-t", "30"] + ext,
+            cli.env(), lambda s: [s.p.pid], warm=3.0)))  # sockperf warms up for 2 s
+
+        def ng_pids(s):
+            # taskset execs nginx: s.p is the master, its child the worker
+            return [s.p.pid] + children(s.p.pid)
+        runs.append(("nginx (1 worker) + wrk -t1 -c32", "nginx,wrk", lambda: profile_pair(
+            tmp, "nginx", lambda: nginx_server("demi", tmp, nport),
+            ["wrk", "-t1", "-c32", "-d30s", f"http://{SRV_IP}:{nport}/index.html"], cli.env(),
+            ng_pids)))
+        for title, comms, go in runs:
+            try:
+                data = go()
+            except Exception as e:
+                lines += [f"## {title}", "", f"profile failed: {e}", ""]
+                continue
+            lines += [f"## {title}", "", "Share of samples by process (server first) and object:", "",
+                      "| % | process / object |", "| ---: | --- |"]
+            lines += [f"| {p:.1f} | {w} |" for p, w in perf_top(data, "pid,dso", 14)]
+            for comm in comms.split(","):
+                lines += ["", f"Top functions in {comm} (self time, % of all samples):", "",
+                          "| % | object / function |", "| ---: | --- |"]
+                lines += [f"| {p:.1f} | {w} |" for p, w in perf_top(data, "dso,sym", 25, comm)]
+            lines.append("")
+        lines += syscalls_per_request(tmp)
+    lines += ["## How to read these", "",
+              "- `eth_memif_rx`, `dpdk_rx_burst`, `eth_memif_tx`: the memif driver, polling "
+              "its rings and moving frames; with one message in flight most of it is empty "
+              "polls.",
+              "- `rt_wait`, `inst_lock`, `sched_pass`, `demi_co_swap`, `co_yield`, `stack_poll`, "
+              "`tw_run`: the runtime's wait loop: an application call that would block runs "
+              "scheduler passes (poll coroutine, timers) until its condition holds; each pass "
+              "takes the instance lock and switches coroutines.",
+              "- `__vdso_clock_gettime` / `clock_gettime`: clock reads, mostly from the wait "
+              "loop's deadline and timer checks.",
+              "- `cksum_partial`: software TCP/IP checksums (memif offers no offload).",
+              "- `finish_task_switch`, `do_sys_poll`, `__x64_sys_ppoll`: the process slept "
+              "(spin, then sleep when idle) and was woken; time of the kernel, not of the "
+              "stack.",
+              "- `path_openat`, `do_dentry_open`, `__fput`: nginx opening and closing the page "
+              "for every request (no open_file_cache).", ""]
+    with open(os.path.join(out_dir, "PROFILE.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return None
+
+
+def syscalls_per_request(tmp):
+    """Which system calls the nginx worker still makes under libdemi, per
+    request (perf trace -s over a short wrk run; tracing slows the worker, the
+    counts per request stay)."""
+    lines = ["## System calls of the nginx worker under libdemi", ""]
+    port = free_port()
+    trace = os.path.join(tmp, "trace.txt")
+    try:
+        with nginx_server("demi", tmp, port) as srv:
+            pids = children(srv.p.pid)
+            if not pids:
+                raise RuntimeError("no nginx worker")
+            pt = subprocess.Popen(["perf", "trace", "-s", "-o", trace, "-p", str(pids[0])],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+            try:
+                out = client(["wrk", "-t1", "-c32", "-d3s", f"http://{SRV_IP}:{port}/index.html"],
+                             Side("demi", "client", tmp), CLI_CPU, timeout=60)
+            finally:
+                pt.send_signal(signal.SIGINT)
+                pt.wait(10)
+        n = int(re.search(r"(\d+) requests in", out).group(1))
+        rows = []
+        for line in open(trace):
+            m = re.match(r"^\s+([a-z_0-9]+)\s+(\d+)\s+\d+\s", line)
+            if m:
+                rows.append((m.group(1), int(m.group(2))))
+        agg = {}
+        for name, calls in rows:  # one table per thread: add them up
+            agg[name] = agg.get(name, 0) + calls
+        lines += [f"{n} requests (wrk -t1 -c32, 3 s, slowed by the tracing).", "",
+                  "| system call | calls | per request |", "| --- | ---: | ---: |"]
+        for name, calls in sorted(agg.items(), key=lambda x: -x[1])[:12]:
+            lines.append(f"| {name} | {calls} | {calls / max(n, 1):.2f} |")
+    except Exception as e:
+        lines.append(f"not measured: {e}")
+    return lines + [""]
 
 
 def demi_available():
@@ -483,11 +1136,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, short, a subset")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--secs", type=int, default=None, help="seconds per timed run")
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None)
     ap.add_argument("--kernel-only", action="store_true")
+    ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--profile-only", action="store_true")
     cfg = ap.parse_args()
-    cfg.secs = 1 if cfg.quick else 5
+    cfg.secs = cfg.secs or (1 if cfg.quick else 5)
     rounds = 1 if cfg.quick else cfg.rounds
     out_dir = cfg.out or os.path.join(TOP, "bench", "results",
                                       time.strftime("%Y%m%d-%H%M%S") + ("-quick" if cfg.quick else ""))
@@ -496,32 +1152,60 @@ def main():
     if cfg.kernel_only:
         demi_ok, why = False, "--kernel-only"
     mach = machine()
-    results = {}
+    if cfg.profile_only:
+        err = profile(out_dir, cfg)
+        print(err or open(os.path.join(out_dir, "PROFILE.md")).read())
+        return 1 if err else 0
+    results, errors = {}, []
     only = set(cfg.only.split(",")) if cfg.only else None
-    for name, fn, quick, _ in BENCHES:
-        if (cfg.quick and not quick) or (only and name not in only):
+    t_start = time.time()
+    for b in BENCHES:
+        if (cfg.quick and not b.quick) or (only and b.name not in only):
             continue
-        r = results[name] = {"kernel": {}, "demi": {}, "errors": []}
+        r = results[b.name] = {"modes": {m: {} for m in b.modes}, "errors": {}, "dist": {}}
+        hung = set()
         for i in range(rounds):
-            for mode in ("kernel", "demi"):
-                if mode == "demi" and not demi_ok and name not in SELF_CONTAINED:
+            for mode in b.modes:
+                if mode in ("demi", "floor") and not demi_ok and (
+                        b.shim or os.geteuid() != 0 or cfg.kernel_only):
+                    continue
+                if mode in hung:
+                    log(f"{b.name} {mode} round {i + 1}: skipped (hung before)")
                     continue
                 with tempfile.TemporaryDirectory(prefix="demi-bench-") as tmp:
+                    os.chmod(tmp, 0o755)
                     demi_configs(tmp)
                     try:
-                        vals = fn(mode, tmp, cfg)
+                        vals = b.fn(mode, tmp, cfg)
                     except Exception as e:  # one failed run is reported, the rest go on
-                        r["errors"].append(f"{mode} round {i + 1}: {str(e)[:200]}")
-                        log(f"{name} {mode} round {i + 1}: {e}")
+                        msg = (str(e) if isinstance(e, RuntimeError)
+                               else f"{type(e).__name__}: {e}").strip()[:300]
+                        if isinstance(e, Hang) and i + 1 < rounds:
+                            msg += " (later rounds of this side skipped)"
+                        eid = len(errors) + 1
+                        errors.append((eid, b.name, mode, i + 1, msg))
+                        r["errors"].setdefault(mode, []).append((eid, msg))
+                        log(f"{b.name} {mode} round {i + 1}: ERROR {msg}")
+                        if isinstance(e, Hang):
+                            hung.add(mode)
                         continue
+                dist = vals.pop("_dist", None)
+                if dist:
+                    r["dist"].setdefault(mode, []).append({str(k): v for k, v in dist.items()})
                 for k, v in vals.items():
-                    r[mode].setdefault(k, []).append(v)
-                log(f"{name} {mode} round {i + 1}: {vals}")
-    report(out_dir, mach, results, demi_ok, why)
+                    r["modes"][mode].setdefault(k, []).append(v)
+                log(f"{b.name} {mode} round {i + 1}: "
+                    + ", ".join(f"{k}={fmt(v)}" for k, v in vals.items()))
+    log(f"benchmarks took {time.time() - t_start:.0f} s")
+    if demi_ok and not cfg.quick and not cfg.no_profile and not only:
+        err = profile(out_dir, cfg)
+        if err:
+            log("profile: " + err)
     plots(out_dir, results)
+    report(out_dir, mach, results, demi_ok, why, errors)
     print(open(os.path.join(out_dir, "REPORT.md")).read())
     print(f"report: {out_dir}/REPORT.md")
-    ok = any(r["kernel"] for r in results.values())
+    ok = any(v for r in results.values() for mv in r["modes"].values() for v in mv.values())
     return 0 if ok else 1
 
 
