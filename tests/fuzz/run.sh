@@ -21,7 +21,6 @@ mkdir -p "$art"
 # Known open bugs outside tests/fuzz (tests/fuzz/crashes/README): passed
 # over, and named at the end while they still show. Remove a line once its
 # bug is fixed.
-export FUZZ_XFAIL_MTU=1 # stack-tcp-sack-blocks-exceed-mtu
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rc=0
