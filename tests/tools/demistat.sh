@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# demistat against a live stack: build/demi-echo serves TCP on a tap device
-# while a kernel client in the namespace holds a connection open. The process
+# demistat against a live stack: an unmodified python3 echo server under the
+# shim serves TCP on a tap device while a kernel client in the namespace
+# holds a connection open. The process
 # must be listed, its connection shown ESTABLISHED with the client's address,
 # and its counters must move when traffic flows; usage errors and unknown
 # processes get clear messages.
@@ -8,7 +9,9 @@
 need_root
 need_cmd python3
 top=$DEMI_TOP/build
-[ -x "$top/demistat" ] && [ -x "$top/demi-echo" ] || fail "build/demistat or build/demi-echo not built"
+[ -x "$top/demistat" ] || fail "build/demistat not built"
+need_lib
+PY=$(python3 -c 'import sys; print(sys.executable)')
 
 "$top/demistat" -x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad option must exit 2"
 "$top/demistat" notapid >/dev/null 2>&1; [ $? -eq 2 ] || fail "a non-numeric pid must exit 2"
@@ -18,7 +21,28 @@ ns=$(net_ns_new dst)
 tap=$(net_tag dsp)
 tmp=$(mktemp -d /tmp/demi-stat.XXXXXX)
 net_cleanup_add "rm -rf $tmp"
-ip netns exec "$ns" "$top/demi-echo" -d "tap:$tap" -a 198.18.11.2/24 -t 60 server tcp 7000 >"$tmp/echo.log" 2>&1 &
+cat >"$tmp/demi.conf" <<CONF
+[dpdk]
+device = tap:$tap
+[net]
+address = 198.18.11.2/24
+[bypass]
+listen = 7000
+CONF
+ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$tmp/demi.conf" "$PY" -c '
+import signal, socket, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)) # exit cleanly: the stack removes its file
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7000)); s.listen(8)
+while True:
+    c, _ = s.accept()
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        c.sendall(b)
+    c.close()
+' >"$tmp/echo.log" 2>&1 &
 pid=$!
 net_kill_at_exit "$pid"
 net_wait_if "$ns" "$tap" 20 || { cat "$tmp/echo.log"; fail "tap never appeared"; }
@@ -45,7 +69,7 @@ sleep 0.3 # the connection table is published every 100 ms
 
 "$top/demistat" >"$tmp/list" || fail "demistat (list) failed"
 cat "$tmp/list"
-grep -qE "^$pid +demi-echo +0 +tap:$tap +198.18.11.2/24" "$tmp/list" || fail "process not listed"
+grep -qE "^$pid +python3[.0-9]* +0 +tap:$tap +198.18.11.2/24" "$tmp/list" || fail "process not listed"
 
 "$top/demistat" -c "$pid" >"$tmp/before" || fail "demistat -c $pid failed"
 cat "$tmp/before"
