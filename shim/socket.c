@@ -281,15 +281,50 @@ void ss_sigpipe(void)
 
 /* Copy a socket address out as the kernel does: truncated to *len, *len set
  * to the full size. */
-static int addr_out(struct sockaddr *addr, socklen_t *len, const struct sockaddr_in *sin)
+/* An address the stack speaks (IPv4) as the application's socket family
+ * shows it: AF_INET as is, AF_INET6 (a dual-stack socket) as ::ffff:a.b.c.d. */
+static int addr_out_as(struct sockaddr *addr, socklen_t *len, const struct sockaddr_in *sin, int domain)
 {
+	struct sockaddr_in6 s6;
+	const void *src = sin;
+	socklen_t n = sizeof(*sin);
+
 	if (!addr || !len)
 		return addr || len ? -EFAULT : 0;
 	if ((int)*len < 0)
 		return -EINVAL;
-	memcpy(addr, sin, *len < sizeof(*sin) ? *len : sizeof(*sin));
-	*len = sizeof(*sin);
+	if (domain == AF_INET6) {
+		memset(&s6, 0, sizeof(s6));
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port = sin->sin_port;
+		s6.sin6_addr.s6_addr[10] = s6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		src = &s6;
+		n = sizeof(s6);
+	}
+	memcpy(addr, src, *len < n ? *len : n);
+	*len = n;
 	return 0;
+}
+
+/* A dual-stack socket's kernel address as the stack's IPv4 one: 1 and
+ * *sin set when it is [::]:port with IPV6_V6ONLY off (IPv4 clients may
+ * come), 0 otherwise (IPv6 only: the kernel's). */
+static int ss_v6_as_v4(int fd, struct sockaddr_in *sin)
+{
+	struct sockaddr_in6 s6;
+	socklen_t l = sizeof(s6);
+	int v6only = 1;
+	socklen_t ol = sizeof(v6only);
+
+	if (REAL(getsockname)(fd, (struct sockaddr *)&s6, &l) != 0 || s6.sin6_family != AF_INET6 ||
+	    !IN6_IS_ADDR_UNSPECIFIED(&s6.sin6_addr) ||
+	    REAL(getsockopt)(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) != 0 || v6only)
+		return 0;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = s6.sin6_port;
+	return 1;
 }
 
 static int int_out(void *val, socklen_t *len, int v)
@@ -324,7 +359,10 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	fd = REAL(socket)(domain, type, protocol);
 	if (fd < 0)
 		return fd;
-	if (domain != AF_INET) {
+	/* AF_INET6 streams stay candidates: a dual-stack listener (iperf3)
+	 * serves its IPv4 clients through the stack, as ::ffff:a.b.c.d */
+	if (domain != AF_INET && !(domain == AF_INET6 && base == SOCK_STREAM &&
+				   (!protocol || protocol == IPPROTO_TCP))) {
 		log_debug("fd %d: %s (domain %d)", fd, ss_reason_str(WHY_NOT_INET), domain);
 		return fd;
 	}
@@ -368,8 +406,18 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	uint16_t port;
 	int rc;
 
-	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state != SS_CANDIDATE ||
-	    !addr || len < sizeof(sin) || addr->sa_family != AF_INET)
+	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state != SS_CANDIDATE)
+		return REAL(bind)(fd, addr, len);
+	if (ss->domain == AF_INET6) {
+		/* the kernel binds; listen decides (only [::] without V6ONLY can be ours) */
+		if (REAL(bind)(fd, addr, len) != 0)
+			return -1;
+		pthread_mutex_lock(&shim_mu);
+		ss->kbound = 1;
+		pthread_mutex_unlock(&shim_mu);
+		return 0;
+	}
+	if (!addr || len < sizeof(sin) || addr->sa_family != AF_INET)
 		return REAL(bind)(fd, addr, len);
 	memcpy(&sin, addr, sizeof(sin));
 	a = ntohl(sin.sin_addr.s_addr);
@@ -418,12 +466,19 @@ SHIM_EXPORT int listen(int fd, int backlog)
 		rc = REAL(listen)(fd, backlog) < 0 ? -errno : 0;
 		if (!rc) {
 			socklen_t l = sizeof(ss->local);
-			int was_bound = ss->bound;
-			REAL(getsockname)(fd, (struct sockaddr *)&ss->local, &l);
+			int was_bound = ss->bound, v4 = 1;
+			if (ss->domain == AF_INET6) {
+				was_bound = 0; /* only [::]:port gets here */
+				v4 = ss_v6_as_v4(fd, &ss->local);
+			} else {
+				REAL(getsockname)(fd, (struct sockaddr *)&ss->local, &l);
+			}
 			ss->bound = ss->kbound = ss->klistening = 1;
 			ss->listening = 1;
 			ss->backlog = backlog;
-			if (ss->local.sin_addr.s_addr == INADDR_ANY && (!was_bound || cfg.listen_all) &&
+			if (!v4) {
+				ss_set_state(ss, fd, SS_KERNEL, WHY_NOT_INET);
+			} else if (ss->local.sin_addr.s_addr == INADDR_ANY && (!was_bound || cfg.listen_all) &&
 			    cfg_listen_port(ntohs(ss->local.sin_port))) {
 				kernel_set_nonblock(fd, 1);
 				ss_set_state(ss, fd, SS_BYPASS, WHY_LISTEN_PORT);
@@ -469,8 +524,8 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	int nfd, rc;
 
 	/* a real, unique fd number: a kernel socket of the same family */
-	nfd = REAL(socket)(AF_INET, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
-	nss = nfd >= 0 ? ss_new(AF_INET, SOCK_STREAM, 0, SS_BYPASS, WHY_ACCEPTED) : NULL;
+	nfd = REAL(socket)(ss->domain, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
+	nss = nfd >= 0 ? ss_new(ss->domain, SOCK_STREAM, 0, SS_BYPASS, WHY_ACCEPTED) : NULL;
 	if (!nss) {
 		rc = nfd < 0 ? -errno : -ENOMEM;
 		if (nfd >= 0)
@@ -492,7 +547,7 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	pthread_mutex_lock(&shim_mu);
 	fobj_put(fdtab_set(nfd, &nss->h));
 	pthread_mutex_unlock(&shim_mu);
-	rc = addr_out(addr, len, peer);
+	rc = addr_out_as(addr, len, peer, ss->domain);
 	if (rc) {
 		/* as the kernel: the connection is gone with the bad buffer */
 		close(nfd);
@@ -637,7 +692,7 @@ SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 		sin = ss->local;
 	}
 	if (!rc)
-		rc = addr_out(addr, len, &sin);
+		rc = addr_out_as(addr, len, &sin, ss->domain);
 	return (int)shim_ret(rc);
 }
 
@@ -655,7 +710,7 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 		rt_unlock(ss->st);
 	}
 	if (!rc)
-		rc = addr_out(addr, len, &sin);
+		rc = addr_out_as(addr, len, &sin, ss->domain);
 	return (int)shim_ret(rc);
 }
 
@@ -730,7 +785,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 		case SO_TYPE:
 			return (int)shim_ret(int_out(val, len, ss->type));
 		case SO_DOMAIN:
-			return (int)shim_ret(int_out(val, len, AF_INET));
+			return (int)shim_ret(int_out(val, len, ss->domain));
 		case SO_PROTOCOL:
 			return (int)shim_ret(int_out(val, len, ss->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP));
 		case SO_ACCEPTCONN:
