@@ -27,7 +27,7 @@ veth_run() {
 	net_cleanup_add "rm -f $stack_log.ping"
 	grep -q " 5 received" "$stack_log.ping" || { cat "$stack_log.ping" "$stack_log"; fail "$kind: not every ping answered"; }
 	echo "$kind: 5/5 pings answered"
-	expect_ok "$kind: kernel TCP client, 64 MiB each way" kx $KPEER client 198.18.8.2 7 $((64 << 20))
+	expect_ok "$kind: kernel TCP client, 256 MiB each way" kx $KPEER client 198.18.8.2 7 $((256 << 20))
 	if [ "$kind" = af_xdp ]; then
 		ip -n "$sns" link show "$sdev" | grep -q xdp || fail "af_xdp: no XDP program on $sdev while running"
 	fi
