@@ -61,10 +61,6 @@ struct rt_inst {
 	uint64_t next_publish, next_conns;
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
-	_Atomic uint64_t last_pass; /* rt_now() of the latest scheduler pass */
-	pthread_t progress;         /* drives the stack while no caller does */
-	int progress_on;
-	atomic_int progress_stop;
 };
 
 /* One thread's scheduler, bound to the instance it drives. */
@@ -195,8 +191,6 @@ static int dev_signal(struct netif *nif)
 }
 
 /* Start the device and instance 0. Called with rt.mu held. */
-static void progress_start(struct rt_inst *in);
-static void progress_stop(struct rt_inst *in);
 
 static void rt_start_locked(void)
 {
@@ -240,7 +234,6 @@ static void rt_start_locked(void)
 	rt.ninst = 1;
 	rt.pid = getpid();
 	rt.state = 1;
-	progress_start(in);
 	if (!rt.atexit_done) {
 		atexit(rt_shutdown);
 		rt.atexit_done = 1;
@@ -439,7 +432,6 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		return 0;
 	in->in_pass = 1;
 	in->ctr[RT_PASSES]++;
-	atomic_store_explicit(&in->last_pass, now, memory_order_relaxed);
 	if (s) {
 		s->now = now;
 		co_switch(s->poll_co);
@@ -456,68 +448,6 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		in->nap_ns = RT_NAP_MIN_NS;
 	}
 	return work;
-}
-
-/* The progress thread. A program that blocks in a call that does not drive
- * the stack (a read on a pipe, sleep, waitpid) must not stall its
- * connections: peers still need ACKs, retransmissions and the data it wrote
- * before blocking. When no caller has made a pass for RT_PROGRESS_NS, this
- * thread makes one, taking the instance only if it is free, so it never
- * competes with a caller that is driving the stack itself. */
-#define RT_PROGRESS_NS (10ull * 1000 * 1000)
-
-static void *progress_main(void *arg)
-{
-	struct rt_inst *in = arg;
-	struct timespec nap = { 0, (long)RT_PROGRESS_NS };
-	sigset_t all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL); /* the program's signals go to its own threads */
-	while (!atomic_load(&in->progress_stop)) {
-		uintptr_t free_ = 0;
-		uint64_t now;
-		nanosleep(&nap, NULL);
-		now = rt_now();
-		if (now - atomic_load_explicit(&in->last_pass, memory_order_relaxed) < RT_PROGRESS_NS)
-			continue;
-		if (!atomic_compare_exchange_strong(&in->owner, &free_, self_id()))
-			continue;
-		in->depth = 1;
-		if (!in->in_pass && !atomic_load(&in->progress_stop)) {
-			in->ctr[RT_PROGRESS_PASSES]++;
-			sched_pass(in, NULL, now);
-			stack_tx_flush(in->st);
-		}
-		inst_unlock(in);
-	}
-	return NULL;
-}
-
-static void progress_start(struct rt_inst *in)
-{
-	pthread_attr_t a;
-	sigset_t all, old;
-
-	atomic_store(&in->progress_stop, 0);
-	atomic_store(&in->last_pass, rt_now());
-	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, 256 * 1024);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old); /* born with every signal blocked */
-	in->progress_on = pthread_create(&in->progress, &a, progress_main, in) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&a);
-}
-
-static void progress_stop(struct rt_inst *in)
-{
-	if (!in->progress_on)
-		return;
-	atomic_store(&in->progress_stop, 1);
-	if (!pthread_equal(pthread_self(), in->progress))
-		pthread_join(in->progress, NULL);
-	in->progress_on = 0;
 }
 
 void rt_poll(struct stack *st)
@@ -769,9 +699,7 @@ void rt_shutdown(void)
 	}
 	for (unsigned i = 0; i < rt.ninst; i++) {
 		struct rt_inst *in = &rt.inst[i];
-		int locked;
-		progress_stop(in);
-		locked = inst_lock_bounded(in);
+		int locked = inst_lock_bounded(in);
 		struct netif *nif = in->nif;
 		if (locked && !in->in_pass)
 			inst_drain(in);
@@ -830,7 +758,6 @@ void rt_reset(void)
 	pthread_mutex_lock(&rt.mu);
 	for (unsigned i = 0; i < rt.ninst && rt.state >= 1; i++) {
 		struct rt_inst *in = &rt.inst[i];
-		progress_stop(in);
 		rt_shm_destroy(&in->shm);
 		stack_destroy(in->st);
 		if (rt.state == 1 && in->nif->ops->close)

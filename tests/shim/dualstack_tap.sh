@@ -20,7 +20,6 @@ address = 198.18.19.2/24
 [bypass]
 listen = 7000 5201
 CONF
-mkfifo "$SHIM_TMP/hold"
 ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/d.conf" "$PY" -c '
 import socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
@@ -40,11 +39,10 @@ while True:
     if not b: break
     data += b
 c.sendall(data); c.close()
-sys.stdin.read()
-' <"$SHIM_TMP/hold" >"$SHIM_TMP/srv.out" 2>"$SHIM_TMP/srv.err" &
+s.accept() # wait in a call that drives the stack until the test ends us
+' >"$SHIM_TMP/srv.out" 2>"$SHIM_TMP/srv.err" &
 srv=$!
 net_kill_at_exit $srv
-exec 3>"$SHIM_TMP/hold"
 net_wait_if "$ns" "$tap" 20 || { cat "$SHIM_TMP/srv.err"; fail "tap never appeared"; }
 ip -n "$ns" addr add 198.18.19.1/24 dev "$tap"
 ip -n "$ns" link set "$tap" up
@@ -68,8 +66,7 @@ read -r _ lfd ofd < <(grep '^fds' "$SHIM_TMP/srv.out")
 cat "$SHIM_TMP/fds"
 grep -E "^$lfd +stack +inet6 " "$SHIM_TMP/fds" | grep -q "listen names the port" || fail "dual-stack listener not bypassed"
 grep -E "^$ofd +kernel +inet6 " "$SHIM_TMP/fds" | grep -q "not AF_INET" || fail "V6ONLY listener not the kernel's"
-exec 3>&-
-wait $srv 2>/dev/null
+kill $srv; wait $srv 2>/dev/null
 
 # iperf3 -s, unmodified: its control and data connections come through the
 # stack (a new stack, so a new tap: the first one went with its process)
