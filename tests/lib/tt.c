@@ -226,3 +226,73 @@ void tt_connect(struct tt *t)
 	tt_expect(t, TCP_ACK, t->iss + 1, TT_PEER_ISS + 1);
 	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
 }
+
+/* ---- two-stack transfers ---- */
+
+#define TT_PERIOD 65521u
+static uint8_t tt_pat[2][TT_PERIOD + 65536];
+static int tt_pat_ready;
+
+static void tt_pattern_init(void)
+{
+	for (int s = 0; s < 2; s++)
+		for (uint32_t i = 0; i < sizeof(tt_pat[0]); i++) {
+			uint64_t x = (i % TT_PERIOD) * 0x9e3779b97f4a7c15ull + (uint64_t)s * 7919;
+			tt_pat[s][i] = (uint8_t)(x >> 29 ^ x >> 47);
+		}
+	tt_pat_ready = 1;
+}
+
+void tt_side_pump(struct tt_side *d)
+{
+	static uint8_t buf[65536];
+	ssize_t n;
+
+	if (!tt_pat_ready)
+		tt_pattern_init();
+	while (d->sent < d->total) {
+		size_t len = d->total - d->sent < 65536 ? (size_t)(d->total - d->sent) : 65536;
+		struct iovec v = { .iov_base = &tt_pat[d->seed_tx][d->sent % TT_PERIOD], .iov_len = len };
+		n = sock_send(d->s, &v, 1, 0, NULL);
+		if (n == -EAGAIN)
+			break;
+		assert_true(n > 0);
+		d->sent += (uint64_t)n;
+	}
+	if (d->sent == d->total && !d->shut) {
+		assert_int_equal(sock_shutdown(d->s, SHUT_WR), 0);
+		d->shut = 1;
+	}
+	for (;;) {
+		struct iovec v = { .iov_base = buf, .iov_len = sizeof(buf) };
+		n = sock_recv(d->s, &v, 1, 0, NULL);
+		if (n == -EAGAIN)
+			break;
+		if (n == 0) {
+			d->eof = 1;
+			break;
+		}
+		assert_true(n > 0);
+		if (memcmp(buf, &tt_pat[d->seed_rx][d->rcvd % TT_PERIOD], (size_t)n))
+			fail_msg("data differs in bytes %llu..%llu", (unsigned long long)d->rcvd,
+				 (unsigned long long)(d->rcvd + (uint64_t)n));
+		d->rcvd += (uint64_t)n;
+	}
+}
+
+int tt_sides_done(const struct tt_side *a, const struct tt_side *b)
+{
+	return a->eof && b->eof && a->rcvd == b->total && b->rcvd == a->total;
+}
+
+void tt_pair_step(struct tt *t)
+{
+	uint64_t dt = 50 * 1000ull;
+	tt_advance(t, 0); /* flush what the socket calls queued */
+	if (!memlink_in_flight(t->ml)) {
+		uint64_t a = stack_next_timer(t->st), b = stack_next_timer(t->st2), n = a < b ? a : b;
+		if (n != UINT64_MAX && n > t->now + dt)
+			dt = n - t->now;
+	}
+	tt_advance(t, dt);
+}

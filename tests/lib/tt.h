@@ -73,4 +73,21 @@ void tt_connect(struct tt *t);
 /* TS options the peer sends now (tsval = clock ms, tsecr = echo). */
 struct tcp_opts tt_ts(struct tt *t, uint32_t tsecr);
 
+/* Two-stack transfers: each side sends `total` bytes of a pseudo-random
+ * pattern (prime period, so a segment in the wrong place never matches),
+ * then shuts down its write side, and checks every byte it reads. */
+struct tt_side {
+	struct sock *s;
+	uint64_t total;          /* bytes to send; the other side sends as many */
+	uint64_t sent, rcvd;
+	int eof, shut;
+	uint8_t seed_tx, seed_rx; /* 0 or 1: which pattern goes which way */
+};
+/* Send and read what the socket takes without blocking; fails on a wrong byte. */
+void tt_side_pump(struct tt_side *d);
+/* Both sides have sent, read all the other's bytes and seen its FIN. */
+int tt_sides_done(const struct tt_side *a, const struct tt_side *b);
+/* Advance the pair by a step, or straight to the next timer when the wire is idle. */
+void tt_pair_step(struct tt *t);
+
 #endif

@@ -22,18 +22,6 @@
 #define US 1000ull
 #define XFER (4u << 20)
 
-#define PERIOD 65521u
-static uint8_t pat[2][PERIOD + 65536];
-
-static void pattern_init(void)
-{
-	for (int s = 0; s < 2; s++)
-		for (uint32_t i = 0; i < sizeof(pat[0]); i++) {
-			uint64_t x = (i % PERIOD) * 0x9e3779b97f4a7c15ull + (uint64_t)s * 7919;
-			pat[s][i] = (uint8_t)(x >> 29 ^ x >> 47);
-		}
-}
-
 /* The ports' tx wrapped: a frame past MTU + Ethernet header is refused
  * (the driver returns fewer than asked, the stack counts TX_DROP_FULL). */
 static const struct netif_ops *ml_ops_orig;
@@ -58,58 +46,6 @@ static void mtu_enforce(struct netif *nif)
 	nif->ops = &mtu_ops;
 }
 
-struct side {
-	struct sock *s;
-	uint64_t sent, rcvd;
-	int eof, shut;
-	uint8_t seed_tx, seed_rx;
-};
-
-static void side_pump(struct side *d)
-{
-	static uint8_t buf[65536];
-	ssize_t n;
-	while (d->sent < XFER) {
-		size_t len = XFER - d->sent < 65536 ? XFER - d->sent : 65536;
-		struct iovec v = { .iov_base = &pat[d->seed_tx][d->sent % PERIOD], .iov_len = len };
-		n = sock_send(d->s, &v, 1, 0, NULL);
-		if (n == -EAGAIN)
-			break;
-		assert_true(n > 0);
-		d->sent += (uint64_t)n;
-	}
-	if (d->sent == XFER && !d->shut) {
-		assert_int_equal(sock_shutdown(d->s, SHUT_WR), 0);
-		d->shut = 1;
-	}
-	for (;;) {
-		struct iovec v = { .iov_base = buf, .iov_len = sizeof(buf) };
-		n = sock_recv(d->s, &v, 1, 0, NULL);
-		if (n == -EAGAIN)
-			break;
-		if (n == 0) {
-			d->eof = 1;
-			break;
-		}
-		assert_true(n > 0);
-		if (memcmp(buf, &pat[d->seed_rx][d->rcvd % PERIOD], (size_t)n))
-			fail_msg("data differs in bytes %llu..%llu", (unsigned long long)d->rcvd,
-				 (unsigned long long)(d->rcvd + (uint64_t)n));
-		d->rcvd += (uint64_t)n;
-	}
-}
-
-static void step(struct tt *t)
-{
-	uint64_t dt = 50 * US;
-	tt_advance(t, 0);
-	if (!memlink_in_flight(t->ml)) {
-		uint64_t a = stack_next_timer(t->st), b = stack_next_timer(t->st2), n = a < b ? a : b;
-		if (n != UINT64_MAX && n > t->now + dt)
-			dt = n - t->now;
-	}
-	tt_advance(t, dt);
-}
 
 static const struct memlink_faults f_mix = { .delay_ns = 1000 * US, .drop_ppm = 50000, .reorder_ppm = 250000,
 					     .reorder_ns = 1000 * US, .dup_ppm = 10000, .corrupt_ppm = 1000 };
@@ -120,7 +56,8 @@ static void test_faults_both_ways(void **state)
 	struct sockaddr_in la = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
 	struct sockaddr_in ca = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT),
 				  .sin_addr.s_addr = htonl(TT_US_IP) };
-	struct side a = { .seed_tx = 0, .seed_rx = 1 }, b = { .seed_tx = 1, .seed_rx = 0 };
+	struct tt_side a = { .total = XFER, .seed_tx = 0, .seed_rx = 1 },
+		       b = { .total = XFER, .seed_tx = 1, .seed_rx = 0 };
 	const struct memlink_stats *ms;
 	uint64_t start = t->now, rto, lost, fast;
 
@@ -135,15 +72,15 @@ static void test_faults_both_ways(void **state)
 	assert_int_equal(sock_create(t->st2, SOCK_STREAM, &t->sock2), 0);
 	assert_int_equal(sock_connect(t->sock2, &ca), -EINPROGRESS);
 	while (sock_accept(t->lsock, &t->sock, NULL) == -EAGAIN) {
-		step(t);
+		tt_pair_step(t);
 		assert_true(t->now - start < 200000 * TT_MS);
 	}
 	a.s = t->sock;
 	b.s = t->sock2;
-	while (!(a.eof && b.eof && a.rcvd == XFER && b.rcvd == XFER)) {
-		side_pump(&a);
-		side_pump(&b);
-		step(t);
+	while (!tt_sides_done(&a, &b)) {
+		tt_side_pump(&a);
+		tt_side_pump(&b);
+		tt_pair_step(t);
 		if (t->now - start > 3600000 * TT_MS)
 			fail_msg("stalled: a sent %llu rcvd %llu, b sent %llu rcvd %llu", (unsigned long long)a.sent,
 				 (unsigned long long)a.rcvd, (unsigned long long)b.sent, (unsigned long long)b.rcvd);
@@ -178,7 +115,6 @@ static void test_faults_both_ways(void **state)
 
 int main(void)
 {
-	pattern_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_faults_both_ways, tt_setup_pair, tt_teardown),
 	};
