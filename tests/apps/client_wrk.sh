@@ -28,20 +28,7 @@ net_kill_at_exit $!
 net_cleanup_add "pkill -9 -f 'nginx.*$T'"
 net_wait_tcp "$ns" 127.0.0.1 8080 20 || { apps_logs "$T/logs/"*; fail "nginx (kernel) did not start"; }
 
-cat >"$T/check.lua" <<LUA
-local f = io.open("$T/www/index.html", "rb"); local want = f:read("*a"); f:close()
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init() bad = 0; good = 0 end
-function response(status, headers, body)
-	if status == 200 and body == want then good = good + 1 else bad = bad + 1 end
-end
-function done(summary, latency, requests)
-	local g, b = 0, 0
-	for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
-	io.write(string.format("bodies: %d good %d bad\n", g, b))
-end
-LUA
+apps_wrk_lua "$T/www/index.html" "$T/check.lua"
 apps_conf "$T/cli.conf" "tap:$tap" 198.18.8.2/24 "connect = 198.18.8.0/24"
 apps_client_tap "$ns" "$tap" 198.18.8.1/24 "$T/cli.conf" "$T/wrk.txt" \
 	wrk -t2 -c16 -d4s --timeout 5s -s "$T/check.lua" http://198.18.8.1:8080/index.html ||
@@ -56,6 +43,5 @@ reqs=$(awk '/requests in/ {print $1}' "$T/wrk.txt")
 dur=$(awk '/requests in/ {print $4}' "$T/wrk.txt")
 [[ "$dur" =~ ^[0-9.]+s,$ ]] && awk -v d="${dur%s,}" 'BEGIN { exit !(d >= 4) }' || fail "wrk ran ${dur%,} of 4s: its sleep was cut short"
 [ "${reqs:-0}" -gt 0 ] || fail "wrk made no requests"
-read -r good bad < <(awk '/^bodies:/ {print $2, $4}' "$T/wrk.txt")
-[ "${good:-0}" -gt 0 ] && [ "${bad:-1}" -eq 0 ] || fail "bodies: ${good:-?} good, ${bad:-?} bad"
-echo "wrk through the stack: $reqs requests, $good bodies checked, 0 errors"
+apps_wrk_bodies "$T/wrk.txt" || fail "wrong bodies"
+echo "wrk through the stack: $reqs requests, $APPS_GOOD bodies checked, 0 errors"

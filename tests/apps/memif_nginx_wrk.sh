@@ -32,20 +32,7 @@ net_cleanup_add "pkill -9 -f 'nginx.*$T'"
 # the worker starts its stack (and the memif socket) when it first waits
 apps_wait_sock "$APPS_MEMIF" 20 || { apps_logs "$T/logs/"*; fail "nginx's memif socket never appeared"; }
 
-cat >"$T/check.lua" <<LUA
-local f = io.open("$T/www/index.html", "rb"); local want = f:read("*a"); f:close()
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init() bad = 0; good = 0 end
-function response(status, headers, body)
-	if status == 200 and body == want then good = good + 1 else bad = bad + 1 end
-end
-function done(summary, latency, requests)
-	local g, b = 0, 0
-	for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
-	io.write(string.format("bodies: %d good %d bad\n", g, b))
-end
-LUA
+apps_wrk_lua "$T/www/index.html" "$T/check.lua"
 apps_preload "$ns" "$T/client.conf" wrk -t2 -c16 -d4s --timeout 5s -s "$T/check.lua" \
 	http://198.18.10.1:8080/index.html >"$T/wrk.txt" 2>&1 || { apps_logs "$T/wrk.txt" "$T/logs/"*; fail "wrk over memif"; }
 grep -v "^libdemi\|^demi:" "$T/wrk.txt"
@@ -54,9 +41,8 @@ grep -q "Socket errors" "$T/wrk.txt" && fail "wrk saw socket errors"
 grep -q "Non-2xx" "$T/wrk.txt" && fail "wrk saw non-2xx responses"
 reqs=$(awk '/requests in/ {print $1}' "$T/wrk.txt")
 [ "${reqs:-0}" -gt 0 ] || fail "wrk made no requests"
-read -r good bad < <(awk '/^bodies:/ {print $2, $4}' "$T/wrk.txt")
-[ "${good:-0}" -gt 0 ] && [ "${bad:-1}" -eq 0 ] || fail "bodies: ${good:-?} good, ${bad:-?} bad"
+apps_wrk_bodies "$T/wrk.txt" || fail "wrong bodies"
 apps_preload "$ns" "$T/client.conf" curl -sS --max-time 30 -o "$T/got.bin" http://198.18.10.1:8080/big.bin \
 	>"$T/curl.log" 2>&1 || { apps_logs "$T/curl.log" "$T/logs/"*; fail "curl over memif"; }
 [ "$(apps_sha "$T/www/big.bin")" = "$(apps_sha "$T/got.bin")" ] || fail "big.bin differs ($(stat -c %s "$T/got.bin") bytes)"
-echo "nginx <- wrk shim to shim over memif: $reqs requests, $good bodies checked, 0 errors; 4 MiB byte-exact"
+echo "nginx <- wrk shim to shim over memif: $reqs requests, $APPS_GOOD bodies checked, 0 errors; 4 MiB byte-exact"

@@ -101,3 +101,31 @@ apps_wait_sock() {
 	done
 	return 1
 }
+
+# apps_wrk_lua WANT OUT : a wrk script (OUT) that compares every response
+# body with the file WANT and prints "bodies: GOOD good BAD bad" at the end.
+apps_wrk_lua() {
+	cat >"$2" <<LUA
+local f = io.open("$1", "rb"); local want = f:read("*a"); f:close()
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init() bad = 0; good = 0 end
+function response(status, headers, body)
+	if status == 200 and body == want then good = good + 1 else bad = bad + 1 end
+end
+function done(summary, latency, requests)
+	local g, b = 0, 0
+	for _, t in ipairs(threads) do g = g + t:get("good"); b = b + t:get("bad") end
+	io.write(string.format("bodies: %d good %d bad\n", g, b))
+end
+LUA
+}
+
+# apps_wrk_bodies OUT : fails unless wrk's output OUT shows some bodies
+# checked and none bad; sets APPS_GOOD to the count.
+apps_wrk_bodies() {
+	local good bad
+	read -r good bad < <(awk '/^bodies:/ {print $2, $4}' "$1")
+	[ "${good:-0}" -gt 0 ] && [ "${bad:-1}" -eq 0 ] || { echo "bodies: ${good:-?} good, ${bad:-?} bad" >&2; return 1; }
+	APPS_GOOD=$good
+}
