@@ -38,7 +38,6 @@
 
 #define RT_INST_MAX 1
 #define RT_SPIN_US_DEFAULT 100
-#define RT_MBUFS_DEFAULT 8192
 #define RT_SLEEP_CAP_NS (1000 * 1000ull)          /* no interrupt fd: 1 ms */
 #define RT_NAP_MIN_NS (20 * 1000ull)              /* ... after 20, 40, 80 us ... naps */
 #define RT_SLEEP_CAP_INTR_NS (100 * 1000 * 1000ull) /* with one: a safety net */
@@ -125,8 +124,6 @@ int rt_configure(const struct rt_cfg *cfg)
 		return -EBUSY;
 	}
 	rt.cfg = *cfg;
-	if (!rt.cfg.mbufs)
-		rt.cfg.mbufs = RT_MBUFS_DEFAULT;
 	if (!rt.cfg.spin_us)
 		rt.cfg.spin_us = RT_SPIN_US_DEFAULT;
 	rt.configured = 1;
@@ -171,6 +168,7 @@ static int rt_open_dpdk(struct netif **out, const struct rt_cfg *cfg, char *err,
 		.eal_args = cfg->eal_args,
 		.name = cfg->name[0] ? cfg->name : "demi",
 		.mbufs = cfg->mbufs,
+		.mtu = cfg->stack.mtu,
 	};
 	if (!dpdk_netif_open) {
 		snprintf(err, errlen, "device '%.200s': this program has no DPDK driver", cfg->device);

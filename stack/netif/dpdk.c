@@ -43,6 +43,7 @@
 #include "dpdk.h"
 
 _Static_assert(RTE_PKTMBUF_HEADROOM == PBUF_HEADROOM, "mbuf headroom must match the pbuf's");
+_Static_assert(RTE_MBUF_DEFAULT_BUF_SIZE == DPDK_ROOM_DEFAULT, "the default data room");
 
 #define DPDK_RXD 1024
 #define DPDK_TXD 1024
@@ -57,6 +58,7 @@ struct dpdk_netif {
 	int wait_fd;         /* rx interrupt fd of queue 0, or -1 */
 	int wait_is_counter; /* an eventfd that must be read to re-arm */
 	int started;
+	uint16_t mtu;        /* IP MTU the port is configured for */
 	struct dpdk_spec spec;
 };
 
@@ -284,6 +286,12 @@ static int debug_on(void)
 	return lv && !strcmp(lv, "debug");
 }
 
+static int info_on(void)
+{
+	const char *lv = getenv("DEMI_LOG");
+	return lv && (!strcmp(lv, "info") || !strcmp(lv, "debug"));
+}
+
 /* DPDK's log while starting, so the reason for a failure can be returned. */
 static char *log_buf;
 static size_t log_len;
@@ -448,7 +456,8 @@ static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 	else
 		snprintf(cpus, sizeof(cpus), "0");
 	env.cpus = cpus;
-	env.mem_mb = dpdk_mem_mb(cfg->mbufs);
+	env.mem_mb = dpdk_mem_mb(dpdk_pool_mbufs(cfg->mbufs, dpdk_mbuf_room(cfg->mtu, 256)),
+				 dpdk_mbuf_room(cfg->mtu, 256)); /* the most any driver needs */
 	need = (uint64_t)env.mem_mb << 20;
 	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= need;
 	if ((rc = dpdk_spec_build(sp, cfg->device, cfg->eal_args, &env, err, errlen)) != 0)
@@ -527,7 +536,12 @@ static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
 		*caps |= NETIF_CAP_TX_CKSUM_UDP;
 	}
 	conf.intr_conf.rxq = intr ? 1 : 0;
+	conf.rxmode.mtu = d->mtu;
 	if ((rc = rte_eth_dev_configure(d->port, 1, 1, &conf)) != 0)
+		return rc;
+	/* a tap's kernel end takes the MTU from here; drivers without the
+	 * operation (memif) keep the rxmode.mtu given above */
+	if (d->mtu != 1500 && (rc = rte_eth_dev_set_mtu(d->port, d->mtu)) != 0 && rc != -ENOTSUP)
 		return rc;
 	if ((rc = rte_eth_dev_adjust_nb_rx_tx_desc(d->port, &nrx, &ntx)) != 0)
 		return rc;
@@ -584,9 +598,11 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 {
 	struct dpdk_netif *d = &dn;
 	struct rte_ether_addr mac;
-	uint32_t mbufs = cfg->mbufs ? cfg->mbufs : DPDK_MBUFS_DEFAULT;
+	uint32_t room, mbufs;
+	struct rte_eth_dev_info info;
 	char last[256];
-	uint16_t mtu = 1500;
+	uint16_t mtu = cfg->mtu ? cfg->mtu : 1500;
+	uint32_t rx_gap = 0; /* room a driver leaves before a received frame */
 	uint32_t caps;
 	int rc;
 
@@ -604,8 +620,31 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		log_capture_end(last, sizeof(last));
 		return open_err(err, errlen, cfg->device, "the driver made no port", last);
 	}
-	d->mp = rte_pktmbuf_pool_create("demi_pool", mbufs, DPDK_POOL_CACHE, DPDK_PRIV_SIZE,
-					RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (d->spec.kind == DPDK_KIND_AF_XDP)
+		rx_gap = 256; /* XDP_PACKET_HEADROOM: the kernel writes the frame past it */
+	/* jumbo frames only as far as the port takes them (DPDK 22.11's tap and
+	 * memif take 1500) */
+	if (mtu > 1500 && rte_eth_dev_info_get(d->port, &info) == 0) {
+		uint32_t most = info.max_rx_pktlen > 18 ? info.max_rx_pktlen - 18 : 1500;
+		if (info.max_mtu && info.max_mtu < most)
+			most = info.max_mtu;
+		if (mtu > most) /* as much as it takes, if that is worth bigger buffers */
+			mtu = most < 2048 ? 1500 : (uint16_t)most;
+	}
+	room = dpdk_mbuf_room(mtu, rx_gap);
+	/* af_xdp's umem frames are the pool's objects: one must fit a page */
+	while (rx_gap && mtu > 1500 &&
+	       rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE + room, 0, NULL) >
+		       (uint32_t)getpagesize()) {
+		mtu = mtu - 64 > 1500 ? (uint16_t)(mtu - 64) : 1500;
+		room = dpdk_mbuf_room(mtu, rx_gap);
+	}
+	if (mtu != (cfg->mtu ? cfg->mtu : 1500) && info_on())
+		fprintf(stderr, "demi: %s: the port takes MTU %u at most; using it\n", cfg->device, mtu);
+	d->mtu = mtu;
+	mbufs = dpdk_pool_mbufs(cfg->mbufs, room);
+	d->mp = rte_pktmbuf_pool_create("demi_pool", mbufs, DPDK_POOL_CACHE, DPDK_PRIV_SIZE, (uint16_t)room,
+					(int)rte_socket_id());
 	if (!d->mp) {
 		int e = rte_errno;
 		log_capture_end(last, sizeof(last));
@@ -633,7 +672,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	d->pool.free = dpdk_pool_free;
 	d->pool.in_use = 0;
 	d->pool.capacity = mbufs;
-	d->pool.buf_size = RTE_MBUF_DEFAULT_BUF_SIZE;
+	d->pool.buf_size = room;
 	d->nif.ops = &dpdk_ops;
 	d->nif.pool = &d->pool;
 	d->nif.caps = caps;
@@ -643,7 +682,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		memcpy(d->nif.mac, d->spec.mac, 6);
 	if (rte_eth_dev_get_mtu(d->port, &mtu) != 0 || mtu < 576)
 		mtu = 1500;
-	d->nif.mtu = mtu > 1500 ? 1500 : mtu; /* one 2 KiB buffer per frame */
+	d->nif.mtu = mtu > d->mtu ? d->mtu : mtu; /* a frame fits one buffer */
 	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
 
 	/* a memif client connected on start: let the link come up (server: the
@@ -652,8 +691,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		for (int i = 0; i < 300 && !dpdk_link_up(&d->nif); i++)
 			usleep(10 * 1000);
 	{
-		const char *lv = getenv("DEMI_LOG");
-		if (lv && (!strcmp(lv, "info") || !strcmp(lv, "debug")))
+		if (info_on())
 			fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
 				"wait fd %d%s, %u mbufs%s\n", cfg->device, d->port, d->nif.mac[0], d->nif.mac[1],
 				d->nif.mac[2], d->nif.mac[3], d->nif.mac[4], d->nif.mac[5], d->nif.mtu, caps,

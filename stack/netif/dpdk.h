@@ -61,7 +61,16 @@ int dpdk_spec_build(struct dpdk_spec *sp, const char *device, const char *eal_ar
  * given /proc/meminfo and /proc/mounts (paths, for tests). */
 uint64_t dpdk_hugepages_free(const char *meminfo, const char *mounts);
 /* -m (MiB) for a --no-huge EAL holding `mbufs` packet buffers. */
-uint32_t dpdk_mem_mb(uint32_t mbufs);
+uint32_t dpdk_mem_mb(uint32_t mbufs, uint32_t room);
+/* Bytes of data room per mbuf for an IP MTU: DPDK's default (2 KiB after the
+ * headroom) up to 1500, else the headroom, rx_gap and a whole frame (with a
+ * VLAN tag) rounded up to a cache line, so a jumbo frame fits one buffer.
+ * rx_gap: room a driver leaves before a received frame beyond the mbuf
+ * headroom (af_xdp: the kernel's 256-byte XDP headroom). */
+uint32_t dpdk_mbuf_room(uint16_t mtu, uint32_t rx_gap);
+/* The pool's mbufs: asked (nonzero), else DPDK_MBUFS_DEFAULT at MTU 1500 and,
+ * for jumbo frames, about as many bytes in bigger buffers (at least 2048). */
+uint32_t dpdk_pool_mbufs(uint32_t asked, uint32_t room);
 /* A locally administered MAC derived from a name (stable across runs). */
 void dpdk_mac_from_name(const char *name, uint8_t mac[6]);
 
@@ -70,8 +79,10 @@ struct dpdk_open_cfg {
 	const char *eal_args;
 	const char *name;    /* program name, argv[0] of EAL */
 	uint32_t mbufs;      /* 0: DPDK_MBUFS_DEFAULT */
+	uint16_t mtu;        /* IP MTU wanted; 0: 1500. Over 1500: jumbo frames if the port takes them */
 };
 #define DPDK_MBUFS_DEFAULT 8192
+#define DPDK_ROOM_DEFAULT (2048 + PBUF_HEADROOM) /* RTE_MBUF_DEFAULT_BUF_SIZE */
 
 /* Start EAL (once per process) and the port; one port per process. 0, or
  * -errno with a line naming the device and the reason in err. The netif is

@@ -234,12 +234,28 @@ uint64_t dpdk_hugepages_free(const char *meminfo, const char *mounts)
 	return (uint64_t)nfree * kb * 1024;
 }
 
-uint32_t dpdk_mem_mb(uint32_t mbufs)
+uint32_t dpdk_mbuf_room(uint16_t mtu, uint32_t rx_gap)
 {
-	/* ~2.5 KiB per mbuf (header, private area, 2 KiB + headroom of data),
+	if (mtu <= 1500)
+		return DPDK_ROOM_DEFAULT;
+	return PBUF_HEADROOM + ((rx_gap + mtu + 18 + 63) & ~63u); /* + Ethernet and a VLAN tag */
+}
+
+uint32_t dpdk_pool_mbufs(uint32_t asked, uint32_t room)
+{
+	uint64_t n;
+	if (asked)
+		return asked;
+	n = (uint64_t)DPDK_MBUFS_DEFAULT * DPDK_ROOM_DEFAULT / room;
+	return n < 2048 ? 2048 : (uint32_t)n;
+}
+
+uint32_t dpdk_mem_mb(uint32_t mbufs, uint32_t room)
+{
+	/* per mbuf: header, private area and data room (~2.5 KiB at MTU 1500),
 	 * doubled for the rings and allocator slack, plus 64 MiB for EAL and
 	 * the drivers; in 64 MiB steps */
-	uint64_t mb = 64 + ((uint64_t)mbufs * 2560 * 2 >> 20);
+	uint64_t mb = 64 + ((uint64_t)mbufs * (room + 384) * 2 >> 20);
 	mb = (mb + 63) / 64 * 64;
 	return mb > 16384 ? 16384 : (uint32_t)mb;
 }

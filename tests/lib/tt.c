@@ -17,17 +17,18 @@
 static const uint8_t TT_US_MAC[6] = { 2, 0, 0, 0, 0, 2 }, TT_PEER_MAC[6] = { 2, 0, 0, 0, 0, 1 };
 static struct tt tt_state_storage;
 
-static int tt_make(void **state, int pair)
+static int tt_make(void **state, int pair, uint16_t mtu)
 {
 	struct tt *t = &tt_state_storage;
 	struct stack_cfg cfg = { .prefix_len = 24, .isn_secret = { 1, 2, 3 } };
+	uint32_t size = mtu <= 1500 ? 2048 : PBUF_HEADROOM + mtu + 64u; /* a frame fits one buffer */
 	memset(t, 0, sizeof(*t));
 	t->now = 1000 * TT_MS;
-	if (memlink_create(&t->ml, 42) || pbuf_pool_heap_create(&t->spool, 8192, 2048) ||
-	    pbuf_pool_heap_create(&t->ppool, 8192, 2048))
+	if (memlink_create(&t->ml, 42) || pbuf_pool_heap_create(&t->spool, 8192, size) ||
+	    pbuf_pool_heap_create(&t->ppool, 8192, size))
 		return -1;
-	t->snif = memlink_port(t->ml, TT_US_MAC, 1500, t->spool);
-	t->peer = memlink_port(t->ml, TT_PEER_MAC, 1500, t->ppool);
+	t->snif = memlink_port(t->ml, TT_US_MAC, mtu, t->spool);
+	t->peer = memlink_port(t->ml, TT_PEER_MAC, mtu, t->ppool);
 	cfg.addr.s_addr = htonl(TT_US_IP);
 	if (stack_create(&t->st, &cfg, t->snif, t->now) || arp_cache_add(t->st, TT_PEER_IP, TT_PEER_MAC))
 		return -1;
@@ -41,8 +42,9 @@ static int tt_make(void **state, int pair)
 	return 0;
 }
 
-int tt_setup(void **state) { return tt_make(state, 0); }
-int tt_setup_pair(void **state) { return tt_make(state, 1); }
+int tt_setup(void **state) { return tt_make(state, 0, 1500); }
+int tt_setup_pair(void **state) { return tt_make(state, 1, 1500); }
+int tt_setup_pair_jumbo(void **state) { return tt_make(state, 1, 9000); }
 
 int tt_teardown(void **state)
 {

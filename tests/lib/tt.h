@@ -46,6 +46,7 @@ struct tt {
 
 int tt_setup(void **state);      /* one stack, the test is the peer */
 int tt_setup_pair(void **state); /* two stacks; the second on the peer's port */
+int tt_setup_pair_jumbo(void **state); /* the same with MTU 9000 and buffers to match */
 int tt_teardown(void **state);   /* fails on a leaked pbuf or TCB */
 
 /* Advance the fake clock by ns, delivering frames and polling until quiet. */

@@ -123,6 +123,24 @@ static void test_transfer_cubic_loss_without_options(void **state)
 	transfer(*state, "cubic", &f_loss, TCP_OPTF_SACK_OK | TCP_OPTF_TS | TCP_OPTF_WS);
 }
 
+/* Jumbo frames: MSS 8960 each way (less 12 for timestamps), and the
+ * segments on the wire really that big, through loss. */
+static void test_transfer_jumbo(void **state)
+{
+	struct tt *t = *state;
+	const struct memlink_stats *ms;
+	uint64_t frames0, bytes0;
+
+	assert_int_equal(tcp_mss_for_mtu(t->st), 8960);
+	ms = memlink_stats(t->ml);
+	frames0 = ms->sent;
+	bytes0 = t->st->ctr.v[TX_BYTES] + t->st2->ctr.v[TX_BYTES];
+	transfer(t, "cubic", &f_loss, 0);
+	ms = memlink_stats(t->ml);
+	/* 2 x XFER_BYTES of payload in frames averaging well above 1500 bytes */
+	assert_true((t->st->ctr.v[TX_BYTES] + t->st2->ctr.v[TX_BYTES] - bytes0) / (ms->sent - frames0) > 4000);
+}
+
 #define T(cc, f) cmocka_unit_test_setup_teardown(test_transfer_##cc##_##f, tt_setup_pair, tt_teardown)
 int main(void)
 {
@@ -134,6 +152,7 @@ int main(void)
 		T(cubic, corrupt), T(cubic, all), T(cubic, longpath),
 		cmocka_unit_test_setup_teardown(test_transfer_newreno_all_without_sack_or_ts, tt_setup_pair, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_transfer_cubic_loss_without_options, tt_setup_pair, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_jumbo, tt_setup_pair_jumbo, tt_teardown),
 	};
 	return cmocka_run_group_tests_name("tcp_transfer", tests, NULL, NULL);
 }

@@ -168,10 +168,31 @@ static void test_hugepages_need_mount_and_free_pages(void **state)
 static void test_mem_mb_grows_with_the_pool(void **state)
 {
 	(void)state;
-	assert_int_equal(dpdk_mem_mb(8192) % 64, 0);
-	assert_true(dpdk_mem_mb(8192) >= 64 + 8192 * 2560 / (1 << 20));
-	assert_true(dpdk_mem_mb(65536) > dpdk_mem_mb(8192));
-	assert_true(dpdk_mem_mb(16384) >= 128);
+	uint32_t r = DPDK_ROOM_DEFAULT;
+	assert_int_equal(dpdk_mem_mb(8192, r) % 64, 0);
+	assert_true(dpdk_mem_mb(8192, r) >= 64 + 8192 * 2560 / (1 << 20));
+	assert_true(dpdk_mem_mb(65536, r) > dpdk_mem_mb(8192, r));
+	assert_true(dpdk_mem_mb(16384, r) >= 128);
+	assert_true(dpdk_mem_mb(2048, dpdk_mbuf_room(9000, 0)) >= 64 + 2048 * 9152 / (1 << 20));
+}
+
+static void test_jumbo_frames_get_bigger_buffers(void **state)
+{
+	(void)state;
+	assert_int_equal(dpdk_mbuf_room(1500, 0), DPDK_ROOM_DEFAULT);
+	assert_int_equal(dpdk_mbuf_room(576, 256), DPDK_ROOM_DEFAULT);
+	/* a 9000-byte packet with its Ethernet header and a tag fits one buffer */
+	assert_true(dpdk_mbuf_room(9000, 0) >= PBUF_HEADROOM + 9000 + 18);
+	assert_int_equal((dpdk_mbuf_room(9000, 0) - PBUF_HEADROOM) % 64, 0);
+	/* af_xdp: the frame lands 256 bytes past the headroom */
+	assert_true(dpdk_mbuf_room(3000, 256) >= PBUF_HEADROOM + 256 + 3000 + 18);
+	/* at 1500 the default room leaves af_xdp that gap already */
+	assert_true(DPDK_ROOM_DEFAULT - PBUF_HEADROOM >= 256 + 1500 + 18);
+	assert_true(dpdk_mbuf_room(1501, 0) >= PBUF_HEADROOM + 1501 + 18);
+	/* the pool keeps about the same bytes, never below 2048 buffers */
+	assert_int_equal(dpdk_pool_mbufs(0, DPDK_ROOM_DEFAULT), DPDK_MBUFS_DEFAULT);
+	assert_int_equal(dpdk_pool_mbufs(0, dpdk_mbuf_room(9000, 0)), 2048);
+	assert_int_equal(dpdk_pool_mbufs(3000, dpdk_mbuf_room(9000, 0)), 3000);
 }
 
 int main(void)
@@ -186,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_bad_devices_are_named_with_a_reason),
 		cmocka_unit_test(test_hugepages_need_mount_and_free_pages),
 		cmocka_unit_test(test_mem_mb_grows_with_the_pool),
+		cmocka_unit_test(test_jumbo_frames_get_bigger_buffers),
 	};
 	return cmocka_run_group_tests_name("dpdk_args", tests, NULL, NULL);
 }
