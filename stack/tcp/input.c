@@ -17,7 +17,7 @@ static const enum stack_counter tcp_parse_drop[] = {
  * §3.2), SACK when both permit it (RFC 2018). */
 void tcp_opts_apply_syn(struct tcb *t, const struct tcp_opts *opt)
 {
-	uint16_t ours = tcp_mss_for_mtu(t->st);
+	uint16_t ours = tcp_mss_ours(t);
 	struct tcp_opts oo = *opt, *o = &oo;
 	oo.has &= (uint8_t)~t->st->tcp->opts_off; /* what we do not offer is not agreed */
 	t->peer_mss = (o->has & TCP_OPTF_MSS) ? o->mss : TCP_DEF_MSS;
@@ -72,6 +72,7 @@ static void tcp_child_inherit(struct tcb *c, const struct tcb *l)
 	c->keepintvl_s = l->keepintvl_s;
 	c->keepcnt = l->keepcnt;
 	c->linger_s = l->linger_s;
+	c->user_mss = l->user_mss;
 	c->cco = l->cco;
 }
 

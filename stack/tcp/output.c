@@ -15,6 +15,12 @@ uint16_t tcp_mss_for_mtu(const struct stack *st)
 	return (uint16_t)(m < room ? m : room);
 }
 
+uint16_t tcp_mss_ours(const struct tcb *t)
+{
+	uint16_t m = tcp_mss_for_mtu(t->st);
+	return t->user_mss && t->user_mss < m ? t->user_mss : m;
+}
+
 uint32_t tcp_ts_now(const struct tcb *t)
 {
 	return (uint32_t)(t->st->now / 1000000) + t->ts_offset;
@@ -87,7 +93,7 @@ static void tcp_sack_blocks(const struct tcb *t, struct tcp_opts *o)
 static void tcp_syn_opts(struct tcb *t, struct tcp_opts *o, int synack)
 {
 	o->has = TCP_OPTF_MSS;
-	o->mss = tcp_mss_for_mtu(t->st);
+	o->mss = tcp_mss_ours(t);
 	if (!synack || (t->flags & TF_WS_OK)) {
 		o->has |= TCP_OPTF_WS;
 		o->wscale = t->rcv_wscale;

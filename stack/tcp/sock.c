@@ -220,7 +220,7 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 	t->ts_offset = (uint32_t)siphash24(st->cfg.isn_secret, &t->iss, 4);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	t->rcv_wscale = TCP_WSCALE;
-	t->mss_clamp = tcp_mss_for_mtu(st);
+	t->mss_clamp = tcp_mss_ours(t);
 	tcp_set_state(t, TCP_STATE_SYN_SENT);
 	tcp_hash_insert(t);
 	t->rtt_start = st->now;
@@ -557,10 +557,11 @@ static int tcp_setopt_tcp(struct tcb *t, int name, const void *val, socklen_t le
 			return -EINVAL;
 		t->keepcnt = (uint32_t)v;
 		return 0;
-	case TCP_MAXSEG:
+	case TCP_MAXSEG: /* caps the MSS of the next handshake, as Linux's user_mss */
 		if (v && (v < 88 || v > 65535))
 			return -EINVAL;
-		return 0; /* accepted; the MTU decides */
+		t->user_mss = (uint16_t)v;
+		return 0;
 	case TCP_DEFER_ACCEPT:
 	case TCP_FASTOPEN:
 	case TCP_QUICKACK:
@@ -620,7 +621,7 @@ static void tcp_info_get(const struct tcb *t, struct tcp_info *ti)
 	ti->tcpi_rttvar = t->rttvar_us;
 	ti->tcpi_snd_ssthresh = t->cc.ssthresh == UINT32_MAX ? 0x7fffffff : t->cc.ssthresh / mss;
 	ti->tcpi_snd_cwnd = t->cc.cwnd / mss;
-	ti->tcpi_advmss = tcp_mss_for_mtu(t->st);
+	ti->tcpi_advmss = tcp_mss_ours(t);
 	ti->tcpi_reordering = 3;
 	ti->tcpi_rcv_space = t->rcvbuf;
 	ti->tcpi_total_retrans = t->total_retrans;
@@ -673,7 +674,9 @@ static int tcp_getopt_tcp(struct tcb *t, int name, void *val, socklen_t *len)
 		return tcp_put_int(val, len, (int)t->keepintvl_s);
 	case TCP_KEEPCNT:
 		return tcp_put_int(val, len, (int)t->keepcnt);
-	case TCP_MAXSEG:
+	case TCP_MAXSEG: /* as Linux: the cap while closed or listening, else the MSS in use */
+		if (t->user_mss && (t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_LISTEN))
+			return tcp_put_int(val, len, t->user_mss);
 		return tcp_put_int(val, len, tcp_state_synchronized(t->state) ? t->mss : TCP_DEF_MSS);
 	case TCP_DEFER_ACCEPT:
 	case TCP_FASTOPEN:

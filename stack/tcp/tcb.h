@@ -131,6 +131,7 @@ struct tcb {
 	uint32_t retransmits, total_retrans;
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
 	uint32_t linger_s;
+	uint16_t user_mss;            /* TCP_MAXSEG: a cap on the MSS we offer and use; 0: none */
 
 	struct tcp_cc cc;
 	struct tcp_cc undo_cc;        /* the window before recovery, for its undo */
@@ -214,6 +215,8 @@ uint32_t tcp_rcv_window(const struct tcb *t);
 uint32_t tcp_flight(const struct tcb *t);
 uint32_t tcp_ts_now(const struct tcb *t);
 uint16_t tcp_mss_for_mtu(const struct stack *st);
+/* The MSS this connection offers: the MTU's, capped by TCP_MAXSEG. */
+uint16_t tcp_mss_ours(const struct tcb *t);
 void tcp_sbuf_drop(struct tcb *t, uint32_t n);
 int tcp_challenge_ok(struct stack *st);
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/tcp.h>
 
 #include "../lib/tt.h"
 
@@ -32,6 +33,21 @@ static void test_listen_syn_gets_synack_with_options(void **state)
 	assert_int_equal(tt_state(t), TCP_STATE_SYN_RECEIVED);
 	assert_int_equal(sock_events(t->lsock), 0); /* not acceptable yet */
 	tt_expect_nothing(t);
+}
+
+/* TCP_MAXSEG on the listener caps the SYN-ACK's MSS and the child's. */
+static void test_listen_maxseg_caps_the_synack_mss(void **state)
+{
+	struct tt *t = *state;
+	struct tt_seg s;
+	int val = 700;
+	tt_listen(t);
+	assert_int_equal(sock_setopt(t->lsock, IPPROTO_TCP, TCP_MAXSEG, &val, sizeof(val)), 0);
+	tt_send(t, SEG(TCP_SYN, .seq = TT_PEER_ISS, .wnd = 64240, .opt = full));
+	assert_true(tt_recv(t, &s));
+	assert_int_equal(s.flags, TCP_SYN | TCP_ACK);
+	assert_int_equal(s.opt.mss, 700);
+	assert_int_equal(tt_tcb(t)->mss, 688);
 }
 
 static void test_listen_syn_without_options_gets_mss_only(void **state)
@@ -191,6 +207,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_listen_syn_gets_synack_with_options),
 		T(test_listen_syn_without_options_gets_mss_only),
+		T(test_listen_maxseg_caps_the_synack_mss),
 		T(test_listen_ack_gets_rst),
 		T(test_listen_rst_ignored),
 		T(test_listen_syn_fin_dropped),

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/tcp.h>
 
 #include "../lib/tt.h"
 
@@ -55,6 +56,57 @@ static void test_syn_sent_synack_establishes(void **state)
 	assert_int_equal(sock_connect(t->sock, &a), -EISCONN);
 	assert_int_equal(tt_tcb(t)->snd_wscale, 7);
 	assert_int_equal(tt_tcb(t)->mss, 1448);
+}
+
+/* TCP_MAXSEG before connect caps the MSS offered in the SYN and the
+ * segments sent; getsockopt gives the cap, then the MSS in use (Linux). */
+static void test_syn_sent_maxseg_caps_the_mss(void **state)
+{
+	struct tt *t = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_RPORT),
+				 .sin_addr.s_addr = htonl(TT_PEER_IP) };
+	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
+	struct tcp_opts o = { .has = TCP_OPTF_MSS | TCP_OPTF_WS | TCP_OPTF_SACK_OK | TCP_OPTF_TS, .mss = 1460,
+			      .wscale = 7 };
+	static uint8_t data[3000];
+	struct iovec v = { .iov_base = data, .iov_len = sizeof(data) };
+	struct tt_seg s;
+	int val = 1000, got = 0;
+	socklen_t len = sizeof(got);
+	uint32_t seq;
+
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->sock), 0);
+	assert_int_equal(sock_getopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &got, &len), 0);
+	assert_int_equal(got, 536); /* nothing set: Linux's default */
+	val = 87;
+	assert_int_equal(sock_setopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &val, sizeof(val)), -EINVAL);
+	val = 1000;
+	assert_int_equal(sock_setopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &val, sizeof(val)), 0);
+	assert_int_equal(sock_getopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &got, &len), 0);
+	assert_int_equal(got, 1000);
+	assert_int_equal(sock_bind(t->sock, &l), 0);
+	assert_int_equal(sock_connect(t->sock, &a), -EINPROGRESS);
+	tt_advance(t, 0);
+	assert_true(tt_recv(t, &s));
+	assert_int_equal(s.flags, TCP_SYN);
+	assert_int_equal(s.opt.mss, 1000);
+	t->iss = s.seq;
+	o.tsval = (uint32_t)(t->now / TT_MS);
+	o.tsecr = s.opt.tsval;
+	tt_send(t, SEG(TCP_SYN | TCP_ACK, .seq = TT_PEER_ISS, .ack = t->iss + 1, .wnd = 64240, .opt = o,
+		       .sport = TT_RPORT, .dport = TT_LPORT));
+	tt_expect(t, TCP_ACK, t->iss + 1, TT_PEER_ISS + 1);
+	assert_int_equal(tt_tcb(t)->mss, 988); /* 1000 less the timestamps */
+	assert_int_equal(sock_getopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &got, &len), 0);
+	assert_int_equal(got, 988);
+	assert_int_equal(sock_send(t->sock, &v, 1, 0, NULL), 3000);
+	tt_advance(t, 0);
+	seq = t->iss + 1;
+	while (tt_recv(t, &s)) {
+		assert_true(s.len <= 988);
+		seq += s.len;
+	}
+	assert_true(seq - (t->iss + 1) >= 988 * 2); /* the initial window took several */
 }
 
 static void test_syn_sent_rst_with_acceptable_ack_refuses(void **state)
@@ -205,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_syn_sent_connect_sends_syn_with_options),
 		T(test_syn_sent_synack_establishes),
+		T(test_syn_sent_maxseg_caps_the_mss),
 		T(test_syn_sent_rst_with_acceptable_ack_refuses),
 		T(test_syn_sent_rst_with_bad_ack_ignored),
 		T(test_syn_sent_bad_ack_gets_rst),
