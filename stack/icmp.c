@@ -31,6 +31,43 @@ static const struct {
 
 #define ICMP_PARAM_PROBLEM 12
 
+/* RFC 1191 §7: MTU plateaus, for routers that do not say the next hop's */
+static const uint16_t icmp_mtu_plateau[] = { 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68 };
+
+uint16_t stack_path_mtu(struct stack *st, uint32_t dst)
+{
+	for (unsigned i = 0; i < STACK_PMTU_SLOTS; i++)
+		if (st->pmtu[i].dst == dst) {
+			if (st->now < st->pmtu[i].expires)
+				return st->pmtu[i].mtu < st->mtu ? st->pmtu[i].mtu : st->mtu;
+			st->pmtu[i].dst = 0; /* expired: try the full size again */
+			break;
+		}
+	return st->mtu;
+}
+
+uint16_t stack_path_mtu_learn(struct stack *st, uint32_t dst, uint16_t mtu)
+{
+	unsigned pick = 0;
+	if (mtu < STACK_PMTU_MIN)
+		mtu = STACK_PMTU_MIN;
+	if (mtu >= stack_path_mtu(st, dst))
+		return stack_path_mtu(st, dst);
+	for (unsigned i = 0; i < STACK_PMTU_SLOTS; i++) {
+		if (st->pmtu[i].dst == dst || !st->pmtu[i].dst || st->pmtu[i].expires <= st->now) {
+			pick = i;
+			break;
+		}
+		if (st->pmtu[i].expires < st->pmtu[pick].expires)
+			pick = i;
+	}
+	st->pmtu[pick].dst = dst;
+	st->pmtu[pick].mtu = mtu;
+	st->pmtu[pick].expires = st->now + STACK_PMTU_TTL_NS;
+	STAT_INC(st, ICMP_PMTU_LEARNED);
+	return mtu;
+}
+
 /* An error about a packet of ours (RFC 1122 §3.2.2.1, §4.1.3.3): find the
  * packet's ports in the quoted header and tell its protocol. */
 static void icmp_input_error(struct stack *st, const struct pbuf *p, const struct icmp_hdr *h)
@@ -62,10 +99,27 @@ static void icmp_input_error(struct stack *st, const struct pbuf *p, const struc
 	sport = rd16(q + ihl);
 	dport = rd16(q + ihl + 2);
 	STAT_INC(st, ICMP_ERRORS_RX);
-	if (q[9] == IPV4_PROTO_UDP)
+	if (q[9] == IPV4_PROTO_UDP) {
 		udp_icmp_error(st, src, dst, sport, dport, err, hard);
-	/* fragmentation needed is path MTU news for TCP (RFC 1191), never a reason to give up */
-	else if (q[9] == IPV4_PROTO_TCP && !(h->type == ICMP_DEST_UNREACH && h->code == ICMP_UNREACH_NEEDFRAG))
+		return;
+	}
+	if (h->type == ICMP_DEST_UNREACH && h->code == ICMP_UNREACH_NEEDFRAG) {
+		/* path MTU news (RFC 1191), never a reason to give up; with no
+		 * next-hop MTU, the plateau below the quoted packet's length */
+		uint16_t mtu = (uint16_t)(h->rest & 0xffff), qlen16 = rd16(q + 2);
+		if (!mtu)
+			for (unsigned i = 0; i < sizeof(icmp_mtu_plateau) / sizeof(icmp_mtu_plateau[0]); i++)
+				if (icmp_mtu_plateau[i] < qlen16) {
+					mtu = icmp_mtu_plateau[i];
+					break;
+				}
+		if (q[9] == IPV4_PROTO_TCP && mtu) {
+			/* only a segment in flight may move it (RFC 5927 §4.1) */
+			tcp_icmp_mtu(st, src, dst, sport, dport, rd32(q + ihl + 4), mtu);
+		}
+		return;
+	}
+	if (q[9] == IPV4_PROTO_TCP)
 		tcp_icmp_error(st, src, dst, sport, dport, err);
 }
 

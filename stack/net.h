@@ -61,6 +61,10 @@ void tcp_fini(struct stack *st); /* resets every connection and frees all */
 void tcp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m);
 /* An ICMP error about a segment we sent (hard errors end a connecting socket). */
 void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, int err);
+/* The path to dst takes packets of at most mtu bytes (RFC 1191); seq is the
+ * quoted segment's, checked against what is in flight (RFC 5927). */
+void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq,
+		  uint16_t mtu);
 void tcp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg);
 
 #endif

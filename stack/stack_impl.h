@@ -12,6 +12,9 @@
 
 #define STACK_TXQ_MAX 64   /* frames collected before a tx flush */
 #define STACK_RX_BURST 32
+#define STACK_PMTU_SLOTS 16 /* destinations whose path MTU is below ours */
+#define STACK_PMTU_MIN 552  /* as Linux's min_pmtu: ICMP cannot push us lower */
+#define STACK_PMTU_TTL_NS (600ull * 1000000000ull) /* learned values last 10 min, as Linux's */
 
 struct arp_cache;  /* arp.c */
 struct udp_table;  /* udp.c */
@@ -32,6 +35,11 @@ struct stack {
 	struct udp_table *udp;
 	struct tcp_table *tcp;
 	uint64_t icmp_tokens, icmp_last; /* ICMP error rate limit */
+	struct {
+		uint32_t dst;       /* host byte order; 0: free */
+		uint16_t mtu;
+		uint64_t expires;   /* ns */
+	} pmtu[STACK_PMTU_SLOTS];
 	uint16_t txq_len;
 	struct pbuf *txq[STACK_TXQ_MAX];
 	struct stack_counters ctr;
@@ -44,5 +52,12 @@ void stack_tx_frame(struct stack *st, struct pbuf *p);
 void stack_tx_flush(struct stack *st);
 /* A tx buffer with PBUF_HEADROOM for headers, or NULL (counted). */
 struct pbuf *stack_alloc(struct stack *st);
+/* The MTU of the path to dst: learned from ICMP fragmentation-needed
+ * (RFC 1191), else the stack's. Defined in icmp.c. */
+uint16_t stack_path_mtu(struct stack *st, uint32_t dst);
+/* Remember a smaller path MTU for dst (never below STACK_PMTU_MIN), in its
+ * slot, a free or expired one, or the one that expires first. Returns the
+ * path MTU now. */
+uint16_t stack_path_mtu_learn(struct stack *st, uint32_t dst, uint16_t mtu);
 
 #endif

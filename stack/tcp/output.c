@@ -17,7 +17,9 @@ uint16_t tcp_mss_for_mtu(const struct stack *st)
 
 uint16_t tcp_mss_ours(const struct tcb *t)
 {
-	uint16_t m = tcp_mss_for_mtu(t->st);
+	uint16_t m = tcp_mss_for_mtu(t->st), path = stack_path_mtu(t->st, t->raddr);
+	if (path < t->st->mtu && path - IPV4_HDR_LEN - TCP_HDR_LEN < m)
+		m = (uint16_t)(path - IPV4_HDR_LEN - TCP_HDR_LEN);
 	return t->user_mss && t->user_mss < m ? t->user_mss : m;
 }
 

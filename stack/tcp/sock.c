@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "../wire/ipv4.h"
 #include "isn.h"
 #include "tcb.h"
 
@@ -804,6 +805,36 @@ const struct sock_ops tcp_sock_ops = {
 
 /* ICMP destination unreachable and friends (RFC 1122 §4.2.3.9): hard
  * errors end a connection that is still opening; later ones are soft. */
+/* RFC 1191 for a connection: a smaller MSS from now on, and what was in
+ * flight sent again at that size with the window as it was (the segments
+ * were dropped for their size, not for congestion), as Linux's
+ * tcp_simple_retransmit. */
+void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq,
+		  uint16_t mtu)
+{
+	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);
+	uint16_t clamp;
+
+	if (!t || !tcp_state_synchronized(t->state) || !seq_geq(seq, t->snd_una) || !seq_lt(seq, t->snd_max)) {
+		STAT_INC(st, DROP_TCP_ICMP_MTU);
+		return;
+	}
+	mtu = stack_path_mtu_learn(st, dst, mtu);
+	clamp = (uint16_t)(mtu - IPV4_HDR_LEN - TCP_HDR_LEN);
+	if (clamp >= t->mss_clamp)
+		return;
+	STAT_INC(st, TCP_PMTU_REDUCED);
+	t->mss_clamp = clamp;
+	t->mss = (uint16_t)(clamp - ((t->flags & TF_TS_OK) ? 12 : 0));
+	t->cc.mss = t->mss;
+	t->flags &= ~(TF_IN_RECOVERY | TF_RTT_TIMING);
+	t->recovery_extra = 0;
+	t->dupacks = 0;
+	t->high_rxt = t->snd_una;
+	t->snd_nxt = t->snd_una;
+	tcp_output(t);
+}
+
 void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, int err)
 {
 	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);

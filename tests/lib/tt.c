@@ -106,6 +106,25 @@ void tt_send(struct tt *t, struct tt_seg s)
 	tt_advance(t, 0);
 }
 
+void tt_send_ip(struct tt *t, uint32_t src, uint8_t proto, const uint8_t *l4, uint32_t len)
+{
+	struct pbuf *p = pbuf_alloc(t->ppool);
+	struct eth_hdr e = { .type = ETH_TYPE_IPV4 };
+	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + len), .ttl = 64, .proto = proto,
+			       .src = src, .dst = TT_US_IP };
+	uint8_t *b;
+	assert_non_null(p);
+	b = pbuf_append(p, 14 + 20 + len);
+	assert_non_null(b);
+	memcpy(e.dst, TT_US_MAC, 6);
+	memcpy(e.src, TT_PEER_MAC, 6);
+	eth_hdr_emit(b, &e);
+	ipv4_hdr_emit(b + 14, &ip);
+	memcpy(b + 34, l4, len);
+	assert_int_equal(netif_tx_burst(t->peer, &p, 1), 1);
+	tt_advance(t, 0);
+}
+
 int tt_recv(struct tt *t, struct tt_seg *out)
 {
 	struct pbuf *p;

@@ -53,6 +53,9 @@ int tt_teardown(void **state);   /* fails on a leaked pbuf or TCB */
 void tt_advance(struct tt *t, uint64_t ns);
 /* Send one segment from the peer and let the stack process it. */
 void tt_send(struct tt *t, struct tt_seg s);
+/* An IPv4 packet from src (through the peer's port) around len bytes of an
+ * l4 payload, already complete; then the stack processes it. */
+void tt_send_ip(struct tt *t, uint32_t src, uint8_t proto, const uint8_t *l4, uint32_t len);
 /* The next TCP segment the stack sent (payload in t->rx); 0 if none. */
 int tt_recv(struct tt *t, struct tt_seg *out);
 void tt_expect_nothing(struct tt *t);
