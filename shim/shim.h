@@ -156,8 +156,9 @@ struct ssock {
 	int dead;                /* -errno every call returns (connection lost across fork) */
 	struct sockaddr_in local;
 	int nopts;
-	struct ssopt opts[SS_MAX_OPTS];
+	struct ssopt *opts;      /* SS_MAX_OPTS of them, on the first option recorded */
 	struct timeval rcvtimeo, sndtimeo;
+	int placeholder;         /* its fd numbers hold an AF_UNIX socket, not one of the family */
 	atomic_uint gen;         /* bumped by every readiness notification */
 	struct sitem *items;     /* epoll memberships */
 };

@@ -76,6 +76,7 @@ void ss_free(struct ssock *ss)
 		sock_close(ss->sk);
 		rt_unlock(ss->st);
 	}
+	free(ss->opts);
 	free(ss);
 }
 
@@ -515,6 +516,75 @@ SHIM_EXPORT int listen(int fd, int backlog)
 	return (int)shim_ret(rc);
 }
 
+/* ---- the kernel file behind a bypassed connection ---- */
+
+/* A bypassed connection's fd number is held by an AF_UNIX socket: still a
+ * socket (fstat, close-on-exec, dup2 and fork keep their meaning) at half
+ * the kernel memory of a TCP one (about 1.7 against 3.4 KiB), which is most
+ * of what an idle connection costs. An option or ioctl the stack does not
+ * know is judged by the kernel as Linux would: every number of the
+ * connection then gets a real socket of its family first. */
+static int placeholder_new(int cloexec)
+{
+	return REAL(socket)(AF_UNIX, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
+}
+
+/* Put a new socket of `domain` (or a placeholder: domain 0) at fd, with the
+ * fd's flags. Called with shim_mu held, fd known to be the connection's. */
+static int fd_refill(int fd, int domain)
+{
+	int fdfl = REAL(fcntl)(fd, F_GETFD), fl = REAL(fcntl)(fd, F_GETFL), k, e = 0;
+
+	k = domain ? REAL(socket)(domain, SOCK_STREAM, 0) : placeholder_new(0);
+	if (k < 0)
+		return -errno;
+	if (REAL(dup3)(k, fd, fdfl > 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+		e = -errno;
+	else if (fl >= 0)
+		REAL(fcntl)(fd, F_SETFL, fl);
+	REAL(close)(k);
+	return e;
+}
+
+struct twin_walk {
+	struct ssock *ss;
+};
+
+static void twin_one(int fd, struct fobj *o, void *arg)
+{
+	struct twin_walk *w = arg;
+	if (o == &w->ss->h)
+		fd_refill(fd, w->ss->domain);
+}
+
+/* Before the kernel judges an option for a connection whose numbers hold
+ * placeholders: a real socket of the family behind each of them. */
+static void ss_kernel_twin(struct ssock *ss)
+{
+	struct twin_walk w = { ss };
+	if (!ss->placeholder)
+		return;
+	pthread_mutex_lock(&shim_mu);
+	if (ss->placeholder) {
+		fdtab_foreach(twin_one, &w);
+		ss->placeholder = 0;
+	}
+	pthread_mutex_unlock(&shim_mu);
+}
+
+/* A connecting socket's own kernel socket is no longer needed once the
+ * stack carries it: the same placeholder in its place. Not when it holds a
+ * port on the kernel (bound there) or listens there. */
+static void ss_shrink_kernel(struct ssock *ss, int fd)
+{
+	if (ss->placeholder || ss->kbound || ss->klistening || ss->type != SOCK_STREAM)
+		return;
+	pthread_mutex_lock(&shim_mu);
+	if (fdtab_get(fd) == &ss->h && !ss->placeholder && fd_refill(fd, 0) == 0)
+		ss->placeholder = 1;
+	pthread_mutex_unlock(&shim_mu);
+}
+
 /* ---- accept ---- */
 
 static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockaddr_in *peer,
@@ -523,8 +593,8 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	struct ssock *nss;
 	int nfd, rc;
 
-	/* a real, unique fd number: a kernel socket of the same family */
-	nfd = REAL(socket)(ss->domain, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
+	/* a real, unique fd number: a placeholder socket (see placeholder_new) */
+	nfd = placeholder_new(flags & SOCK_CLOEXEC);
 	nss = nfd >= 0 ? ss_new(ss->domain, SOCK_STREAM, 0, SS_BYPASS, WHY_ACCEPTED) : NULL;
 	if (!nss) {
 		rc = nfd < 0 ? -errno : -ENOMEM;
@@ -536,6 +606,7 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 		return rc;
 	}
 	shim_has_bypass = 1;
+	nss->placeholder = 1;
 	nss->sk = nsk;
 	nss->st = sock_stack(nsk);
 	nss->nonblock = !!(flags & SOCK_NONBLOCK);
@@ -661,6 +732,8 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	rt_lock(ss->st);
 	rc = sock_connect(ss->sk, &sin);
 	rt_unlock(ss->st);
+	if (rc == 0 || rc == -EINPROGRESS)
+		ss_shrink_kernel(ss, fd);
 	if (rc != -EINPROGRESS || ss->nonblock)
 		return (int)shim_ret(rc);
 	rc = ss_wait(ss, EPOLLOUT, ss_deadline(&ss->sndtimeo), -1);
@@ -726,6 +799,8 @@ static void opt_record(struct ssock *ss, int level, int name, const void *val, s
 	}
 	if (!val || len > sizeof(o->val))
 		return;
+	if (!ss->opts && !(ss->opts = calloc(SS_MAX_OPTS, sizeof(*ss->opts))))
+		return;
 	for (int i = 0; i < ss->nopts; i++)
 		if (ss->opts[i].level == level && ss->opts[i].name == name)
 			o = &ss->opts[i];
@@ -755,6 +830,7 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 		if (rc != -ENOPROTOOPT)
 			return (int)shim_ret(rc);
 		/* an option the stack does not have: the kernel judges it as Linux would */
+		ss_kernel_twin(ss);
 		return REAL(setsockopt)(fd, level, name, val, len);
 	}
 	/* a candidate, a description, a dual listener or a timeout: the kernel fd
@@ -814,8 +890,10 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	rt_lock(ss->st);
 	rc = sock_getopt(ss->sk, level, name, val, len);
 	rt_unlock(ss->st);
-	if (rc == -ENOPROTOOPT)
+	if (rc == -ENOPROTOOPT) {
+		ss_kernel_twin(ss);
 		return REAL(getsockopt)(fd, level, name, val, len);
+	}
 	return (int)shim_ret(rc);
 }
 
@@ -1007,5 +1085,6 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 		rt_unlock(ss->st);
 		return 0;
 	}
+	ss_kernel_twin(ss);
 	return REAL(ioctl)(fd, req, arg);
 }

@@ -22,6 +22,7 @@
 #include <sys/time.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -56,6 +57,32 @@ static int wait_one(int ep, struct epoll_event *ev, int timeout)
 }
 
 /* The request "GET N\n", answered with a writev header and a sendfile body. */
+/* What the kernel shows of a connection: a socket to fstat, its family and
+ * type, and options only the kernel keeps (IP_TOS, IP_TTL), set and read. */
+static void sock_face(int fd, const char *who)
+{
+	struct stat st;
+	int v = 0x10, got = -1;
+	socklen_t l = sizeof(got);
+	char name[64];
+
+#define FACE(what, expr)                                          \
+	do {                                                          \
+		snprintf(name, sizeof(name), "%s %s", who, what);         \
+		T(name, expr);                                            \
+	} while (0)
+	FACE("fstat socket", fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode));
+	FACE("SO_DOMAIN", getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &got, &l) == 0 ? got : -1);
+	FACE("SO_TYPE", getsockopt(fd, SOL_SOCKET, SO_TYPE, &got, &l) == 0 ? got : -1);
+	FACE("IP_TTL", getsockopt(fd, IPPROTO_IP, IP_TTL, &got, &l) == 0 ? got : -1);
+	FACE("IP_TOS set", setsockopt(fd, IPPROTO_IP, IP_TOS, &v, sizeof(v)));
+	FACE("IP_TOS", getsockopt(fd, IPPROTO_IP, IP_TOS, &got, &l) == 0 ? got : -1);
+	FACE("IP_TOS bad len", setsockopt(fd, IPPROTO_IP, IP_TOS, &v, 0));
+	FACE("fstat socket after", fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode));
+	FACE("nonblock kept", (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+#undef FACE
+}
+
 static void serve(int ep, int c, int body, const char *who)
 {
 	struct epoll_event ev;
@@ -65,6 +92,7 @@ static void serve(int ep, int c, int body, const char *who)
 
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 	ev.data.fd = c;
+	sock_face(c, who);
 	T("epoll_ctl ADD conn ET", epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev));
 	T("epoll_ctl ADD conn again", epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev));
 	do {
@@ -330,6 +358,7 @@ static int run_client(const char *addr, unsigned short port)
 	T("poll socket writable", p[1].revents & POLLOUT);
 	T("SO_ERROR", getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l) == 0 ? err : -1);
 	T("connect after", connect(s, (struct sockaddr *)&a, sizeof(a)));
+	sock_face(s, "client");
 	{
 		struct sockaddr_in pa;
 		socklen_t pl = sizeof(pa);
