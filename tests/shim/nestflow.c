@@ -14,17 +14,20 @@
  *
  * Set A holds the connection (tag conn) and a pipe (tag pipe); set B holds
  * A (tag A) and a second pipe (tag pipe2); set C holds B. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/wait.h>
 
 #include "t.h"
 
 enum { TAG_CONN = 1, TAG_PIPE, TAG_PIPE2, TAG_A, TAG_B };
 static const char *tags[] = {"?", "conn", "pipe", "pipe2", "A", "B"};
 
-static int s, ctrl, pa[2], pb[2], A, B, C;
+static int s, ctrl, pa[2], pb[2], A, B, C, fds0;
 static struct epoll_event evs[8];
 
 /* the events of one wait, sorted by tag: the order within a wait is not
@@ -339,6 +342,60 @@ static void test_poll_select(void)
 	}
 }
 
+static int fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = -1; /* the directory's own */
+	if (!d)
+		DIE("opendir");
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 2; /* . and .. */
+}
+
+/* eventfds open here (the sets' own must not survive exec) */
+static int eventfd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+	if (!d)
+		DIE("opendir");
+	while ((e = readdir(d))) {
+		char path[300], link[64];
+		ssize_t l;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		if ((l = readlink(path, link, sizeof(link) - 1)) > 0) {
+			link[l] = 0;
+			n += !strcmp(link, "anon_inode:[eventfd]");
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* What a program exec'd now inherits: no eventfd the sets brought. */
+static void exec_count(void)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		DIE("fork");
+	if (pid == 0) {
+		execl("/proc/self/exe", "nestflow", "fds", (char *)NULL);
+		_exit(127);
+	}
+	T("exec'd program exits", waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	/* posix_spawn runs no fork handlers: close-on-exec alone */
+	char *argv[] = {"nestflow", "fds", NULL};
+	fflush(stdout);
+	T("posix_spawn", posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ));
+	T("spawned program exits", waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 /* The peer closes once it reads our end of stream. */
 static void test_close(void)
 {
@@ -363,12 +420,14 @@ static void test_close(void)
 	show_poll("poll A: conn gone", poll(&p, 1, 0), &p, 1);
 	T("ADD conn to A", ctl(A, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLRDHUP, TAG_CONN));
 	WAIT("B: conn back", B, 8, 0);
+	exec_count();
 	/* a closed set leaves the set that held it */
 	T("close A", close(A));
 	WAIT("B: A closed", B, 8, 0);
 	T("close s", close(s));
 	T("close B", close(B));
 	T("close C", close(C));
+	T("fds closed with the sets and conn", fds0 - fd_count());
 	close(ctrl);
 }
 
@@ -376,6 +435,10 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 
+	if (argc == 2 && !strcmp(argv[1], "fds")) {
+		SAY("eventfds after exec = %d", eventfd_count());
+		return 0;
+	}
 	if (argc != 3) {
 		fprintf(stderr, "usage: nestflow ADDR PORT\n");
 		return 2;
@@ -392,6 +455,7 @@ int main(int argc, char **argv)
 	ctrl = socket(AF_INET, SOCK_STREAM, 0);
 	T("connect control", connect(ctrl, (struct sockaddr *)&a, sizeof(a)));
 	T("ADD conn to D (ET)", ctl(D, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLET, TAG_CONN));
+	fds0 = fd_count();
 	test_nested();
 	test_poll_select();
 	test_close();
