@@ -5,6 +5,9 @@
  * kernel (fd = ~fd: poll ignores negative fds) while the rest is polled with
  * a zero timeout; with nothing ready, the call blocks once in rt_wait() on a
  * temporary epoll holding the kernel fds, woken by any socket notification.
+ * An epoll set with bypassed members (its own or nested) stays with the
+ * kernel, which sees them through the set's eventfd (ep_outside(), before
+ * each look), and makes the call drive the stack like a bypassed socket.
  * select is answered through the same code, with Linux's POLLIN_SET,
  * POLLOUT_SET and POLLEX_SET mapping. */
 #include <stdlib.h>
