@@ -10,10 +10,27 @@
  * with nothing ready blocks once in rt_wait() with the kernel epoll fd as
  * its kernel_fd, so one sleep covers both sides.
  *
- * Locks, in order: shim_mu (membership), ep->mu (items), rt_lock (stack),
- * ep->rlock (ready list; taken by notifications). */
+ * A set seen from outside (added to another epoll set, or named in a poll
+ * or select) must look readable to the kernel while a bypassed member is
+ * ready, as a nested epoll does on Linux. Such a set gets an eventfd in its
+ * kernel epoll: a notification that finds its item ready signals it; a
+ * wait on the set that leaves nothing queued drains it, and it never
+ * appears among the events returned. Before the kernel looks at a nested
+ * set (an outer wait, poll, select, epoll_ctl), ep_refresh() re-checks the
+ * queued items, dropping those no longer ready as the kernel's poll of an
+ * epoll does, and signals or drains the eventfd to match. With an outer
+ * EPOLLET registration every readiness signals again (a new edge, as the
+ * kernel's wake-up of the outer set). A set never seen from outside has no
+ * eventfd and pays nothing. A set blocked on directly from outside our
+ * wrappers (a raw system call) was never seen, and nothing drives the
+ * stack there anyway.
+ *
+ * Locks, in order: shim_mu (membership), ep->mu (items), a nested set's
+ * mu, rt_lock (stack), ep->rlock (ready list; taken by notifications). The
+ * eventfd is signalled and drained under rt_lock. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -30,7 +47,28 @@ struct sepoll {
 	unsigned turn;
 	struct stack *st;         /* the instance of its bypassed sockets, once known */
 	int kused;                /* the kernel epoll has held an fd: worth asking */
+	unsigned serial;          /* tells this set from a later one at the same fd */
+	/* seen from outside: the eventfd that makes the kernel epoll readable */
+	atomic_int efd;           /* -1 until the set is seen from outside */
+	int efd_reg;              /* an eventfd of ours is (or was) in the kernel epoll */
+	int efd_set;              /* efd holds a count; under rt_lock */
+	int outer_et;             /* in an outer set with EPOLLET: signal every readiness */
+	int kfirst;               /* the last answer was full: the kernel side first */
+	/* the epoll sets added to this one (their fd and serial); under mu */
+	struct ep_kid {
+		int fd;
+		unsigned serial;
+	} *kids;
+	int nkids, kcap;
 };
+
+#define EP_MAX_NESTS 5 /* as Linux's EP_MAX_NESTS + 1: deeper sets are not followed */
+
+static atomic_uint ep_serials;
+
+static void ep_expose(struct sepoll *ep, int fd);
+static void ep_refresh(struct sepoll *ep, int depth);
+static void ep_kid_note(struct sepoll *ep, int op, int fd, struct sepoll *kid);
 
 static struct sepoll *ep_of(struct fobj *o)
 {
@@ -39,12 +77,57 @@ static struct sepoll *ep_of(struct fobj *o)
 
 /* ---- ready list ---- */
 
-void ep_item_notify(struct sitem *it)
+/* The eventfd's marker in the kernel epoll: the address of a field of the
+ * set, a value no other member's data can hold. */
+static uint64_t ep_marker(struct sepoll *ep)
+{
+	return (uint64_t)(uintptr_t)&ep->efd;
+}
+
+/* Tell the kernel the set is ready (under rt_lock). every: also when it
+ * already holds a count (a wake-up for an outer EPOLLET registration). */
+static void ep_efd_signal(struct sepoll *ep, int every)
+{
+	int fd = atomic_load_explicit(&ep->efd, memory_order_acquire);
+	uint64_t one = 1;
+
+	if (fd < 0 || (ep->efd_set && !every))
+		return;
+	ep->efd_set = 1;
+	if (REAL(write)(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the count is at its maximum, still readable */
+	}
+}
+
+/* The set is not ready: empty the eventfd (under rt_lock, or with no stack). */
+static void ep_efd_drain(struct sepoll *ep)
+{
+	int fd = atomic_load_explicit(&ep->efd, memory_order_acquire);
+	uint64_t v;
+
+	if (fd < 0 || !ep->efd_set)
+		return;
+	ep->efd_set = 0;
+	if (REAL(read)(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: already empty */
+	}
+}
+
+/* Remove the eventfd's events from k events the kernel returned. */
+static int ep_filter(struct sepoll *ep, struct epoll_event *ev, int k)
+{
+	if (!ep->efd_reg || k <= 0)
+		return k;
+	for (int i = 0; i < k; i++)
+		if (ev[i].data.u64 == ep_marker(ep))
+			ev[i--] = ev[--k];
+	return k;
+}
+
+static void ep_queue(struct sitem *it)
 {
 	struct sepoll *ep = it->ep;
 
-	if (it->disarmed)
-		return;
 	pthread_spin_lock(&ep->rlock);
 	if (!it->queued) {
 		it->queued = 1;
@@ -57,6 +140,18 @@ void ep_item_notify(struct sitem *it)
 		atomic_fetch_add_explicit(&ep->nready, 1, memory_order_release);
 	}
 	pthread_spin_unlock(&ep->rlock);
+}
+
+void ep_item_notify(struct sitem *it)
+{
+	struct sepoll *ep = it->ep;
+
+	if (it->disarmed)
+		return;
+	ep_queue(it);
+	if (unlikely(atomic_load_explicit(&ep->efd, memory_order_relaxed) >= 0) && it->ss->sk &&
+	    (sock_events(it->ss->sk) & (it->events | EPOLLERR | EPOLLHUP)))
+		ep_efd_signal(ep, ep->outer_et);
 }
 
 static void ep_unqueue(struct sepoll *ep, struct sitem *it)
@@ -211,6 +306,9 @@ void ep_free(struct fobj *o)
 		free(it);
 	}
 	pthread_mutex_unlock(&ep->mu);
+	if (ep->efd >= 0)
+		REAL(close)(ep->efd);
+	free(ep->kids);
 	pthread_mutex_destroy(&ep->mu);
 	pthread_spin_destroy(&ep->rlock);
 	free(ep);
@@ -229,6 +327,14 @@ void ep_fork_child(struct fobj *o)
 	ep->st = NULL;
 	/* its sockets may not be reset yet (fd order): let the next wait look */
 	ep->nattach = 1;
+	/* the eventfd is the parent's (its kernel epoll too, shared): the child
+	 * closes its copy and makes its own when its set is seen from outside;
+	 * the parent's registration stays, filtered by its marker */
+	if (ep->efd >= 0)
+		REAL(close)(ep->efd);
+	atomic_store(&ep->efd, -1);
+	ep->efd_set = 0;
+	ep->outer_et = 0;
 }
 
 /* ---- epoll_create, epoll_ctl ---- */
@@ -244,6 +350,8 @@ static int ep_new(int fd)
 		return fd; /* no memory: a plain kernel epoll */
 	ep->h.kind = FOBJ_EPOLL;
 	ep->fd = fd;
+	ep->serial = atomic_fetch_add(&ep_serials, 1) + 1;
+	atomic_init(&ep->efd, -1);
 	pthread_mutex_init(&ep->mu, NULL);
 	pthread_spin_init(&ep->rlock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_lock(&shim_mu);
@@ -327,18 +435,30 @@ static int ep_ctl_mod(struct sitem *it, int epfd, struct epoll_event *ev)
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	struct sepoll *ep;
+	struct sepoll *ep, *kid;
 	struct ssock *ss;
 	struct sitem *it;
 	int rc;
 
-	if (SHIM_INSIDE() || !(ep = ep_of(fdtab_get(epfd))))
+	if (SHIM_INSIDE())
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	kid = fd != epfd ? ep_of(fdtab_get(fd)) : NULL;
+	if (kid && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev) {
+		/* an epoll set into another: the kernel polls it from now on */
+		ep_expose(kid, fd);
+		if (ev->events & EPOLLET)
+			kid->outer_et = 1;
+		ep_refresh(kid, 0);
+	}
+	if (!(ep = ep_of(fdtab_get(epfd))))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
 	if (!(ss = ss_of(fdtab_get(fd))) || fd == epfd) {
 		/* a kernel fd: the kernel epoll holds it */
 		int r = REAL(epoll_ctl)(epfd, op, fd, ev);
 		if (r == 0 && op == EPOLL_CTL_ADD)
 			ep->kused = 1;
+		if (r == 0 && kid && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_DEL))
+			ep_kid_note(ep, op, fd, kid);
 		return r;
 	}
 	pthread_mutex_lock(&shim_mu);
@@ -366,6 +486,8 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	}
 	pthread_mutex_unlock(&ep->mu);
 	pthread_mutex_unlock(&shim_mu);
+	if (rc == 0 && op == EPOLL_CTL_DEL && atomic_load_explicit(&ep->efd, memory_order_relaxed) >= 0)
+		ep_refresh(ep, 0); /* it may have been the only ready member */
 	return (int)shim_ret(rc);
 }
 
@@ -422,26 +544,57 @@ static int ep_collect_user(struct sepoll *ep, struct stack *st, struct epoll_eve
 	while (keep) {
 		struct sitem *it = keep;
 		keep = it->r_next;
-		ep_item_notify(it);
+		ep_queue(it);
 	}
+	/* nothing left queued: not ready for an outside observer either */
+	if (unlikely(ep->efd_set) && !ep->rhead)
+		ep_efd_drain(ep);
 	rt_unlock(st);
 	return n;
 }
 
 /* A bypassed listener also listens on the kernel: if both sides reported
- * it in one call, report it once (events merged). */
-static int ep_dedupe(struct epoll_event *ev, int nuser_ev, int n)
+ * it in one call, report it once (events merged). The bypassed events are
+ * ev[u0..u1), the kernel's the rest. */
+static int ep_dedupe(struct epoll_event *ev, int n, int u0, int u1)
 {
-	for (int k = nuser_ev; k < n; k++) {
-		for (int u = 0; u < nuser_ev; u++) {
-			if (ev[u].data.u64 == ev[k].data.u64) {
-				ev[u].events |= ev[k].events;
-				ev[k--] = ev[--n];
-				break;
+	int w = 0;
+
+	for (int i = 0; i < n; i++) {
+		int dup = 0;
+		for (int u = u0; u < u1 && (i < u0 || i >= u1) && !dup; u++) {
+			if (ev[u].data.u64 == ev[i].data.u64) {
+				ev[u].events |= ev[i].events; /* ev[u] is not moved yet */
+				dup = 1;
 			}
 		}
+		if (!dup)
+			ev[w++] = ev[i];
 	}
-	return n;
+	return w;
+}
+
+/* The kernel side's ready events, at most room, without the eventfd's:
+ * when it took a slot of a full answer, once more (the kernel moved it
+ * behind the others). Count or -errno. */
+static int ep_kernel_look(struct sepoll *ep, int epfd, struct epoll_event *ev, int room)
+{
+	int k = 0;
+
+	for (int tries = 0; tries < 2 && k < room; tries++) {
+		sig_wait_begin();
+		int r = REAL(epoll_wait)(epfd, ev + k, room - k, 0);
+		if (r < 0 && errno == EINTR && sig_wait_resume(0))
+			r = 0; /* a driver's signal, not the program's */
+		if (r < 0)
+			return -errno;
+		int f = ep_filter(ep, ev + k, r);
+		int full = r == room - k;
+		k += f;
+		if (f == r || !full)
+			break;
+	}
+	return k;
 }
 
 static int ep_ready(void *arg)
@@ -493,6 +646,218 @@ int ep_attach_all(int epfd)
 	return 0;
 }
 
+/* ---- sets inside sets, and sets seen by poll or select ---- */
+
+/* A nested set still at the fd it was added under, or NULL. */
+static struct sepoll *ep_kid_get(const struct ep_kid *k)
+{
+	struct sepoll *kid = ep_of(fdtab_get(k->fd));
+	return kid && kid->serial == k->serial ? kid : NULL;
+}
+
+/* A copy of ep's nested sets, taken under its mu: the caller follows them
+ * without holding it. *out is small unless there were more (then freed). */
+static int ep_kids_copy(struct sepoll *ep, struct ep_kid *small, int nsmall, struct ep_kid **out)
+{
+	int n;
+
+	pthread_mutex_lock(&ep->mu);
+	n = ep->nkids;
+	*out = small;
+	if (n > nsmall && !(*out = malloc((size_t)n * sizeof(**out)))) {
+		*out = small;
+		n = nsmall;
+	}
+	if (n)
+		memcpy(*out, ep->kids, (size_t)n * sizeof(**out));
+	pthread_mutex_unlock(&ep->mu);
+	return n;
+}
+
+/* ADD or DEL of the set kid (at fd) in ep succeeded: keep ep's list. */
+static void ep_kid_note(struct sepoll *ep, int op, int fd, struct sepoll *kid)
+{
+	pthread_mutex_lock(&ep->mu);
+	for (int i = 0; i < ep->nkids; i++)
+		if (ep->kids[i].fd == fd || !ep_kid_get(&ep->kids[i]))
+			ep->kids[i--] = ep->kids[--ep->nkids]; /* this one, or closed */
+	if (op == EPOLL_CTL_ADD) {
+		if (ep->nkids == ep->kcap) {
+			int cap = ep->kcap ? 2 * ep->kcap : 4;
+			struct ep_kid *k = realloc(ep->kids, (size_t)cap * sizeof(*k));
+			if (k) {
+				ep->kids = k;
+				ep->kcap = cap;
+			}
+		}
+		if (ep->nkids < ep->kcap)
+			ep->kids[ep->nkids++] = (struct ep_kid){.fd = fd, .serial = kid->serial};
+	}
+	pthread_mutex_unlock(&ep->mu);
+}
+
+/* The instance of the bypassed sockets in ep or in the sets nested in it
+ * (attaching them on first use), NULL if there are none. No lock held. */
+static struct stack *ep_stack_deep(struct sepoll *ep, int fd, int depth)
+{
+	struct ep_kid small[8], *k;
+	struct stack *st = NULL;
+	int n;
+
+	if (ep->nattach > 0)
+		ep_attach_all(fd);
+	if (ep->nuser > 0 && !(st = ep->st))
+		st = ep->st = ep_stack(ep);
+	if (st || !ep->nkids || depth + 1 >= EP_MAX_NESTS)
+		return st;
+	n = ep_kids_copy(ep, small, 8, &k);
+	for (int i = 0; i < n && !st; i++) {
+		struct sepoll *kid = ep_kid_get(&k[i]);
+		if (kid && kid != ep)
+			st = ep_stack_deep(kid, k[i].fd, depth + 1);
+	}
+	if (k != small)
+		free(k);
+	return st;
+}
+
+/* The set is about to be seen from outside: give it its eventfd. */
+static void ep_expose(struct sepoll *ep, int fd)
+{
+	if (atomic_load_explicit(&ep->efd, memory_order_acquire) >= 0)
+		return;
+	pthread_mutex_lock(&ep->mu);
+	if (atomic_load_explicit(&ep->efd, memory_order_relaxed) < 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ep_marker(ep)};
+		int e = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (e >= 0 && REAL(epoll_ctl)(fd, EPOLL_CTL_ADD, e, &ev) < 0) {
+			REAL(close)(e);
+			e = -1;
+		}
+		if (e >= 0) {
+			ep->efd_reg = 1;
+			ep->kused = 1;
+			atomic_store_explicit(&ep->efd, e, memory_order_release);
+		} else {
+			log_debug("epoll fd %d: no eventfd (%s): its bypassed members stay unseen from outside", fd,
+				  strerror(errno));
+		}
+	}
+	pthread_mutex_unlock(&ep->mu);
+}
+
+static void ep_refresh_kids(struct sepoll *ep, int depth)
+{
+	struct ep_kid small[8], *k;
+	int n = ep_kids_copy(ep, small, 8, &k);
+
+	for (int i = 0; i < n; i++) {
+		struct sepoll *kid = ep_kid_get(&k[i]);
+		if (kid && kid != ep)
+			ep_refresh(kid, depth + 1);
+	}
+	if (k != small)
+		free(k);
+}
+
+/* Make the kernel's view of ep match Linux's before the kernel looks at it
+ * from outside: nested sets first, then the queued bypassed items are
+ * re-checked (those no longer ready leave the list, as the kernel's poll
+ * of an epoll drops them) and the eventfd is signalled or drained. */
+static void ep_refresh(struct sepoll *ep, int depth)
+{
+	struct sitem **pp, *it, *prev = NULL;
+	struct stack *st;
+	int ready = 0;
+
+	if (depth >= EP_MAX_NESTS)
+		return;
+	if (ep->nkids)
+		ep_refresh_kids(ep, depth);
+	if (atomic_load_explicit(&ep->efd, memory_order_acquire) < 0)
+		return;
+	if (ep->nuser <= 0 || !(st = ep->st ? ep->st : (ep->st = ep_stack(ep)))) {
+		ep_efd_drain(ep); /* no bypassed member: nothing can be ready */
+		return;
+	}
+	rt_lock(st);
+	pthread_spin_lock(&ep->rlock);
+	for (pp = &ep->rhead; (it = *pp);) {
+		uint32_t e = 0;
+		int other = it->ss->sk && it->ss->st != st;
+		if (it->in_user && !it->disarmed && it->ss->sk && !other)
+			e = sock_events(it->ss->sk) & (it->events | EPOLLERR | EPOLLHUP);
+		if (e || other) {
+			ready |= e != 0;
+			prev = it;
+			pp = &it->r_next;
+			continue;
+		}
+		*pp = it->r_next;
+		it->queued = 0;
+		atomic_fetch_sub_explicit(&ep->nready, 1, memory_order_release);
+	}
+	ep->rtail = prev;
+	pthread_spin_unlock(&ep->rlock);
+	if (ready)
+		ep_efd_signal(ep, 0);
+	else
+		ep_efd_drain(ep);
+	rt_unlock(st);
+}
+
+/* poll or select names fd: if it is an epoll set with bypassed members
+ * (its own or in nested sets), make the kernel see their readiness and
+ * return their instance (which the caller then drives); else NULL. */
+struct stack *ep_outside(int fd)
+{
+	struct sepoll *ep = ep_of(fdtab_get(fd));
+	struct stack *st;
+
+	if (!ep || SHIM_INSIDE())
+		return NULL;
+	if ((st = ep_stack_deep(ep, fd, 0)))
+		ep_expose(ep, fd);
+	ep_refresh(ep, 0);
+	return st;
+}
+
+struct ep_gen {
+	struct sepoll *ep;
+	unsigned gen;
+};
+
+/* A set with nested sets: any notification may concern them. */
+static int ep_ready_gen(void *arg)
+{
+	struct ep_gen *g = arg;
+	return atomic_load_explicit(&g->ep->nready, memory_order_acquire) > 0 ||
+	       atomic_load_explicit(&shim_gen, memory_order_acquire) != g->gen;
+}
+
+/* A set with an eventfd but no bypassed member now: the kernel's wait,
+ * without the eventfd's events. */
+static int ep_wait_kernel(struct sepoll *ep, int epfd, struct epoll_event *ev, int max, uint64_t deadline,
+			  int zero)
+{
+	for (;;) {
+		uint64_t now = rt_now();
+		int ms = zero || deadline <= now ? 0
+		       : deadline == UINT64_MAX  ? -1
+						 : (int)((deadline - now + 999999) / 1000000 > INT32_MAX
+								 ? INT32_MAX
+								 : (deadline - now + 999999) / 1000000);
+		int k;
+
+		ep_efd_drain(ep);
+		k = REAL(epoll_wait)(epfd, ev, max, ms);
+		if (k < 0)
+			return -errno;
+		if ((k = ep_filter(ep, ev, k)) > 0 || ms == 0)
+			return k;
+	}
+}
+
 /* 0..max events, -errno, or 1 in *kernel_only when the set turned out to
  * hold kernel fds alone (the caller then makes the plain system call). */
 static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline, int timeout_zero,
@@ -505,11 +870,12 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 	*kernel_only = 0;
 	if (max <= 0)
 		return -EINVAL;
-	if (ep->nattach > 0)
-		ep_attach_all(epfd);
-	if (!(st = ep->st))
-		st = ep->st = ep_stack(ep); /* one instance per process for now (RT_INST_MAX) */
-	if (ep->nuser == 0 || !st) {
+	/* one instance per process for now (RT_INST_MAX) */
+	if (!(st = ep_stack_deep(ep, epfd, 0))) {
+		if (ep->nkids)
+			ep_refresh_kids(ep, 0); /* eventfds left signalled */
+		if (ep->efd_reg)
+			return ep_wait_kernel(ep, epfd, ev, max, deadline, timeout_zero);
 		*kernel_only = 1;
 		return 0;
 	}
@@ -521,21 +887,31 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 	for (;;) {
 		/* bypassed events first; the kernel side is asked (a system call)
 		 * when nothing bypassed is ready, and every 8th call for fairness,
-		 * if it ever held an fd */
+		 * if it ever held an fd; after a full answer, the other side
+		 * first (maxevents 1 alternates, as Linux's rotation does) */
+		struct ep_gen g = {ep, atomic_load_explicit(&shim_gen, memory_order_acquire)};
 		int fair = (ep->turn++ & 7) == 0;
-		int nu = ep_collect_user(ep, st, ev, max), n = nu;
+		int kfirst = ep->kfirst && ep->kused;
+		int n = 0, nu = 0, k = 0, u0 = 0;
 
-		if (n < max && (nu == 0 || fair) && ep->kused) {
-			sig_wait_begin();
-			int k = REAL(epoll_wait)(epfd, ev + n, max - n, 0);
-			if (k < 0 && errno == EINTR && sig_wait_resume(0))
-				k = 0; /* a driver's signal, not the program's */
-			if (k < 0)
-				return -errno;
-			n += k;
-			if (ep->ndual && k && nu)
-				n = ep_dedupe(ev, nu, n);
+		if (ep->nkids)
+			ep_refresh_kids(ep, 0); /* before the kernel polls them */
+		if (kfirst) {
+			if ((k = ep_kernel_look(ep, epfd, ev, max)) < 0)
+				return k;
+			u0 = k;
+			if (k < max)
+				nu = ep_collect_user(ep, st, ev + k, max - k);
+		} else {
+			nu = ep_collect_user(ep, st, ev, max);
+			if (nu < max && (nu == 0 || fair) && ep->kused &&
+			    (k = ep_kernel_look(ep, epfd, ev + nu, max - nu)) < 0)
+				return k;
 		}
+		n = nu + k;
+		ep->kfirst = n == max && !kfirst;
+		if (ep->ndual && k && nu)
+			n = ep_dedupe(ev, n, u0, u0 + nu);
 		if (n > 0)
 			return n;
 		if (timeout_zero) {
@@ -545,7 +921,8 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 			continue;
 		}
 		sig_wait_begin();
-		int w = rt_wait(st, ep_ready, ep, deadline, ep->kused ? epfd : -1);
+		int w = ep->nkids ? rt_wait(st, ep_ready_gen, &g, deadline, ep->kused ? epfd : -1)
+				  : rt_wait(st, ep_ready, ep, deadline, ep->kused ? epfd : -1);
 		if (w == -EINTR && !sig_wait_resume(0))
 			return -EINTR; /* epoll_wait is never restarted */
 		if (w == -ETIMEDOUT) {
@@ -581,7 +958,7 @@ static int ep_run(int epfd, struct epoll_event *ev, int max, uint64_t deadline, 
 static int ep_mixed(int epfd)
 {
 	struct sepoll *ep;
-	return !SHIM_INSIDE() && (ep = ep_of(fdtab_get(epfd))) && (ep->nuser > 0);
+	return !SHIM_INSIDE() && (ep = ep_of(fdtab_get(epfd))) && (ep->nuser > 0 || ep->nkids > 0 || ep->efd_reg);
 }
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)

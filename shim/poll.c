@@ -5,6 +5,9 @@
  * kernel (fd = ~fd: poll ignores negative fds) while the rest is polled with
  * a zero timeout; with nothing ready, the call blocks once in rt_wait() on a
  * temporary epoll holding the kernel fds, woken by any socket notification.
+ * An epoll set with bypassed members (its own or nested) stays with the
+ * kernel, which sees them through the set's eventfd (ep_outside(), before
+ * each look), and makes the call drive the stack like a bypassed socket.
  * select is answered through the same code, with Linux's POLLIN_SET,
  * POLLOUT_SET and POLLEX_SET mapping. */
 #include <stdlib.h>
@@ -45,17 +48,23 @@ static int kernel_epoll(struct pollfd *fds, nfds_t nfds)
 
 /* Attach the bypassed sockets named in fds and list their positions in
  * idx (grown from the caller's small array when needed); *nk counts the
- * kernel fds. Returns the instance, NULL if no bypassed socket is named. */
+ * kernel fds, *ne the epoll sets among them with bypassed members (the
+ * kernel polls them: ep_outside() makes it see those members). Returns the
+ * instance, NULL if no bypassed socket is named. */
 static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, nfds_t **idx, nfds_t *nb, nfds_t *nk,
-				   nfds_t small[64])
+				   nfds_t *ne, nfds_t small[64])
 {
-	struct stack *st = NULL;
+	struct stack *st = NULL, *est;
 
 	for (nfds_t i = 0; i < nfds; i++) {
 		struct ssock *ss;
 		if (fds[i].fd < 0)
 			continue;
 		if (!(ss = ss_bypassed(fds[i].fd))) {
+			if ((est = ep_outside(fds[i].fd))) {
+				st = est;
+				(*ne)++;
+			}
 			(*nk)++;
 			continue;
 		}
@@ -87,11 +96,11 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 {
 	struct stack *st = NULL;
 	int polled = 0, kep = -2, rc;
-	nfds_t nb = 0, nk = 0, small[64], *idx = small;
+	nfds_t nb = 0, nk = 0, ne = 0, small[64], *idx = small;
 
 	*kernel_only = 0;
-	st = poll_classify(fds, nfds, &idx, &nb, &nk, small);
-	if (!nb || !st) {
+	st = poll_classify(fds, nfds, &idx, &nb, &nk, &ne, small);
+	if ((!nb && !ne) || !st) {
 		if (idx != small)
 			free(idx);
 		*kernel_only = 1;
@@ -107,6 +116,9 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 		int n = 0;
 
 		if (nk) {
+			for (nfds_t i = 0; ne && i < nfds; i++)
+				if (fds[i].fd >= 0 && !ss_bypassed(fds[i].fd))
+					ep_outside(fds[i].fd); /* their bypassed members, now */
 			for (nfds_t j = 0; j < nb; j++)
 				fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
 			sig_wait_begin();
@@ -241,7 +253,8 @@ SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timesp
 static int sel_has_bypassed(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
 	for (int fd = 0; fd < nfds; fd++)
-		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) && ss_bypassed(fd))
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
+		    (ss_bypassed(fd) || ep_outside(fd)))
 			return 1;
 	return 0;
 }

@@ -218,6 +218,11 @@ void ep_ss_changed(struct ssock *ss);
 void ep_ss_remove(struct ssock *ss); /* the last fd of ss closed */
 void ep_free(struct fobj *o);
 int ep_attach_all(int epfd);
+/* poll or select names fd: if it is an epoll set with bypassed members (its
+ * own or in sets nested in it), the kernel's poll of fd now sees their
+ * readiness, and their instance is returned for the caller to drive; NULL
+ * for any other fd. Called again before each look. */
+struct stack *ep_outside(int fd);
 
 /* The runtime's hook for the signal trampoline (stack/rt_impl.h): a wait in
  * progress on this thread ends with -EINTR even while busy-polling. Weak:
