@@ -38,6 +38,7 @@
 #include <rte_ethdev.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 
 #include "dpdk.h"
@@ -594,6 +595,81 @@ static int fd_is_eventfd(int fd)
 	return strstr(target, "eventfd") != NULL;
 }
 
+/* The packet pool. DPDK 22.11's af_xdp driver gives the kernel the pool as
+ * one UMEM that starts at the page of the pool's first memory chunk and is
+ * populated_size x object size long (xdp_umem_configure). A default pool
+ * keeps each object inside one page (for DMA), so on 4 KiB pages a 2.5 KiB
+ * object takes a whole page: the pool spans 8192 x 4 KiB while the UMEM
+ * covers 8192 x 2.5 KiB, and every mbuf beyond the first ~60% lies outside
+ * it. The kernel rejects such tx descriptors (XDP_STATISTICS
+ * tx_invalid_descs) and fill addresses: sends stall and the port goes dead.
+ * A single-threaded program hid it (lcore 0's mempool cache recycles a few
+ * hundred low mbufs); threads that are not EAL lcores have no cache and
+ * cycle the whole pool. For af_xdp the objects are therefore packed
+ * (RTE_MEMPOOL_F_NO_IOVA_CONTIG: nothing DMAs to the pool's IOVAs, the
+ * kernel maps or copies the UMEM itself); the rest is what
+ * rte_pktmbuf_pool_create does, which other devices keep using. */
+static struct rte_mempool *pool_create(uint32_t n, uint32_t room, int packed)
+{
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = (uint16_t)room,
+		.mbuf_priv_size = DPDK_PRIV_SIZE,
+	};
+	unsigned elt = (unsigned)(sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE + room);
+	struct rte_mempool *mp;
+	int rc;
+
+	if (!packed)
+		return rte_pktmbuf_pool_create("demi_pool", n, DPDK_POOL_CACHE, DPDK_PRIV_SIZE, (uint16_t)room,
+					       (int)rte_socket_id());
+	mp = rte_mempool_create_empty("demi_pool", n, elt, DPDK_POOL_CACHE, sizeof(priv), (int)rte_socket_id(),
+				      RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (!mp)
+		return NULL;
+	if ((rc = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL)) != 0)
+		goto fail;
+	rte_pktmbuf_pool_init(mp, &priv);
+	if ((rc = rte_mempool_populate_default(mp)) < 0)
+		goto fail;
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+fail:
+	rte_mempool_free(mp);
+	rte_errno = -rc;
+	return NULL;
+}
+
+struct umem_span {
+	uintptr_t lo, hi; /* the UMEM the driver will register */
+	uint32_t osz;
+	int outside;
+};
+
+static void umem_check_obj(struct rte_mempool *mp, void *arg, void *obj, unsigned idx)
+{
+	struct umem_span *u = arg;
+	uintptr_t start = (uintptr_t)obj - mp->header_size;
+	(void)idx;
+	if (start < u->lo || start + u->osz > u->hi)
+		u->outside++;
+}
+
+/* Whether every mbuf of the pool lies inside the UMEM the af_xdp driver
+ * derives from it (see pool_create): refused at start rather than a port
+ * that dies once the pool reaches the outside ones. */
+static int pool_fits_umem(struct rte_mempool *mp)
+{
+	struct rte_mempool_memhdr *h = STAILQ_FIRST(&mp->mem_list);
+	struct umem_span u = { 0 };
+	if (!h || mp->nb_mem_chunks != 1)
+		return 0;
+	u.osz = rte_mempool_calc_obj_size(mp->elt_size, mp->flags, NULL);
+	u.lo = (uintptr_t)h->addr & ~((uintptr_t)getpagesize() - 1);
+	u.hi = (uintptr_t)h->addr + (uintptr_t)mp->populated_size * u.osz;
+	rte_mempool_obj_iter(mp, umem_check_obj, &u);
+	return u.outside == 0;
+}
+
 int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 {
 	struct dpdk_netif *d = &dn;
@@ -643,8 +719,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		fprintf(stderr, "demi: %s: the port takes MTU %u at most; using it\n", cfg->device, mtu);
 	d->mtu = mtu;
 	mbufs = dpdk_pool_mbufs(cfg->mbufs, room);
-	d->mp = rte_pktmbuf_pool_create("demi_pool", mbufs, DPDK_POOL_CACHE, DPDK_PRIV_SIZE, (uint16_t)room,
-					(int)rte_socket_id());
+	d->mp = pool_create(mbufs, room, d->spec.kind == DPDK_KIND_AF_XDP);
 	if (!d->mp) {
 		int e = rte_errno;
 		log_capture_end(last, sizeof(last));
@@ -652,6 +727,13 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 			 last[0] ? "; " : "", mbufs, rte_strerror(e));
 		rte_eth_dev_close(d->port);
 		return open_err(err, errlen, cfg->device, "cannot create the packet pool", last);
+	}
+	if (d->spec.kind == DPDK_KIND_AF_XDP && !pool_fits_umem(d->mp)) {
+		log_capture_end(last, sizeof(last));
+		rte_mempool_free(d->mp);
+		d->mp = NULL;
+		rte_eth_dev_close(d->port);
+		return open_err(err, errlen, cfg->device, "the packet pool is not one packed area (af_xdp UMEM)", NULL);
 	}
 	if ((rc = port_start(d, &caps, d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server)) != 0) {
 		log_capture_end(last, sizeof(last));
