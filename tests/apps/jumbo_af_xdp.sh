@@ -14,18 +14,8 @@ need_cmd curl ethtool
 [ -x "$PY" ] || skip "$PY missing"
 need_lib
 
-sns=$(net_ns_new djs)
-kns=$(net_ns_new djk)
-sdev=$(net_tag djs)
-kdev=$(net_tag djk)
-ip -n "$sns" link add "$sdev" type veth peer name "$kdev" netns "$kns" || fail "veth"
-ip -n "$kns" link set "$kdev" mtu 3000
-ip -n "$sns" link set "$sdev" up
-ip -n "$kns" addr add 198.18.9.1/24 dev "$kdev"
-ip -n "$kns" link set "$kdev" up
-# the kernel leaves TCP checksums to a veth's "hardware": frames would reach
-# af_xdp with the checksum not yet filled in
-ip netns exec "$kns" ethtool -K "$kdev" tx off >/dev/null || fail "ethtool -K $kdev tx off"
+net_veth_pair dj 198.18.9.1/24 3000
+sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV kdev=$NET_KDEV
 
 T=$APPS_TMP
 mkdir -p "$T/www"

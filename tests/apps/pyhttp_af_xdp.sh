@@ -12,17 +12,9 @@ need_cmd curl ethtool
 [ -x "$PY" ] || skip "$PY missing"
 need_lib
 
-sns=$(net_ns_new dxs)
-kns=$(net_ns_new dxk)
-sdev=$(net_tag dxs)
-kdev=$(net_tag dxk)
+net_veth_pair dx 198.18.9.1/24
+sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV kdev=$NET_KDEV
 T=$APPS_TMP
-ip -n "$sns" link add "$sdev" type veth peer name "$kdev" netns "$kns" || fail "veth"
-ip -n "$sns" link set "$sdev" up
-ip -n "$kns" addr add 198.18.9.1/24 dev "$kdev"
-ip -n "$kns" link set "$kdev" up
-# the kernel leaves checksums to the veth's "hardware": fill them in before af_xdp
-ip netns exec "$kns" ethtool -K "$kdev" tx off >/dev/null || fail "ethtool -K $kdev tx off"
 
 mkdir -p "$T/www"
 head -c $((16 << 20)) /dev/urandom >"$T/www/big.bin"

@@ -8,17 +8,8 @@ need_cmd ping python3 ethtool
 
 veth_run() {
 	local kind=$1 sdev kdev
-	sns=$(net_ns_new dvs)
-	kns=$(net_ns_new dvk)
-	sdev=$(net_tag dvs)
-	kdev=$(net_tag dvk)
-	ip -n "$sns" link add "$sdev" type veth peer name "$kdev" netns "$kns" || fail "veth"
-	ip -n "$sns" link set "$sdev" up
-	ip -n "$kns" addr add 198.18.8.1/24 dev "$kdev"
-	ip -n "$kns" link set "$kdev" up
-	# the kernel leaves TCP/UDP checksums to a veth's "hardware": frames
-	# would reach af_packet/af_xdp with the checksum not yet filled in
-	ip netns exec "$kns" ethtool -K "$kdev" tx off >/dev/null || fail "ethtool -K $kdev tx off"
+	net_veth_pair dv 198.18.8.1/24
+	sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV kdev=$NET_KDEV
 	kx() { ip netns exec "$kns" "$@"; }
 
 	stack_start "$sns" "$kind:$sdev" 198.18.8.2/24 server tcp 7

@@ -42,6 +42,24 @@ net_ns_new() {
 	echo "$ns"
 }
 
+# net_veth_pair TAG KADDR/PREFIX [KMTU] : a veth pair between two fresh
+# namespaces, for a stack on af_xdp or af_packet: NET_SNS holds NET_SDEV (up,
+# no address: the stack's), NET_KNS holds NET_KDEV (KADDR, MTU KMTU). The
+# kernel leaves TCP/UDP checksums to a veth's "hardware"; they are filled in
+# on the kernel's side, or frames would reach the stack without them.
+net_veth_pair() {
+	NET_SNS=$(net_ns_new "${1}s")
+	NET_KNS=$(net_ns_new "${1}k")
+	NET_SDEV=$(net_tag "${1}s")
+	NET_KDEV=$(net_tag "${1}k")
+	ip -n "$NET_SNS" link add "$NET_SDEV" type veth peer name "$NET_KDEV" netns "$NET_KNS" || fail "veth"
+	[ -z "${3:-}" ] || ip -n "$NET_KNS" link set "$NET_KDEV" mtu "$3"
+	ip -n "$NET_SNS" link set "$NET_SDEV" up
+	ip -n "$NET_KNS" addr add "$2" dev "$NET_KDEV"
+	ip -n "$NET_KNS" link set "$NET_KDEV" up
+	ip netns exec "$NET_KNS" ethtool -K "$NET_KDEV" tx off >/dev/null || fail "ethtool -K $NET_KDEV tx off"
+}
+
 # Wait until interface $2 exists in namespace $1 (empty: this one), up to $3 s.
 net_wait_if() {
 	local ns=$1 dev=$2 secs=${3:-10} i

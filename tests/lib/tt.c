@@ -81,37 +81,26 @@ void tt_advance(struct tt *t, uint64_t ns)
 
 void tt_send(struct tt *t, struct tt_seg s)
 {
-	struct pbuf *p = pbuf_alloc(t->ppool);
-	struct eth_hdr e = { .type = ETH_TYPE_IPV4 };
+	static uint8_t b[65536];
 	struct tcp_hdr h = { .sport = s.sport ? s.sport : TT_RPORT, .dport = s.dport ? s.dport : TT_LPORT,
 			     .seq = s.seq, .ack = s.ack, .flags = s.flags, .opt = s.opt };
 	size_t hl = TCP_HDR_LEN + tcp_opts_len(&s.opt);
 	uint32_t l4 = (uint32_t)hl + s.len;
-	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + l4), .ttl = 64, .frag = IPV4_FLAG_DF,
-			       .proto = IPV4_PROTO_TCP, .src = TT_PEER_IP, .dst = TT_US_IP };
-	uint8_t *b;
 	h.wnd = s.wnd0 ? 0 : s.wnd ? s.wnd : 65535;
-	assert_non_null(p);
-	b = pbuf_append(p, 14 + 20 + l4);
-	assert_non_null(b);
-	memcpy(e.dst, TT_US_MAC, 6);
-	memcpy(e.src, TT_PEER_MAC, 6);
-	eth_hdr_emit(b, &e);
-	ipv4_hdr_emit(b + 14, &ip);
-	tcp_hdr_emit(b + 34, &h);
+	assert_true(l4 <= sizeof(b));
+	tcp_hdr_emit(b, &h);
 	if (s.len)
-		memcpy(b + 34 + hl, s.data, s.len);
-	tcp_cksum_set(b + 34, l4, TT_PEER_IP, TT_US_IP, 0);
-	assert_int_equal(netif_tx_burst(t->peer, &p, 1), 1);
-	tt_advance(t, 0);
+		memcpy(b + hl, s.data, s.len);
+	tcp_cksum_set(b, l4, TT_PEER_IP, TT_US_IP, 0);
+	tt_send_ip(t, TT_PEER_IP, IPV4_PROTO_TCP, b, l4);
 }
 
 void tt_send_ip(struct tt *t, uint32_t src, uint8_t proto, const uint8_t *l4, uint32_t len)
 {
 	struct pbuf *p = pbuf_alloc(t->ppool);
 	struct eth_hdr e = { .type = ETH_TYPE_IPV4 };
-	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + len), .ttl = 64, .proto = proto,
-			       .src = src, .dst = TT_US_IP };
+	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + len), .ttl = 64, .frag = IPV4_FLAG_DF,
+			       .proto = proto, .src = src, .dst = TT_US_IP };
 	uint8_t *b;
 	assert_non_null(p);
 	b = pbuf_append(p, 14 + 20 + len);
@@ -227,18 +216,24 @@ void tt_established(struct tt *t)
 
 void tt_connect(struct tt *t)
 {
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->sock), 0);
+	tt_connect_sock(t);
+}
+
+struct tt_seg tt_connect_sock(struct tt *t)
+{
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_RPORT),
 				 .sin_addr.s_addr = htonl(TT_PEER_IP) };
 	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
 	struct tcp_opts o = { .has = TCP_OPTF_MSS | TCP_OPTF_WS | TCP_OPTF_SACK_OK | TCP_OPTF_TS, .mss = 1460,
 			      .wscale = 7 };
-	struct tt_seg s;
-	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->sock), 0);
+	struct tt_seg s, syn;
 	assert_int_equal(sock_bind(t->sock, &l), 0);
 	assert_int_equal(sock_connect(t->sock, &a), -EINPROGRESS);
 	tt_advance(t, 0);
 	assert_true(tt_recv(t, &s));
 	assert_int_equal(s.flags, TCP_SYN);
+	syn = s;
 	t->iss = s.seq;
 	o.tsval = (uint32_t)(t->now / TT_MS);
 	o.tsecr = s.opt.tsval;
@@ -246,6 +241,7 @@ void tt_connect(struct tt *t)
 		       .sport = TT_RPORT, .dport = TT_LPORT));
 	tt_expect(t, TCP_ACK, t->iss + 1, TT_PEER_ISS + 1);
 	assert_int_equal(tt_state(t), TCP_STATE_ESTABLISHED);
+	return syn;
 }
 
 /* ---- two-stack transfers ---- */

@@ -74,6 +74,8 @@ void tt_syn_received(struct tt *t);
 void tt_established(struct tt *t);
 /* An active open from the stack to the peer: SYN out, SYN-ACK in. */
 void tt_connect(struct tt *t);
+/* The same for a socket already in t->sock (options set); returns its SYN. */
+struct tt_seg tt_connect_sock(struct tt *t);
 /* TS options the peer sends now (tsval = clock ms, tsecr = echo). */
 struct tcp_opts tt_ts(struct tt *t, uint32_t tsecr);
 

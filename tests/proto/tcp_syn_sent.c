@@ -63,11 +63,6 @@ static void test_syn_sent_synack_establishes(void **state)
 static void test_syn_sent_maxseg_caps_the_mss(void **state)
 {
 	struct tt *t = *state;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(TT_RPORT),
-				 .sin_addr.s_addr = htonl(TT_PEER_IP) };
-	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(TT_LPORT) };
-	struct tcp_opts o = { .has = TCP_OPTF_MSS | TCP_OPTF_WS | TCP_OPTF_SACK_OK | TCP_OPTF_TS, .mss = 1460,
-			      .wscale = 7 };
 	static uint8_t data[3000];
 	struct iovec v = { .iov_base = data, .iov_len = sizeof(data) };
 	struct tt_seg s;
@@ -84,18 +79,8 @@ static void test_syn_sent_maxseg_caps_the_mss(void **state)
 	assert_int_equal(sock_setopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &val, sizeof(val)), 0);
 	assert_int_equal(sock_getopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &got, &len), 0);
 	assert_int_equal(got, 1000);
-	assert_int_equal(sock_bind(t->sock, &l), 0);
-	assert_int_equal(sock_connect(t->sock, &a), -EINPROGRESS);
-	tt_advance(t, 0);
-	assert_true(tt_recv(t, &s));
-	assert_int_equal(s.flags, TCP_SYN);
+	s = tt_connect_sock(t);
 	assert_int_equal(s.opt.mss, 1000);
-	t->iss = s.seq;
-	o.tsval = (uint32_t)(t->now / TT_MS);
-	o.tsecr = s.opt.tsval;
-	tt_send(t, SEG(TCP_SYN | TCP_ACK, .seq = TT_PEER_ISS, .ack = t->iss + 1, .wnd = 64240, .opt = o,
-		       .sport = TT_RPORT, .dport = TT_LPORT));
-	tt_expect(t, TCP_ACK, t->iss + 1, TT_PEER_ISS + 1);
 	assert_int_equal(tt_tcb(t)->mss, 988); /* 1000 less the timestamps */
 	assert_int_equal(sock_getopt(t->sock, IPPROTO_TCP, TCP_MAXSEG, &got, &len), 0);
 	assert_int_equal(got, 988);
