@@ -5,7 +5,9 @@
  * exec keeps LD_PRELOAD and DEMI_CONFIG when the program dropped them from
  * the environment it passes on. */
 #include <alloca.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +188,57 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	envp = va_arg(ap, char **);
 	va_end(ap);
 	return execve(path, argv, envp);
+}
+
+/* ---- the runtime's fds and exec ---- */
+
+/* What the runtime opens while it starts (DPDK's tap queues, memfd, epoll,
+ * timerfd, pipes, its sockets) is not the program's: a program it execs
+ * must not inherit it (a child holding a tap open would keep the device
+ * alive after this process ends, and the device could not be reclaimed).
+ * fds open after the start that were not before are made close-on-exec. */
+struct fd_snap *fdsnap_take(void)
+{
+	struct fd_snap *s = calloc(1, sizeof(*s));
+	DIR *d;
+	struct dirent *e;
+
+	if (!s || !(d = opendir("/proc/self/fd"))) {
+		free(s);
+		return NULL;
+	}
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || fd < 0 || fd >= FDSNAP_MAX || fd == dirfd(d))
+			continue;
+		s->bits[fd / 64] |= 1ull << (fd % 64);
+	}
+	closedir(d);
+	return s;
+}
+
+void fdsnap_cloexec_new(struct fd_snap *before)
+{
+	struct fd_snap *now;
+
+	if (!before)
+		return;
+	if ((now = fdsnap_take())) {
+		for (int i = 0; i < FDSNAP_MAX / 64; i++) {
+			uint64_t fresh = now->bits[i] & ~before->bits[i];
+			for (int b = 0; fresh; b++, fresh >>= 1) {
+				int fd = i * 64 + b, fl;
+				if (!(fresh & 1))
+					continue;
+				fl = REAL(fcntl)(fd, F_GETFD);
+				if (fl >= 0 && !(fl & FD_CLOEXEC))
+					REAL(fcntl)(fd, F_SETFD, fl | FD_CLOEXEC);
+			}
+		}
+		free(now);
+	}
+	free(before);
 }
 
 /* ---- privilege drops ---- */

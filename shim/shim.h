@@ -238,6 +238,14 @@ void sig_device_restart(void);
 
 /* ---- fork.c ---- */
 void fork_init(void);
+/* The fds open now (below FDSNAP_MAX), and after the runtime started:
+ * those it opened made close-on-exec; frees the snapshot. */
+#define FDSNAP_MAX 4096
+struct fd_snap {
+	uint64_t bits[FDSNAP_MAX / 64];
+};
+struct fd_snap *fdsnap_take(void);
+void fdsnap_cloexec_new(struct fd_snap *before);
 
 /* ---- init.c ---- */
 extern int shim_ready; /* config loaded */

@@ -119,11 +119,16 @@ static int kernel_set_nonblock(int fd, int on)
 struct stack *shim_stack(void)
 {
 	struct stack *st;
+	struct fd_snap *before = NULL;
 
 	if (shim_rt_failed)
 		return NULL;
 	shim_enter();
+	if (!rt_started())
+		before = fdsnap_take();
 	st = rt_stack();
+	if (before)
+		fdsnap_cloexec_new(before);
 	shim_leave();
 	if (st)
 		sig_device_restart();
