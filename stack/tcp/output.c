@@ -64,8 +64,9 @@ static uint16_t tcp_wnd_field(struct tcb *t, int syn)
 	return (uint16_t)f;
 }
 
-/* SACK blocks from the reassembly queue (RFC 2018 §4): the block holding
- * the latest segment first, then the others in order. */
+/* SACK blocks from the reassembly queue (RFC 2018 §4): a D-SACK first if
+ * data came twice (RFC 2883 §4), then the block holding the latest segment,
+ * then the others in order. */
 static void tcp_sack_blocks(const struct tcb *t, struct tcp_opts *o)
 {
 	struct { uint32_t s, e; } r[TCP_SACK_MAX_BLOCKS + 1];
@@ -83,6 +84,8 @@ static void tcp_sack_blocks(const struct tcb *t, struct tcp_opts *o)
 			first = n - 1;
 	}
 	o->nsack = 0;
+	if (t->dsack)
+		o->sack[o->nsack].start = t->dsack_s, o->sack[o->nsack++].end = t->dsack_e;
 	if (first >= 0)
 		o->sack[o->nsack].start = r[first].s, o->sack[o->nsack++].end = r[first].e;
 	for (int i = 0; i < n && o->nsack < TCP_SACK_MAX_BLOCKS; i++)
@@ -143,7 +146,7 @@ static int tcp_xmit(struct tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
 	} else {
 		if (t->flags & TF_TS_OK)
 			h.opt.has = TCP_OPTF_TS, h.opt.tsval = tcp_ts_now(t), h.opt.tsecr = t->ts_recent;
-		if ((t->flags & TF_SACK_OK) && t->ooo)
+		if ((t->flags & TF_SACK_OK) && (t->ooo || t->dsack))
 			tcp_sack_blocks(t, &h.opt);
 	}
 	if (flags & TCP_ACK)
@@ -161,6 +164,7 @@ static int tcp_xmit(struct tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
 		tcp_copy_out(t, seq - t->snd_una, len, b + hl);
 	p->l4_len = (uint16_t)hl;
 	if (flags & TCP_ACK) {
+		t->dsack = 0; /* reported once (RFC 2883 §4) */
 		t->last_ack_sent = t->rcv_nxt;
 		t->unacked_segs = 0;
 		t->flags &= ~TF_ACK_NOW;
@@ -249,7 +253,7 @@ int tcp_challenge_ok(struct stack *st)
 uint32_t tcp_seg_room(const struct tcb *t)
 {
 	uint32_t room = t->mss;
-	if ((t->flags & TF_SACK_OK) && t->ooo) {
+	if ((t->flags & TF_SACK_OK) && (t->ooo || t->dsack)) {
 		uint32_t sack = (t->flags & TF_TS_OK) ? 28 : 36;
 		room = t->mss_clamp > sack + 12 ? t->mss_clamp - sack - ((t->flags & TF_TS_OK) ? 12 : 0) : 1;
 		if (room > t->mss)

@@ -45,6 +45,25 @@ static int tcp_in_paws(struct tcb *t, struct tcp_seg *seg)
 
 /* Step 1: "There are four cases for the acceptability test for an
  * incoming segment" — then trim it to the window. */
+/* RFC 2883: [s, e) arrived twice; the next ACK reports it as its first SACK
+ * block (a D-SACK), which lets the sender see a spurious retransmission. */
+static void tcp_dsack_set(struct tcb *t, uint32_t s, uint32_t e)
+{
+	if (!(t->flags & TF_SACK_OK) || !seq_lt(s, e))
+		return;
+	if (t->dsack && seq_leq(t->dsack_s, e) && seq_geq(t->dsack_e, s)) { /* touching: one block */
+		if (seq_lt(s, t->dsack_s))
+			t->dsack_s = s;
+		if (seq_gt(e, t->dsack_e))
+			t->dsack_e = e;
+	} else {
+		t->dsack_s = s;
+		t->dsack_e = e;
+	}
+	t->dsack = 1;
+	STAT_INC(t->st, TCP_DSACK_SENT);
+}
+
 static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 {
 	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
@@ -67,8 +86,11 @@ static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 	if (!ok) {
 		if (!(seg->h.flags & TCP_RST)) {
 			t->flags |= TF_ACK_NOW;
-			if (seq_lt(seq, t->rcv_nxt))
+			if (seq_lt(seq, t->rcv_nxt)) {
 				STAT_INC(t->st, TCP_DUP_SEGS);
+				if (seg->len)
+					tcp_dsack_set(t, seq, seq_lt(seq + seg->len, t->rcv_nxt) ? seq + seg->len : t->rcv_nxt);
+			}
 		}
 		STAT_INC(t->st, (seg->h.flags & TCP_RST) ? DROP_TCP_RST_OUT_OF_WINDOW : DROP_TCP_SEQ);
 		return TCP_IN_DONE;
@@ -77,6 +99,8 @@ static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 		uint32_t d = t->rcv_nxt - seq;
 		STAT_INC(t->st, TCP_DUP_SEGS);
 		t->flags |= TF_ACK_NOW;
+		if (seg->len)
+			tcp_dsack_set(t, seq, d < seg->len ? t->rcv_nxt : seq + seg->len);
 		if (d >= seg->len) {
 			if (d > seg->len)
 				seg->h.flags &= (uint8_t)~TCP_FIN;
@@ -465,6 +489,7 @@ static void tcp_reass_insert(struct tcb *t, struct tcp_seg *seg)
 	}
 	if (prev && seq_gt(ooo_end(prev), seq)) {
 		uint32_t d = ooo_end(prev) - seq;
+		tcp_dsack_set(t, seq, seq + (d < p->len ? d : p->len)); /* queued already */
 		if (d >= p->len) {
 			STAT_INC(t->st, TCP_DUP_SEGS);
 			return;

@@ -123,6 +123,8 @@ struct tcb {
 	/* reassembly queue: sorted by seq (user[0]) */
 	struct pbuf *ooo;
 	uint32_t ooo_bytes, ooo_pbufs, ooo_last_seq;
+	uint32_t dsack_s, dsack_e;    /* RFC 2883: data received twice, for the next ACK's first block */
+	uint8_t dsack;                /* dsack_s..dsack_e is set */
 
 	/* RTT (RFC 6298), microseconds */
 	uint32_t srtt_us, rttvar_us, rto_ms;

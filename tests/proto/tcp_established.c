@@ -95,6 +95,59 @@ static void test_established_out_of_order_acked_with_sack(void **state)
 	assert_memory_equal(buf, "abcdefghij012345", 16);
 }
 
+/* RFC 2883: data that arrives twice is reported in the next ACK's first
+ * SACK block, below the ACK (whole or partly old) or inside a later block
+ * (a queued out-of-order segment again); once, then no more. */
+static void test_established_duplicate_data_gets_dsack(void **state)
+{
+	struct tt *t = *state;
+	struct tt_seg s;
+	tt_established(t);
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd = 502, .data = "0123456789", .len = 10,
+		       .opt = tt_ts(t, 0)));
+	tt_advance(t, 200 * TT_MS); /* the delayed ACK of P1 + 10 */
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 10);
+	assert_false(s.opt.has & TCP_OPTF_SACK);
+	/* the same segment again: D-SACK below the ACK */
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd = 502, .data = "0123456789", .len = 10,
+		       .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 10);
+	assert_true(s.opt.has & TCP_OPTF_SACK);
+	assert_int_equal(s.opt.nsack, 1);
+	assert_int_equal(s.opt.sack[0].start, P1);
+	assert_int_equal(s.opt.sack[0].end, P1 + 10);
+	assert_int_equal(t->st->ctr.v[TCP_DSACK_SENT], 1);
+	/* partly old, partly new: the old part only, and the new part taken */
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 5, .ack = t->iss + 1, .wnd = 502, .data = "56789abcde", .len = 10,
+		       .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 15);
+	assert_int_equal(s.opt.nsack, 1);
+	assert_int_equal(s.opt.sack[0].start, P1 + 5);
+	assert_int_equal(s.opt.sack[0].end, P1 + 10);
+	/* an out-of-order segment, then the same again: D-SACK first, inside
+	 * the SACK block that follows it */
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 20, .ack = t->iss + 1, .wnd = 502, .data = "kkkkk", .len = 5,
+		       .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 15);
+	assert_int_equal(s.opt.nsack, 1);
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 20, .ack = t->iss + 1, .wnd = 502, .data = "kkkkk", .len = 5,
+		       .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 15);
+	assert_int_equal(s.opt.nsack, 2);
+	assert_int_equal(s.opt.sack[0].start, P1 + 20);
+	assert_int_equal(s.opt.sack[0].end, P1 + 25);
+	assert_int_equal(s.opt.sack[1].start, P1 + 20);
+	assert_int_equal(s.opt.sack[1].end, P1 + 25);
+	/* reported once: the next ACK has the plain SACK block only */
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 30, .ack = t->iss + 1, .wnd = 502, .data = "m", .len = 1,
+		       .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 15);
+	assert_int_equal(s.opt.nsack, 2);
+	assert_int_equal(s.opt.sack[0].start, P1 + 30);
+	assert_int_equal(s.opt.sack[1].start, P1 + 20);
+	assert_int_equal(t->st->ctr.v[TCP_DSACK_SENT], 3);
+}
+
 static void test_established_unacked_data_retransmitted_after_rto(void **state)
 {
 	struct tt *t = *state;
@@ -669,6 +722,7 @@ int main(void)
 		T(test_established_two_full_segments_ack_at_once),
 		T(test_established_send_data_segment),
 		T(test_established_out_of_order_acked_with_sack),
+		T(test_established_duplicate_data_gets_dsack),
 		T(test_established_unacked_data_retransmitted_after_rto),
 		T(test_established_rst_in_window_not_exact_gets_challenge_ack),
 		T(test_established_rst_exact_resets),
