@@ -583,6 +583,35 @@ static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 	return rc;
 }
 
+/* af_xdp gives no rx interrupt, but its XDP socket is readable while its rx
+ * ring holds frames: the one AF_XDP socket of the process (the driver keeps
+ * its fd to itself), found among the open fds, or -1. */
+static int xsk_fd_find(void)
+{
+	char path[32];
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = -1;
+
+	if (!dir)
+		return -1;
+	while (found < 0 && (e = readdir(dir))) {
+		int fd = atoi(e->d_name), dom = 0;
+		socklen_t l = sizeof(dom);
+		struct stat st;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(dir))
+			continue;
+		snprintf(path, sizeof(path), "%d", fd);
+		if (fstatat(dirfd(dir), path, &st, 0) != 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		/* the kernel's answer, not an interposed getsockopt's */
+		if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &dom, &l) == 0 && dom == AF_XDP)
+			found = fd;
+	}
+	closedir(dir);
+	return found;
+}
+
 static int fd_is_eventfd(int fd)
 {
 	char path[64], target[64];
@@ -744,6 +773,8 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	}
 	log_capture_end(last, sizeof(last));
 	d->started = 1;
+	if (d->wait_fd < 0 && d->spec.kind == DPDK_KIND_AF_XDP)
+		d->wait_fd = xsk_fd_find();
 	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
 	if (d->wait_fd >= 0) {
 		rte_eth_dev_rx_intr_disable(d->port, 0);
