@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -583,11 +584,13 @@ static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 	return rc;
 }
 
-/* af_xdp gives no rx interrupt, but its XDP socket is readable while its rx
- * ring holds frames: the one AF_XDP socket of the process (the driver keeps
- * its fd to itself), found among the open fds, or -1. */
-static int xsk_fd_find(void)
+/* af_xdp and af_packet give no rx interrupt, but their socket is readable
+ * while its rx ring holds frames: the driver's socket (it keeps the fd to
+ * itself), found among the open fds: the one of that family bound to the
+ * interface, or -1. */
+static int ring_fd_find(int family, const char *iface)
 {
+	unsigned idx = if_nametoindex(iface);
 	char path[32];
 	DIR *dir = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -604,9 +607,16 @@ static int xsk_fd_find(void)
 		snprintf(path, sizeof(path), "%d", fd);
 		if (fstatat(dirfd(dir), path, &st, 0) != 0 || !S_ISSOCK(st.st_mode))
 			continue;
-		/* the kernel's answer, not an interposed getsockopt's */
-		if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &dom, &l) == 0 && dom == AF_XDP)
-			found = fd;
+		/* the kernel's answers, not an interposed call's */
+		if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &dom, &l) != 0 || dom != family)
+			continue;
+		if (family == AF_PACKET) {
+			struct sockaddr_ll sll;
+			socklen_t sl = sizeof(sll);
+			if (syscall(SYS_getsockname, fd, &sll, &sl) != 0 || (unsigned)sll.sll_ifindex != idx)
+				continue;
+		}
+		found = fd;
 	}
 	closedir(dir);
 	return found;
@@ -774,7 +784,9 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	log_capture_end(last, sizeof(last));
 	d->started = 1;
 	if (d->wait_fd < 0 && d->spec.kind == DPDK_KIND_AF_XDP)
-		d->wait_fd = xsk_fd_find();
+		d->wait_fd = ring_fd_find(AF_XDP, d->spec.iface);
+	else if (d->wait_fd < 0 && d->spec.kind == DPDK_KIND_AF_PACKET)
+		d->wait_fd = ring_fd_find(AF_PACKET, d->spec.iface);
 	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
 	if (d->wait_fd >= 0) {
 		rte_eth_dev_rx_intr_disable(d->port, 0);

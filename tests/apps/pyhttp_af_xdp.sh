@@ -6,6 +6,7 @@
 # then once more; every byte is compared. Each download cycles more mbufs than
 # the pool holds, so an mbuf outside the af_xdp UMEM (the kernel rejects its
 # descriptors: sends stall, then the port goes dead) cannot go unnoticed.
+# KIND=af_packet runs the same on af_packet (tests/apps/pyhttp_af_packet.sh).
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
 need_cmd curl ethtool
@@ -19,7 +20,8 @@ T=$APPS_TMP
 mkdir -p "$T/www"
 head -c $((16 << 20)) /dev/urandom >"$T/www/big.bin"
 want=$(apps_sha "$T/www/big.bin")
-apps_conf "$T/demi.conf" "af_xdp:$sdev" 198.18.9.2/24 "listen = 8000"
+KIND=${KIND:-af_xdp}
+apps_conf "$T/demi.conf" "$KIND:$sdev" 198.18.9.2/24 "listen = 8000"
 # started directly (not through apps_preload) so that $! is the server itself
 ip netns exec "$sns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/demi.conf" \
 	$PY -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" >"$T/http.log" 2>&1 &
@@ -55,8 +57,8 @@ kill -INT $srv 2>/dev/null
 for ((i = 0; i < 100; i++)); do kill -0 $srv 2>/dev/null || break; sleep 0.05; done
 kill -9 $srv 2>/dev/null
 wait $srv 2>/dev/null
-# af_xdp has no rx interrupt: an idle stack sleeps on its XDP socket, which
-# the device's frames wake (not a timer's naps)
+# af_xdp and af_packet have no rx interrupt: an idle stack sleeps on the
+# driver's socket, which the device's frames wake (not a timer's naps)
 woke=$("$DEMI_TOP/build/demistat" "$srv" | awk '$1 == "RT_WAKE_DEVICE" {print $2}')
 [ "${woke:-0}" -gt 0 ] || { "$DEMI_TOP/build/demistat" "$srv"; fail "no sleep ended by the device"; }
-echo "python3 http.server on af_xdp over veth: 9 x 16 MiB, 4 of them at once, byte-exact; $woke sleeps ended by frames"
+echo "python3 http.server on $KIND over veth: 9 x 16 MiB, 4 of them at once, byte-exact; $woke sleeps ended by frames"
