@@ -392,8 +392,13 @@ static void exec_count(void)
 	/* posix_spawn runs no fork handlers: close-on-exec alone */
 	char *argv[] = {"nestflow", "fds", NULL};
 	fflush(stdout);
-	T("posix_spawn", posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ));
-	T("spawned program exits", waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	{
+		/* reported once the child is done, so its line always comes first */
+		int rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+		int ex = rc == 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		T("posix_spawn", rc);
+		T("spawned program exits", ex);
+	}
 }
 
 /* The peer closes once it reads our end of stream. */
