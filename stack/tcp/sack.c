@@ -11,6 +11,7 @@ void tcp_sb_reset(struct tcp_scoreboard *sb)
 	sb->sacked_bytes = 0;
 	sb->high_sacked = 0;
 	sb->lost_valid = 0;
+	sb->dupthresh = TCP_DUPTHRESH;
 }
 
 void tcp_sb_mark_lost(struct tcp_scoreboard *sb, uint32_t end)
@@ -120,7 +121,7 @@ int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss)
 		bytes += r->end - (seq_gt(r->start, seq) ? r->start : seq + 1);
 		ranges++;
 	}
-	return ranges >= TCP_DUPTHRESH || bytes > (TCP_DUPTHRESH - 1) * mss;
+	return ranges >= (int)sb->dupthresh || bytes > (sb->dupthresh - 1) * mss;
 }
 
 /* The unSACKed stretch starting at s, cut at mss, the next SACKed range and end. */

@@ -8,6 +8,7 @@
 
 #define TCP_SB_MAX      32
 #define TCP_DUPTHRESH   3
+#define TCP_REORDER_MAX 127 /* the most DupThresh grows to (Linux: 300) */
 
 struct tcp_sack_block {
 	uint32_t start, end; /* [start, end) */
@@ -20,6 +21,8 @@ struct tcp_scoreboard {
 	uint32_t high_sacked; /* highest end SACKed; valid when n > 0 */
 	uint32_t lost_end;    /* unSACKed bytes below it are lost (RACK's verdict) */
 	int lost_valid;
+	uint32_t dupthresh;   /* segments SACKed above a hole that make it lost: TCP_DUPTHRESH,
+			       * raised when the path proves to reorder more (RFC 4653 §3) */
 };
 
 void tcp_sb_reset(struct tcp_scoreboard *sb);

@@ -182,6 +182,7 @@ void tcp_in_enter_recovery(struct tcb *t)
 	STAT_INC(t->st, TCP_FAST_RETRANS);
 	t->undo_cc = t->cc;
 	t->undo_seq = t->snd_una;
+	t->undo_fack = t->sb.n ? t->sb.high_sacked : t->snd_una;
 	t->undo_tsval = tcp_ts_now(t); /* the TSval the retransmission carries */
 	t->flags &= ~TF_UNDO_OK;
 	t->cco->on_loss(&t->cc, tcp_flight(t), t->st->now);
@@ -232,7 +233,7 @@ static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sac
 		return;
 	}
 	t->dupacks++;
-	if ((t->dupacks >= TCP_DUPTHRESH ||
+	if ((t->dupacks >= t->sb.dupthresh ||
 	     ((t->flags & TF_SACK_OK) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss))) &&
 	    seq_geq(t->snd_una, t->recover))
 		tcp_in_enter_recovery(t);
@@ -254,6 +255,18 @@ static void tcp_in_undo_spurious(struct tcb *t, const struct tcp_seg *seg)
 	if (t->sb.n && seq_gt(t->sb.high_sacked, seg->h.ack))
 		return; /* other holes remain: maybe losses, no undo */
 	STAT_INC(t->st, TCP_SPURIOUS_RECOVERIES);
+	/* the path reorders: as far as the data SACKed when recovery began ran
+	 * ahead of the segment that was only late, DupThresh grows to wait that
+	 * long next time (RFC 4653 §3, as Linux's tp->reordering) */
+	if (seq_gt(t->undo_fack, t->undo_seq)) {
+		uint32_t degree = (t->undo_fack - t->undo_seq + t->mss - 1) / t->mss + 1;
+		if (degree > TCP_REORDER_MAX)
+			degree = TCP_REORDER_MAX;
+		if (degree > t->sb.dupthresh) {
+			t->sb.dupthresh = degree;
+			STAT_INC(t->st, TCP_REORDER_RAISED);
+		}
+	}
 	t->undo_cc.mss = t->cc.mss;
 	t->cc = t->undo_cc;
 	t->recover = seg->h.ack; /* no reduction stands: the next loss may recover */

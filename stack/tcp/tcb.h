@@ -138,6 +138,7 @@ struct tcb {
 	struct tcp_cc cc;
 	struct tcp_cc undo_cc;        /* the window before recovery, for its undo */
 	uint32_t undo_seq, undo_tsval, undo_retrans; /* the first retransmission */
+	uint32_t undo_fack;           /* the highest SACKed when recovery began */
 	const struct tcp_cc_ops *cco;
 	struct tcp_scoreboard sb;
 

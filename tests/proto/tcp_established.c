@@ -634,6 +634,43 @@ static void test_established_spurious_fast_retransmit_undone(void **state)
 	assert_true(tt_tcb(t)->cc.cwnd >= cwnd);
 }
 
+/* RFC 4653 §3: after a recovery proved to be reordering, DupThresh grows to
+ * the reordering seen (4 segments SACKed beyond the late one: 5), so the
+ * next hole waits for 5 SACKed segments, not 3, before a retransmission. */
+static void test_established_reordering_raises_dupthresh(void **state)
+{
+	struct tt *t = *state;
+	static char d[8 * 1448];
+	uint32_t ts, cwnd, base;
+	struct tt_seg s;
+	spurious_setup(t, &ts, &cwnd);
+	base = t->iss + 1 + 8 * 1448;
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = tt_ts(t, ts)));
+	assert_int_equal(t->st->ctr.v[TCP_REORDER_RAISED], 1);
+	assert_int_equal(tt_tcb(t)->sb.dupthresh, 5);
+	while (tt_recv(t, &s))
+		;
+	assert_int_equal(tsend(t->sock, d, sizeof(d)), (ssize_t)sizeof(d));
+	tt_advance(t, 0);
+	while (tt_recv(t, &s))
+		;
+	tt_advance(t, 5 * TT_MS);
+	for (int i = 1; i <= 5; i++) {
+		struct tcp_opts o = tt_ts(t, s.opt.tsval);
+		o.has |= TCP_OPTF_SACK;
+		o.nsack = 1;
+		o.sack[0].start = base + 1448;
+		o.sack[0].end = base + 1448u * (uint32_t)(i + 1);
+		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = base, .wnd = 502, .opt = o));
+		if (i < 5) { /* 1 to 4 segments beyond the hole: reordering, wait */
+			assert_false(tt_tcb(t)->flags & TF_IN_RECOVERY);
+			tt_expect_nothing(t);
+		}
+	}
+	s = tt_expect(t, TCP_ACK, base, P1); /* the fifth: lost, retransmitted */
+	assert_true(tt_tcb(t)->flags & TF_IN_RECOVERY);
+}
+
 /* The ACK echoes the retransmission's timestamp: a real loss, no undo. */
 static void test_established_genuine_fast_retransmit_kept(void **state)
 {
@@ -735,6 +772,7 @@ int main(void)
 		T(test_established_probe_timeout_repairs_hole_below_sack),
 		T(test_established_probe_ack_marks_earlier_segments_lost),
 		T(test_established_spurious_fast_retransmit_undone),
+		T(test_established_reordering_raises_dupthresh),
 		T(test_established_genuine_fast_retransmit_kept),
 		T(test_established_ack_seq_within_peer_zero_window),
 		T(test_established_rto_probes_a_closed_window),
