@@ -80,10 +80,31 @@ ssize_t sock_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags
 	return s->ops->recv(s, iov, iovcnt, flags, from);
 }
 
+static int sock_is_listener(struct sock *s)
+{
+	int on = 0;
+	socklen_t l = sizeof(on);
+	return s->type == SOCK_STREAM && s->proto && s->ops->getopt &&
+	       s->ops->getopt(s, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) == 0 && on;
+}
+
 int sock_shutdown(struct sock *s, int how)
 {
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
 		return -EINVAL;
+	if (sock_is_listener(s)) {
+		/* Linux's inet_shutdown() on a listener: SHUT_WR does nothing;
+		 * SHUT_RD stops listening (queued connections are reset) and
+		 * wakes a blocked accept, which then fails with EINVAL, the way
+		 * another thread unblocks a server's accept */
+		if (how == SHUT_WR)
+			return 0;
+		if (s->ops->close)
+			s->ops->close(s); /* the handle stays, without a protocol state */
+		s->proto = NULL;
+		sock_wake(s);
+		return 0;
+	}
 	return s->ops->shutdown ? s->ops->shutdown(s, how) : -ENOTCONN;
 }
 
