@@ -152,6 +152,11 @@ static void item_sync(struct sepoll *ep, struct sitem *it)
 	int want_kernel = ss->state != SS_BYPASS || ss->klistening;
 
 	item_counts(ep, it, -1);
+	/* fd lifetime: it->fd or ep->fd closed (and maybe reused) by another
+	 * thread: the kernel already dropped the registration; never make one
+	 * on a file that is not this item's */
+	if (fdtab_get(it->fd) != &ss->h || fdtab_get(ep->fd) != &ep->h)
+		want_kernel = it->in_kernel = 0;
 	if (it->in_kernel && !want_kernel) {
 		REAL(epoll_ctl)(ep->fd, EPOLL_CTL_DEL, it->fd, NULL);
 		it->in_kernel = 0;
@@ -325,7 +330,7 @@ static int ep_ctl_mod(struct sitem *it, int epfd, struct epoll_event *ev)
 	return 0;
 }
 
-SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+static int ep_ctl_pinned(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct sepoll *ep;
 	struct ssock *ss;
@@ -367,6 +372,23 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	pthread_mutex_unlock(&ep->mu);
 	pthread_mutex_unlock(&shim_mu);
 	return (int)shim_ret(rc);
+}
+
+/* fd lifetime: the epoll set and the socket stay allocated for the call,
+ * however another thread closes or reuses their fds meanwhile. */
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct fobj *pe, *pf;
+	int r;
+
+	if (SHIM_INSIDE())
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	pe = fdtab_hold(epfd);
+	pf = fdtab_hold(fd);
+	r = ep_ctl_pinned(epfd, op, fd, ev);
+	fobj_release(pf);
+	fobj_release(pe);
+	return r;
 }
 
 /* ---- epoll_wait ---- */
@@ -566,12 +588,18 @@ static int ep_run(int epfd, struct epoll_event *ev, int max, uint64_t deadline, 
 {
 	sigset_t old;
 	int r, kernel_only;
+	struct fobj *pin = fdtab_hold(epfd); /* fd lifetime: the set outlives a close meanwhile */
 
+	if (!ep_of(pin)) {
+		fobj_release(pin);
+		return 0;
+	}
 	if (sigmask)
 		pthread_sigmask(SIG_SETMASK, sigmask, &old);
 	r = ep_wait(epfd, ev, max, deadline, zero, &kernel_only);
 	if (sigmask)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	fobj_release(pin);
 	if (kernel_only)
 		return 0;
 	*out = (int)shim_ret(r);
@@ -580,8 +608,15 @@ static int ep_run(int epfd, struct epoll_event *ev, int max, uint64_t deadline, 
 
 static int ep_mixed(int epfd)
 {
-	struct sepoll *ep;
-	return !SHIM_INSIDE() && (ep = ep_of(fdtab_get(epfd))) && (ep->nuser > 0);
+	struct fobj *pin;
+	int r;
+
+	if (SHIM_INSIDE() || !fdtab_get(epfd))
+		return 0;
+	pin = fdtab_hold(epfd);
+	r = ep_of(pin) && ep_of(pin)->nuser > 0;
+	fobj_release(pin);
+	return r;
 }
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
