@@ -9,7 +9,9 @@
 #   once by a new connection that sees only its own data, an epoll member
 #   leaving the set with its last close;
 # then a stress run of close/dup2/shutdown racing blocked calls and the
-# reuse of the number, which must end, without a crash, on both.
+# reuse of the number, which must end, without a crash, on both. Both run
+# once more with the whole library built with ASan+UBSan
+# (build/asan/libdemi.so): no memory error, the same output.
 . "$(dirname "$0")/../lib/shim.sh"
 need_root
 need_cmd python3
@@ -22,7 +24,7 @@ ns=$(net_ns_new dfl)
 ex() { ip netns exec "$ns" "$@"; }
 T=$SHIM_TMP
 [ -n "${KEEP:-}" ] && T=$KEEP
-ROUNDS=${ROUNDS:-100}
+ROUNDS=${ROUNDS:-50}
 
 # run MODE OUT ADDR ARGS [env...]: the peer on PORT, then fdlife ARGS; in
 # shim mode the tap ($TAP, kernel end $KEND) appears when the stack starts
@@ -36,12 +38,12 @@ run() {
 	ex env "$@" timeout 240 "$PROG" ${args/ADDR/$addr} >"$out" 2>"$out.err" &
 	local pid=$!
 	net_kill_at_exit $pid
-	if [ "$mode" = shim ]; then
+	if [ "$mode" != kernel ]; then
 		net_wait_if "$ns" "$TAP" 20 || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
 		ip -n "$ns" addr add "$KEND" dev "$TAP"
 		ip -n "$ns" link set "$TAP" up
 	fi
-	wait $pid || { local prc=$?; tail -5 "$out" "$out.err"; fail "fdlife $args ($mode): exit $prc"; }
+	wait $pid || { local prc=$?; tail -n 5 "$out" "$out.err"; fail "fdlife $args ($mode): exit $prc"; }
 	wait $ppid || { cat "$out.peer"; fail "the peer of fdlife $args ($mode)"; }
 }
 
@@ -59,6 +61,11 @@ level = info
 CONF
 }
 
+ASAN_LIB=$DEMI_TOP/build/asan/libdemi.so
+ASAN_RT=$(${CC:-gcc} -print-file-name=libasan.so)
+modes="shim"
+[ -f "$ASAN_LIB" ] && [ -f "$ASAN_RT" ] && modes="shim asan"
+
 rc=0
 for what in ${WHAT:-cases stress}; do
 	case $what in
@@ -66,17 +73,24 @@ for what in ${WHAT:-cases stress}; do
 	stress) PORT=9613 args="stress ADDR $PORT $ROUNDS" ;;
 	esac
 	run kernel "$T/$what.kernel" 127.0.0.1 "$args"
-	TAP=$(net_tag dflt) KEND=198.18.14.1/24
-	conf "$T/$what.conf" "$TAP" 198.18.14.2/24
-	run shim "$T/$what.shim" 198.18.14.1 "$args" LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/$what.conf"
-	if diff -u "$T/$what.kernel" "$T/$what.shim"; then
-		echo "$what: $(wc -l <"$T/$what.kernel") observations identical on the kernel and bypassed"
-	else
-		rc=1
-	fi
-	echo "$what under the shim, stderr:"; sed 's/^/  /' "$T/$what.shim.err" | grep -v "on the stack" | head -20
-	grep -q "fd [0-9]*: on the stack (bypassed: \[bypass\] connect" "$T/$what.shim.err" ||
-		fail "$what: the connections were not bypassed"
+	for mode in $modes; do
+		TAP=$(net_tag dflt) KEND=198.18.14.1/24
+		conf "$T/$what.$mode.conf" "$TAP" 198.18.14.2/24
+		env=(LD_PRELOAD="$DEMI_LIB")
+		[ $mode = asan ] && env=(LD_PRELOAD="$ASAN_RT:$ASAN_LIB"
+			ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
+		run $mode "$T/$what.$mode" 198.18.14.1 "$args" "${env[@]}" DEMI_CONFIG="$T/$what.$mode.conf"
+		if diff -u "$T/$what.kernel" "$T/$what.$mode"; then
+			echo "$what ($mode): $(wc -l <"$T/$what.kernel") observations identical on the kernel and bypassed"
+		else
+			rc=1
+		fi
+		echo "$what ($mode), stderr:"; sed 's/^/  /' "$T/$what.$mode.err" | grep -v "on the stack" | head -20
+		grep -q "fd [0-9]*: on the stack (bypassed: \[bypass\] connect" "$T/$what.$mode.err" ||
+			fail "$what ($mode): the connections were not bypassed"
+		grep -q "runtime error\|ERROR: AddressSanitizer" "$T/$what.$mode.err" && fail "$what ($mode): sanitizer report"
+	done
 done
-grep -q "fd [0-9]*: on the stack (bypassed: \[bypass\] listen" "$T/cases.shim.err" || fail "the listener was not bypassed"
+[ -z "${WHAT:-}" ] && { grep -q "fd [0-9]*: on the stack (bypassed: \[bypass\] listen" "$T/cases.shim.err" ||
+	fail "the listener was not bypassed"; }
 [ $rc -eq 0 ] || fail "bypassed runs differ from the kernel"
