@@ -911,94 +911,45 @@ SHIM_EXPORT int shutdown(int fd, int how)
 	SS_CALL(REAL(shutdown)(fd, how), ss_shutdown(ss_, fd, how));
 }
 
-/* A kernel socket (for good) is closed outside shim_mu: its close may linger
- * (SO_LINGER). Anything else is closed under it, together with emptying the
- * slot, so that a call of another thread that checks ss_fd_is() under
- * shim_mu never hands the kernel a number that already names a new file. */
-static int close_outside(struct fobj *o)
-{
-	struct ssock *ss = ss_of(o);
-	return ss && ss->state == SS_KERNEL;
-}
-
+/* The slot is emptied under shim_mu before the number is released: a call
+ * of another thread that checks ss_fd_is() under shim_mu and then hands fd
+ * to the kernel can never reach a file reopened at that number. The last
+ * reference frees (the stack socket closes, epoll memberships go); a call
+ * still blocked on it keeps it until it returns. */
 SHIM_EXPORT int close(int fd)
 {
-	struct fobj *o;
-	int rc, e;
-
-	if (SHIM_INSIDE() || !fdtab_get(fd))
-		return REAL(close)(fd);
-	pthread_mutex_lock(&shim_mu);
-	o = fdtab_take(fd);
-	if (o && close_outside(o)) {
-		fobj_put(o);
+	if (!SHIM_INSIDE() && fdtab_get(fd)) {
+		pthread_mutex_lock(&shim_mu);
+		fobj_put(fdtab_take(fd));
 		pthread_mutex_unlock(&shim_mu);
-		return REAL(close)(fd);
 	}
-	rc = REAL(close)(fd);
-	e = errno;
-	/* the last reference frees (the stack socket closes, epoll memberships
-	 * go); a call still blocked on it keeps it until it returns */
-	fobj_put(o);
+	return REAL(close)(fd);
+}
+
+static void fd_forget_range(unsigned first, unsigned last)
+{
+	pthread_mutex_lock(&shim_mu);
+	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
+		if (fdtab_get((int)fd))
+			fobj_put(fdtab_take((int)fd));
 	pthread_mutex_unlock(&shim_mu);
-	errno = e;
-	return rc;
-}
-
-/* close_range and closefrom: the slots are emptied before the numbers are
- * released, under shim_mu, so a socket another thread opens at once at one
- * of them keeps its entry. */
-static void fd_forget_range(unsigned first, unsigned last, struct fobj **keep, int *nkeep, int max)
-{
-	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++) {
-		if (!fdtab_get((int)fd))
-			continue;
-		struct fobj *o = fdtab_take((int)fd);
-		if (*nkeep < max)
-			keep[(*nkeep)++] = o;
-		else
-			fobj_put(o);
-	}
-}
-
-static void fd_put_all(struct fobj **keep, int n)
-{
-	for (int i = 0; i < n; i++)
-		fobj_put(keep[i]);
 }
 
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	struct fobj *keep[64];
-	int n = 0, rc, e;
-
-	if (SHIM_INSIDE() || (flags & CLOSE_RANGE_CLOEXEC) || first > last ||
-	    (flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
-		return REAL(close_range)(first, last, flags);
-	pthread_mutex_lock(&shim_mu);
-	fd_forget_range(first, last, keep, &n, 64);
-	rc = REAL(close_range)(first, last, flags);
-	e = errno;
-	fd_put_all(keep, n);
-	pthread_mutex_unlock(&shim_mu);
-	errno = e;
-	return rc;
+	/* forgotten first (as close): a socket another thread opens at once
+	 * at one of the numbers keeps its entry */
+	if (!SHIM_INSIDE() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last &&
+	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
+		fd_forget_range(first, last);
+	return REAL(close_range)(first, last, flags);
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
-	struct fobj *keep[64];
-	int n = 0;
-
-	if (SHIM_INSIDE() || lowfd < 0) {
-		REAL(closefrom)(lowfd);
-		return;
-	}
-	pthread_mutex_lock(&shim_mu);
-	fd_forget_range((unsigned)lowfd, ~0u, keep, &n, 64);
+	if (!SHIM_INSIDE() && lowfd >= 0)
+		fd_forget_range((unsigned)lowfd, ~0u);
 	REAL(closefrom)(lowfd);
-	fd_put_all(keep, n);
-	pthread_mutex_unlock(&shim_mu);
 }
 
 /* newfd now refers to what fd refers to (or to nothing the shim tracks). */
@@ -1019,8 +970,9 @@ SHIM_EXPORT int dup(int fd)
 	return r;
 }
 
-/* dup2/dup3 over a tracked fd2 close it as close() does: the kernel's
- * replacement and the slot's under shim_mu together. */
+/* dup2/dup3 replace the file at fd2 before the shim can see it: the
+ * kernel's replacement and the slot's are made under shim_mu together, so
+ * that ss_fd_is() never vouches for a number that names the new file. */
 static int fd_dup_over(int fd, int fd2, int flags, int three)
 {
 	struct fobj *old = NULL;

@@ -31,6 +31,16 @@
 static const char *peer_addr;
 static unsigned short peer_port, lport;
 
+static void timeo(int s, int name, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	if (setsockopt(s, SOL_SOCKET, name, &tv, sizeof(tv)) != 0)
+		DIE("setsockopt timeout");
+}
+
+/* A connection to the peer. It has a receive timeout from the start: in
+ * the stress rounds a recv may begin after its number was reused (a race
+ * of the program itself, on Linux too) and must end all the same. */
 static int conn(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(peer_port)};
@@ -40,16 +50,10 @@ static int conn(void)
 		DIE("address %s", peer_addr);
 	if (s < 0)
 		DIE("socket");
+	timeo(s, SO_RCVTIMEO, 5000);
 	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0)
 		DIE("connect");
 	return s;
-}
-
-static void timeo(int s, int name, int ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	if (setsockopt(s, SOL_SOCKET, name, &tv, sizeof(tv)) != 0)
-		DIE("setsockopt timeout");
 }
 
 /* msg sent on s comes back, exactly, within ms: 1, else 0 */
