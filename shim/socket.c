@@ -952,6 +952,21 @@ SHIM_EXPORT void closefrom(int lowfd)
 	REAL(closefrom)(lowfd);
 }
 
+/* fclose() of a stream made with fdopen() closes its fd inside libc, where
+ * close() is not interposed: the entry would stay, and the next open() at
+ * that number would read from the old socket. */
+SHIM_EXPORT int fclose(FILE *f)
+{
+	int fd;
+
+	if (!SHIM_INSIDE() && f && (fd = fileno(f)) >= 0 && fdtab_get(fd)) {
+		pthread_mutex_lock(&shim_mu);
+		fobj_put(fdtab_take(fd));
+		pthread_mutex_unlock(&shim_mu);
+	}
+	return REAL(fclose)(f);
+}
+
 /* newfd now refers to what fd refers to (or to nothing the shim tracks). */
 static void fd_share(int fd, int newfd)
 {

@@ -5,7 +5,8 @@
  *   fdlife cases ADDR PORT LPORT    one thread blocks in recv/accept/poll/
  *                                   select/epoll_wait while another closes,
  *                                   dup2()s over or shuts down its fd, and
- *                                   reuses the number for a new connection
+ *                                   reuses the number for a new connection;
+ *                                   fclose() of an fdopen()ed connection
  *   fdlife stress ADDR PORT N       N rounds of close/dup2/shutdown racing
  *                                   a blocked recv, an epoll_wait and the
  *                                   reuse of the number: no crash, no hang
@@ -349,6 +350,28 @@ static void late_data(void)
 	T("close new", close(n));
 }
 
+static void fclose_then_open(void)
+{
+	char path[] = "/tmp/fdlife.XXXXXX", b[32] = {0};
+	int s = conn(), f, fd;
+	FILE *fp;
+
+	SAY("-- fclose of an fdopen()ed connection, the number reused by open()");
+	if ((f = mkstemp(path)) < 0 || write(f, "file-data", 9) != 9)
+		DIE("mkstemp");
+	close(f);
+	T("send on the connection", send(s, "sock-data", 9, 0));
+	if (!(fp = fdopen(s, "r+")))
+		DIE("fdopen");
+	T("fclose", fclose(fp));
+	fd = open(path, O_RDONLY);
+	SAY("the file has the old number: %s", fd == s ? "yes" : "no");
+	T("read the file", read(fd, b, sizeof(b) - 1));
+	SAY("it reads: %s", b);
+	T("close", close(fd));
+	unlink(path);
+}
+
 /* ---- stress ---- */
 
 static atomic_int st_done;
@@ -475,6 +498,7 @@ int main(int argc, char **argv)
 		poll_then_close();
 		epoll_then_close();
 		late_data();
+		fclose_then_open();
 	}
 	int q = conn();
 	send(q, "QUIT", 4, 0);
