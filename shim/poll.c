@@ -91,7 +91,7 @@ static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, struct pent 
 			struct pent *big = malloc(nfds * sizeof(*big));
 			if (!big) {
 				ss_release(ss);
-				return st;
+				return NULL; /* the caller releases what idx holds */
 			}
 			memcpy(big, small, 64 * sizeof(*big));
 			*idx = big;
