@@ -254,6 +254,13 @@ static void accept_then_shutdown(void)
 	T("shutdown RDWR", shutdown(l, SHUT_RDWR));
 	joined(&b, "blocked accept (woken)");
 	T("accept after", accept(l, NULL, NULL));
+	struct pollfd p = {.fd = l, .events = POLLIN | POLLOUT};
+	T("poll the stopped listener", poll(&p, 1, 0));
+	SAY("revents 0x%x", (unsigned short)p.revents);
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	T("getsockname", getsockname(l, (struct sockaddr *)&a, &al));
+	SAY("still bound to its port: %d", ntohs(a.sin_port) == lport);
 	T("close", close(l));
 }
 
