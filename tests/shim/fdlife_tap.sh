@@ -12,6 +12,8 @@
 # reuse of the number, which must end, without a crash, on both. Both run
 # once more with the whole library built with ASan+UBSan
 # (build/asan/libdemi.so): no memory error, the same output.
+#   ROUNDS=N stress rounds (50), WHAT="cases" or "stress" for one part,
+#   KEEP=DIR keeps the outputs there.
 . "$(dirname "$0")/../lib/shim.sh"
 need_root
 need_cmd python3
