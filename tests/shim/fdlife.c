@@ -95,7 +95,7 @@ static int listener(void)
 
 /* ---- a thread blocked in one call ---- */
 
-enum { K_RECV, K_ACCEPT, K_POLL, K_SELECT, K_EPOLL };
+enum { K_RECV, K_SEND, K_ACCEPT, K_POLL, K_SELECT, K_EPOLL };
 
 struct blocker {
 	pthread_t th;
@@ -117,6 +117,15 @@ static void *blocker_main(void *arg)
 	case K_RECV:
 		b->rc = recv(b->fd, b->buf, sizeof(b->buf), 0);
 		break;
+	case K_SEND: {
+		/* more than the peer and both buffers take while nobody reads
+		 * the echo: it blocks, then SO_SNDTIMEO ends it with a count */
+		size_t n = 32 << 20;
+		char *big = calloc(1, n);
+		b->rc = big ? send(b->fd, big, n, MSG_NOSIGNAL) : -1;
+		free(big);
+		break;
+	}
 	case K_ACCEPT:
 		b->rc = accept(b->fd, NULL, NULL);
 		break;
@@ -225,6 +234,25 @@ static void recv_then_dup2(void)
 	SAY("the number now echoes the new connection: %d", echo_ok(s, "via-dup2"));
 	joined(&b, "blocked recv (still on the old connection)");
 	T("close", close(s));
+}
+
+static void send_then_close(void)
+{
+	struct blocker b = {0};
+	int s = conn(), n;
+
+	SAY("-- close while send blocks");
+	timeo(s, SO_SNDTIMEO, 1500);
+	block(&b, K_SEND, s, 0);
+	T("close", close(s));
+	n = conn();
+	SAY("new connection has the old number: %s", n == s ? "yes" : "no");
+	SAY("new connection echoes: %d", echo_ok(n, "while-old-sends"));
+	pthread_join(b.th, NULL);
+	/* how much was queued depends on buffer sizes: only its sign */
+	SAY("blocked send (not woken by close, ends at SO_SNDTIMEO): %s",
+	    b.rc > 0 ? "part sent" : b.rc == 0 ? "0" : t_errname(b.err));
+	T("close new", close(n));
 }
 
 static void recv_then_shutdown(void)
@@ -499,6 +527,7 @@ int main(int argc, char **argv)
 		lport = (unsigned short)atoi(argv[4]);
 		recv_then_close();
 		recv_then_dup2();
+		send_then_close();
 		recv_then_shutdown();
 		accept_then_shutdown();
 		accept_then_close();
