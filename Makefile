@@ -35,6 +35,7 @@ STACK_OBJ   := $(STACK_SRC:%.c=$(B)/obj/%.o) $(STACK_ASM:%.S=$(B)/obj/%.o)
 STACK_AOBJ  := $(STACK_SRC:%.c=$(B)/asan/obj/%.o) $(STACK_ASM:%.S=$(B)/asan/obj/%.o)
 DPDK_SRC    := $(wildcard stack/netif/dpdk.c)
 DPDK_OBJ    := $(DPDK_SRC:%.c=$(B)/obj/%.o)
+DPDK_AOBJ   := $(DPDK_SRC:%.c=$(B)/asan/obj/%.o)
 SHIM_SRC    := $(wildcard shim/*.c)
 SHIM_OBJ    := $(SHIM_SRC:%.c=$(B)/obj/%.o)
 TLIB_SRC    := $(wildcard tests/lib/*.c)
@@ -52,7 +53,7 @@ SHIMTESTS   := $(patsubst %.c,$(B)/%,$(SHIMT_SRC))
 TOOLS       := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/*.c))
 NET_TOOLS   := $(patsubst tools/net/%.c,$(B)/%,$(wildcard tools/net/*.c))
 BENCH_TOOLS := $(patsubst tools/bench/%.c,$(B)/bench/%,$(wildcard tools/bench/*.c))
-LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so $(B)/asan/libdemi-nort.so)
+LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so $(B)/asan/libdemi-nort.so $(B)/asan/libdemi.so)
 SHIM_AOBJ   := $(SHIM_SRC:%.c=$(B)/asan/obj/%.o)
 
 .PHONY: all test unit bench demo install uninstall clean deps
@@ -66,7 +67,7 @@ $(B)/obj/%.o: %.S
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+	$(CC) $(ASAN_CFLAGS) $(if $(filter stack/netif/dpdk.c,$<),$(DPDK_CFLAGS)) -c $< -o $@
 $(B)/asan/obj/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
@@ -88,6 +89,15 @@ $(B)/librtnone.a: $(B)/obj/shim/none/rt_none.o
 $(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o shim/libdemi.map
 	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o \
 		-Wl,--version-script=shim/libdemi.map -linih -ldl
+# The whole library (shim, stack, DPDK device) with ASan+UBSan, for runs with
+# sockets really bypassed (tests/shim/fdlife_tap.sh); DPDK itself is not
+# instrumented. Preloaded after libasan.so.
+$(B)/asan/librtnone.a: $(B)/asan/obj/shim/none/rt_none.o
+	rm -f $@ && ar rcs $@ $^
+$(B)/asan/libdemi.so: $(SHIM_AOBJ) $(B)/asan/libdemistack.a $(DPDK_AOBJ) $(B)/asan/librtnone.a shim/libdemi.map
+	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(DPDK_AOBJ) $(B)/asan/libdemistack.a $(B)/asan/librtnone.a \
+		-Wl,--version-script=shim/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
+		$(DPDK_LIBS) -linih
 $(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) $(B)/librtnone.a shim/libdemi.map
 	$(CC) -shared -o $@ $(SHIM_OBJ) $(DPDK_OBJ) $(B)/libdemistack.a $(B)/librtnone.a \
 		-Wl,--version-script=shim/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \

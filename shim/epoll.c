@@ -247,6 +247,11 @@ static void item_sync(struct sepoll *ep, struct sitem *it)
 	int want_kernel = ss->state != SS_BYPASS || ss->klistening;
 
 	item_counts(ep, it, -1);
+	/* fd lifetime: it->fd or ep->fd closed (and maybe reused) by another
+	 * thread: the kernel already dropped the registration; never make one
+	 * on a file that is not this item's */
+	if (fdtab_get(it->fd) != &ss->h || fdtab_get(ep->fd) != &ep->h)
+		want_kernel = it->in_kernel = 0;
 	if (it->in_kernel && !want_kernel) {
 		REAL(epoll_ctl)(ep->fd, EPOLL_CTL_DEL, it->fd, NULL);
 		it->in_kernel = 0;
@@ -433,7 +438,7 @@ static int ep_ctl_mod(struct sitem *it, int epfd, struct epoll_event *ev)
 	return 0;
 }
 
-SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+static int ep_ctl_pinned(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct sepoll *ep, *kid;
 	struct ssock *ss;
@@ -489,6 +494,23 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (rc == 0 && op == EPOLL_CTL_DEL && atomic_load_explicit(&ep->efd, memory_order_relaxed) >= 0)
 		ep_refresh(ep, 0); /* it may have been the only ready member */
 	return (int)shim_ret(rc);
+}
+
+/* fd lifetime: the epoll set and the socket stay allocated for the call,
+ * however another thread closes or reuses their fds meanwhile. */
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct fobj *pe, *pf;
+	int r;
+
+	if (SHIM_INSIDE())
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	pe = fdtab_hold(epfd);
+	pf = fdtab_hold(fd);
+	r = ep_ctl_pinned(epfd, op, fd, ev);
+	fobj_release(pf);
+	fobj_release(pe);
+	return r;
 }
 
 /* ---- epoll_wait ---- */
@@ -811,14 +833,19 @@ static void ep_refresh(struct sepoll *ep, int depth)
  * return their instance (which the caller then drives); else NULL. */
 struct stack *ep_outside(int fd)
 {
-	struct sepoll *ep = ep_of(fdtab_get(fd));
-	struct stack *st;
+	struct fobj *pin;
+	struct sepoll *ep;
+	struct stack *st = NULL;
 
-	if (!ep || SHIM_INSIDE())
+	if (SHIM_INSIDE() || !fdtab_get(fd))
 		return NULL;
-	if ((st = ep_stack_deep(ep, fd, 0)))
-		ep_expose(ep, fd);
-	ep_refresh(ep, 0);
+	pin = fdtab_hold(fd); /* a close by another thread cannot free it meanwhile */
+	if ((ep = ep_of(pin))) {
+		if ((st = ep_stack_deep(ep, fd, 0)))
+			ep_expose(ep, fd);
+		ep_refresh(ep, 0);
+	}
+	fobj_release(pin);
 	return st;
 }
 
@@ -943,12 +970,18 @@ static int ep_run(int epfd, struct epoll_event *ev, int max, uint64_t deadline, 
 {
 	sigset_t old;
 	int r, kernel_only;
+	struct fobj *pin = fdtab_hold(epfd); /* fd lifetime: the set outlives a close meanwhile */
 
+	if (!ep_of(pin)) {
+		fobj_release(pin);
+		return 0;
+	}
 	if (sigmask)
 		pthread_sigmask(SIG_SETMASK, sigmask, &old);
 	r = ep_wait(epfd, ev, max, deadline, zero, &kernel_only);
 	if (sigmask)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	fobj_release(pin);
 	if (kernel_only)
 		return 0;
 	*out = (int)shim_ret(r);
@@ -957,8 +990,16 @@ static int ep_run(int epfd, struct epoll_event *ev, int max, uint64_t deadline, 
 
 static int ep_mixed(int epfd)
 {
+	struct fobj *pin;
 	struct sepoll *ep;
-	return !SHIM_INSIDE() && (ep = ep_of(fdtab_get(epfd))) && (ep->nuser > 0 || ep->nkids > 0 || ep->efd_reg);
+	int r;
+
+	if (SHIM_INSIDE() || !fdtab_get(epfd))
+		return 0;
+	pin = fdtab_hold(epfd);
+	r = (ep = ep_of(pin)) && (ep->nuser > 0 || ep->nkids > 0 || ep->efd_reg);
+	fobj_release(pin);
+	return r;
 }
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)

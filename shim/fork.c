@@ -53,6 +53,7 @@ static void child_fix(int fd, struct fobj *o, void *arg)
 static void fork_child(void)
 {
 	pthread_mutex_init(&shim_mu, NULL);
+	fdtab_atfork_child();
 	if (!cfg.active)
 		return;
 	rt_atfork_child();

@@ -157,16 +157,19 @@ static ssize_t io_send(struct ssock *ss, int fd, const struct iovec *iov, int io
  * decided here by its first destination. */
 static struct ssock *ss_for_sendto(int fd, const struct sockaddr *to, socklen_t tolen)
 {
-	struct ssock *ss = ss_of(fdtab_get(fd));
-	if (!ss || ss->state == SS_KERNEL)
+	struct ssock *ss = ss_hold(fd);
+	if (!ss)
 		return NULL;
 	if (ss->state == SS_CANDIDATE) {
 		struct sockaddr_in sin;
-		if (ss->type != SOCK_DGRAM || !to || tolen < sizeof(sin) || to->sa_family != AF_INET)
-			return NULL;
-		memcpy(&sin, to, sizeof(sin));
-		if (ss_decide_dest(ss, fd, &sin) != SS_BYPASS)
-			return NULL;
+		if (ss->type == SOCK_DGRAM && to && tolen >= sizeof(sin) && to->sa_family == AF_INET) {
+			memcpy(&sin, to, sizeof(sin));
+			ss_decide_dest(ss, fd, &sin);
+		}
+	}
+	if (ss->state != SS_BYPASS) {
+		ss_release(ss);
+		return NULL;
 	}
 	return ss;
 }
@@ -186,9 +189,10 @@ static int sin_from(const struct sockaddr *to, socklen_t tolen, struct sockaddr_
 static ssize_t shim_read(int fd, void *buf, size_t n)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
 		struct iovec v = {buf, n};
 		ssize_t r = io_recv(ss, fd, &v, 1, 0, NULL);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -210,8 +214,9 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
 		ssize_t r = io_recv(ss, fd, iov, iovcnt, 0, NULL);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -221,13 +226,15 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 static ssize_t shim_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
 		struct iovec v = {buf, n};
 		struct sockaddr_in sin;
 		ssize_t r = io_recv(ss, fd, &v, 1, flags, from ? &sin : NULL);
+		int stream = ss->type == SOCK_STREAM;
+		ss_release(ss);
 		if (r != IO_KERNEL) {
 			if (r >= 0 && from && fromlen) {
-				if (ss->type == SOCK_STREAM) {
+				if (stream) {
 					*fromlen = 0; /* as Linux: no address on a stream */
 				} else {
 					memcpy(from, &sin, *fromlen < sizeof(sin) ? *fromlen : sizeof(sin));
@@ -293,8 +300,9 @@ static ssize_t msg_recv(struct ssock *ss, int fd, struct msghdr *msg, int flags)
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
 		ssize_t r = msg_recv(ss, fd, msg, flags);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -304,21 +312,24 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
 		unsigned i;
 		ssize_t r = 0;
-		if (!vec)
+		if (!vec) {
+			ss_release(ss);
 			return (int)shim_ret(-EFAULT);
+		}
 		for (i = 0; i < vlen && i < 1024; i++) {
 			r = msg_recv(ss, fd, &vec[i].msg_hdr, flags);
-			if (r == IO_KERNEL)
-				return REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
 			if (r < 0)
 				break;
 			vec[i].msg_len = (unsigned)r;
 			if (flags & MSG_WAITFORONE)
 				flags |= MSG_DONTWAIT;
 		}
+		ss_release(ss);
+		if (r == IO_KERNEL)
+			return REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
 		return i ? (int)i : (int)shim_ret(r);
 	}
 	return REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
@@ -329,9 +340,10 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
 		struct iovec v = {(void *)buf, n};
 		ssize_t r = io_send(ss, fd, &v, 1, 0, NULL);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -341,8 +353,9 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
 		ssize_t r = io_send(ss, fd, iov, iovcnt, 0, NULL);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -352,11 +365,12 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = to ? ss_for_sendto(fd, to, tolen) : ss_bypassed(fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = to ? ss_for_sendto(fd, to, tolen) : ss_hold_bypassed(fd))) {
 		struct iovec v = {(void *)buf, n};
 		struct sockaddr_in sin;
 		int has = ss->type == SOCK_DGRAM ? sin_from(to, tolen, &sin) : 0;
 		ssize_t r = has < 0 ? has : io_send(ss, fd, &v, 1, flags, has ? &sin : NULL);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -390,8 +404,9 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct ssock *ss;
 	if (likely(!SHIM_INSIDE()) &&
-	    (ss = msg && msg->msg_name ? ss_for_sendto(fd, msg->msg_name, msg->msg_namelen) : ss_bypassed(fd))) {
+	    (ss = msg && msg->msg_name ? ss_for_sendto(fd, msg->msg_name, msg->msg_namelen) : ss_hold_bypassed(fd))) {
 		ssize_t r = msg_send(ss, fd, msg, flags);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -403,17 +418,18 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 	struct ssock *ss;
 	if (likely(!SHIM_INSIDE()) && vec && vlen &&
 	    (ss = vec[0].msg_hdr.msg_name ? ss_for_sendto(fd, vec[0].msg_hdr.msg_name, vec[0].msg_hdr.msg_namelen)
-					  : ss_bypassed(fd))) {
+					  : ss_hold_bypassed(fd))) {
 		unsigned i;
 		ssize_t r = 0;
 		for (i = 0; i < vlen && i < 1024; i++) {
 			r = msg_send(ss, fd, &vec[i].msg_hdr, flags);
-			if (r == IO_KERNEL)
-				return REAL(sendmmsg)(fd, vec, vlen, flags);
 			if (r < 0)
 				break;
 			vec[i].msg_len = (unsigned)r;
 		}
+		ss_release(ss);
+		if (r == IO_KERNEL)
+			return REAL(sendmmsg)(fd, vec, vlen, flags);
 		return i ? (int)i : (int)shim_ret(r);
 	}
 	return REAL(sendmmsg)(fd, vec, vlen, flags);
@@ -493,8 +509,9 @@ static ssize_t sf_send(struct ssock *ss, int out_fd, int in_fd, off_t *offset, s
 SHIM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(out_fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(out_fd))) {
 		ssize_t r = sf_send(ss, out_fd, in_fd, offset, count);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}
@@ -504,8 +521,9 @@ SHIM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 SHIM_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
 	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_bypassed(out_fd))) {
+	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(out_fd))) {
 		ssize_t r = sf_send(ss, out_fd, in_fd, (off_t *)offset, count);
+		ss_release(ss);
 		if (r != IO_KERNEL)
 			return shim_ret(r);
 	}

@@ -10,6 +10,7 @@
  * each look), and makes the call drive the stack like a bypassed socket.
  * select is answered through the same code, with Linux's POLLIN_SET,
  * POLLOUT_SET and POLLEX_SET mapping. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,15 @@
 #include "shim.h"
 
 extern void __chk_fail(void) __attribute__((noreturn));
+
+/* A yes/no for fd: a bypassed socket now. */
+static int fd_bypassed(int fd)
+{
+	struct ssock *ss = ss_hold_bypassed(fd);
+	if (ss)
+		ss_release(ss);
+	return ss != NULL;
+}
 
 static int gen_ready(void *arg)
 {
@@ -30,7 +40,7 @@ static int kernel_epoll(struct pollfd *fds, nfds_t nfds)
 
 	for (nfds_t i = 0; i < nfds; i++) {
 		struct epoll_event ev;
-		if (fds[i].fd < 0 || ss_bypassed(fds[i].fd))
+		if (fds[i].fd < 0 || fd_bypassed(fds[i].fd))
 			continue;
 		if (kep < 0 && (kep = REAL(epoll_create1)(EPOLL_CLOEXEC)) < 0)
 			return -1;
@@ -46,13 +56,21 @@ static int kernel_epoll(struct pollfd *fds, nfds_t nfds)
 	return kep;
 }
 
-/* Attach the bypassed sockets named in fds and list their positions in
- * idx (grown from the caller's small array when needed); *nk counts the
- * kernel fds, *ne the epoll sets among them with bypassed members (the
- * kernel polls them: ep_outside() makes it see those members). Returns the
- * instance, NULL if no bypassed socket is named. */
-static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, nfds_t **idx, nfds_t *nb, nfds_t *nk,
-				   nfds_t *ne, nfds_t small[64])
+/* A bypassed entry of fds: its position, and the socket it named when the
+ * call began, held until the call returns (as Linux's poll holds the files
+ * it waits on: a close by another thread neither frees nor wakes it). */
+struct pent {
+	nfds_t i;
+	struct ssock *ss;
+};
+
+/* Attach the bypassed sockets named in fds and list them in idx (grown from
+ * the caller's small array when needed); *nk counts the kernel fds, *ne the
+ * epoll sets among them with bypassed members (the kernel polls them:
+ * ep_outside() makes it see those members). Returns the instance, NULL if
+ * no bypassed socket is named. */
+static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, struct pent **idx, nfds_t *nb, nfds_t *nk,
+				   nfds_t *ne, struct pent small[64])
 {
 	struct stack *st = NULL, *est;
 
@@ -60,7 +78,7 @@ static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, nfds_t **idx
 		struct ssock *ss;
 		if (fds[i].fd < 0)
 			continue;
-		if (!(ss = ss_bypassed(fds[i].fd))) {
+		if (!(ss = ss_hold_bypassed(fds[i].fd))) {
 			if ((est = ep_outside(fds[i].fd))) {
 				st = est;
 				(*ne)++;
@@ -74,21 +92,54 @@ static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, nfds_t **idx
 				ss->dead = a;
 		}
 		if (ss->state != SS_BYPASS) {
+			ss_release(ss);
 			(*nk)++; /* fell back to the kernel */
 			continue;
 		}
 		if (*nb == 64 && *idx == small) {
-			nfds_t *big = malloc(nfds * sizeof(*big));
-			if (!big)
-				return NULL;
+			struct pent *big = malloc(nfds * sizeof(*big));
+			if (!big) {
+				ss_release(ss);
+				return NULL; /* the caller releases what idx holds */
+			}
 			memcpy(big, small, 64 * sizeof(*big));
 			*idx = big;
 		}
-		(*idx)[(*nb)++] = i;
+		(*idx)[(*nb)++] = (struct pent){i, ss};
 		if (ss->sk)
 			st = ss->st;
 	}
 	return st;
+}
+
+static void poll_release(struct pent *idx, nfds_t nb, struct pent *small)
+{
+	for (nfds_t j = 0; j < nb; j++)
+		ss_release(idx[j].ss);
+	if (idx != small)
+		free(idx);
+}
+
+/* The readiness of a bypassed entry now. fd is looked up again: closed by
+ * another thread it is POLLNVAL, reused it is the new file's, as on Linux. */
+static short poll_entry(const struct pollfd *p)
+{
+	struct fobj *o = fdtab_hold(p->fd);
+	struct ssock *ss = ss_of(o);
+	short rev;
+
+	if (ss && ss->state == SS_BYPASS && ss->sk) {
+		rt_lock(ss->st);
+		rev = (short)(sock_events(ss->sk) & ((uint32_t)(uint16_t)p->events | POLLERR | POLLHUP));
+		rt_unlock(ss->st);
+	} else if (ss && ss->state == SS_BYPASS) {
+		rev = POLLERR | POLLHUP;
+	} else {
+		struct pollfd k = {.fd = p->fd, .events = p->events};
+		rev = REAL(poll)(&k, 1, 0) > 0 ? k.revents : 0;
+	}
+	fobj_release(o);
+	return rev;
 }
 
 /* count, -errno, or *kernel_only = 1 when no bypassed socket is named. */
@@ -96,13 +147,13 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 {
 	struct stack *st = NULL;
 	int polled = 0, kep = -2, rc;
-	nfds_t nb = 0, nk = 0, ne = 0, small[64], *idx = small;
+	nfds_t nb = 0, nk = 0, ne = 0;
+	struct pent small[64], *idx = small;
 
 	*kernel_only = 0;
 	st = poll_classify(fds, nfds, &idx, &nb, &nk, &ne, small);
 	if ((!nb && !ne) || !st) {
-		if (idx != small)
-			free(idx);
+		poll_release(idx, nb, small);
 		*kernel_only = 1;
 		return 0;
 	}
@@ -117,10 +168,10 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 
 		if (nk) {
 			for (nfds_t i = 0; ne && i < nfds; i++)
-				if (fds[i].fd >= 0 && !ss_bypassed(fds[i].fd))
+				if (fds[i].fd >= 0 && !fd_bypassed(fds[i].fd))
 					ep_outside(fds[i].fd); /* their bypassed members, now */
 			for (nfds_t j = 0; j < nb; j++)
-				fds[idx[j]].fd = ~fds[idx[j]].fd; /* hidden from the kernel */
+				fds[idx[j].i].fd = ~fds[idx[j].i].fd; /* hidden from the kernel */
 			sig_wait_begin();
 			rc = REAL(poll)(fds, nfds, 0);
 		} else {
@@ -130,18 +181,10 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 			rc = 0;
 		}
 		for (nfds_t j = 0; j < nb; j++) {
-			struct pollfd *p = &fds[idx[j]];
-			struct ssock *ss;
+			struct pollfd *p = &fds[idx[j].i];
 			if (nk)
 				p->fd = ~p->fd;
-			ss = ss_of(fdtab_get(p->fd));
-			if (ss && ss->sk) {
-				rt_lock(ss->st);
-				p->revents = (short)(sock_events(ss->sk) & ((uint32_t)(uint16_t)p->events | POLLERR | POLLHUP));
-				rt_unlock(ss->st);
-			} else {
-				p->revents = ss && ss->state == SS_BYPASS ? POLLERR | POLLHUP : POLLNVAL;
-			}
+			p->revents = poll_entry(p);
 		}
 		if (rc < 0 && errno == EINTR && sig_wait_resume(0))
 			continue; /* a driver's signal, not the program's */
@@ -177,8 +220,7 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 	}
 	if (kep >= 0)
 		REAL(close)(kep);
-	if (idx != small)
-		free(idx);
+	poll_release(idx, nb, small);
 	return rc;
 }
 
@@ -254,7 +296,7 @@ static int sel_has_bypassed(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
 	for (int fd = 0; fd < nfds; fd++)
 		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
-		    (ss_bypassed(fd) || ep_outside(fd)))
+		    (fd_bypassed(fd) || ep_outside(fd)))
 			return 1;
 	return 0;
 }
@@ -269,8 +311,15 @@ static int mix_select(int nfds, fd_set *r, fd_set *w, fd_set *e, uint64_t deadli
 	for (int fd = 0; fd < nfds; fd++) {
 		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) | (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
 				   (e && FD_ISSET(fd, e) ? POLLPRI : 0));
-		if (ev)
-			pf[n++] = (struct pollfd){.fd = fd, .events = ev};
+		if (!ev)
+			continue;
+		/* as Linux: EBADF for an fd closed before the call (one closed
+		 * by another thread during it is reported below) */
+		if (!fdtab_get(fd) && REAL(fcntl)(fd, F_GETFD) < 0 && errno == EBADF) {
+			*out = -1;
+			return 1;
+		}
+		pf[n++] = (struct pollfd){.fd = fd, .events = ev};
 	}
 	if (!shim_poll_ns(pf, n, deadline, zero, sigmask, &rc))
 		return 0;
@@ -279,13 +328,11 @@ static int mix_select(int nfds, fd_set *r, fd_set *w, fd_set *e, uint64_t deadli
 		return 1;
 	}
 	for (nfds_t i = 0; i < n; i++) {
-		if (pf[i].revents & POLLNVAL) {
-			*out = (int)shim_ret(-EBADF);
-			return 1;
-		}
-	}
-	for (nfds_t i = 0; i < n; i++) {
 		int fd = pf[i].fd;
+		/* closed by another thread during the call: Linux (6.x) reports
+		 * it in every set it was asked in */
+		if (pf[i].revents & POLLNVAL)
+			pf[i].revents |= SEL_IN | SEL_OUT | SEL_EX;
 		if (r && FD_ISSET(fd, r) && !(pf[i].revents & SEL_IN))
 			FD_CLR(fd, r);
 		if (w && FD_ISSET(fd, w) && !(pf[i].revents & SEL_OUT))

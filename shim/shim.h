@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -96,15 +97,21 @@ int cfg_connect_addr(uint32_t addr); /* host order */
 enum fobj_kind { FOBJ_SOCK = 1, FOBJ_EPOLL = 2 };
 struct fobj {
 	int kind;
-	atomic_int refs; /* fds referring to it (dup) */
+	atomic_int refs; /* fds referring to it (dup), and calls in progress on it */
 };
+/* The object at fd without a reference: only for a yes/no, or under shim_mu. */
 struct fobj *fdtab_get(int fd);
+/* The object at fd with a reference (fobj_release when done), NULL if none:
+ * it stays valid however other threads close or reuse fd meanwhile. */
+struct fobj *fdtab_hold(int fd);
 /* Install o at fd (taking a reference); returns what was there (reference
- * handed to the caller), NULL if nothing. */
+ * handed to the caller), NULL if nothing. shim_mu held. */
 struct fobj *fdtab_set(int fd, struct fobj *o);
 struct fobj *fdtab_take(int fd); /* remove; the caller owns the reference */
 void fdtab_foreach(void (*fn)(int fd, struct fobj *o, void *arg), void *arg);
-void fobj_put(struct fobj *o); /* drop a reference; frees on the last */
+void fobj_put(struct fobj *o);     /* drop a reference, shim_mu held; frees on the last */
+void fobj_release(struct fobj *o); /* drop a reference, shim_mu not held; keeps errno */
+void fdtab_atfork_child(void);
 /* ---- fdrec.c: what demistat --fds shows ---- */
 void fdrec_put(int fd, const struct fobj *o); /* o NULL: fd forgotten */
 void fdrec_atfork_child(void);
@@ -167,11 +174,43 @@ static inline struct ssock *ss_of(struct fobj *o)
 {
 	return o && o->kind == FOBJ_SOCK ? (struct ssock *)o : NULL;
 }
-/* The bypassed socket at fd, or NULL for anything the kernel serves. */
+/* The bypassed socket at fd, or NULL for anything the kernel serves. No
+ * reference: only valid under shim_mu. */
 static inline struct ssock *ss_bypassed(int fd)
 {
 	struct ssock *ss = ss_of(fdtab_get(fd));
 	return ss && ss->state == SS_BYPASS ? ss : NULL;
+}
+static inline void ss_release(struct ssock *ss)
+{
+	fobj_release(&ss->h);
+}
+/* The socket entry at fd with a reference (ss_release), or NULL. */
+static inline struct ssock *ss_hold(int fd)
+{
+	struct fobj *o = fdtab_hold(fd);
+	if (o && o->kind != FOBJ_SOCK) {
+		fobj_release(o);
+		return NULL;
+	}
+	return (struct ssock *)o;
+}
+/* The bypassed socket at fd with a reference, or NULL. */
+static inline struct ssock *ss_hold_bypassed(int fd)
+{
+	struct ssock *ss = ss_hold(fd);
+	if (ss && ss->state != SS_BYPASS) {
+		ss_release(ss);
+		return NULL;
+	}
+	return ss;
+}
+/* fd still names ss (shim_mu held): a call that may have slept checks this
+ * before it hands fd to the kernel, which would otherwise act on whatever
+ * file another thread reopened at that number. */
+static inline int ss_fd_is(const struct ssock *ss, int fd)
+{
+	return fdtab_get(fd) == &ss->h;
 }
 
 extern pthread_mutex_t shim_mu;  /* control plane: decisions, attach, epoll membership */

@@ -188,6 +188,8 @@ int ss_attach_locked(struct ssock *ss, int fd)
 	if (!st) {
 		if (shim_on_error())
 			return -ENETDOWN;
+		if (!ss_fd_is(ss, fd))
+			return -EBADF; /* closed meanwhile: fd may be another file now */
 		rc = ss_to_kernel(ss, fd, WHY_DEVICE_FAILED);
 		return rc ? rc : 1;
 	}
@@ -220,6 +222,8 @@ int ss_attach_locked(struct ssock *ss, int fd)
 			 ntohs(ss->local.sin_port), strerror(-rc));
 		if (shim_on_error())
 			return rc;
+		if (!ss_fd_is(ss, fd))
+			return -EBADF;
 		int k = ss_to_kernel(ss, fd, WHY_ATTACH_FAILED);
 		return k ? k : 1;
 	}
@@ -404,15 +408,14 @@ static int stack_addr_is(uint32_t a)
 	return a == ntohl(cfg.rt.stack.addr.s_addr);
 }
 
-SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct ssock *ss;
 	struct sockaddr_in sin;
 	uint32_t a;
 	uint16_t port;
 	int rc;
 
-	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state != SS_CANDIDATE)
+	if (ss->state != SS_CANDIDATE)
 		return REAL(bind)(fd, addr, len);
 	if (ss->domain == AF_INET6) {
 		/* the kernel binds; listen decides (only [::] without V6ONLY can be ours) */
@@ -458,12 +461,29 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return (int)shim_ret(rc);
 }
 
-SHIM_EXPORT int listen(int fd, int backlog)
+/* Every wrapper below holds a reference on the socket entry for the whole
+ * call (ss_hold): another thread may close or reuse fd meanwhile. */
+#define SS_CALL(realcall, body)                                                    \
+	do {                                                                           \
+		struct ssock *ss_;                                                         \
+		int rc_;                                                                   \
+		if (SHIM_INSIDE() || !(ss_ = ss_hold(fd)))                                 \
+			return realcall;                                                       \
+		rc_ = body;                                                                \
+		ss_release(ss_);                                                           \
+		return rc_;                                                                \
+	} while (0)
+
+SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct ssock *ss;
+	SS_CALL(REAL(bind)(fd, addr, len), ss_bind(ss_, fd, addr, len));
+}
+
+static int ss_listen(struct ssock *ss, int fd, int backlog)
+{
 	int rc = 0;
 
-	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL)
+	if (ss->state == SS_KERNEL)
 		return REAL(listen)(fd, backlog);
 	if (backlog < 0 || backlog > 4096)
 		backlog = 4096;
@@ -516,7 +536,8 @@ SHIM_EXPORT int listen(int fd, int backlog)
 			ss->backlog = backlog;
 		}
 	}
-	fdrec_put(fd, &ss->h); /* listening now */
+	if (ss_fd_is(ss, fd))
+		fdrec_put(fd, &ss->h); /* listening now */
 	pthread_mutex_unlock(&shim_mu);
 	return (int)shim_ret(rc);
 }
@@ -590,6 +611,11 @@ static void ss_shrink_kernel(struct ssock *ss, int fd)
 	pthread_mutex_unlock(&shim_mu);
 }
 
+SHIM_EXPORT int listen(int fd, int backlog)
+{
+	SS_CALL(REAL(listen)(fd, backlog), ss_listen(ss_, fd, backlog));
+}
+
 /* ---- accept ---- */
 
 static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockaddr_in *peer,
@@ -632,14 +658,35 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	return nfd;
 }
 
-static int shim_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+/* A local client on the kernel side of a bypassed listener (its kernel fd
+ * is non-blocking). fd is used only while it still names ss: after a close
+ * by another thread it may be someone else's listener; then *kside is
+ * cleared and the call goes on with the stack's side alone, as Linux's
+ * accept goes on with the file it holds. */
+static int accept_kernel(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len, int flags,
+			 int *kside)
 {
-	struct ssock *ss = ss_bypassed(fd);
-	uint64_t deadline = 0;
-	int polled = 0;
+	int k = -1, e = EAGAIN;
 
-	if (SHIM_INSIDE() || !ss)
-		return REAL(accept4)(fd, addr, len, flags);
+	pthread_mutex_lock(&shim_mu);
+	if (ss_fd_is(ss, fd)) {
+		k = REAL(accept4)(fd, addr, len, flags);
+		e = errno;
+	} else {
+		*kside = 0;
+	}
+	pthread_mutex_unlock(&shim_mu);
+	errno = e;
+	return k;
+}
+
+static int ss_accept4(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len, int flags, int plain)
+{
+	uint64_t deadline = 0;
+	int polled = 0, kside = 1;
+
+	if (ss->state != SS_BYPASS)
+		return plain ? REAL(accept)(fd, addr, len) : REAL(accept4)(fd, addr, len, flags);
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return (int)shim_ret(-EINVAL);
 	if (ss->type != SOCK_STREAM)
@@ -663,9 +710,8 @@ static int shim_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 			return (int)shim_ret(accept_stack(ss, nsk, &peer, addr, len, flags));
 		if (r != -EAGAIN)
 			return (int)shim_ret(r);
-		if (ss->klistening) {
-			/* a local client on the kernel side; the kernel fd is non-blocking */
-			int k = REAL(accept4)(fd, addr, len, flags);
+		if (ss->klistening && kside) {
+			int k = accept_kernel(ss, fd, addr, len, flags, &kside);
 			if (k >= 0 || errno != EAGAIN)
 				return k;
 		}
@@ -677,7 +723,7 @@ static int shim_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 		}
 		if (!deadline)
 			deadline = ss_deadline(&ss->rcvtimeo);
-		w = ss_wait(ss, EPOLLIN, deadline, ss->klistening ? fd : -1);
+		w = ss_wait(ss, EPOLLIN, deadline, ss->klistening && kside ? fd : -1);
 		if (w < 0)
 			return (int)shim_ret(w);
 	}
@@ -685,14 +731,12 @@ static int shim_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 
 SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	return shim_accept4(fd, addr, len, flags);
+	SS_CALL(REAL(accept4)(fd, addr, len, flags), ss_accept4(ss_, fd, addr, len, flags, 0));
 }
 
 SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	if (SHIM_INSIDE() || !ss_bypassed(fd))
-		return REAL(accept)(fd, addr, len);
-	return shim_accept4(fd, addr, len, 0);
+	SS_CALL(REAL(accept)(fd, addr, len), ss_accept4(ss_, fd, addr, len, 0, 1));
 }
 
 /* ---- connect ---- */
@@ -715,14 +759,12 @@ int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to)
 	return ss->state;
 }
 
-SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct ssock *ss;
 	struct sockaddr_in sin;
 	int rc, a;
 
-	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL ||
-	    !addr || len < sizeof(sin) || (addr->sa_family != AF_INET && ss->state != SS_BYPASS))
+	if (ss->state == SS_KERNEL || !addr || len < sizeof(sin) || (addr->sa_family != AF_INET && ss->state != SS_BYPASS))
 		return REAL(connect)(fd, addr, len);
 	memcpy(&sin, addr, sizeof(sin));
 	if (ss->state == SS_CANDIDATE && ss_decide_dest(ss, fd, &sin) != SS_BYPASS)
@@ -752,15 +794,19 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return (int)shim_ret(rc);
 }
 
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	SS_CALL(REAL(connect)(fd, addr, len), ss_connect(ss_, fd, addr, len));
+}
+
 /* ---- names ---- */
 
-SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+static int ss_getsockname(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len)
 {
-	struct ssock *ss;
 	struct sockaddr_in sin;
 	int rc = 0;
 
-	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)) || (!ss->sk && ss->kbound))
+	if (ss->state != SS_BYPASS || (!ss->sk && ss->kbound))
 		return REAL(getsockname)(fd, addr, len);
 	if (ss->sk) {
 		rt_lock(ss->st);
@@ -774,13 +820,17 @@ SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 	return (int)shim_ret(rc);
 }
 
-SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	struct ssock *ss;
+	SS_CALL(REAL(getsockname)(fd, addr, len), ss_getsockname(ss_, fd, addr, len));
+}
+
+static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len)
+{
 	struct sockaddr_in sin;
 	int rc = -ENOTCONN;
 
-	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)))
+	if (ss->state != SS_BYPASS)
 		return REAL(getpeername)(fd, addr, len);
 	if (ss->sk) {
 		rt_lock(ss->st);
@@ -790,6 +840,11 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 	if (!rc)
 		rc = addr_out_as(addr, len, &sin, ss->domain);
 	return (int)shim_ret(rc);
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	SS_CALL(REAL(getpeername)(fd, addr, len), ss_getpeername(ss_, fd, addr, len));
 }
 
 /* ---- options ---- */
@@ -820,12 +875,11 @@ static void opt_record(struct ssock *ss, int level, int name, const void *val, s
 	memcpy(o->val, val, len);
 }
 
-SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+static int ss_setsockopt(struct ssock *ss, int fd, int level, int name, const void *val, socklen_t len)
 {
-	struct ssock *ss;
 	int rc;
 
-	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL)
+	if (ss->state == SS_KERNEL)
 		return REAL(setsockopt)(fd, level, name, val, len);
 	if (ss->state == SS_BYPASS && ss->sk && !ss->klistening &&
 	    !(level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))) {
@@ -854,12 +908,16 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 	return 0;
 }
 
-SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	struct ssock *ss;
+	SS_CALL(REAL(setsockopt)(fd, level, name, val, len), ss_setsockopt(ss_, fd, level, name, val, len));
+}
+
+static int ss_getsockopt(struct ssock *ss, int fd, int level, int name, void *val, socklen_t *len)
+{
 	int rc;
 
-	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)))
+	if (ss->state != SS_BYPASS)
 		return REAL(getsockopt)(fd, level, name, val, len);
 	if (level == SOL_SOCKET) {
 		switch (name) {
@@ -902,14 +960,20 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	return (int)shim_ret(rc);
 }
 
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	SS_CALL(REAL(getsockopt)(fd, level, name, val, len), ss_getsockopt(ss_, fd, level, name, val, len));
+}
+
 /* ---- shutdown, close, dup ---- */
 
-SHIM_EXPORT int shutdown(int fd, int how)
+/* shutdown from another thread wakes a call blocked on the socket, as on
+ * Linux: the stack notifies (recv then returns 0, accept EINVAL). */
+static int ss_shutdown(struct ssock *ss, int fd, int how)
 {
-	struct ssock *ss;
 	int rc;
 
-	if (SHIM_INSIDE() || !(ss = ss_bypassed(fd)))
+	if (ss->state != SS_BYPASS)
 		return REAL(shutdown)(fd, how);
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
 		return (int)shim_ret(-EINVAL);
@@ -925,33 +989,43 @@ SHIM_EXPORT int shutdown(int fd, int how)
 	return (int)shim_ret(rc);
 }
 
-static void fd_forget(int fd)
+SHIM_EXPORT int shutdown(int fd, int how)
 {
-	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_take(fd));
-	pthread_mutex_unlock(&shim_mu);
+	SS_CALL(REAL(shutdown)(fd, how), ss_shutdown(ss_, fd, how));
 }
 
+/* The slot is emptied under shim_mu before the number is released: a call
+ * of another thread that checks ss_fd_is() under shim_mu and then hands fd
+ * to the kernel can never reach a file reopened at that number. The last
+ * reference frees (the stack socket closes, epoll memberships go); a call
+ * still blocked on it keeps it until it returns. */
 SHIM_EXPORT int close(int fd)
 {
-	if (!SHIM_INSIDE() && fdtab_get(fd))
-		fd_forget(fd);
+	if (!SHIM_INSIDE() && fdtab_get(fd)) {
+		pthread_mutex_lock(&shim_mu);
+		fobj_put(fdtab_take(fd));
+		pthread_mutex_unlock(&shim_mu);
+	}
 	return REAL(close)(fd);
 }
 
 static void fd_forget_range(unsigned first, unsigned last)
 {
+	pthread_mutex_lock(&shim_mu);
 	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
 		if (fdtab_get((int)fd))
-			fd_forget((int)fd);
+			fobj_put(fdtab_take((int)fd));
+	pthread_mutex_unlock(&shim_mu);
 }
 
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	int rc = REAL(close_range)(first, last, flags);
-	if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !SHIM_INSIDE())
+	/* forgotten first (as close): a socket another thread opens at once
+	 * at one of the numbers keeps its entry */
+	if (!SHIM_INSIDE() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last &&
+	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
 		fd_forget_range(first, last);
-	return rc;
+	return REAL(close_range)(first, last, flags);
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
@@ -961,15 +1035,28 @@ SHIM_EXPORT void closefrom(int lowfd)
 	REAL(closefrom)(lowfd);
 }
 
+/* fclose() of a stream made with fdopen() closes its fd inside libc, where
+ * close() is not interposed: the entry would stay, and the next open() at
+ * that number would read from the old socket. */
+SHIM_EXPORT int fclose(FILE *f)
+{
+	int fd;
+
+	if (!SHIM_INSIDE() && f && (fd = fileno(f)) >= 0 && fdtab_get(fd)) {
+		pthread_mutex_lock(&shim_mu);
+		fobj_put(fdtab_take(fd));
+		pthread_mutex_unlock(&shim_mu);
+	}
+	return REAL(fclose)(f);
+}
+
 /* newfd now refers to what fd refers to (or to nothing the shim tracks). */
 static void fd_share(int fd, int newfd)
 {
-	struct fobj *o = fdtab_get(fd);
-
-	if (!o && !fdtab_get(newfd))
+	if (!fdtab_get(fd) && !fdtab_get(newfd))
 		return;
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(newfd, o));
+	fobj_put(fdtab_set(newfd, fdtab_get(fd)));
 	pthread_mutex_unlock(&shim_mu);
 }
 
@@ -981,20 +1068,35 @@ SHIM_EXPORT int dup(int fd)
 	return r;
 }
 
+/* dup2/dup3 replace the file at fd2 before the shim can see it: the
+ * kernel's replacement and the slot's are made under shim_mu together, so
+ * that ss_fd_is() never vouches for a number that names the new file. */
+static int fd_dup_over(int fd, int fd2, int flags, int three)
+{
+	struct fobj *old = NULL;
+	int r, e;
+
+	if (SHIM_INSIDE() || (!fdtab_get(fd) && !fdtab_get(fd2)))
+		return three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
+	pthread_mutex_lock(&shim_mu);
+	r = three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
+	e = errno;
+	if (r >= 0 && fd != fd2)
+		old = fdtab_set(fd2, fdtab_get(fd));
+	fobj_put(old);
+	pthread_mutex_unlock(&shim_mu);
+	errno = e;
+	return r;
+}
+
 SHIM_EXPORT int dup2(int fd, int fd2)
 {
-	int r = REAL(dup2)(fd, fd2);
-	if (r >= 0 && fd != fd2 && !SHIM_INSIDE())
-		fd_share(fd, r);
-	return r;
+	return fd_dup_over(fd, fd2, 0, 0);
 }
 
 SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	int r = REAL(dup3)(fd, fd2, flags);
-	if (r >= 0 && !SHIM_INSIDE())
-		fd_share(fd, r);
-	return r;
+	return fd_dup_over(fd, fd2, flags, 1);
 }
 
 /* ---- fcntl, ioctl ---- */
@@ -1015,15 +1117,19 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 		return r;
 	case F_GETFL:
 		r = real(fd, cmd);
-		if (r >= 0 && (ss = ss_of(fdtab_get(fd))) && ss->state == SS_BYPASS)
-			r = (r & ~O_NONBLOCK) | (ss->nonblock ? O_NONBLOCK : 0);
+		if (r >= 0 && (ss = ss_hold(fd))) {
+			if (ss->state == SS_BYPASS)
+				r = (r & ~O_NONBLOCK) | (ss->nonblock ? O_NONBLOCK : 0);
+			ss_release(ss);
+		}
 		return r;
 	case F_SETFL:
-		if (!(ss = ss_of(fdtab_get(fd))))
+		if (!(ss = ss_hold(fd)))
 			return real(fd, cmd, arg);
 		r = real(fd, cmd, ss->state == SS_BYPASS && ss->klistening ? (void *)((uintptr_t)arg | O_NONBLOCK) : arg);
 		if (r == 0)
 			ss->nonblock = !!((uintptr_t)arg & O_NONBLOCK);
+		ss_release(ss);
 		return r;
 	default:
 		return real(fd, cmd, arg);
@@ -1050,17 +1156,11 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 	return shim_fcntl(REAL(fcntl64), fd, cmd, arg);
 }
 
-SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
+static int ss_ioctl(struct ssock *ss, int fd, unsigned long req, void *arg)
 {
-	struct ssock *ss;
-	va_list ap;
-	void *arg;
 	int rc;
 
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if (SHIM_INSIDE() || !(ss = ss_of(fdtab_get(fd))) || ss->state == SS_KERNEL)
+	if (ss->state == SS_KERNEL)
 		return REAL(ioctl)(fd, req, arg);
 	switch (req) {
 	case FIONBIO:
@@ -1092,4 +1192,15 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	}
 	ss_kernel_twin(ss);
 	return REAL(ioctl)(fd, req, arg);
+}
+
+SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	SS_CALL(REAL(ioctl)(fd, req, arg), ss_ioctl(ss_, fd, req, arg));
 }

@@ -80,10 +80,105 @@ ssize_t sock_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags
 	return s->ops->recv(s, iov, iovcnt, flags, from);
 }
 
+static int sock_is_listener(struct sock *s)
+{
+	int on = 0;
+	socklen_t l = sizeof(on);
+	return s->type == SOCK_STREAM && s->proto && s->ops->getopt &&
+	       s->ops->getopt(s, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) == 0 && on;
+}
+
+/* A TCP listener after shutdown(SHUT_RD): Linux's socket in TCP_CLOSE that
+ * listened. Its protocol state is gone; s->proto keeps its local address. */
+static int sl_einval(void)
+{
+	return -EINVAL;
+}
+static int sl_bind(struct sock *s, const struct sockaddr_in *a)
+{
+	(void)s, (void)a;
+	return sl_einval();
+}
+static int sl_listen(struct sock *s, int backlog)
+{
+	(void)s, (void)backlog;
+	return sl_einval();
+}
+static int sl_accept(struct sock *s, struct sock **out, struct sockaddr_in *peer)
+{
+	(void)s, (void)out, (void)peer;
+	return sl_einval(); /* what a thread blocked in accept() gets */
+}
+static int sl_connect(struct sock *s, const struct sockaddr_in *a)
+{
+	(void)s, (void)a;
+	return sl_einval();
+}
+static ssize_t sl_send(struct sock *s, const struct iovec *iov, int n, int flags, const struct sockaddr_in *to)
+{
+	(void)s, (void)iov, (void)n, (void)flags, (void)to;
+	return -EPIPE;
+}
+static ssize_t sl_recv(struct sock *s, const struct iovec *iov, int n, int flags, struct sockaddr_in *from)
+{
+	(void)s, (void)iov, (void)n, (void)flags, (void)from;
+	return -ENOTCONN;
+}
+static int sl_shutdown(struct sock *s, int how)
+{
+	(void)s, (void)how;
+	return -ENOTCONN;
+}
+static int sl_close(struct sock *s)
+{
+	free(s->proto);
+	s->proto = NULL;
+	return 0;
+}
+static int sl_name(struct sock *s, struct sockaddr_in *local)
+{
+	*local = *(const struct sockaddr_in *)s->proto;
+	return 0;
+}
+static uint32_t sl_events(const struct sock *s)
+{
+	(void)s;
+	return EPOLLOUT | EPOLLHUP; /* tcp_poll() in TCP_CLOSE */
+}
+static const struct sock_ops shut_listener_ops = {
+	.bind = sl_bind,
+	.listen = sl_listen,
+	.accept = sl_accept,
+	.connect = sl_connect,
+	.send = sl_send,
+	.recv = sl_recv,
+	.shutdown = sl_shutdown,
+	.close = sl_close,
+	.name = sl_name,
+	.events = sl_events,
+};
+
 int sock_shutdown(struct sock *s, int how)
 {
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
 		return -EINVAL;
+	if (sock_is_listener(s)) {
+		/* Linux's inet_shutdown() on a listener: SHUT_WR does nothing;
+		 * SHUT_RD stops it (queued connections are reset) and wakes a
+		 * blocked accept, which then fails with EINVAL, the way another
+		 * thread unblocks a server's accept */
+		struct sockaddr_in *local;
+		if (how == SHUT_WR)
+			return 0;
+		if (!(local = calloc(1, sizeof(*local))))
+			return -ENOMEM;
+		s->ops->name(s, local);
+		s->ops->close(s);
+		s->proto = local;
+		s->ops = &shut_listener_ops;
+		sock_wake(s);
+		return 0;
+	}
 	return s->ops->shutdown ? s->ops->shutdown(s, how) : -ENOTCONN;
 }
 

@@ -5,9 +5,12 @@
   peer.py echo-server ADDR PORT     one connection, echoed until end of stream
   peer.py udp-client ADDR PORT      the datagrams udpflow's server expects
   peer.py udp-echo ADDR PORT        echoes datagrams until "quit"
+  peer.py echo-multi ADDR PORT      every connection echoed, each in a thread,
+                                    until one begins with "QUIT"
 Exits non-zero on any mismatch."""
 import socket
 import sys
+import threading
 
 BODY = 300000
 UPLOAD = 1 << 20
@@ -110,6 +113,44 @@ def udp_echo(addr, port):
     print("peer: udp echo done")
 
 
+def echo_conn(c, stop):
+    try:
+        c.settimeout(120)
+        first = True
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            if first and b.startswith(b"QUIT"):
+                stop.set()
+                break
+            first = False
+            c.sendall(b)
+    except OSError:
+        pass  # reset by a close with unread data: expected
+    finally:
+        c.close()
+
+
+def echo_multi(addr, port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(128)
+    ls.settimeout(0.2)
+    stop = threading.Event()
+    print("peer: listening", flush=True)
+    n = 0
+    while not stop.is_set():
+        try:
+            c, _ = ls.accept()
+        except socket.timeout:
+            continue
+        n += 1
+        threading.Thread(target=echo_conn, args=(c, stop), daemon=True).start()
+    print("peer: %d connections" % n)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "http-client":
         http_client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
@@ -117,6 +158,8 @@ if __name__ == "__main__":
         udp_client(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "udp-echo":
         udp_echo(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "echo-multi":
+        echo_multi(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "echo-server":
         echo_server(sys.argv[2], int(sys.argv[3]))
     else:

@@ -184,12 +184,58 @@ static void test_sock_tx_bytes_of_udp_is_zero(void **state)
 	assert_int_equal(sock_tx_bytes(s), 0); /* handed to the device at once */
 }
 
+static int wakes;
+static void count_wake(struct sock *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+	wakes++;
+}
+
+/* Linux's inet_shutdown() on a listener: SHUT_WR changes nothing; SHUT_RD
+ * (or RDWR) stops it and wakes a blocked accept, which fails with EINVAL. */
+static void test_sock_shutdown_listener_stops_it_and_wakes(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s, *c = NULL;
+	struct sockaddr_in a = { .sin_family = AF_INET }, peer;
+	int on = 0;
+	socklen_t l = sizeof(on);
+
+	a.sin_port = htons(8080);
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &s), 0);
+	assert_int_equal(sock_bind(s, &a), 0);
+	assert_int_equal(sock_listen(s, 8), 0);
+	wakes = 0;
+	sock_set_notify(s, count_wake, NULL);
+	assert_int_equal(sock_shutdown(s, SHUT_WR), 0);
+	assert_int_equal(sock_getopt(s, SOL_SOCKET, SO_ACCEPTCONN, &on, &l), 0);
+	assert_int_equal(on, 1);
+	assert_int_equal(sock_accept(s, &c, &peer), -EAGAIN);
+	assert_int_equal(sock_shutdown(s, SHUT_RDWR), 0);
+	assert_true(wakes > 0);
+	assert_int_equal(sock_accept(s, &c, &peer), -EINVAL);
+	assert_null(c);
+	assert_int_equal(sock_events(s), EPOLLOUT | EPOLLHUP); /* Linux's TCP_CLOSE */
+	assert_int_equal(sock_shutdown(s, SHUT_RDWR), -ENOTCONN);
+	assert_int_equal(sock_name(s, &peer), 0);
+	assert_int_equal(peer.sin_port, htons(8080)); /* still bound */
+	assert_int_equal(sock_listen(s, 8), -EINVAL);
+	assert_int_equal(sock_close(s), 0);
+	/* the port is free again */
+	assert_int_equal(sock_create(t->st, SOCK_STREAM, &s), 0);
+	assert_int_equal(sock_bind(s, &a), 0);
+	assert_int_equal(sock_listen(s, 8), 0);
+	assert_int_equal(sock_close(s), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_sock_create_null_arguments_einval),
+		T(test_sock_shutdown_listener_stops_it_and_wakes),
 		T(test_sock_create_unknown_type_esocktnosupport),
 		T(test_sock_create_dgram_gives_udp_handle),
 		T(test_sock_bind_null_address_efault),
