@@ -61,6 +61,17 @@ struct rt_inst {
 	uint64_t next_publish, next_conns;
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
+	/* The progress thread (progress_main). last_pass is on a line of its
+	 * own: the lock holder writes it every pass, the thread reads it about
+	 * every RT_PROGRESS_NS; it must not share the owner word's line. */
+	struct rt_progress {
+		_Alignas(64) _Atomic uint64_t last_pass; /* rt_now() of the latest pass */
+		atomic_int sleepers;  /* waiters asleep in sleep_once */
+		_Alignas(64) pthread_mutex_t mu;
+		pthread_cond_t cv;
+		pthread_t thread;
+		int on, stop;
+	} pg;
 };
 
 /* One thread's scheduler, bound to the instance it drives. */
@@ -191,6 +202,8 @@ static int dev_signal(struct netif *nif)
 }
 
 /* Start the device and instance 0. Called with rt.mu held. */
+static void progress_start(struct rt_inst *in);
+static void progress_stop(struct rt_inst *in);
 
 static void rt_start_locked(void)
 {
@@ -234,6 +247,7 @@ static void rt_start_locked(void)
 	rt.ninst = 1;
 	rt.pid = getpid();
 	rt.state = 1;
+	progress_start(in);
 	if (!rt.atexit_done) {
 		atexit(rt_shutdown);
 		rt.atexit_done = 1;
@@ -432,6 +446,7 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		return 0;
 	in->in_pass = 1;
 	in->ctr[RT_PASSES]++;
+	atomic_store_explicit(&in->pg.last_pass, now, memory_order_relaxed);
 	if (s) {
 		s->now = now;
 		co_switch(s->poll_co);
@@ -448,6 +463,101 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		in->nap_ns = RT_NAP_MIN_NS;
 	}
 	return work;
+}
+
+/* The progress thread. A program that blocks in a call that does not drive
+ * the stack (a read on a pipe, sleep, waitpid, a long computation) must not
+ * stall its connections: peers still need ACKs, retransmissions and the data
+ * it wrote before blocking. As libvma's internal thread does, one thread per
+ * instance makes a pass when no caller has made one for RT_PROGRESS_NS:
+ *  - it only reads last_pass (a line of its own) to decide, so a caller
+ *    that drives the stack pays one plain store per pass and nothing else;
+ *  - it takes the instance only if it is free (never spins on it), and not
+ *    while a waiter sleeps in rt_wait: that one wakes for the device and the
+ *    next timer by itself;
+ *  - it sleeps until RT_PROGRESS_NS after the last pass, so while callers
+ *    drive the stack it wakes about every RT_PROGRESS_NS and goes back to
+ *    sleep (a condition variable, so it stops at once at exit).
+ * A thread was chosen over arming a timer from the caller's way out of the
+ * stack: that costs a system call per socket call, this costs ~100 short
+ * wake-ups a second. */
+#define RT_PROGRESS_NS (10ull * 1000 * 1000)
+
+static void *progress_main(void *arg)
+{
+	struct rt_inst *in = arg;
+	struct rt_progress *pg = &in->pg;
+	uint64_t due = rt_now() + RT_PROGRESS_NS;
+
+	pthread_mutex_lock(&pg->mu);
+	while (!pg->stop) {
+		struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+		uint64_t now, last;
+		uintptr_t free_ = 0;
+
+		pthread_cond_timedwait(&pg->cv, &pg->mu, &ts);
+		if (pg->stop)
+			break;
+		now = rt_now();
+		last = atomic_load_explicit(&pg->last_pass, memory_order_relaxed);
+		due = now + RT_PROGRESS_NS;
+		if (now - last < RT_PROGRESS_NS) {
+			due = last + RT_PROGRESS_NS; /* a caller drives the stack */
+			continue;
+		}
+		if (atomic_load_explicit(&pg->sleepers, memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong(&in->owner, &free_, self_id()))
+			continue;
+		in->depth = 1;
+		if (!in->in_pass) {
+			in->ctr[RT_PROGRESS_PASSES]++;
+			sched_pass(in, NULL, now);
+			stack_tx_flush(in->st);
+		}
+		inst_unlock(in);
+	}
+	pthread_mutex_unlock(&pg->mu);
+	return NULL;
+}
+
+static void progress_start(struct rt_inst *in)
+{
+	struct rt_progress *pg = &in->pg;
+	pthread_condattr_t ca;
+	pthread_attr_t a;
+	sigset_t all, old;
+
+	pthread_mutex_init(&pg->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* rt_now()'s clock */
+	pthread_cond_init(&pg->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pg->stop = 0;
+	atomic_store(&pg->last_pass, rt_now());
+	atomic_store(&pg->sleepers, 0);
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	sigfillset(&all);
+	/* born with every signal blocked: the program's signals go to its own
+	 * threads, and a handler never runs on this one */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pg->on = pthread_create(&pg->thread, &a, progress_main, in) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+}
+
+static void progress_stop(struct rt_inst *in)
+{
+	struct rt_progress *pg = &in->pg;
+	if (!pg->on)
+		return;
+	pthread_mutex_lock(&pg->mu);
+	pg->stop = 1;
+	pthread_cond_signal(&pg->cv);
+	pthread_mutex_unlock(&pg->mu);
+	if (!pthread_equal(pthread_self(), pg->thread))
+		pthread_join(pg->thread, NULL);
+	pg->on = 0;
 }
 
 void rt_poll(struct stack *st)
@@ -521,10 +631,12 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 	if (in->dev_sig)
 		sigaddset(&mask, in->dev_sig);
 	in->ctr[RT_SLEEPS]++;
+	atomic_fetch_add_explicit(&in->pg.sleepers, 1, memory_order_relaxed);
 	inst_unlock(in);
 	r = (int)syscall(SYS_ppoll, fds, (unsigned long)n, &ts, &mask, (size_t)8);
 	e = errno;
 	inst_lock(in);
+	atomic_fetch_sub_explicit(&in->pg.sleepers, 1, memory_order_relaxed);
 	if (wfd >= 0)
 		nif->ops->intr_arm(nif, 0);
 	if (r < 0 && e == EINTR) {
@@ -699,7 +811,9 @@ void rt_shutdown(void)
 	}
 	for (unsigned i = 0; i < rt.ninst; i++) {
 		struct rt_inst *in = &rt.inst[i];
-		int locked = inst_lock_bounded(in);
+		int locked;
+		progress_stop(in);
+		locked = inst_lock_bounded(in);
 		struct netif *nif = in->nif;
 		if (locked && !in->in_pass)
 			inst_drain(in);
@@ -758,6 +872,7 @@ void rt_reset(void)
 	pthread_mutex_lock(&rt.mu);
 	for (unsigned i = 0; i < rt.ninst && rt.state >= 1; i++) {
 		struct rt_inst *in = &rt.inst[i];
+		progress_stop(in);
 		rt_shm_destroy(&in->shm);
 		stack_destroy(in->st);
 		if (rt.state == 1 && in->nif->ops->close)
