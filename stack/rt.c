@@ -71,6 +71,7 @@ struct rt_inst {
 	struct rt_progress {
 		_Alignas(64) _Atomic uint64_t last_pass; /* rt_now() of the latest pass */
 		atomic_int sleepers;  /* waiters asleep in sleep_once */
+		atomic_int parked;    /* the thread waits for the last sleeper to wake */
 		_Alignas(64) pthread_mutex_t mu;
 		pthread_cond_t cv;
 		pthread_t thread;
@@ -478,7 +479,7 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
  *    that drives the stack pays one plain store per pass and nothing else;
  *  - it takes the instance only if it is free (never spins on it), and not
  *    while a waiter sleeps in rt_wait: that one wakes for the device and the
- *    next timer by itself;
+ *    next timer by itself, so the thread parks until it has woken;
  *  - it sleeps until RT_PROGRESS_NS after the last pass, so while callers
  *    drive the stack it wakes about every RT_PROGRESS_NS and goes back to
  *    sleep (a condition variable, so it stops at once at exit).
@@ -509,8 +510,19 @@ static void *progress_main(void *arg)
 			due = last + RT_PROGRESS_NS; /* a caller drives the stack */
 			continue;
 		}
-		if (atomic_load_explicit(&pg->sleepers, memory_order_relaxed) ||
-		    !atomic_compare_exchange_strong(&in->owner, &free_, self_id()))
+		if (atomic_load(&pg->sleepers)) {
+			/* parked until the last sleeper wakes (progress_unpark):
+			 * an idle program's thread does not wake every period.
+			 * parked is set before sleepers is read again, and the
+			 * sleeper reads parked after it left: one sees the other */
+			atomic_store(&pg->parked, 1);
+			if (atomic_load(&pg->sleepers))
+				pthread_cond_wait(&pg->cv, &pg->mu);
+			atomic_store(&pg->parked, 0);
+			due = rt_now() + RT_PROGRESS_NS;
+			continue;
+		}
+		if (!atomic_compare_exchange_strong(&in->owner, &free_, self_id()))
 			continue;
 		in->depth = 1;
 		if (!in->in_pass) {
@@ -539,6 +551,7 @@ static void progress_start(struct rt_inst *in)
 	pg->stop = 0;
 	atomic_store(&pg->last_pass, rt_now());
 	atomic_store(&pg->sleepers, 0);
+	atomic_store(&pg->parked, 0);
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 256 * 1024);
 	sigfillset(&all);
@@ -548,6 +561,15 @@ static void progress_start(struct rt_inst *in)
 	pg->on = pthread_create(&pg->thread, &a, progress_main, in) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
+}
+
+/* The last sleeper woke: the parked progress thread goes back to its
+ * period. Taking the mutex orders this after the thread's wait began. */
+static void progress_unpark(struct rt_inst *in)
+{
+	pthread_mutex_lock(&in->pg.mu);
+	pthread_cond_signal(&in->pg.cv);
+	pthread_mutex_unlock(&in->pg.mu);
 }
 
 static void progress_stop(struct rt_inst *in)
@@ -635,12 +657,13 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 	if (in->dev_sig)
 		sigaddset(&mask, in->dev_sig);
 	in->ctr[RT_SLEEPS]++;
-	atomic_fetch_add_explicit(&in->pg.sleepers, 1, memory_order_relaxed);
+	atomic_fetch_add(&in->pg.sleepers, 1);
 	inst_unlock(in);
 	r = (int)syscall(SYS_ppoll, fds, (unsigned long)n, &ts, &mask, (size_t)8);
 	e = errno;
 	inst_lock(in);
-	atomic_fetch_sub_explicit(&in->pg.sleepers, 1, memory_order_relaxed);
+	if (atomic_fetch_sub(&in->pg.sleepers, 1) == 1 && atomic_load(&in->pg.parked))
+		progress_unpark(in);
 	if (wfd >= 0)
 		nif->ops->intr_arm(nif, 0);
 	if (r < 0 && e == EINTR) {
