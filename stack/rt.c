@@ -63,6 +63,7 @@ struct rt_inst {
 	uint64_t nap_ns;         /* next sleep without an interrupt fd */
 	int in_pass;             /* a scheduler pass is running (its thread holds the lock) */
 	uint64_t next_publish, next_conns;
+	uint64_t rst_seen, rst_at; /* TCP_RST_SENT as last seen, and when it moved */
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
 	/* The progress thread (progress_main). last_pass is on a line of its
@@ -362,6 +363,10 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 	if (now < in->next_publish)
 		return;
 	in->next_publish = now + RT_PUBLISH_NS;
+	if (in->st->ctr.v[TCP_RST_SENT] != in->rst_seen) {
+		in->rst_seen = in->st->ctr.v[TCP_RST_SENT];
+		in->rst_at = now;
+	}
 	in->ctr[RT_POOL_IN_USE] = in->st->pool->in_use;
 	in->ctr[RT_POOL_CAPACITY] = in->st->pool->capacity;
 	if (now >= in->next_conns) {
@@ -805,6 +810,7 @@ static int inst_lock_bounded(struct rt_inst *in)
  * until every connection's sent data and FIN are acknowledged, for at most
  * RT_DRAIN_NS. Connections the program left open are not waited for. */
 #define RT_DRAIN_NS (3000ull * 1000 * 1000)
+#define RT_LINGER_NS (100ull * 1000 * 1000)
 
 static void drain_check(const struct sock_info *si, void *arg)
 {
@@ -818,14 +824,24 @@ static void drain_check(const struct sock_info *si, void *arg)
 
 static void inst_drain(struct rt_inst *in)
 {
-	uint64_t end = rt_now() + RT_DRAIN_NS;
+	uint64_t now = rt_now(), end = now + RT_DRAIN_NS, linger;
 	struct timespec nap = { 0, 50 * 1000 };
+
+	/* A reset sent lately (close() with unread data aborts, RFC 2525
+	 * 2.17) waits for no ACK, but a device that goes away at exit (memif)
+	 * loses the frames its peer has not read yet, and a peer that never
+	 * sees the reset keeps the connection forever: the device stays up
+	 * RT_LINGER_NS after the last one. */
+	if (in->st->ctr.v[TCP_RST_SENT] != in->rst_seen)
+		in->rst_at = now;
+	linger = in->rst_at ? in->rst_at + RT_LINGER_NS : 0;
 	for (;;) {
 		int pending = 0;
+		now = rt_now();
 		stack_foreach_sock(in->st, drain_check, &pending);
-		if (!pending || rt_now() >= end)
+		if ((!pending && now >= linger) || now >= end)
 			return;
-		stack_poll(in->st, rt_now());
+		stack_poll(in->st, now);
 		nanosleep(&nap, NULL);
 	}
 }
