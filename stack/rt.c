@@ -47,6 +47,10 @@
  * outlives nothing when its thread exits; these live as long as the thread. */
 #define RT_CO_STACK (CO_STACK_DEFAULT + 4096)
 #define RT_KFD_CHECK_EVERY 64                     /* spinning passes between kernel fd checks */
+/* Idle spinning passes between clock reads. A pass that finds nothing takes
+ * about 60 ns and the clock read was a sixth of it (a fifth of the samples
+ * in a ping-pong); timers and deadlines see the clock at most ~0.5 us late. */
+#define RT_CLOCK_EVERY 8
 
 struct rt_inst {
 	_Atomic uintptr_t owner; /* the thread holding the lock, 0: free */
@@ -58,8 +62,21 @@ struct rt_inst {
 	uint64_t nap_ns;         /* next sleep without an interrupt fd */
 	int in_pass;             /* a scheduler pass is running (its thread holds the lock) */
 	uint64_t next_publish, next_conns;
+	uint64_t rst_seen, rst_at; /* TCP_RST_SENT as last seen, and when it moved */
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
+	/* The progress thread (progress_main). last_pass is on a line of its
+	 * own: the lock holder writes it every pass, the thread reads it about
+	 * every RT_PROGRESS_NS; it must not share the owner word's line. */
+	struct rt_progress {
+		_Alignas(64) _Atomic uint64_t last_pass; /* rt_now() of the latest pass */
+		atomic_int sleepers;  /* waiters asleep in sleep_once */
+		atomic_int parked;    /* the thread waits for the last sleeper to wake */
+		_Alignas(64) pthread_mutex_t mu;
+		pthread_cond_t cv;
+		pthread_t thread;
+		int on, stop;
+	} pg;
 };
 
 /* One thread's scheduler, bound to the instance it drives. */
@@ -189,6 +206,8 @@ static int dev_signal(struct netif *nif)
 }
 
 /* Start the device and instance 0. Called with rt.mu held. */
+static void progress_start(struct rt_inst *in);
+static void progress_stop(struct rt_inst *in);
 
 static void rt_start_locked(void)
 {
@@ -232,6 +251,7 @@ static void rt_start_locked(void)
 	rt.ninst = 1;
 	rt.pid = getpid();
 	rt.state = 1;
+	progress_start(in);
 	if (!rt.atexit_done) {
 		atexit(rt_shutdown);
 		rt.atexit_done = 1;
@@ -341,6 +361,10 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 	if (now < in->next_publish)
 		return;
 	in->next_publish = now + RT_PUBLISH_NS;
+	if (in->st->ctr.v[TCP_RST_SENT] != in->rst_seen) {
+		in->rst_seen = in->st->ctr.v[TCP_RST_SENT];
+		in->rst_at = now;
+	}
 	in->ctr[RT_POOL_IN_USE] = in->st->pool->in_use;
 	in->ctr[RT_POOL_CAPACITY] = in->st->pool->capacity;
 	if (now >= in->next_conns) {
@@ -430,6 +454,7 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		return 0;
 	in->in_pass = 1;
 	in->ctr[RT_PASSES]++;
+	atomic_store_explicit(&in->pg.last_pass, now, memory_order_relaxed);
 	if (s) {
 		s->now = now;
 		co_switch(s->poll_co);
@@ -446,6 +471,122 @@ static int sched_pass(struct rt_inst *in, struct sched *s, uint64_t now)
 		in->nap_ns = RT_NAP_MIN_NS;
 	}
 	return work;
+}
+
+/* The progress thread. A program that blocks in a call that does not drive
+ * the stack (a read on a pipe, sleep, waitpid, a long computation) must not
+ * stall its connections: peers still need ACKs, retransmissions and the data
+ * it wrote before blocking. As libvma's internal thread does, one thread per
+ * instance makes a pass when no caller has made one for RT_PROGRESS_NS:
+ *  - it only reads last_pass (a line of its own) to decide, so a caller
+ *    that drives the stack pays one plain store per pass and nothing else;
+ *  - it takes the instance only if it is free (never spins on it), and not
+ *    while a waiter sleeps in rt_wait: that one wakes for the device and the
+ *    next timer by itself, so the thread parks until it has woken;
+ *  - it sleeps until RT_PROGRESS_NS after the last pass, so while callers
+ *    drive the stack it wakes about every RT_PROGRESS_NS and goes back to
+ *    sleep (a condition variable, so it stops at once at exit).
+ * A thread was chosen over arming a timer from the caller's way out of the
+ * stack: that costs a system call per socket call, this costs ~100 short
+ * wake-ups a second. */
+#define RT_PROGRESS_NS (10ull * 1000 * 1000)
+
+static void *progress_main(void *arg)
+{
+	struct rt_inst *in = arg;
+	struct rt_progress *pg = &in->pg;
+	uint64_t due = rt_now() + RT_PROGRESS_NS;
+
+	pthread_mutex_lock(&pg->mu);
+	while (!pg->stop) {
+		struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+		uint64_t now, last;
+		uintptr_t free_ = 0;
+
+		pthread_cond_timedwait(&pg->cv, &pg->mu, &ts);
+		if (pg->stop)
+			break;
+		now = rt_now();
+		last = atomic_load_explicit(&pg->last_pass, memory_order_relaxed);
+		due = now + RT_PROGRESS_NS;
+		if (now - last < RT_PROGRESS_NS) {
+			due = last + RT_PROGRESS_NS; /* a caller drives the stack */
+			continue;
+		}
+		if (atomic_load(&pg->sleepers)) {
+			/* parked until the last sleeper wakes (progress_unpark):
+			 * an idle program's thread does not wake every period.
+			 * parked is set before sleepers is read again, and the
+			 * sleeper reads parked after it left: one sees the other */
+			atomic_store(&pg->parked, 1);
+			if (atomic_load(&pg->sleepers))
+				pthread_cond_wait(&pg->cv, &pg->mu);
+			atomic_store(&pg->parked, 0);
+			due = rt_now() + RT_PROGRESS_NS;
+			continue;
+		}
+		if (!atomic_compare_exchange_strong(&in->owner, &free_, self_id()))
+			continue;
+		in->depth = 1;
+		if (!in->in_pass) {
+			in->ctr[RT_PROGRESS_PASSES]++;
+			sched_pass(in, NULL, now);
+			stack_tx_flush(in->st);
+		}
+		inst_unlock(in);
+	}
+	pthread_mutex_unlock(&pg->mu);
+	return NULL;
+}
+
+static void progress_start(struct rt_inst *in)
+{
+	struct rt_progress *pg = &in->pg;
+	pthread_condattr_t ca;
+	pthread_attr_t a;
+	sigset_t all, old;
+
+	pthread_mutex_init(&pg->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* rt_now()'s clock */
+	pthread_cond_init(&pg->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pg->stop = 0;
+	atomic_store(&pg->last_pass, rt_now());
+	atomic_store(&pg->sleepers, 0);
+	atomic_store(&pg->parked, 0);
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	sigfillset(&all);
+	/* born with every signal blocked: the program's signals go to its own
+	 * threads, and a handler never runs on this one */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pg->on = pthread_create(&pg->thread, &a, progress_main, in) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+}
+
+/* The last sleeper woke: the parked progress thread goes back to its
+ * period. Taking the mutex orders this after the thread's wait began. */
+static void progress_unpark(struct rt_inst *in)
+{
+	pthread_mutex_lock(&in->pg.mu);
+	pthread_cond_signal(&in->pg.cv);
+	pthread_mutex_unlock(&in->pg.mu);
+}
+
+static void progress_stop(struct rt_inst *in)
+{
+	struct rt_progress *pg = &in->pg;
+	if (!pg->on)
+		return;
+	pthread_mutex_lock(&pg->mu);
+	pg->stop = 1;
+	pthread_cond_signal(&pg->cv);
+	pthread_mutex_unlock(&pg->mu);
+	if (!pthread_equal(pthread_self(), pg->thread))
+		pthread_join(pg->thread, NULL);
+	pg->on = 0;
 }
 
 void rt_poll(struct stack *st)
@@ -519,10 +660,13 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 	if (in->dev_sig)
 		sigaddset(&mask, in->dev_sig);
 	in->ctr[RT_SLEEPS]++;
+	atomic_fetch_add(&in->pg.sleepers, 1);
 	inst_unlock(in);
 	r = (int)syscall(SYS_ppoll, fds, (unsigned long)n, &ts, &mask, (size_t)8);
 	e = errno;
 	inst_lock(in);
+	if (atomic_fetch_sub(&in->pg.sleepers, 1) == 1 && atomic_load(&in->pg.parked))
+		progress_unpark(in);
 	if (wfd >= 0)
 		nif->ops->intr_arm(nif, 0);
 	if (r < 0 && e == EINTR) {
@@ -545,7 +689,7 @@ int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline
 	struct rt_inst *in = inst_of(st);
 	struct sched *s;
 	uint64_t now, spin_ns, spin_until;
-	unsigned kcheck = 0;
+	unsigned kcheck = 0, idle = 0;
 	sig_atomic_t sig0;
 	int rc;
 
@@ -567,11 +711,12 @@ int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline
 		if (sched_pass(in, s, now) > 0) {
 			now = rt_now();
 			spin_until = now + spin_ns;
+			idle = 0;
 			if (ready && ready(arg)) {
 				rc = 0;
 				break;
 			}
-		} else {
+		} else if (idle++ % RT_CLOCK_EVERY == 0) {
 			now = rt_now();
 		}
 		if (now >= deadline_ns) {
@@ -663,6 +808,7 @@ static int inst_lock_bounded(struct rt_inst *in)
  * until every connection's sent data and FIN are acknowledged, for at most
  * RT_DRAIN_NS. Connections the program left open are not waited for. */
 #define RT_DRAIN_NS (3000ull * 1000 * 1000)
+#define RT_LINGER_NS (100ull * 1000 * 1000)
 
 static void drain_check(const struct sock_info *si, void *arg)
 {
@@ -676,14 +822,24 @@ static void drain_check(const struct sock_info *si, void *arg)
 
 static void inst_drain(struct rt_inst *in)
 {
-	uint64_t end = rt_now() + RT_DRAIN_NS;
+	uint64_t now = rt_now(), end = now + RT_DRAIN_NS, linger;
 	struct timespec nap = { 0, 50 * 1000 };
+
+	/* A reset sent lately (close() with unread data aborts, RFC 2525
+	 * 2.17) waits for no ACK, but a device that goes away at exit (memif)
+	 * loses the frames its peer has not read yet, and a peer that never
+	 * sees the reset keeps the connection forever: the device stays up
+	 * RT_LINGER_NS after the last one. */
+	if (in->st->ctr.v[TCP_RST_SENT] != in->rst_seen)
+		in->rst_at = now;
+	linger = in->rst_at ? in->rst_at + RT_LINGER_NS : 0;
 	for (;;) {
 		int pending = 0;
+		now = rt_now();
 		stack_foreach_sock(in->st, drain_check, &pending);
-		if (!pending || rt_now() >= end)
+		if ((!pending && now >= linger) || now >= end)
 			return;
-		stack_poll(in->st, rt_now());
+		stack_poll(in->st, now);
 		nanosleep(&nap, NULL);
 	}
 }
@@ -697,7 +853,9 @@ void rt_shutdown(void)
 	}
 	for (unsigned i = 0; i < rt.ninst; i++) {
 		struct rt_inst *in = &rt.inst[i];
-		int locked = inst_lock_bounded(in);
+		int locked;
+		progress_stop(in);
+		locked = inst_lock_bounded(in);
 		struct netif *nif = in->nif;
 		if (locked && !in->in_pass)
 			inst_drain(in);
@@ -756,6 +914,7 @@ void rt_reset(void)
 	pthread_mutex_lock(&rt.mu);
 	for (unsigned i = 0; i < rt.ninst && rt.state >= 1; i++) {
 		struct rt_inst *in = &rt.inst[i];
+		progress_stop(in);
 		rt_shm_destroy(&in->shm);
 		stack_destroy(in->st);
 		if (rt.state == 1 && in->nif->ops->close)

@@ -21,6 +21,7 @@
 	X(RT_WAKE_SIGNAL, "sleeps ended by a signal") \
 	X(RT_LOCK_CONTENDED, "lock acquisitions that had to wait") \
 	X(RT_LINK_UP, "1 while the device reports link up") \
+	X(RT_PROGRESS_PASSES, "passes made by the progress thread while no caller drove the stack") \
 	X(RT_POOL_IN_USE, "packet buffers held by the stack now") \
 	X(RT_POOL_CAPACITY, "packet buffers in the pool")
 

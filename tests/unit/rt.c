@@ -1,7 +1,8 @@
 /* The runtime over the in-memory link instead of DPDK: lazy start and its
  * errors, rt_wait's outcomes (ready, deadline, kernel fd, signal, device
- * wake-up), the lock, threads sharing the instance, fork and shutdown, and
- * the counters file. The test plays the peer on a second memlink port. */
+ * wake-up), the progress thread, the lock, threads sharing the instance,
+ * fork and shutdown, and the counters file. The test plays the peer on a
+ * second memlink port. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -167,9 +168,21 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The memlink is shared with the runtime's threads (a waiter, the progress
+ * thread): the test touches the peer's port under the instance lock. */
+static void peer_lock(int on)
+{
+	struct stack *st = rt_started() ? rt_stack() : NULL;
+	if (st && on)
+		rt_lock(st);
+	else if (st)
+		rt_unlock(st);
+}
+
 /* The peer asks who has the stack's address. */
 static void peer_send_arp_request(void)
 {
+	peer_lock(1);
 	struct pbuf *p = pbuf_alloc(T.pool_peer);
 	struct eth_hdr e = { .type = ETH_TYPE_ARP };
 	struct arp_pkt a = { .op = ARP_OP_REQUEST, .spa = PEER_IP, .tpa = ST_IP };
@@ -180,6 +193,7 @@ static void peer_send_arp_request(void)
 	eth_hdr_emit(b, &e);
 	arp_pkt_emit(b + ETH_HDR_LEN, &a);
 	assert_int_equal(netif_tx_burst(T.peer, &p, 1), 1);
+	peer_lock(0);
 }
 
 /* ARP replies the peer has received since the last call. */
@@ -187,6 +201,7 @@ static int peer_count_arp_replies(void)
 {
 	struct pbuf *p;
 	int n = 0;
+	peer_lock(1);
 	memlink_advance(T.ml, rt_now());
 	while (netif_rx_burst(T.peer, &p, 1) == 1) {
 		struct eth_hdr e;
@@ -197,6 +212,7 @@ static int peer_count_arp_replies(void)
 			n++;
 		pbuf_free(p);
 	}
+	peer_lock(0);
 	return n;
 }
 
@@ -476,6 +492,46 @@ static void test_wait_signal_noted_before_the_wait_is_ignored(void **state)
 	st = rt_stack();
 	rt_note_signal();
 	assert_int_equal(rt_wait(st, ready_never, NULL, rt_now() + 1000000, -1), -ETIMEDOUT);
+}
+
+/* --------------------------------------------------------- progress */
+
+/* Nobody calls into the runtime: the progress thread still answers. */
+static void test_progress_drives_the_stack_while_nobody_calls(void **state)
+{
+	struct stack *st;
+	int replies = 0;
+	(void)state;
+	configure(0);
+	st = rt_stack();
+	peer_send_arp_request();
+	for (int i = 0; i < 10000 && !replies; i++) { /* 10 s: only a hang fails */
+		usleep(1000);
+		replies = peer_count_arp_replies();
+	}
+	assert_int_equal(replies, 1);
+	assert_true(rt_ctr(st, RT_PROGRESS_PASSES) >= 1);
+}
+
+/* It never competes with a caller: not while the instance is held, nor
+ * while a waiter sleeps (that one wakes for the device by itself). */
+static void test_progress_leaves_a_held_or_waited_instance_alone(void **state)
+{
+	struct stack *st;
+	uint64_t p0;
+	(void)state;
+	T.use_wait_fd = 1;
+	configure(1);
+	st = rt_stack();
+	rt_lock(st);
+	p0 = rt_ctr(st, RT_PROGRESS_PASSES);
+	usleep(50 * 1000); /* several of its periods */
+	assert_int_equal(rt_ctr(st, RT_PROGRESS_PASSES), p0);
+	rt_unlock(st);
+	p0 = rt_ctr(st, RT_PROGRESS_PASSES);
+	assert_int_equal(rt_wait(st, ready_never, NULL, rt_now() + 50 * 1000 * 1000, -1), -ETIMEDOUT);
+	assert_true(rt_ctr(st, RT_SLEEPS) >= 1);
+	assert_int_equal(rt_ctr(st, RT_PROGRESS_PASSES), p0);
 }
 
 /* ------------------------------------------------------------- lock */
@@ -772,6 +828,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_device_signal_is_not_eintr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_noted_signal_ends_a_busy_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_signal_noted_before_the_wait_is_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_progress_drives_the_stack_while_nobody_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_progress_leaves_a_held_or_waited_instance_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_is_recursive_and_excludes_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_threads_share_one_instance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child_forgets_parent_device, setup, teardown),
