@@ -19,7 +19,7 @@ apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 11211"
 apps_preload "$ns" "$T/demi.conf" memcached -u root -t 4 -p 11211 -U 0 -l 0.0.0.0 -c 1024 -m 256 \
 	>"$T/mc.log" 2>&1 &
 net_kill_at_exit $!
-apps_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/mc.log"; fail "tap $tap never appeared"; }
+net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/mc.log"; fail "tap $tap never appeared"; }
 net_wait_tcp "$ns" 198.18.7.2 11211 20 || { apps_logs "$T/mc.log"; fail "memcached on 198.18.7.2:11211 unreachable"; }
 apps_bypassed "$T/mc.log" || { apps_logs "$T/mc.log"; fail "memcached's listener is not on the stack"; }
 

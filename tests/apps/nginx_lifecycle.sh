@@ -44,7 +44,7 @@ worker_pid() { pgrep -P "$master" -f "nginx: worker process" | head -1; }
 # serve WHAT: the tap (re)made by a new worker gets its kernel end, then the
 # page must come back byte-exact
 serve() {
-	apps_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/logs/"*; fail "$1: tap $tap never appeared"; }
+	net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/logs/"*; fail "$1: tap $tap never appeared"; }
 	net_wait_tcp "$ns" 198.18.7.2 8080 20 || { apps_logs "$T/logs/"*; fail "$1: nginx unreachable"; }
 	ex curl -sS --max-time 20 -o "$T/got" http://198.18.7.2:8080/page.bin || fail "$1: curl"
 	cmp "$T/www/page.bin" "$T/got" || fail "$1: page differs"

@@ -24,7 +24,7 @@ http.createServer((q, s) => {
 }).listen(8080, "0.0.0.0");
 ' "$T/body.bin" "$T/small.txt" >"$T/node.log" 2>&1 &
 net_kill_at_exit $!
-apps_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/node.log"; fail "tap $tap never appeared"; }
+net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/node.log"; fail "tap $tap never appeared"; }
 net_wait_tcp "$ns" 198.18.7.2 8080 20 || { apps_logs "$T/node.log"; fail "node on 198.18.7.2:8080 unreachable"; }
 apps_bypassed "$T/node.log" || { apps_logs "$T/node.log"; fail "node's listener is not on the stack"; }
 

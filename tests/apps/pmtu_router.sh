@@ -37,7 +37,7 @@ h.HTTPServer(("", 8000), f.partial(h.SimpleHTTPRequestHandler, directory=sys.arg
 	"$T/www" >"$T/srv.log" 2>&1 &
 srv=$!
 net_kill_at_exit $srv
-apps_tap_attach "$rns" "$tap" 198.18.22.1/24 || { apps_logs "$T/srv.log"; fail "tap $tap never appeared"; }
+net_tap_attach "$rns" "$tap" 198.18.22.1/24 || { apps_logs "$T/srv.log"; fail "tap $tap never appeared"; }
 net_wait_tcp "$cns" 198.18.22.2 8000 20 || { apps_logs "$T/srv.log"; fail "http.server unreachable through the router"; }
 
 for i in 1 2; do

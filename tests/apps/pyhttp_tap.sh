@@ -20,7 +20,7 @@ apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8000"
 apps_preload "$ns" "$T/demi.conf" $PY -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" \
 	>"$T/http.log" 2>&1 &
 net_kill_at_exit $!
-apps_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/http.log"; fail "tap $tap never appeared"; }
+net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/http.log"; fail "tap $tap never appeared"; }
 net_wait_tcp "$ns" 198.18.7.2 8000 20 || { apps_logs "$T/http.log"; fail "http.server on 198.18.7.2:8000 unreachable"; }
 apps_bypassed "$T/http.log" || { apps_logs "$T/http.log"; fail "http.server's listener is not on the stack"; }
 

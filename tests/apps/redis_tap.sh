@@ -15,7 +15,7 @@ apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 6379"
 apps_preload "$ns" "$T/demi.conf" redis-server --port 6379 --bind 0.0.0.0 --protected-mode no \
 	--save '' --appendonly no --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
 net_kill_at_exit $!
-apps_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/redis.log"; fail "tap $tap never appeared"; }
+net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/redis.log"; fail "tap $tap never appeared"; }
 net_wait_tcp "$ns" 198.18.7.2 6379 20 || { apps_logs "$T/redis.log"; fail "redis on 198.18.7.2:6379 unreachable"; }
 apps_bypassed "$T/redis.log" || { apps_logs "$T/redis.log"; fail "redis's listener is not on the stack"; }
 

@@ -2,7 +2,7 @@
 # under the preload, on a tap device or over memif, checked on the bytes.
 #   . tests/lib/apps.sh; ns=$(net_ns_new x); tap=$(net_tag t)
 #   apps_conf "$APPS_TMP/s.conf" "tap:$tap" 198.18.7.2/24 "listen = 6379"
-#   apps_ns_preload "$ns" "$APPS_TMP/s.conf" redis-server ... &   (then apps_tap_attach)
+#   apps_ns_preload "$ns" "$APPS_TMP/s.conf" redis-server ... &   (then net_tap_attach)
 . "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 
 APPS_TMP=$(mktemp -d /tmp/demi-apps.XXXXXX)
@@ -29,15 +29,6 @@ apps_preload() {
 	"${ex[@]}" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$conf" "$@"
 }
 
-# apps_tap_attach NS TAP KADDR/PREFIX : wait for the tap the stack makes (it
-# starts lazily), give its kernel end an address and bring it up.
-apps_tap_attach() {
-	local ns=$1 tap=$2 kaddr=$3
-	net_wait_if "$ns" "$tap" 20 || return 1
-	ip -n "$ns" addr add "$kaddr" dev "$tap" || return 1
-	ip -n "$ns" link set "$tap" up
-}
-
 # apps_logs FILE... : print logs for a failure report (last lines of each).
 apps_logs() {
 	local f
@@ -59,7 +50,7 @@ apps_client_tap() {
 	apps_preload "$ns" "$conf" "$@" >"$log" 2>&1 &
 	local pid=$!
 	net_kill_at_exit $pid
-	if ! apps_tap_attach "$ns" "$tap" "$kaddr"; then
+	if ! net_tap_attach "$ns" "$tap" "$kaddr"; then
 		kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 		echo "tap $tap never appeared" >>"$log"
 		return 1

@@ -71,6 +71,15 @@ net_wait_if() {
 	return 1
 }
 
+# net_tap_attach NS TAP KADDR/PREFIX : wait for the tap a stack makes when it
+# starts (lazily), give its kernel end an address and bring it up.
+net_tap_attach() {
+	local ns=$1 tap=$2 kaddr=$3
+	net_wait_if "$ns" "$tap" 20 || return 1
+	ip -n "$ns" addr add "$kaddr" dev "$tap" || return 1
+	ip -n "$ns" link set "$tap" up
+}
+
 # Kill a process and its children at exit.
 net_kill_at_exit() { net_cleanup_add "kill -9 $1 2>/dev/null"; }
 

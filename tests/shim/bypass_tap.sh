@@ -40,9 +40,7 @@ server_run() {
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" = shim ]; then
-		net_wait_if "$ns" "$TAP" 20 || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
-		ip -n "$ns" addr add "$KEND" dev "$TAP"
-		ip -n "$ns" link set "$TAP" up
+		net_tap_attach "$ns" "$TAP" "$KEND" || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
 	fi
 	wait_file "$T/ready" 20 || { cat "$out" "$out.err"; fail "$PROG server ($mode) never got ready"; }
 	ex timeout 120 python3 "$PEER" $PEER_ROLE "$addr" $PORT $PEER_N || { cat "$out" "$out.err"; fail "peer of the $PROG server ($mode)"; }
@@ -61,9 +59,7 @@ client_run() {
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" = shim ]; then
-		net_wait_if "$ns" "$TAP" 20 || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
-		ip -n "$ns" addr add "$KEND" dev "$TAP"
-		ip -n "$ns" link set "$TAP" up
+		net_tap_attach "$ns" "$TAP" "$KEND" || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
 	fi
 	wait $pid || { cat "$out" "$out.err"; fail "$PROG client ($mode) exit $?"; }
 	wait $ppid || { cat "$out.peer"; fail "peer of the $PROG client ($mode)"; }

@@ -41,9 +41,7 @@ run() {
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" != kernel ]; then
-		net_wait_if "$ns" "$TAP" 20 || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
-		ip -n "$ns" addr add "$KEND" dev "$TAP"
-		ip -n "$ns" link set "$TAP" up
+		net_tap_attach "$ns" "$TAP" "$KEND" || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
 	fi
 	wait $pid || { local prc=$?; tail -n 5 "$out" "$out.err"; fail "fdlife $args ($mode): exit $prc"; }
 	wait $ppid || { cat "$out.peer"; fail "the peer of fdlife $args ($mode)"; }

@@ -32,9 +32,7 @@ run() {
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" = shim ]; then
-		net_wait_if "$ns" "$TAP" 20 || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
-		ip -n "$ns" addr add "$KEND" dev "$TAP"
-		ip -n "$ns" link set "$TAP" up
+		net_tap_attach "$ns" "$TAP" "$KEND" || { cat "$out" "$out.err"; fail "tap $TAP never appeared"; }
 	fi
 	wait $pid || { cat "$out" "$out.err"; fail "nestflow ($mode) exit $?"; }
 	wait $ppid || { cat "$out.peer"; fail "peer of nestflow ($mode)"; }
