@@ -23,15 +23,7 @@ nginx_case() {
 	local name=$1 want=$2 d=$T/$(echo "$1" | tr ' ' _)
 	mkdir -p "$d/logs"; chmod 0755 "$d" "$d/logs"
 	printf '%s\n' "$3" >"$d/demi.conf"
-	cat >"$d/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/logs/error.log info;
-events { worker_connections 64; }
-http { access_log off; server { listen 8080; root $T/www; } }
-CONF
+	apps_nginx_conf "$d" "$T/www" 8080
 	apps_preload "$ns" "$d/demi.conf" nginx -p "$d" -c "$d/nginx.conf" >"$d/logs/stderr" 2>&1 &
 	local pid=$!
 	net_kill_at_exit $pid

@@ -17,15 +17,7 @@ mkdir -p "$T/www" "$T/logs"
 head -c 3000 /dev/urandom | base64 -w 76 >"$T/www/index.html"
 head -c $((4 << 20)) /dev/urandom >"$T/www/big.bin"
 chmod 0755 "$T/www" "$T/logs"; chmod 0644 "$T/www/"*
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/logs/error.log info;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; keepalive_requests 100000; server { listen 8080; root $T/www; } }
-CONF
+apps_nginx_conf "$T" "$T/www" 8080 "sendfile on" "keepalive_requests 100000"
 apps_preload "$ns" "$T/server.conf" nginx -p "$T" -c "$T/nginx.conf" >"$T/logs/stdout" 2>&1 &
 net_kill_at_exit $!
 net_cleanup_add "pkill -9 -f 'nginx.*$T'"

@@ -29,15 +29,7 @@ ip -n "$nsc" addr add 198.18.7.1/24 dev cli0
 ip -n "$nsc" link set cli0 up
 
 apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8080"
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/logs/error.log info;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; tcp_nopush on; server { listen 8080; root $T/www; } }
-CONF
+apps_nginx_conf "$T" "$T/www" 8080 "sendfile on" "tcp_nopush on"
 apps_preload "$nss" "$T/demi.conf" nginx -p "$T" -c "$T/nginx.conf" >"$T/logs/stdout" 2>&1 &
 net_kill_at_exit $!
 net_cleanup_add "pkill -9 -f 'nginx.*$T'"

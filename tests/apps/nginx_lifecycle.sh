@@ -17,15 +17,7 @@ mkdir -p "$T/www" "$T/logs"
 head -c 200000 /dev/urandom >"$T/www/page.bin"
 chmod 0755 "$T/www" "$T/logs"; chmod 0644 "$T/www/page.bin"
 apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8080"
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/logs/error.log info;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; server { listen 8080; root $T/www; } }
-CONF
+apps_nginx_conf "$T" "$T/www" 8080 "sendfile on"
 net_cleanup_add "pkill -9 -f 'nginx.*$T'"
 ex() { ip netns exec "$ns" "$@"; }
 

@@ -3,7 +3,7 @@
 # kernel end of the tap as the client: a 1 KiB page and a 64 MiB file sent with
 # sendfile, checked byte for byte with curl, then wrk for 5 s with no errors.
 # The client reaches 198.18.7.2 only through the tap, so every byte crossed our stack.
-. "$(dirname "$0")/../lib/net.sh"
+. "$(dirname "$0")/../lib/apps.sh"
 need_root
 need_cmd nginx curl wrk sha256sum
 need_lib
@@ -17,34 +17,8 @@ head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/index.html"
 head -c $((64 << 20)) /dev/urandom >"$tmp/www/big.bin"
 chmod 0755 "$tmp" "$tmp/www"; chmod 0644 "$tmp/www/"* # the worker runs unprivileged
 
-cat >"$tmp/demi.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.7.2/24
-[bypass]
-listen = 8080
-[log]
-level = info
-CONF
-cat >"$tmp/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log info;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 100000;
-	server {
-		listen 8080;
-		root $tmp/www;
-	}
-}
-CONF
+apps_conf "$tmp/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8080"
+apps_nginx_conf "$tmp" "$tmp/www" 8080 "sendfile on" "tcp_nopush on" "keepalive_requests 100000"
 
 ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$tmp/demi.conf" \
 	nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/logs/stdout" 2>&1 &
@@ -52,9 +26,7 @@ pid=$!
 net_cleanup_add "kill -9 $pid; pkill -9 -f 'nginx.*$tmp'"
 
 # The worker starts its stack (and so the tap) lazily, when it first waits.
-net_wait_if "$ns" "$tap" 20 || { cat "$tmp/logs/"*; fail "tap $tap never appeared"; }
-ip -n "$ns" addr add 198.18.7.1/24 dev "$tap"
-ip -n "$ns" link set "$tap" up
+net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { cat "$tmp/logs/"*; fail "tap $tap never appeared"; }
 net_wait_tcp "$ns" 198.18.7.2 8080 20 || { cat "$tmp/logs/"*; fail "nginx on 198.18.7.2:8080 unreachable"; }
 
 ex() { ip netns exec "$ns" "$@"; }

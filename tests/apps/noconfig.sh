@@ -57,15 +57,7 @@ cmp "$T/www/f.bin" "$T/got.http" || fail "http.server's file differs"
 for p in $(ip netns pids "$ns"); do no_dpdk "$p" "http.server ($p)" "$T/http.log"; done
 echo "python3 -m http.server + curl: byte-exact, no DPDK"
 
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/logs/error.log info;
-events { worker_connections 64; }
-http { access_log off; sendfile on; server { listen 127.0.0.1:8080; root $T/www; } }
-CONF
+apps_nginx_conf "$T" "$T/www" 127.0.0.1:8080 "sendfile on"
 pre nginx -p "$T" -c "$T/nginx.conf" >"$T/logs/stdout" 2>&1 &
 net_kill_at_exit $!
 net_cleanup_add "pkill -9 -f 'nginx.*$T'"

@@ -120,3 +120,18 @@ apps_wrk_bodies() {
 	[ "${good:-0}" -gt 0 ] && [ "${bad:-1}" -eq 0 ] || { echo "bodies: ${good:-?} good, ${bad:-?} bad" >&2; return 1; }
 	APPS_GOOD=$good
 }
+
+# apps_nginx_conf DIR ROOT LISTEN [DIRECTIVE...] : DIR/nginx.conf for one
+# master and one worker in the foreground, pid and error log (level info)
+# under DIR, serving ROOT on LISTEN; each DIRECTIVE ("sendfile on") goes into
+# the http block.
+apps_nginx_conf() {
+	local d=$1 root=$2 listen=$3; shift 3
+	{
+		printf 'daemon off;\nmaster_process on;\nworker_processes 1;\n'
+		printf 'pid %s/nginx.pid;\nerror_log %s/logs/error.log info;\n' "$d" "$d"
+		printf 'events { worker_connections 1024; }\nhttp {\n\taccess_log off;\n'
+		[ $# -eq 0 ] || printf '\t%s;\n' "$@"
+		printf '\tserver { listen %s; root %s; }\n}\n' "$listen" "$root"
+	} >"$d/nginx.conf"
+}
