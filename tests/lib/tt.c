@@ -302,6 +302,19 @@ int tt_sides_done(const struct tt_side *a, const struct tt_side *b)
 	return a->eof && b->eof && a->rcvd == b->total && b->rcvd == a->total;
 }
 
+void tt_sides_run(struct tt *t, struct tt_side *a, struct tt_side *b, uint64_t limit_ns)
+{
+	uint64_t start = t->now;
+	while (!tt_sides_done(a, b)) {
+		tt_side_pump(a);
+		tt_side_pump(b);
+		tt_pair_step(t);
+		if (t->now - start > limit_ns)
+			fail_msg("stalled: a sent %llu rcvd %llu, b sent %llu rcvd %llu", (unsigned long long)a->sent,
+				 (unsigned long long)a->rcvd, (unsigned long long)b->sent, (unsigned long long)b->rcvd);
+	}
+}
+
 void tt_pair_step(struct tt *t)
 {
 	uint64_t dt = 50 * 1000ull;

@@ -95,5 +95,8 @@ void tt_side_pump(struct tt_side *d);
 int tt_sides_done(const struct tt_side *a, const struct tt_side *b);
 /* Advance the pair by a step, or straight to the next timer when the wire is idle. */
 void tt_pair_step(struct tt *t);
+/* Pump both sides and step until tt_sides_done; fails if the fake clock
+ * passes limit_ns from the start (a stall). */
+void tt_sides_run(struct tt *t, struct tt_side *a, struct tt_side *b, uint64_t limit_ns);
 
 #endif

@@ -51,14 +51,7 @@ static void transfer(struct tt *t, const char *cc, const struct memlink_faults *
 	assert_string_equal(name, cc);
 	a.s = t->sock;
 	b.s = t->sock2;
-	while (!tt_sides_done(&a, &b)) {
-		tt_side_pump(&a);
-		tt_side_pump(&b);
-		tt_pair_step(t);
-		if (t->now - start > 36000000 * TT_MS)
-			fail_msg("stalled: a sent %llu rcvd %llu, b sent %llu rcvd %llu", (unsigned long long)a.sent,
-				 (unsigned long long)a.rcvd, (unsigned long long)b.sent, (unsigned long long)b.rcvd);
-	}
+	tt_sides_run(t, &a, &b, 36000000 * TT_MS);
 	print_message("%s: %llu ms simulated, retransmits %llu+%llu, RTOs %llu+%llu, fast %llu+%llu\n", cc,
 		      (unsigned long long)((t->now - start) / TT_MS),
 		      (unsigned long long)t->st->ctr.v[TCP_RETRANS_SEGS], (unsigned long long)t->st2->ctr.v[TCP_RETRANS_SEGS],
