@@ -49,10 +49,11 @@ uint16_t stack_path_mtu(struct stack *st, uint32_t dst)
 uint16_t stack_path_mtu_learn(struct stack *st, uint32_t dst, uint16_t mtu)
 {
 	unsigned pick = 0;
+	uint16_t now = stack_path_mtu(st, dst);
 	if (mtu < STACK_PMTU_MIN)
 		mtu = STACK_PMTU_MIN;
-	if (mtu >= stack_path_mtu(st, dst))
-		return stack_path_mtu(st, dst);
+	if (mtu >= now)
+		return now;
 	for (unsigned i = 0; i < STACK_PMTU_SLOTS; i++) {
 		if (st->pmtu[i].dst == dst || !st->pmtu[i].dst || st->pmtu[i].expires <= st->now) {
 			pick = i;
