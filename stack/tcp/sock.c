@@ -295,14 +295,20 @@ static void tcp_rcvbuf_tune(struct tcb *t, uint32_t copied)
 }
 
 /* After the application read: advertise the opened window when it grew by
- * two segments (RFC 1122 §4.2.3.3 receiver SWS avoidance). */
+ * two segments (RFC 1122 §4.2.3.3 receiver SWS avoidance). Only a window the
+ * header can carry counts: an ACK that repeats the advertised one is a
+ * duplicate ACK to the peer, and a stream of them reads as reordering. */
 static void tcp_window_update(struct tcb *t)
 {
 	uint32_t adv = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	uint32_t used = tcp_rcv_used(t), space = used < t->rcvbuf ? t->rcvbuf - used : 0;
+	uint32_t most = 65535u << t->rcv_wscale;
 	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_FIN_WAIT_1 &&
 	    t->state != TCP_STATE_FIN_WAIT_2)
 		return;
+	if (space > most)
+		space = most;
+	space &= ~((1u << t->rcv_wscale) - 1);
 	if (space > adv && (space - adv >= 2u * t->rcv_mss || space - adv >= t->rcvbuf / 2))
 		tcp_send_ack(t);
 }

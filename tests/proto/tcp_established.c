@@ -751,6 +751,55 @@ static void test_established_zero_window_data_at_rcv_nxt_acked(void **state)
 	tt_expect(t, TCP_ACK, t->iss + 1, seq);
 }
 
+/* Without window scaling the header carries at most 65535: a read that
+ * opens more than that sends no ACK, which the peer would count as a
+ * duplicate; a read that reopens a shrunken window does send one. */
+static void test_established_read_sends_only_windows_the_header_carries(void **state)
+{
+	struct tt *t = *state;
+	struct tcp_opts o = { .has = TCP_OPTF_MSS | TCP_OPTF_SACK_OK | TCP_OPTF_TS, .mss = 1460 };
+	static char d[1448], b[65536];
+	struct tt_seg s = { 0 };
+	uint32_t seq = P1;
+	tt_listen(t);
+	tt_send(t, SEG(TCP_SYN, .seq = TT_PEER_ISS, .wnd = 64240, .opt = o));
+	assert_true(tt_recv(t, &s));
+	assert_int_equal(s.flags, TCP_SYN | TCP_ACK);
+	t->iss = s.seq;
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .wnd = 64240, .opt = tt_ts(t, 0)));
+	assert_int_equal(sock_accept(t->lsock, &t->sock, NULL), 0);
+	assert_int_equal(tt_tcb(t)->rcv_wscale, 0);
+	/* 140 segments unread: the window shrinks below 65535 */
+	for (int i = 0; i < 140; i++, seq += sizeof(d))
+		tt_send(t, SEG(TCP_ACK, .seq = seq, .ack = t->iss + 1, .wnd = 64240, .data = d, .len = sizeof(d),
+			       .opt = tt_ts(t, 0)));
+	tt_advance(t, 40 * TT_MS);
+	while (tt_recv(t, &s))
+		;
+	assert_int_equal(s.ack, seq);
+	assert_true(s.wnd < 65535);
+	while (trecv(t->sock, b, sizeof(b)) > 0)
+		;
+	tt_advance(t, 0);
+	s = tt_expect(t, TCP_ACK, t->iss + 1, seq);
+	assert_int_equal(s.wnd, 65535);
+	tt_expect_nothing(t);
+	/* from now on the window stays at the most the header says: reads are silent */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 10; i++, seq += sizeof(d))
+			tt_send(t, SEG(TCP_ACK, .seq = seq, .ack = t->iss + 1, .wnd = 64240, .data = d,
+				       .len = sizeof(d), .opt = tt_ts(t, 0)));
+		tt_advance(t, 40 * TT_MS);
+		while (tt_recv(t, &s))
+			;
+		assert_int_equal(s.ack, seq);
+		while (trecv(t->sock, b, sizeof(b)) > 0)
+			;
+		tt_advance(t, 0);
+		tt_expect_nothing(t);
+	}
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -789,6 +838,7 @@ int main(void)
 		T(test_established_out_of_order_fin_applies_when_hole_fills),
 		T(test_established_peek_then_read_across_iovecs),
 		T(test_established_tail_loss_probe_resends_last_segment),
+		T(test_established_read_sends_only_windows_the_header_carries),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
