@@ -65,32 +65,48 @@ static uint16_t tcp_wnd_field(struct tcb *t, int syn)
 }
 
 /* SACK blocks from the reassembly queue (RFC 2018 §4): a D-SACK first if
- * data came twice (RFC 2883 §4), then the block holding the latest segment,
- * then the others in order. */
+ * data came twice (RFC 2883 §4), then the block holding the latest arrival,
+ * then the blocks of the arrivals before it, then the lowest others. The
+ * whole queue is walked: with many holes the latest block is often far
+ * above the first few, and leaving it out leaves the sender blind. */
 static void tcp_sack_blocks(const struct tcb *t, struct tcp_opts *o)
 {
-	struct { uint32_t s, e; } r[TCP_SACK_MAX_BLOCKS + 1];
-	int n = 0, first = -1;
-	for (const struct pbuf *p = t->ooo; p; p = p->next) {
+	struct { uint32_t s, e; int rank; } c[TCP_SACK_MAX_BLOCKS];
+	int nc = 0, filler = TCP_SACK_MAX_BLOCKS;
+	const struct pbuf *p = t->ooo;
+	while (p) {
 		uint32_t s = (uint32_t)p->user[0], e = s + p->len + (uint32_t)(p->user[1] & 1);
-		if (n && r[n - 1].e == s) {
-			r[n - 1].e = e;
-		} else {
-			if (n == TCP_SACK_MAX_BLOCKS + 1)
+		int rank, i;
+		for (p = p->next; p && (uint32_t)p->user[0] == e; p = p->next)
+			e += p->len + (uint32_t)(p->user[1] & 1);
+		rank = filler;
+		for (i = 0; i < t->sack_mru_n && i < rank; i++)
+			if (seq_in(t->sack_mru[i].s, s, e))
+				rank = i;
+		if (rank == filler)
+			filler++;
+		if (nc == TCP_SACK_MAX_BLOCKS && rank > c[nc - 1].rank)
+			continue;
+		if (nc == TCP_SACK_MAX_BLOCKS)
+			nc--;
+		for (i = nc; i > 0 && c[i - 1].rank > rank; i--)
+			c[i] = c[i - 1];
+		c[i].s = s, c[i].e = e, c[i].rank = rank;
+		nc++;
+		/* stop once no arrival still ahead could rank above the worst kept */
+		if (nc == TCP_SACK_MAX_BLOCKS) {
+			for (i = 0; i < t->sack_mru_n && i < c[nc - 1].rank; i++)
+				if (seq_geq(t->sack_mru[i].s, e))
+					break;
+			if (i == t->sack_mru_n || i >= c[nc - 1].rank)
 				break;
-			r[n].s = s, r[n].e = e, n++;
 		}
-		if (seq_in(t->ooo_last_seq, r[n - 1].s, r[n - 1].e))
-			first = n - 1;
 	}
 	o->nsack = 0;
 	if (t->dsack)
 		o->sack[o->nsack].start = t->dsack_s, o->sack[o->nsack++].end = t->dsack_e;
-	if (first >= 0)
-		o->sack[o->nsack].start = r[first].s, o->sack[o->nsack++].end = r[first].e;
-	for (int i = 0; i < n && o->nsack < TCP_SACK_MAX_BLOCKS; i++)
-		if (i != first)
-			o->sack[o->nsack].start = r[i].s, o->sack[o->nsack++].end = r[i].e;
+	for (int i = 0; i < nc && o->nsack < TCP_SACK_MAX_BLOCKS; i++)
+		o->sack[o->nsack].start = c[i].s, o->sack[o->nsack++].end = c[i].e;
 	if (o->nsack)
 		o->has |= TCP_OPTF_SACK;
 }

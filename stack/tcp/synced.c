@@ -487,6 +487,29 @@ static uint32_t ooo_end(const struct pbuf *p)
 	return (uint32_t)p->user[0] + p->len;
 }
 
+/* [s, e) arrived out of order: it heads the list of ranges the next ACKs
+ * report, absorbing the ranges it touches. */
+static void tcp_sack_note(struct tcb *t, uint32_t s, uint32_t e)
+{
+	struct { uint32_t s, e; } keep[TCP_SACK_MAX_BLOCKS];
+	int n = 0;
+	for (int i = 0; i < t->sack_mru_n; i++) {
+		uint32_t ms = t->sack_mru[i].s, me = t->sack_mru[i].e;
+		if (seq_leq(ms, e) && seq_geq(me, s)) {
+			if (seq_lt(ms, s))
+				s = ms;
+			if (seq_gt(me, e))
+				e = me;
+		} else if (seq_gt(me, t->rcv_nxt) && n < TCP_SACK_MAX_BLOCKS - 1) {
+			keep[n].s = ms, keep[n++].e = me;
+		}
+	}
+	t->sack_mru[0].s = s, t->sack_mru[0].e = e;
+	for (int i = 0; i < n; i++)
+		t->sack_mru[1 + i].s = keep[i].s, t->sack_mru[1 + i].e = keep[i].e;
+	t->sack_mru_n = (uint8_t)(n + 1);
+}
+
 /* Out-of-order segment into the sorted reassembly queue, overlaps trimmed. */
 static void tcp_reass_insert(struct tcb *t, struct tcp_seg *seg)
 {
@@ -505,6 +528,7 @@ static void tcp_reass_insert(struct tcb *t, struct tcp_seg *seg)
 		tcp_dsack_set(t, seq, seq + (d < p->len ? d : p->len)); /* queued already */
 		if (d >= p->len) {
 			STAT_INC(t->st, TCP_DUP_SEGS);
+			tcp_sack_note(t, seq, seq + p->len);
 			return;
 		}
 		pbuf_adj(p, d);
@@ -528,7 +552,7 @@ static void tcp_reass_insert(struct tcb *t, struct tcp_seg *seg)
 	seg->p = NULL;
 	t->ooo_bytes += p->len;
 	t->ooo_pbufs++;
-	t->ooo_last_seq = seq;
+	tcp_sack_note(t, seq, seq + p->len + fin);
 	STAT_INC(t->st, TCP_OOO_SEGS);
 }
 

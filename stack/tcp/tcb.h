@@ -122,7 +122,11 @@ struct tcb {
 	uint32_t rq_bytes, rq_pbufs;
 	/* reassembly queue: sorted by seq (user[0]) */
 	struct pbuf *ooo;
-	uint32_t ooo_bytes, ooo_pbufs, ooo_last_seq;
+	uint32_t ooo_bytes, ooo_pbufs;
+	/* RFC 2018 §4: the ranges out-of-order arrivals touched, latest first;
+	 * an ACK reports the queue's blocks that hold them, in this order */
+	struct { uint32_t s, e; } sack_mru[TCP_SACK_MAX_BLOCKS];
+	uint8_t sack_mru_n;
 	uint32_t dsack_s, dsack_e;    /* RFC 2883: data received twice, for the next ACK's first block */
 	uint8_t dsack;                /* dsack_s..dsack_e is set */
 

@@ -751,6 +751,55 @@ static void test_established_zero_window_data_at_rcv_nxt_acked(void **state)
 	tt_expect(t, TCP_ACK, t->iss + 1, seq);
 }
 
+/* RFC 2018 §4 with many holes: the first SACK block holds the latest
+ * arrival wherever it lies in the queue, the next ones the blocks of the
+ * arrivals before it; a block the sender already heard of and that has not
+ * changed since is left out before a recent one is. */
+static void test_established_sack_reports_latest_blocks_among_many_holes(void **state)
+{
+	struct tt *t = *state;
+	static char d[100];
+	struct tt_seg s;
+	tt_established(t);
+	/* seven blocks of 100 bytes, holes between: [P1 + 200k + 100, P1 + 200k + 200) */
+	for (uint32_t k = 0; k < 7; k++) {
+		tt_send(t, SEG(TCP_ACK, .seq = P1 + 200 * k + 100, .ack = t->iss + 1, .data = d, .len = 100,
+			       .opt = tt_ts(t, 0)));
+		s = tt_expect(t, TCP_ACK, t->iss + 1, P1);
+		assert_int_equal(s.opt.sack[0].start, P1 + 200 * k + 100);
+		assert_int_equal(s.opt.sack[0].end, P1 + 200 * k + 200);
+		if (k >= 2) { /* with timestamps three blocks fit: the latest three */
+			assert_int_equal(s.opt.nsack, 3);
+			assert_int_equal(s.opt.sack[1].start, P1 + 200 * (k - 1) + 100);
+			assert_int_equal(s.opt.sack[2].start, P1 + 200 * (k - 2) + 100);
+		}
+	}
+	/* the second block grows: it comes first, then the two latest others */
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 250, .ack = t->iss + 1, .data = d, .len = 50, .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(s.opt.nsack, 3);
+	assert_int_equal(s.opt.sack[0].start, P1 + 250);
+	assert_int_equal(s.opt.sack[0].end, P1 + 400);
+	assert_int_equal(s.opt.sack[1].start, P1 + 1300);
+	assert_int_equal(s.opt.sack[2].start, P1 + 1100);
+	/* a block queued twice: D-SACK, then the block that holds it */
+	tt_send(t, SEG(TCP_ACK, .seq = P1 + 700, .ack = t->iss + 1, .data = d, .len = 100, .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1);
+	assert_int_equal(s.opt.nsack, 3);
+	assert_int_equal(s.opt.sack[0].start, P1 + 700);
+	assert_int_equal(s.opt.sack[0].end, P1 + 800);
+	assert_int_equal(s.opt.sack[1].start, P1 + 700);
+	assert_int_equal(s.opt.sack[1].end, P1 + 800);
+	assert_int_equal(s.opt.sack[2].start, P1 + 250);
+	/* the first hole filled: ACK to the next hole, the recent blocks above it kept */
+	tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = t->iss + 1, .data = d, .len = 100, .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 1, P1 + 200);
+	assert_int_equal(s.opt.nsack, 3);
+	assert_int_equal(s.opt.sack[0].start, P1 + 700);
+	assert_int_equal(s.opt.sack[1].start, P1 + 250);
+	assert_int_equal(s.opt.sack[2].start, P1 + 1300);
+}
+
 /* Without window scaling the header carries at most 65535: a read that
  * opens more than that sends no ACK, which the peer would count as a
  * duplicate; a read that reopens a shrunken window does send one. */
@@ -839,6 +888,7 @@ int main(void)
 		T(test_established_peek_then_read_across_iovecs),
 		T(test_established_tail_loss_probe_resends_last_segment),
 		T(test_established_read_sends_only_windows_the_header_carries),
+		T(test_established_sack_reports_latest_blocks_among_many_holes),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
