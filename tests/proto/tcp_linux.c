@@ -220,12 +220,31 @@ static void exchange(struct end *a, struct end *k)
 			unsigned n;
 			const uint64_t *v = stack_counter_values(lx.st, &n);
 			struct tcb *t = a->s->proto;
+			struct tcp_info ki;
+			socklen_t kl = sizeof(ki);
+			char line[4096];
+			size_t o = 0;
+			/* what both ends think, first: a runner may keep only the last lines */
+			print_message("stack: state %d rcv_nxt %u rcv_adv %u last_ack %u rq %u ooo %u/%u [%u..] snd_una %u "
+				      "nxt %u max %u wnd %u cwnd %u rto %u backoff %u flags %#x pool %u\n",
+				      t->state, t->rcv_nxt - t->irs, t->rcv_adv - t->irs, t->last_ack_sent - t->irs,
+				      t->rq_bytes, t->ooo_bytes, t->ooo_pbufs,
+				      t->ooo ? (uint32_t)t->ooo->user[0] - t->irs : 0, t->snd_una - t->iss,
+				      t->snd_nxt - t->iss, t->snd_max - t->iss, t->snd_wnd, t->cc.cwnd, t->rto_ms,
+				      t->backoff, t->flags, lx.pool->in_use);
+			if (!getsockopt(k->fd, IPPROTO_TCP, TCP_INFO, &ki, &kl))
+				print_message("kernel: state %u ca_state %u retransmits %u backoff %u rto %u unacked %u "
+					      "sacked %u lost %u retrans %u reordering %u cwnd %u ssthresh %u "
+					      "rcv_space %u total_retrans %u\n",
+					      ki.tcpi_state, ki.tcpi_ca_state, ki.tcpi_retransmits, ki.tcpi_backoff,
+					      ki.tcpi_rto, ki.tcpi_unacked, ki.tcpi_sacked, ki.tcpi_lost, ki.tcpi_retrans,
+					      ki.tcpi_reordering, ki.tcpi_snd_cwnd, ki.tcpi_snd_ssthresh,
+					      ki.tcpi_rcv_space, ki.tcpi_total_retrans);
 			for (unsigned i = 0; i < n; i++)
-				if (v[i])
-					print_message("  %-28s %10llu\n", stack_counter_name(i), (unsigned long long)v[i]);
-			print_message("state %d rcv_nxt %u rcv_adv %u rq %u ooo %u/%u snd_una %u max %u wnd %u pool %u\n",
-				      t->state, t->rcv_nxt - t->irs, t->rcv_adv - t->irs, t->rq_bytes, t->ooo_bytes,
-				      t->ooo_pbufs, t->snd_una - t->iss, t->snd_max - t->iss, t->snd_wnd, lx.pool->in_use);
+				if (v[i] && o < sizeof(line) - 64)
+					o += (size_t)snprintf(line + o, sizeof(line) - o, "%s=%llu ", stack_counter_name(i),
+							      (unsigned long long)v[i]);
+			print_message("counters: %s\n", line);
 			fail_msg("stalled: stack sent %llu rcvd %llu, kernel sent %llu rcvd %llu",
 				 (unsigned long long)a->sent, (unsigned long long)a->rcvd, (unsigned long long)k->sent,
 				 (unsigned long long)k->rcvd);
