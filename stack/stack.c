@@ -85,7 +85,11 @@ int stack_poll(struct stack *st, uint64_t now_ns)
 
 uint64_t stack_next_timer(const struct stack *st)
 {
-	return tw_next(&st->tw);
+	uint64_t t = tw_next(&st->tw);
+	/* refused frames: try again soon, not at the next timer */
+	if (st->txq_len && t > st->now + 1000000)
+		t = st->now + 1000000;
+	return t;
 }
 
 const uint64_t *stack_counter_values(const struct stack *st, unsigned *n)
@@ -103,6 +107,11 @@ void stack_tx_frame(struct stack *st, struct pbuf *p)
 {
 	if (st->txq_len == STACK_TXQ_MAX)
 		stack_tx_flush(st);
+	if (st->txq_len == STACK_TXQ_MAX) {
+		pbuf_free(p);
+		STAT_INC(st, TX_DROP_FULL);
+		return;
+	}
 	st->txq[st->txq_len++] = p;
 }
 
@@ -112,17 +121,29 @@ void stack_tx_flush(struct stack *st)
 	uint64_t bytes = 0;
 	if (!n)
 		return;
-	for (uint16_t i = 0; i < n; i++)
-		bytes += st->txq[i]->len;
 	sent = netif_tx_burst(st->nif, st->txq, n);
-	for (uint16_t i = sent; i < n; i++) {
-		bytes -= st->txq[i]->len;
-		pbuf_free(st->txq[i]);
-		STAT_INC(st, TX_DROP_FULL);
-	}
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += st->txq[i]->len;
 	STAT_ADD(st, TX_FRAMES, sent);
 	STAT_ADD(st, TX_BYTES, bytes);
-	st->txq_len = 0;
+	if (sent == n) {
+		st->txq_len = 0;
+		st->txq_refused_at = 0;
+		return;
+	}
+	if (sent || !st->txq_refused_at)
+		st->txq_refused_at = st->now ? st->now : 1;
+	if (st->now - st->txq_refused_at >= STACK_TX_HOLD_NS) {
+		for (uint16_t i = sent; i < n; i++) {
+			pbuf_free(st->txq[i]);
+			STAT_INC(st, TX_DROP_FULL);
+		}
+		st->txq_len = 0;
+		st->txq_refused_at = 0;
+		return;
+	}
+	memmove(st->txq, st->txq + sent, (size_t)(n - sent) * sizeof(st->txq[0]));
+	st->txq_len = (uint16_t)(n - sent);
 }
 
 struct pbuf *stack_alloc(struct stack *st)

@@ -11,6 +11,7 @@
 #include "timerwheel.h"
 
 #define STACK_TXQ_MAX 64   /* frames collected before a tx flush */
+#define STACK_TX_HOLD_NS (500 * 1000000ull) /* frames a device refuses are tried again this long */
 #define STACK_RX_BURST 32
 #define STACK_PMTU_SLOTS 16 /* destinations whose path MTU is below ours */
 #define STACK_PMTU_MIN 552  /* as Linux's min_pmtu: ICMP cannot push us lower */
@@ -41,14 +42,18 @@ struct stack {
 		uint64_t expires;   /* ns */
 	} pmtu[STACK_PMTU_SLOTS];
 	uint16_t txq_len;
+	uint64_t txq_refused_at;    /* ns: the device has refused the queue's head since; 0: not */
 	struct pbuf *txq[STACK_TXQ_MAX];
 	struct stack_counters ctr;
 };
 
-/* Queue a complete frame for the next flush (flushes when the queue is full);
- * takes ownership. */
+/* Queue a complete frame for the next flush (flushes when the queue is full;
+ * a frame that finds it full of refused ones is dropped, counted); takes
+ * ownership. */
 void stack_tx_frame(struct stack *st, struct pbuf *p);
-/* Hand queued frames to the device; what it refuses is counted and freed. */
+/* Hand queued frames to the device. What it refuses (a full ring, a link not
+ * up yet) stays queued for the next flush; after STACK_TX_HOLD_NS without the
+ * device taking any, it is counted and freed. */
 void stack_tx_flush(struct stack *st);
 /* A tx buffer with PBUF_HEADROOM for headers, or NULL (counted). */
 struct pbuf *stack_alloc(struct stack *st);

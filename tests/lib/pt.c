@@ -21,6 +21,10 @@ static struct pt pt_fixture;
 static uint16_t pt_tx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
 {
 	struct pt *t = &pt_fixture;
+	if (t->tx_refuse) {
+		t->tx_refuse--;
+		return 0;
+	}
 	if (n) {
 		t->tx_flags = pkts[n - 1]->flags;
 		t->tx_l2 = pkts[n - 1]->l2_len;

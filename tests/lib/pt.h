@@ -30,6 +30,7 @@ struct pt {
 	uint32_t tx_flags;
 	uint16_t tx_l2, tx_l3, tx_l4;
 	uint32_t rx_flags; /* set on every frame the stack receives (device checksum results) */
+	uint32_t tx_refuse; /* tx bursts the device refuses whole, as a full ring or a link not up */
 };
 
 /* cmocka setup/teardown: the peer's MAC is already in the ARP cache. */

@@ -90,6 +90,44 @@ static void connect_to(struct sock *s, uint32_t ip, uint16_t port)
 	assert_int_equal(sock_connect(s, &a), 0);
 }
 
+/* ---- the device --------------------------------------------------------- */
+
+/* Frames the device refuses (a memif peer not connected yet, a full ring)
+ * wait in order for the next flushes, which come within a millisecond;
+ * only after STACK_TX_HOLD_NS of refusals are they dropped and counted. */
+static void test_udp_frames_the_device_refuses_go_out_later(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = udp_bound(t, OUR_PORT);
+	struct pt_frame f;
+	struct udp_hdr u;
+	t->tx_refuse = 3;
+	assert_int_equal(send_to(s, "one", 3, PT_PEER_IP, PEER_PORT), 3);
+	assert_int_equal(send_to(s, "two", 3, PT_PEER_IP, PEER_PORT), 3);
+	for (int i = 0; i < 3; i++) {
+		pt_step(t, 0);
+		pt_expect_nothing(t);
+		assert_true(stack_next_timer(t->st) <= t->now + PT_MS);
+	}
+	assert_int_equal(pt_counter(t, TX_DROP_FULL), 0);
+	pt_step(t, PT_MS);
+	pt_expect_udp(t, &f, &u);
+	assert_memory_equal(f.l4 + 8, "one", 3);
+	pt_expect_udp(t, &f, &u);
+	assert_memory_equal(f.l4 + 8, "two", 3);
+	assert_int_equal(pt_counter(t, TX_FRAMES), 2);
+	/* a device that keeps refusing: dropped and counted, nothing left behind */
+	t->tx_refuse = 1000;
+	assert_int_equal(send_to(s, "three", 5, PT_PEER_IP, PEER_PORT), 5);
+	for (int i = 0; i < 6; i++)
+		pt_step(t, 100 * PT_MS);
+	assert_int_equal(pt_counter(t, TX_DROP_FULL), 1);
+	t->tx_refuse = 0;
+	pt_step(t, PT_MS);
+	pt_expect_nothing(t);
+	sock_close(s);
+}
+
 /* ---- receiving -------------------------------------------------------- */
 
 static void test_udp_datagram_to_bound_port_queued_with_source(void **state)
@@ -1349,6 +1387,7 @@ int main(void)
 		T(test_udp_listen_and_accept_eopnotsupp),
 		T(test_udp_foreach_lists_every_socket),
 		T(test_udp_stack_destroy_frees_open_sockets),
+		T(test_udp_frames_the_device_refuses_go_out_later),
 	};
 	return cmocka_run_group_tests_name("udp", tests, NULL, NULL);
 }
