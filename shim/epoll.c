@@ -643,6 +643,7 @@ int ep_attach_all(int epfd)
 
 	if (!ep)
 		return 0;
+	shim_stack_prestart();
 	pthread_mutex_lock(&shim_mu);
 	for (;;) {
 		struct ssock *ss = NULL;

@@ -251,10 +251,8 @@ static void priv_drop_start(void)
 {
 	if (SHIM_INSIDE() || !cfg.active || !shim_has_bypass || shim_rt_failed || rt_started() || geteuid() != 0)
 		return;
-	pthread_mutex_lock(&shim_mu);
 	if (shim_stack())
 		log_debug("stack started before the program drops privileges");
-	pthread_mutex_unlock(&shim_mu);
 }
 
 /* The counters files are made by the stack as root (mode 0600); a process

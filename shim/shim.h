@@ -218,6 +218,11 @@ extern atomic_uint shim_gen;     /* bumped by every notification of any socket *
 extern int shim_rt_failed;       /* the stack could not start: everything to the kernel */
 extern int shim_has_bypass;      /* some socket of this process was bypassed */
 struct stack *shim_stack(void);  /* this thread's instance, started on first use; NULL: failed */
+/* Starts the stack, if a bypassed socket needs it, before the caller takes
+ * shim_mu: DPDK's own threads (its interrupt thread: memif's handshake, a
+ * link coming up) call the shim during the start and would wait on shim_mu
+ * until the start gave up waiting for them. */
+void shim_stack_prestart(void);
 
 struct ssock *ss_new(int domain, int type, int proto, int state, int why);
 void ss_free(struct ssock *ss);

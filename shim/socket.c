@@ -142,6 +142,12 @@ struct stack *shim_stack(void)
 	return st;
 }
 
+void shim_stack_prestart(void)
+{
+	if (!shim_rt_failed && !rt_started())
+		(void)shim_stack();
+}
+
 int ss_to_kernel(struct ssock *ss, int fd, int why)
 {
 	if (ss->bound && !ss->kbound) {
@@ -236,6 +242,8 @@ int ss_attach(struct ssock *ss, int fd)
 	int rc;
 	if (likely(ss->sk))
 		return 0;
+	if (ss->state == SS_BYPASS && !ss->dead)
+		shim_stack_prestart();
 	pthread_mutex_lock(&shim_mu);
 	rc = ss_attach_locked(ss, fd);
 	pthread_mutex_unlock(&shim_mu);

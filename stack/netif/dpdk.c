@@ -715,7 +715,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	struct rte_ether_addr mac;
 	uint32_t room, mbufs;
 	struct rte_eth_dev_info info;
-	char last[256];
+	char last[256], link[64];
 	uint16_t mtu = cfg->mtu ? cfg->mtu : 1500;
 	uint32_t rx_gap = 0; /* room a driver leaves before a received frame */
 	uint32_t caps;
@@ -812,17 +812,25 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 
 	/* a memif client connected on start: let the link come up (server: the
 	 * link waits for a client, which may come much later) */
-	if (d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server)
-		for (int i = 0; i < 300 && !dpdk_link_up(&d->nif); i++)
+	link[0] = 0;
+	if (d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server) {
+		int i = 0;
+		while (i < 300 && !dpdk_link_up(&d->nif)) {
 			usleep(10 * 1000);
-	{
-		if (info_on())
-			fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
-				"wait fd %d%s, %u mbufs%s\n", cfg->device, d->port, d->nif.mac[0], d->nif.mac[1],
-				d->nif.mac[2], d->nif.mac[3], d->nif.mac[4], d->nif.mac[5], d->nif.mtu, caps,
-				d->wait_fd, d->wait_is_counter ? " (eventfd)" : "", mbufs,
-				d->spec.argv[5] && !strcmp(d->spec.argv[5], "--in-memory") ? ", hugepages" : ", no hugepages");
+			i++;
+		}
+		if (i < 300)
+			snprintf(link, sizeof(link), ", link up after %d ms", i * 10);
+		else
+			snprintf(link, sizeof(link), ", link not up after 3 s: frames wait for it");
 	}
+	if (info_on())
+		fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
+			"wait fd %d%s, %u mbufs%s%s\n", cfg->device, d->port, d->nif.mac[0], d->nif.mac[1],
+			d->nif.mac[2], d->nif.mac[3], d->nif.mac[4], d->nif.mac[5], d->nif.mtu, caps,
+			d->wait_fd, d->wait_is_counter ? " (eventfd)" : "", mbufs,
+			d->spec.argv[5] && !strcmp(d->spec.argv[5], "--in-memory") ? ", hugepages" : ", no hugepages",
+			link);
 	*out = &d->nif;
 	return 0;
 }
