@@ -67,12 +67,54 @@ struct ssock *ss_new(int domain, int type, int proto, int state, int why)
 	return ss;
 }
 
+/* SO_LINGER with a timeout: close() returns once the connection's data and
+ * FIN are acknowledged, the time is up or a signal comes, as Linux's
+ * inet_release, blocking socket or not. ss_free, reached from close() with
+ * shim_mu held, notes the connection; close() waits once the lock is gone. */
+struct linger_wait {
+	struct stack *st;
+	struct sockaddr_in local, peer;
+	uint64_t deadline;
+};
+static __thread int linger_want;
+static __thread struct linger_wait linger_next;
+
+static void ss_linger_note(struct ssock *ss)
+{
+	struct linger lg;
+	socklen_t n = sizeof(lg);
+	struct linger_wait w = { .st = ss->st };
+	if (!linger_want || ss->type != SOCK_STREAM ||
+	    sock_getopt(ss->sk, SOL_SOCKET, SO_LINGER, &lg, &n) || !lg.l_onoff || lg.l_linger <= 0 ||
+	    sock_name(ss->sk, &w.local) || sock_peer(ss->sk, &w.peer))
+		return;
+	w.deadline = rt_now() + (uint64_t)lg.l_linger * 1000000000ull;
+	linger_next = w;
+}
+
+static int linger_over(void *arg)
+{
+	struct linger_wait *w = arg;
+	return !stack_tcp_closing(w->st, &w->local, &w->peer);
+}
+
+static void ss_linger_wait(void)
+{
+	struct linger_wait w = linger_next;
+	int e = errno;
+	linger_next.st = NULL;
+	if (w.st)
+		(void)rt_wait(w.st, linger_over, &w, w.deadline, -1);
+	errno = e;
+}
+
 void ss_free(struct ssock *ss)
 {
 	ep_ss_remove(ss);
 	if (ss->sk) {
 		rt_lock(ss->st);
 		sock_set_notify(ss->sk, NULL, NULL);
+		ss_linger_note(ss);
 		sock_close(ss->sk);
 		rt_unlock(ss->st);
 	}
@@ -1009,12 +1051,17 @@ SHIM_EXPORT int shutdown(int fd, int how)
  * still blocked on it keeps it until it returns. */
 SHIM_EXPORT int close(int fd)
 {
-	if (!SHIM_INSIDE() && fdtab_get(fd)) {
-		pthread_mutex_lock(&shim_mu);
-		fobj_put(fdtab_take(fd));
-		pthread_mutex_unlock(&shim_mu);
-	}
-	return REAL(close)(fd);
+	int rc;
+	if (SHIM_INSIDE() || !fdtab_get(fd))
+		return REAL(close)(fd);
+	linger_want = 1;
+	pthread_mutex_lock(&shim_mu);
+	fobj_put(fdtab_take(fd));
+	pthread_mutex_unlock(&shim_mu);
+	linger_want = 0;
+	rc = REAL(close)(fd);
+	ss_linger_wait(); /* the number is free meanwhile, as on Linux */
+	return rc;
 }
 
 static void fd_forget_range(unsigned first, unsigned last)

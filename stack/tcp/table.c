@@ -1,6 +1,7 @@
 /* The connection table: TCBs hashed by 4-tuple, listeners and bound sockets
  * by local port, ephemeral ports, TCB life and death, and the entry points
  * ipv4.c and stack.c call (init, fini, foreach). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,4 +361,15 @@ const char *stack_tcp_state_name(int state)
 		"FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
 	};
 	return state >= 0 && state < TCP_STATE_MAX ? names[state] : "?";
+}
+
+int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const struct sockaddr_in *peer)
+{
+	struct tcb *t;
+	if (!st->tcp)
+		return 0;
+	t = tcp_lookup(st, ntohl(local->sin_addr.s_addr), ntohs(local->sin_port), ntohl(peer->sin_addr.s_addr),
+		       ntohs(peer->sin_port));
+	return t && (t->state == TCP_STATE_FIN_WAIT_1 || t->state == TCP_STATE_CLOSING ||
+		     t->state == TCP_STATE_LAST_ACK);
 }

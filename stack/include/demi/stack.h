@@ -109,5 +109,10 @@ struct sock_info {
  * closing connections that no longer have a handle). */
 void stack_foreach_sock(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg);
 const char *stack_tcp_state_name(int state);
+/* 1 while the TCP connection local-peer still waits for its sent data and
+ * FIN to be acknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), with or without a
+ * handle; 0 once they are, or if there is no such connection. SO_LINGER's
+ * close() waits on it. */
+int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const struct sockaddr_in *peer);
 
 #endif

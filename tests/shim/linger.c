@@ -1,0 +1,121 @@
+/* close() with SO_LINGER set to a timeout (tests/shim/linger_tap.sh): it
+ * returns once the data and the FIN are acknowledged, or when the time is
+ * up. The peer (on the kernel) answers questions on a second port.
+ *
+ *   linger ADDR PORT acked
+ *       connect, SO_LINGER {1, 20}, write 256 KiB (blocking) to a peer that
+ *       reads slowly, close(); then ask the peer whether its kernel already
+ *       holds the whole stream and its end. It must: the FIN was ACKed.
+ *   linger ADDR PORT timeout
+ *       connect to a peer that never reads, fill the connection
+ *       (non-blocking writes until EAGAIN), SO_LINGER {1, 1}, close(): it
+ *       blocks about a second and returns 0.
+ *
+ * Observations only: nothing printed depends on timing beyond the linger
+ * bounds themselves (close blocked at least 0.9 s; less than 10 s). */
+#include <fcntl.h>
+#include <time.h>
+
+#include "t.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int connect_to(const char *addr, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		DIE("socket");
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		DIE("bad address %s", addr);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0)
+		DIE("connect %s:%d", addr, port);
+	return s;
+}
+
+/* one question to the peer's control port, its one-line answer printed */
+static void ask(const char *addr, int port, const char *q)
+{
+	char buf[128];
+	size_t got = 0;
+	ssize_t n;
+	int c = connect_to(addr, port + 1);
+	if (write(c, q, strlen(q)) != (ssize_t)strlen(q))
+		DIE("write question");
+	while (got < sizeof(buf) - 1 && (n = read(c, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = 0;
+	if (got && buf[got - 1] == '\n')
+		buf[got - 1] = 0;
+	SAY("peer: %s", buf);
+	close(c);
+}
+
+static void run_acked(const char *addr, int port)
+{
+	static unsigned char buf[256 * 1024];
+	struct linger lg = { 1, 20 };
+	size_t off = 0;
+	int s = connect_to(addr, port);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7 % 251);
+	T("setsockopt SO_LINGER {1, 20}", setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	while (off < sizeof(buf)) {
+		ssize_t w = write(s, buf + off, sizeof(buf) - off);
+		if (w <= 0)
+			DIE("write at %zu", off);
+		off += (size_t)w;
+	}
+	SAY("written = %zu", off);
+	T("close", close(s));
+	ask(addr, port, "state\n");
+}
+
+static void run_timeout(const char *addr, int port)
+{
+	static unsigned char buf[65536];
+	struct linger lg = { 1, 1 };
+	size_t off = 0;
+	double t0, dt;
+	int s = connect_to(addr, port);
+	T("fcntl O_NONBLOCK", fcntl(s, F_SETFL, O_NONBLOCK));
+	for (;;) {
+		ssize_t w = write(s, buf, sizeof(buf));
+		if (w < 0 && errno == EAGAIN) {
+			/* the peer's window may still open a little: full once quiet */
+			struct timespec nap = { 0, 50 * 1000 * 1000 };
+			nanosleep(&nap, NULL);
+			if ((w = write(s, buf, sizeof(buf))) < 0 && errno == EAGAIN)
+				break;
+		}
+		if (w <= 0)
+			DIE("write at %zu", off);
+		off += (size_t)w;
+	}
+	SAY("filled = %s", off > 0 ? "yes" : "no");
+	T("setsockopt SO_LINGER {1, 1}", setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	t0 = now_s();
+	T("close", close(s));
+	dt = now_s() - t0;
+	SAY("close blocked 0.9 s or more = %s", dt >= 0.9 ? "yes" : "no");
+	SAY("close blocked less than 10 s = %s", dt < 10 ? "yes" : "no");
+	ask(addr, port, "quit\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4)
+		DIE("usage: linger ADDR PORT acked|timeout");
+	if (!strcmp(argv[3], "acked"))
+		run_acked(argv[1], atoi(argv[2]));
+	else if (!strcmp(argv[3], "timeout"))
+		run_timeout(argv[1], atoi(argv[2]));
+	else
+		DIE("unknown mode %s", argv[3]);
+	return 0;
+}
