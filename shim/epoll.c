@@ -28,6 +28,7 @@
  * Locks, in order: shim_mu (membership), ep->mu (items), a nested set's
  * mu, rt_lock (stack), ep->rlock (ready list; taken by notifications). The
  * eventfd is signalled and drained under rt_lock. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -54,6 +55,7 @@ struct sepoll {
 	int efd_set;              /* efd holds a count; under rt_lock */
 	int outer_et;             /* in an outer set with EPOLLET: signal every readiness */
 	int kfirst;               /* the last answer was full: the kernel side first */
+	atomic_int kfd;           /* the kernel epoll waits use: a private dup, -1 until needed */
 	/* the epoll sets added to this one (their fd and serial); under mu */
 	struct ep_kid {
 		int fd;
@@ -313,6 +315,8 @@ void ep_free(struct fobj *o)
 	pthread_mutex_unlock(&ep->mu);
 	if (ep->efd >= 0)
 		REAL(close)(ep->efd);
+	if (ep->kfd >= 0)
+		REAL(close)(ep->kfd);
 	free(ep->kids);
 	pthread_mutex_destroy(&ep->mu);
 	pthread_spin_destroy(&ep->rlock);
@@ -357,6 +361,7 @@ static int ep_new(int fd)
 	ep->fd = fd;
 	ep->serial = atomic_fetch_add(&ep_serials, 1) + 1;
 	atomic_init(&ep->efd, -1);
+	atomic_init(&ep->kfd, -1);
 	pthread_mutex_init(&ep->mu, NULL);
 	pthread_spin_init(&ep->rlock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_lock(&shim_mu);
@@ -886,12 +891,34 @@ static int ep_wait_kernel(struct sepoll *ep, int epfd, struct epoll_event *ev, i
 	}
 }
 
+/* The kernel epoll this set's waits use: a private dup, made at the first
+ * wait while epfd is still the set's (checked under shim_mu: close() empties
+ * the slot before it releases the number). A close of epfd by another thread
+ * then leaves the wait's epoll and its members in place, as on Linux, where
+ * the wait holds the file. The dup is close-on-exec, numbered out of the
+ * program's way where the limit allows. */
+static int ep_kfd(struct sepoll *ep, int epfd)
+{
+	int k = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+
+	if (k >= 0)
+		return k;
+	pthread_mutex_lock(&shim_mu);
+	if ((k = atomic_load(&ep->kfd)) < 0 && ep_of(fdtab_get(epfd)) == ep) {
+		if ((k = REAL(fcntl)(epfd, F_DUPFD_CLOEXEC, 256)) < 0)
+			k = REAL(fcntl)(epfd, F_DUPFD_CLOEXEC, 3);
+		if (k >= 0)
+			atomic_store_explicit(&ep->kfd, k, memory_order_release);
+	}
+	pthread_mutex_unlock(&shim_mu);
+	return k >= 0 ? k : epfd;
+}
+
 /* 0..max events, -errno, or 1 in *kernel_only when the set turned out to
  * hold kernel fds alone (the caller then makes the plain system call). */
-static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline, int timeout_zero,
-		   int *kernel_only)
+static int ep_wait(struct sepoll *ep, int epfd, struct epoll_event *ev, int max, uint64_t deadline,
+		   int timeout_zero, int *kernel_only)
 {
-	struct sepoll *ep = ep_of(fdtab_get(epfd));
 	struct stack *st;
 	int polled = 0;
 
@@ -903,7 +930,7 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		if (ep->nkids)
 			ep_refresh_kids(ep, 0); /* eventfds left signalled */
 		if (ep->efd_reg)
-			return ep_wait_kernel(ep, epfd, ev, max, deadline, timeout_zero);
+			return ep_wait_kernel(ep, ep_kfd(ep, epfd), ev, max, deadline, timeout_zero);
 		*kernel_only = 1;
 		return 0;
 	}
@@ -918,6 +945,7 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		 * if it ever held an fd; after a full answer, the other side
 		 * first (maxevents 1 alternates, as Linux's rotation does) */
 		struct ep_gen g = {ep, atomic_load_explicit(&shim_gen, memory_order_acquire)};
+		int kfd = ep->kused ? ep_kfd(ep, epfd) : -1;
 		int fair = (ep->turn++ & 7) == 0;
 		int kfirst = ep->kfirst && ep->kused;
 		int n = 0, nu = 0, k = 0, u0 = 0;
@@ -925,7 +953,7 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		if (ep->nkids)
 			ep_refresh_kids(ep, 0); /* before the kernel polls them */
 		if (kfirst) {
-			if ((k = ep_kernel_look(ep, epfd, ev, max)) < 0)
+			if ((k = ep_kernel_look(ep, kfd, ev, max)) < 0)
 				return k;
 			u0 = k;
 			if (k < max)
@@ -933,7 +961,7 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 		} else {
 			nu = ep_collect_user(ep, st, ev, max);
 			if (nu < max && (nu == 0 || fair) && ep->kused &&
-			    (k = ep_kernel_look(ep, epfd, ev + nu, max - nu)) < 0)
+			    (k = ep_kernel_look(ep, kfd, ev + nu, max - nu)) < 0)
 				return k;
 		}
 		n = nu + k;
@@ -949,8 +977,8 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, uint64_t deadline,
 			continue;
 		}
 		sig_wait_begin();
-		int w = ep->nkids ? rt_wait(st, ep_ready_gen, &g, deadline, ep->kused ? epfd : -1)
-				  : rt_wait(st, ep_ready, ep, deadline, ep->kused ? epfd : -1);
+		int w = ep->nkids ? rt_wait(st, ep_ready_gen, &g, deadline, kfd)
+				  : rt_wait(st, ep_ready, ep, deadline, kfd);
 		if (w == -EINTR && !sig_wait_resume(0))
 			return -EINTR; /* epoll_wait is never restarted */
 		if (w == -ETIMEDOUT) {
@@ -979,7 +1007,7 @@ static int ep_run(int epfd, struct epoll_event *ev, int max, uint64_t deadline, 
 	}
 	if (sigmask)
 		pthread_sigmask(SIG_SETMASK, sigmask, &old);
-	r = ep_wait(epfd, ev, max, deadline, zero, &kernel_only);
+	r = ep_wait(ep_of(pin), epfd, ev, max, deadline, zero, &kernel_only);
 	if (sigmask)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	fobj_release(pin);

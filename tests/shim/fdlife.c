@@ -367,6 +367,30 @@ static void epoll_then_close(void)
 	T("close dup", close(d));
 	T("epoll_wait after the last close", epoll_wait(ep, out, 4, 300));
 	T("close epoll", close(ep));
+
+	SAY("-- close of the epoll fd itself while epoll_wait blocks in it");
+	int p[2], q[2];
+	ep = epoll_create1(0);
+	s = conn();
+	T("pipe for a kernel member", pipe(q));
+	ev.data.u32 = 555;
+	T("epoll_ctl ADD a pipe (the kernel's side of the set)", epoll_ctl(ep, EPOLL_CTL_ADD, q[0], &ev));
+	ev.data.u32 = 444;
+	T("epoll_ctl ADD", epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev));
+	block(&b, K_EPOLL, ep, 8000);
+	T("close epoll", close(ep));
+	T("pipe", pipe(p));
+	SAY("the pipe has the set's old number: %s", p[0] == ep || p[1] == ep ? "yes" : "no");
+	T("send on the member", send(s, "z", 1, 0));
+	joined(&b, "blocked epoll_wait (woken: the call holds the set)");
+	SAY("event data %u events 0x%x", b.data, b.ev);
+	T("recv on the member", recv(s, b.buf, sizeof(b.buf), 0));
+	T("epoll_wait on the old number (a pipe now)", epoll_wait(ep, out, 4, 0));
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	T("close member", close(s));
 }
 
 static void late_data(void)

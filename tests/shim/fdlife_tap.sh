@@ -7,7 +7,8 @@
 #   accept, poll, select or epoll_wait (not woken, the call keeps its
 #   socket), shutdown (woken: recv 0, accept EINVAL), the number reused at
 #   once by a new connection that sees only its own data, an epoll member
-#   leaving the set with its last close;
+#   leaving the set with its last close, the epoll fd itself closed while a
+#   wait blocks in it (the wait goes on and reports the set's member);
 # then a stress run of close/dup2/shutdown racing blocked calls and the
 # reuse of the number, which must end, without a crash, on both. Both run
 # once more with the whole library built with ASan+UBSan
