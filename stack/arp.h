@@ -5,7 +5,7 @@
 #include "stack_impl.h"
 
 #define ARP_CACHE_SIZE    64
-#define ARP_QUEUE_MAX     8            /* packets held per unresolved next hop */
+#define ARP_QUEUE_MAX     48           /* packets held per unresolved next hop: a 64 KiB datagram's fragments */
 #define ARP_RETRY_NS      1000000000ull
 #define ARP_TRIES         3
 #define ARP_REACHABLE_NS  (60ull * 1000000000ull)

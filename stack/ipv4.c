@@ -1,8 +1,10 @@
 /* IPv4 (RFC 791, RFC 1122 §3.2): every received header checked, fragments
- * counted and dropped, one address per stack, routes by prefix and gateway. */
+ * reassembled, one address per stack, routes by prefix and gateway. */
 #include <errno.h>
+#include <string.h>
 
 #include "net.h"
+#include "wire/eth.h"
 #include "wire/ipv4.h"
 
 static const enum stack_counter ipv4_drop[] = {
@@ -27,6 +29,181 @@ static void ipv4_drop_pkt(struct stack *st, struct pbuf *p, enum stack_counter c
 	pbuf_free(p);
 }
 
+/* ---- reassembly ---------------------------------------------------------
+ * Fragments wait in one of STACK_REASS_SLOTS slots, by offset, for at most
+ * STACK_REASS_TTL_NS. As Linux does since 4.19, a fragment that overlaps
+ * another discards the whole datagram (an exact duplicate only itself); so
+ * do a second last fragment that disagrees on the length, data beyond it,
+ * or more than 64 KiB. A datagram complete and no larger than a buffer is
+ * copied into one and handed on like any other; a larger one goes to UDP as
+ * the chain of its fragments' buffers; TCP and ICMP take only the former. */
+
+static void reass_free(struct stack *st, struct stack_reass *r, enum stack_counter why)
+{
+	while (r->frags) {
+		struct pbuf *p = r->frags;
+		r->frags = p->next;
+		pbuf_free(p);
+		st->reass_pbufs--;
+		STAT_INC(st, why);
+	}
+	r->expires = 0;
+	r->nfrags = 0;
+}
+
+void ipv4_reass_expire(struct stack *st, int all)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < STACK_REASS_SLOTS; i++) {
+		struct stack_reass *r = &st->reass[i];
+		if (!r->expires)
+			continue;
+		if (all || r->expires <= st->now)
+			reass_free(st, r, DROP_IPV4_REASS_TIMEOUT);
+		else if (!next || r->expires < next)
+			next = r->expires;
+	}
+	st->reass_next = next;
+}
+
+static struct stack_reass *reass_slot(struct stack *st, const struct ipv4_hdr *h)
+{
+	struct stack_reass *free_ = NULL, *oldest = NULL;
+	for (int i = 0; i < STACK_REASS_SLOTS; i++) {
+		struct stack_reass *r = &st->reass[i];
+		if (!r->expires) {
+			if (!free_)
+				free_ = r;
+			continue;
+		}
+		if (r->src == h->src && r->dst == h->dst && r->id == h->id && r->proto == h->proto)
+			return r;
+		if (!oldest || r->expires < oldest->expires)
+			oldest = r;
+	}
+	if (!free_) { /* the oldest datagram gives way, as under Linux's memory limit */
+		reass_free(st, oldest, DROP_IPV4_REASS_FULL);
+		free_ = oldest;
+	}
+	*free_ = (struct stack_reass){ .src = h->src, .dst = h->dst, .id = h->id, .proto = h->proto,
+				       .expires = st->now + STACK_REASS_TTL_NS };
+	if (!st->reass_next || free_->expires < st->reass_next)
+		st->reass_next = free_->expires;
+	return free_;
+}
+
+/* Hand a complete datagram on: one buffer if it fits (an IP header written
+ * back in front, for ICMP errors to quote), else UDP's chain. */
+static void reass_deliver(struct stack *st, struct stack_reass *r)
+{
+	struct ipv4_meta m = { .src = r->src, .dst = r->dst, .proto = r->proto, .tos = r->tos, .ttl = r->ttl };
+	struct pbuf *frags = r->frags, *p;
+	uint32_t total = r->total;
+
+	st->reass_pbufs = (uint16_t)(st->reass_pbufs - r->nfrags);
+	r->frags = NULL;
+	r->expires = 0;
+	r->nfrags = 0;
+	STAT_INC(st, IPV4_REASSEMBLED);
+	if (total <= st->pool->buf_size - PBUF_HEADROOM && (p = stack_alloc(st)) != NULL) {
+		struct ipv4_hdr h = { .ihl = IPV4_HDR_LEN, .tos = r->tos, .total_len = (uint16_t)(IPV4_HDR_LEN + total),
+				      .id = r->id, .ttl = r->ttl, .proto = r->proto, .src = r->src, .dst = r->dst };
+		uint8_t *d = pbuf_append(p, total);
+		while (frags) {
+			struct pbuf *f = frags;
+			frags = f->next;
+			memcpy(d + f->user[0], f->data, f->len);
+			pbuf_free(f);
+		}
+		ipv4_hdr_emit(pbuf_prepend(p, IPV4_HDR_LEN), &h);
+		pbuf_adj(p, IPV4_HDR_LEN);
+		p->l3_len = IPV4_HDR_LEN;
+		if (m.proto == IPV4_PROTO_ICMP)
+			icmp_input(st, p, &m);
+		else if (m.proto == IPV4_PROTO_UDP)
+			udp_input(st, p, &m);
+		else
+			tcp_input(st, p, &m);
+		return;
+	}
+	if (m.proto != IPV4_PROTO_UDP || ipv4_is_broadcast(st, m.dst)) {
+		while (frags) {
+			p = frags;
+			frags = p->next;
+			pbuf_free(p);
+		}
+		STAT_INC(st, DROP_IPV4_REASS_TOO_BIG);
+		return;
+	}
+	for (p = frags; p; p = p->next)
+		p->user[1] = (uint64_t)(uintptr_t)p->next;
+	for (p = frags; p;) {
+		struct pbuf *n = p->next;
+		p->next = NULL;
+		p = n;
+	}
+	udp_input_chain(st, frags, total, &m);
+}
+
+/* One fragment, p->data at its payload. */
+static void ipv4_reass(struct stack *st, struct pbuf *p, const struct ipv4_hdr *h)
+{
+	uint32_t off = (uint32_t)(h->frag & IPV4_FRAG_OFF) * 8u, len = p->len, end = off + len;
+	int more = !!(h->frag & IPV4_FLAG_MF);
+	struct stack_reass *r;
+	struct pbuf **pp, *prev = NULL;
+
+	STAT_INC(st, IPV4_FRAGS_RX);
+	/* all but the last carry a multiple of 8 bytes; none goes past 64 KiB */
+	if (!len || (more && (len & 7)) || end > 0xffffu - IPV4_HDR_LEN)
+		return ipv4_drop_pkt(st, p, DROP_IPV4_FRAGMENT);
+	if (st->reass_next && st->reass_next <= st->now)
+		ipv4_reass_expire(st, 0);
+	r = reass_slot(st, h);
+	if (st->reass_pbufs >= STACK_REASS_PBUFS) {
+		if (!r->frags)
+			r->expires = 0;
+		return ipv4_drop_pkt(st, p, DROP_IPV4_REASS_FULL);
+	}
+	if (!more) {
+		if (r->total && r->total != end)
+			goto inconsistent;
+		r->total = end;
+	}
+	if (r->total && end > r->total)
+		goto inconsistent;
+	for (pp = &r->frags; *pp && (*pp)->user[0] < off; pp = &(*pp)->next)
+		prev = *pp;
+	if (*pp && (*pp)->user[0] == off && (*pp)->len == len)
+		return ipv4_drop_pkt(st, p, DROP_IPV4_REASS_DUP);
+	if ((prev && prev->user[0] + prev->len > off) || (*pp && end > (*pp)->user[0]))
+		goto inconsistent;
+	/* the last fragment must end the data: nothing may lie beyond it */
+	if (r->total) {
+		struct pbuf *l = *pp ? *pp : prev;
+		while (l && l->next)
+			l = l->next;
+		if (l && l->user[0] + l->len > r->total)
+			goto inconsistent;
+	}
+	p->user[0] = off;
+	p->next = *pp;
+	*pp = p;
+	r->nfrags++;
+	r->have += len;
+	st->reass_pbufs++;
+	if (!off) {
+		r->tos = h->tos;
+		r->ttl = h->ttl;
+	}
+	if (r->total && r->have == r->total)
+		reass_deliver(st, r);
+	return;
+inconsistent:
+	reass_free(st, r, DROP_IPV4_REASS_OVERLAP);
+	ipv4_drop_pkt(st, p, DROP_IPV4_REASS_OVERLAP);
+}
+
 void ipv4_input(struct stack *st, struct pbuf *p)
 {
 	struct ipv4_hdr h;
@@ -38,8 +215,6 @@ void ipv4_input(struct stack *st, struct pbuf *p)
 		return ipv4_drop_pkt(st, p, DROP_IPV4_CKSUM);
 	if ((rc = ipv4_hdr_parse(p->data, p->len, verify, &h)) != 0)
 		return ipv4_drop_pkt(st, p, ipv4_drop[-rc]);
-	if (ipv4_hdr_is_fragment(&h))
-		return ipv4_drop_pkt(st, p, DROP_IPV4_FRAGMENT);
 	/* broadcasts are for UDP sockets only (Linux ignores broadcast echo requests too) */
 	if (h.dst != st->addr && !(h.proto == IPV4_PROTO_UDP && ipv4_is_broadcast(st, h.dst)))
 		return ipv4_drop_pkt(st, p, DROP_IPV4_NOT_OURS);
@@ -53,6 +228,12 @@ void ipv4_input(struct stack *st, struct pbuf *p)
 				.l4_cksum_ok = !!(p->flags & PBUF_F_RX_L4_CKSUM_GOOD) };
 	pbuf_trim(p, h.total_len); /* link padding goes */
 	p->l3_len = h.ihl; /* lets L4 find the IP header again (ICMP errors quote it) */
+	if (ipv4_hdr_is_fragment(&h)) {
+		if (h.proto != IPV4_PROTO_ICMP && h.proto != IPV4_PROTO_UDP && h.proto != IPV4_PROTO_TCP)
+			return ipv4_drop_pkt(st, p, DROP_IPV4_PROTO);
+		pbuf_adj(p, h.ihl);
+		return ipv4_reass(st, p, &h);
+	}
 	if (h.proto == IPV4_PROTO_ICMP) {
 		pbuf_adj(p, h.ihl);
 		icmp_input(st, p, &m);
@@ -76,8 +257,15 @@ uint32_t ipv4_next_hop(const struct stack *st, uint32_t dst)
 
 int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos)
 {
-	uint32_t nh = ipv4_next_hop(st, dst);
-	struct ipv4_hdr h = { .ihl = IPV4_HDR_LEN, .tos = tos, .id = st->ip_id++, .frag = IPV4_FLAG_DF,
+	return ipv4_output_frag(st, p, dst, proto, tos, st->ip_id++, IPV4_FLAG_DF, 0);
+}
+
+int ipv4_output_frag(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos, uint16_t id,
+		     uint16_t frag, int bcast)
+{
+	static const uint8_t bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint32_t nh = bcast ? dst : ipv4_next_hop(st, dst);
+	struct ipv4_hdr h = { .ihl = IPV4_HDR_LEN, .tos = tos, .id = id, .frag = frag,
 			      .ttl = 64, .proto = proto, .src = st->addr, .dst = dst };
 	uint8_t *b;
 
@@ -92,5 +280,9 @@ int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, u
 	}
 	h.total_len = (uint16_t)p->len;
 	ipv4_hdr_emit(b, &h);
+	if (bcast) {
+		eth_output(st, p, bcast_mac, ETH_TYPE_IPV4);
+		return 0;
+	}
 	return arp_output(st, p, nh);
 }

@@ -31,6 +31,13 @@ void ipv4_input(struct stack *st, struct pbuf *p);
 /* p->data at the L4 header, its checksum already done (or offload flags set).
  * Prepends the IP header, routes, and sends. Takes ownership. 0 or -errno. */
 int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos);
+/* The same with the header's id and fragment field given (fragmentation);
+ * bcast: to the link's broadcast address, without ARP. */
+int ipv4_output_frag(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos, uint16_t id,
+		     uint16_t frag, int bcast);
+/* Drop the datagrams whose reassembly timed out (stack_poll calls it when
+ * st->reass_next is due); frees every slot when all is set. */
+void ipv4_reass_expire(struct stack *st, int all);
 /* Where packets to dst go first: dst itself, the gateway, or 0 if unroutable. */
 uint32_t ipv4_next_hop(const struct stack *st, uint32_t dst);
 /* The limited broadcast, or the directed broadcast of our subnet (none on a
@@ -53,6 +60,10 @@ void icmp_send_unreach(struct stack *st, const struct pbuf *orig, uint8_t code);
 int udp_init(struct stack *st);
 void udp_fini(struct stack *st);
 void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m);
+/* A reassembled datagram larger than one buffer: the fragments' buffers
+ * linked through user[1], p->data at each one's share, the UDP header in
+ * the first; total bytes in all. Takes ownership. */
+void udp_input_chain(struct stack *st, struct pbuf *p, uint32_t total, const struct ipv4_meta *m);
 void udp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *), void *arg);
 
 /* tcp/: p->data at the TCP header; takes ownership. */

@@ -58,6 +58,7 @@ void stack_destroy(struct stack *st)
 		return;
 	tcp_fini(st);
 	udp_fini(st);
+	ipv4_reass_expire(st, 1);
 	stack_tx_flush(st);
 	arp_fini(st);
 	for (uint16_t i = 0; i < st->txq_len; i++)
@@ -79,6 +80,8 @@ int stack_poll(struct stack *st, uint64_t now_ns)
 		eth_input(st, rx[i]);
 	}
 	work = n + (int)tw_run(&st->tw, now_ns);
+	if (st->reass_next && st->reass_next <= now_ns)
+		ipv4_reass_expire(st, 0);
 	stack_tx_flush(st);
 	return work;
 }
@@ -86,6 +89,8 @@ int stack_poll(struct stack *st, uint64_t now_ns)
 uint64_t stack_next_timer(const struct stack *st)
 {
 	uint64_t t = tw_next(&st->tw);
+	if (st->reass_next && st->reass_next < t)
+		t = st->reass_next;
 	/* refused frames: try again soon, not at the next timer */
 	if (st->txq_len && t > st->now + 1000000)
 		t = st->now + 1000000;

@@ -16,6 +16,9 @@
 #define STACK_PMTU_SLOTS 16 /* destinations whose path MTU is below ours */
 #define STACK_PMTU_MIN 552  /* as Linux's min_pmtu: ICMP cannot push us lower */
 #define STACK_PMTU_TTL_NS (600ull * 1000000000ull) /* learned values last 10 min, as Linux's */
+#define STACK_REASS_SLOTS 8    /* IPv4 datagrams reassembled at once */
+#define STACK_REASS_PBUFS 256  /* fragment buffers they may hold in all */
+#define STACK_REASS_TTL_NS (30ull * 1000000000ull) /* as Linux's ipfrag_time */
 
 struct arp_cache;  /* arp.c */
 struct udp_table;  /* udp.c */
@@ -41,6 +44,20 @@ struct stack {
 		uint16_t mtu;
 		uint64_t expires;   /* ns */
 	} pmtu[STACK_PMTU_SLOTS];
+	/* IPv4 reassembly (RFC 791, RFC 815): fragments by offset, p->data at
+	 * their payload, user[0] the offset in bytes */
+	struct stack_reass {
+		struct pbuf *frags;
+		uint64_t expires;   /* ns; 0: the slot is free */
+		uint32_t src, dst;  /* host byte order */
+		uint16_t id;
+		uint8_t proto, tos, ttl;
+		uint16_t nfrags;
+		uint32_t total;     /* payload bytes, once the last fragment came; 0 until */
+		uint32_t have;      /* payload bytes held */
+	} reass[STACK_REASS_SLOTS];
+	uint16_t reass_pbufs;
+	uint64_t reass_next;    /* ns: the earliest expiry; 0: none */
 	uint16_t txq_len;
 	uint64_t txq_refused_at;    /* ns: the device has refused the queue's head since; 0: not */
 	struct pbuf *txq[STACK_TXQ_MAX];

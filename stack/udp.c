@@ -74,12 +74,44 @@ int udp_init(struct stack *st)
 	return 0;
 }
 
+/* A queued datagram is one buffer, or (reassembled, larger than a buffer)
+ * the buffers of its fragments linked through user[1]. */
+static struct pbuf *udp_chain_next(const struct pbuf *p)
+{
+	return (struct pbuf *)(uintptr_t)p->user[1];
+}
+
+static void udp_dgram_free(struct pbuf *p)
+{
+	while (p) {
+		struct pbuf *n = udp_chain_next(p);
+		pbuf_free(p);
+		p = n;
+	}
+}
+
+static uint32_t udp_dgram_len(const struct pbuf *p)
+{
+	uint32_t n = 0;
+	for (; p; p = udp_chain_next(p))
+		n += p->len;
+	return n;
+}
+
+static uint32_t udp_dgram_mem(const struct pbuf *p)
+{
+	uint32_t n = 0;
+	for (; p; p = udp_chain_next(p))
+		n += p->size;
+	return n;
+}
+
 static void udp_rxq_purge(struct udp_sock *us)
 {
 	struct pbuf *p, *n;
 	for (p = us->rxq_head; p; p = n) {
 		n = p->next;
-		pbuf_free(p);
+		udp_dgram_free(p);
 	}
 	us->rxq_head = us->rxq_tail = NULL;
 	us->rxq_mem = us->rxq_bytes = 0;
@@ -277,7 +309,7 @@ static struct udp_sock *udp_lookup(struct stack *st, uint32_t saddr, uint16_t sp
 static void udp_drop(struct stack *st, struct pbuf *p, enum stack_counter c)
 {
 	STAT_INC(st, c);
-	pbuf_free(p);
+	udp_dgram_free(p);
 }
 
 static const enum stack_counter udp_parse_drop[] = {
@@ -298,8 +330,8 @@ static void udp_enqueue(struct stack *st, struct udp_sock *us, struct pbuf *p)
 	else
 		us->rxq_head = p;
 	us->rxq_tail = p;
-	us->rxq_mem += p->size;
-	us->rxq_bytes += p->len;
+	us->rxq_mem += udp_dgram_mem(p);
+	us->rxq_bytes += udp_dgram_len(p);
 	STAT_INC(st, UDP_RX_DATAGRAMS);
 	sock_wake(us->s);
 }
@@ -320,6 +352,7 @@ static void udp_input_broadcast(struct stack *st, struct pbuf *p, const struct i
 			if ((c = pbuf_alloc(st->pool)) != NULL) {
 				memcpy(pbuf_append(c, p->len), p->data, p->len);
 				c->user[0] = p->user[0];
+				c->user[1] = 0;
 				udp_enqueue(st, prev, c);
 			} else {
 				STAT_INC(st, DROP_UDP_NOBUF);
@@ -347,6 +380,7 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 		pbuf_trim(p, h.len);
 		pbuf_adj(p, UDP_HDR_LEN);
 		p->user[0] = (uint64_t)m->src << 16 | h.sport;
+		p->user[1] = 0;
 		return udp_input_broadcast(st, p, m, &h);
 	}
 	if (!(us = udp_lookup(st, m->src, h.sport, m->dst, h.dport))) {
@@ -358,6 +392,35 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 	pbuf_trim(p, h.len);
 	pbuf_adj(p, UDP_HDR_LEN);
 	p->user[0] = (uint64_t)m->src << 16 | h.sport;
+	p->user[1] = 0;
+	udp_enqueue(st, us, p);
+}
+
+void udp_input_chain(struct stack *st, struct pbuf *p, uint32_t total, const struct ipv4_meta *m)
+{
+	struct udp_sock *us;
+	uint32_t sum;
+
+	/* the first fragment holds the header (fragments but the last carry
+	 * multiples of 8 bytes): its length must be the datagram's */
+	if (p->len < UDP_HDR_LEN)
+		return udp_drop(st, p, DROP_UDP_SHORT);
+	if (rd16(p->data + 4) != total)
+		return udp_drop(st, p, DROP_UDP_LEN);
+	if (rd16(p->data + 6)) {
+		sum = cksum_pseudo_ipv4(m->src, m->dst, IPV4_PROTO_UDP, (uint16_t)total);
+		for (const struct pbuf *f = p; f; f = udp_chain_next(f))
+			sum = cksum_partial(f->data, f->len, sum); /* all but the last are even */
+		if (cksum_fold(sum) != 0)
+			return udp_drop(st, p, DROP_UDP_CKSUM);
+	}
+	if (!(us = udp_lookup(st, m->src, rd16(p->data), m->dst, rd16(p->data + 2)))) {
+		if (p->l3_len >= IPV4_HDR_LEN && pbuf_prepend(p, p->l3_len))
+			icmp_send_unreach(st, p, ICMP_UNREACH_PORT);
+		return udp_drop(st, p, DROP_UDP_NO_PORT);
+	}
+	p->user[0] = (uint64_t)m->src << 16 | rd16(p->data);
+	pbuf_adj(p, UDP_HDR_LEN);
 	udp_enqueue(st, us, p);
 }
 
@@ -400,8 +463,8 @@ static int udp_route(const struct stack *st, const struct udp_sock *us, uint32_t
 	return 0;
 }
 
-/* The largest payload one packet carries. This stack never fragments (as
- * Linux with IP_PMTUDISC_DO), so a datagram must fit the MTU, and one buffer. */
+/* The largest payload one packet (and one buffer) carries; larger datagrams
+ * go out as fragments (udp_send_frags). */
 static size_t udp_max_payload(const struct stack *st)
 {
 	size_t mtu = (size_t)ipv4_max_payload(st) - UDP_HDR_LEN;
@@ -462,6 +525,62 @@ static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, ui
 		udp_output_broadcast(st, p, dst, us->tos);
 	else /* as Linux, a datagram lost to ARP or a full queue still counts as sent */
 		(void)ipv4_output(st, p, dst, IPV4_PROTO_UDP, us->tos);
+}
+
+/* A datagram larger than one packet: IPv4 fragments, as Linux sends them
+ * under its default IP_PMTUDISC_WANT. Each fragment but the last carries a
+ * multiple of 8 bytes, so the UDP checksum is summed over the fragments as
+ * they are filled, in software. All or nothing: -ENOBUFS. */
+static ssize_t udp_send_frags(struct stack *st, struct udp_sock *us, const struct iovec *iov, int iovcnt,
+			      size_t len, uint32_t dst, uint16_t dport)
+{
+	struct pbuf *f[128];
+	uint32_t total = (uint32_t)len + UDP_HDR_LEN, room = st->pool->buf_size - PBUF_HEADROOM;
+	uint32_t per = ipv4_max_payload(st) < room ? ipv4_max_payload(st) : room, sum, nf = 0;
+	uint16_t id = st->ip_id++;
+	size_t ioff = 0;
+	int iv = 0;
+
+	per &= ~7u;
+	f[0] = NULL;
+	if (per < 8 || (total + per - 1) / per > 128)
+		return -EMSGSIZE;
+	sum = cksum_pseudo_ipv4(st->addr, dst, IPV4_PROTO_UDP, (uint16_t)total);
+	for (uint32_t off = 0; off < total; off += per) {
+		uint32_t n = total - off < per ? total - off : per, k = 0;
+		uint8_t *d;
+		if (!(f[nf] = stack_alloc(st))) {
+			while (nf)
+				pbuf_free(f[--nf]);
+			return -ENOBUFS;
+		}
+		d = pbuf_append(f[nf++], n);
+		if (!off) {
+			wr16(d, us->lport);
+			wr16(d + 2, dport);
+			wr16(d + 4, (uint16_t)total);
+			wr16(d + 6, 0);
+			k = UDP_HDR_LEN;
+		}
+		while (k < n && iv < iovcnt) {
+			size_t c = iov[iv].iov_len - ioff < n - k ? iov[iv].iov_len - ioff : n - k;
+			if (c)
+				memcpy(d + k, (const uint8_t *)iov[iv].iov_base + ioff, c);
+			k += (uint32_t)c;
+			if ((ioff += c) == iov[iv].iov_len)
+				iv++, ioff = 0;
+		}
+		sum = cksum_partial(d, n, sum);
+	}
+	sum = cksum_fold(sum);
+	wr16(f[0]->data + 6, sum ? (uint16_t)sum : 0xffff); /* 0 means none (RFC 768) */
+	STAT_INC(st, UDP_TX_DATAGRAMS);
+	for (uint32_t i = 0; i < nf; i++) {
+		uint16_t frag = (uint16_t)(i * per / 8) | (i + 1 < nf ? IPV4_FLAG_MF : 0);
+		STAT_INC(st, IPV4_FRAGS_TX);
+		(void)ipv4_output_frag(st, f[i], dst, IPV4_PROTO_UDP, us->tos, id, frag, ipv4_is_broadcast(st, dst));
+	}
+	return (ssize_t)len;
 }
 
 /* Send what MSG_MORE or UDP_CORK held back. */
@@ -537,7 +656,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	}
 	if ((rc = udp_route(st, us, dst)) != 0)
 		return rc;
-	if (len > udp_max_payload(st))
+	if (len > udp_max_payload(st) && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt))
 		return -EMSGSIZE;
 	if (us->err)
 		return -udp_take_err(us);
@@ -545,6 +664,8 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EPIPE;
 	if (fault)
 		return -EFAULT;
+	if (len > udp_max_payload(st))
+		return udp_send_frags(st, us, iov, iovcnt, len, dst, dport);
 	if (!(p = stack_alloc(st)))
 		return -ENOBUFS;
 	pbuf_append(p, UDP_HDR_LEN);
@@ -581,11 +702,22 @@ static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int
 	udp_iov_len(iov, iovcnt, &fault);
 	if (fault)
 		return -EFAULT;
-	for (int i = 0; i < iovcnt && copied < p->len; i++) {
-		size_t n = p->len - copied < iov[i].iov_len ? p->len - copied : iov[i].iov_len;
-		if (n)
-			memcpy(iov[i].iov_base, p->data + copied, n);
-		copied += n;
+	{
+		const struct pbuf *f = p;
+		size_t foff = 0;
+		for (int i = 0; i < iovcnt && f; i++) {
+			size_t ioff = 0;
+			while (ioff < iov[i].iov_len && f) {
+				size_t n = f->len - foff < iov[i].iov_len - ioff ? f->len - foff : iov[i].iov_len - ioff;
+				if (n)
+					memcpy((uint8_t *)iov[i].iov_base + ioff, f->data + foff, n);
+				ioff += n;
+				foff += n;
+				copied += n;
+				if (foff == f->len)
+					f = udp_chain_next(f), foff = 0;
+			}
+		}
 	}
 	if (from) {
 		memset(from, 0, sizeof(*from));
@@ -594,14 +726,14 @@ static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int
 		from->sin_port = htons((uint16_t)p->user[0]);
 	}
 	/* MSG_TRUNC: the real length of the datagram, even if it was cut */
-	ssize_t ret = (flags & MSG_TRUNC) ? (ssize_t)p->len : (ssize_t)copied;
+	ssize_t ret = (flags & MSG_TRUNC) ? (ssize_t)udp_dgram_len(p) : (ssize_t)copied;
 	if (!(flags & MSG_PEEK)) {
 		us->rxq_head = p->next;
 		if (!us->rxq_head)
 			us->rxq_tail = NULL;
-		us->rxq_mem -= p->size;
-		us->rxq_bytes -= p->len;
-		pbuf_free(p);
+		us->rxq_mem -= udp_dgram_mem(p);
+		us->rxq_bytes -= udp_dgram_len(p);
+		udp_dgram_free(p);
 		if (!us->rxq_head)
 			sock_wake(s);
 	}
@@ -795,7 +927,7 @@ static int udp_sock_take_error(struct sock *s)
 static size_t udp_rx_bytes(const struct sock *s)
 {
 	const struct udp_sock *us = s->proto;
-	return us->rxq_head ? us->rxq_head->len : 0;
+	return us->rxq_head ? udp_dgram_len(us->rxq_head) : 0;
 }
 
 /* Datagrams go to the device at once: only a corked one waits. */

@@ -7,6 +7,7 @@
   kpeer.py reset ADDR PORT                  connect, send a little, close with RST (SO_LINGER 0)
   kpeer.py udp-client ADDR PORT COUNT       COUNT datagrams, each echoed and checked
   kpeer.py udp-echo-server ADDR PORT        send every datagram back
+  kpeer.py udp-client-big ADDR PORT COUNT   COUNT datagrams of 1473..65507 bytes (fragments), echoed
 
 The pattern is demi-echo's: byte i of a stream is (i*7 + (i >> 13)) & 255.
 Prints one line starting with RESULT; exit 0 when every check held."""
@@ -138,6 +139,29 @@ def udp_client(addr, port, count):
     return 0 if ok == count else 1
 
 
+def udp_client_big(addr, port, count):
+    sizes = [1473, 2000, 2961, 4000, 8192, 9000, 16384, 30000, 65507]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.settimeout(1)
+    ok = 0
+    for i in range(count):
+        m = struct.pack("!I", i) + pat(i, sizes[i % len(sizes)] - 4)
+        for _ in range(5):
+            s.sendto(m, (addr, port))
+            try:
+                while True:
+                    d, _ = s.recvfrom(65536)
+                    if d[:4] == m[:4]:
+                        break
+            except socket.timeout:
+                continue
+            ok += d == m
+            break
+    print(f"RESULT datagrams={count} echoed_ok={ok} ok={int(ok == count)}")
+    return 0 if ok == count else 1
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "echo-server":
@@ -150,6 +174,8 @@ def main():
         return udp_echo_server(a[1], int(a[2]))
     if a[0] == "udp-client":
         return udp_client(a[1], int(a[2]), int(a[3]))
+    if a[0] == "udp-client-big":
+        return udp_client_big(a[1], int(a[2]), int(a[3]))
     print(__doc__)
     return 2
 

@@ -618,7 +618,7 @@ static void test_udp_send_unconnected_without_address_edestaddrreq(void **state)
 	pt_expect_nothing(t);
 }
 
-static void test_udp_send_above_mtu_emsgsize(void **state)
+static void test_udp_send_up_to_mtu_one_packet(void **state)
 {
 	struct pt *t = *state;
 	struct sock *s = udp_bound(t, OUR_PORT);
@@ -626,12 +626,19 @@ static void test_udp_send_above_mtu_emsgsize(void **state)
 	struct pt_frame r;
 	struct udp_hdr u;
 
-	/* no fragmentation: 1500 - 20 - 8 is the most one datagram carries */
-	assert_int_equal(send_to(s, big, 1473, PT_PEER_IP, PEER_PORT), -EMSGSIZE);
+	/* 1500 - 20 - 8: the most one packet carries; above, fragments (ipv4_frag.c) */
 	assert_int_equal(send_to(s, big, 1472, PT_PEER_IP, PEER_PORT), 1472);
 	pt_step(t, 0);
 	pt_expect_udp(t, &r, &u);
 	assert_int_equal(r.ip.total_len, 1500);
+	assert_true(r.ip.frag & IPV4_FLAG_DF);
+	pt_expect_nothing(t);
+	assert_int_equal(send_to(s, big, 1473, PT_PEER_IP, PEER_PORT), 1473);
+	pt_step(t, 0);
+	pt_expect_ip(t, &r);
+	assert_true(r.ip.frag & IPV4_FLAG_MF);
+	pt_expect_ip(t, &r);
+	assert_int_equal(r.ip.frag, 1480 / 8);
 	pt_expect_nothing(t);
 }
 
@@ -1340,7 +1347,7 @@ int main(void)
 		T(test_udp_send_offload_leaves_pseudo_header_sum),
 		T(test_udp_send_unbound_takes_ephemeral_port),
 		T(test_udp_send_unconnected_without_address_edestaddrreq),
-		T(test_udp_send_above_mtu_emsgsize),
+		T(test_udp_send_up_to_mtu_one_packet),
 		T(test_udp_send_above_65507_emsgsize),
 		T(test_udp_send_zero_length_sends_empty_datagram),
 		T(test_udp_sendto_port_zero_einval),

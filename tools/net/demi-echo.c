@@ -497,8 +497,8 @@ static int run_udp(const struct sockaddr_in *to, uint64_t count, size_t size, in
 	int bad = 0;
 	if (size < 8)
 		size = 8;
-	if (size > 1472)
-		size = 1472;
+	if (size > 65507) /* above the MTU the stack sends fragments */
+		size = 65507;
 	t0 = rt_now();
 	for (uint64_t i = 0; i < count && !stop; i++) {
 		uint64_t r;

@@ -1,0 +1,329 @@
+/* IPv4 fragments, both ways. In: reassembly in any order, into one buffer
+ * or (larger than a buffer) a chain UDP reads across, with the checks Linux
+ * makes (overlaps discard the datagram, duplicates only themselves,
+ * malformed fragments, a 30 s limit, bounded slots). Out: a UDP datagram
+ * above the MTU leaves as fragments a receiver puts back together. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../lib/pt.h"
+#include "sock.h"
+#include "wire/cksum.h"
+#include "wire/ipv4.h"
+
+#define PORT 7000
+#define PEER_PORT 4000
+
+static uint8_t full[70000]; /* the whole datagram as one frame: IP at +14, UDP at +34 */
+
+static void reseal(uint8_t *f)
+{
+	wr16(f + 24, 0);
+	wr16(f + 24, cksum(f + 14, 20));
+}
+
+/* A UDP datagram of n payload bytes (a pattern) with IP id `id`; returns
+ * the UDP length (8 + n). */
+static uint32_t dgram(uint32_t n, uint16_t id)
+{
+	static uint8_t pay[65536];
+	for (uint32_t i = 0; i < n; i++)
+		pay[i] = (uint8_t)(i * 13 + id);
+	pt_build_udp(full, PT_PEER_IP, PEER_PORT, PT_US_IP, PORT, pay, (uint16_t)n);
+	wr16(full + 18, id);
+	reseal(full);
+	return 8 + n;
+}
+
+/* Send bytes [off, off + n) of the IP payload of `full` as one fragment. */
+static void frag(struct pt *t, uint32_t off, uint32_t n, int more)
+{
+	static uint8_t f[2048];
+	memcpy(f, full, 34);
+	memcpy(f + 34, full + 34 + off, n);
+	wr16(f + 16, (uint16_t)(20 + n));
+	wr16(f + 20, (uint16_t)((more ? IPV4_FLAG_MF : 0) | (off / 8)));
+	reseal(f);
+	pt_send_frame(t, f, 34 + n);
+	pt_step(t, 0);
+}
+
+static struct sock *bound(struct pt *t)
+{
+	struct sock *s;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	assert_int_equal(sock_create(t->st, SOCK_DGRAM, &s), 0);
+	assert_int_equal(sock_bind(s, &a), 0);
+	return s;
+}
+
+static ssize_t rcv(struct sock *s, void *b, size_t n, int flags)
+{
+	struct iovec v = { .iov_base = b, .iov_len = n };
+	return sock_recv(s, &v, 1, flags, NULL);
+}
+
+static void test_frag_any_order_reassembled(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	uint8_t b[64];
+	dgram(40, 7); /* 48 UDP bytes: fragments of 16 */
+	frag(t, 32, 16, 0);
+	frag(t, 0, 16, 1);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	frag(t, 16, 16, 1);
+	assert_int_equal(sock_rx_bytes(s), 40);
+	assert_int_equal(rcv(s, b, sizeof(b), 0), 40);
+	assert_memory_equal(b, full + 42, 40);
+	assert_int_equal(pt_counter(t, IPV4_FRAGS_RX), 3);
+	assert_int_equal(pt_counter(t, IPV4_REASSEMBLED), 1);
+	assert_int_equal(pt_counter(t, UDP_RX_DATAGRAMS), 1);
+	pt_expect_nothing(t);
+	sock_close(s);
+}
+
+/* 5000 bytes: larger than a buffer, read across the fragments' buffers */
+static void test_frag_large_datagram_read_whole(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	static uint8_t b[6000], c[6000];
+	struct iovec v[3] = { { b, 100 }, { b + 100, 1777 }, { b + 1877, 4123 } };
+	uint32_t n = dgram(5000, 8);
+	for (int k = 3; k >= 0; k--)
+		frag(t, (uint32_t)k * 1480, k == 3 ? n - 3 * 1480 : 1480, k < 3);
+	assert_int_equal(pt_counter(t, IPV4_REASSEMBLED), 1);
+	assert_int_equal(sock_rx_bytes(s), 5000);
+	assert_int_equal(rcv(s, c, 10, MSG_PEEK | MSG_TRUNC), 5000);
+	assert_memory_equal(c, full + 42, 10);
+	assert_int_equal(sock_recv(s, v, 3, 0, NULL), 5000);
+	assert_memory_equal(b, full + 42, 5000);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	/* and one cut short by a small buffer: the rest is gone with it */
+	dgram(3000, 9);
+	frag(t, 0, 1480, 1);
+	frag(t, 1480, 1480, 1);
+	frag(t, 2960, 48, 0);
+	assert_int_equal(rcv(s, c, 2000, 0), 2000);
+	assert_memory_equal(c, full + 42, 2000);
+	assert_int_equal(rcv(s, c, sizeof(c), 0), -EAGAIN);
+	sock_close(s);
+}
+
+static void test_frag_bad_udp_checksum_dropped(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	uint32_t n = dgram(5000, 10);
+	full[34 + 2000] ^= 0x40; /* payload changed under the UDP checksum */
+	frag(t, 0, 1480, 1);
+	frag(t, 1480, 1480, 1);
+	frag(t, 2960, 1480, 1);
+	frag(t, 4440, n - 4440, 0);
+	assert_int_equal(pt_counter(t, IPV4_REASSEMBLED), 1);
+	assert_int_equal(pt_counter(t, DROP_UDP_CKSUM), 1);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	sock_close(s);
+}
+
+/* Linux since 4.19: an overlap discards the whole datagram */
+static void test_frag_overlap_discards_datagram(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	dgram(40, 11);
+	frag(t, 0, 16, 1);
+	frag(t, 8, 16, 1);
+	assert_int_equal(pt_counter(t, DROP_IPV4_REASS_OVERLAP), 2);
+	frag(t, 16, 16, 1);
+	frag(t, 32, 16, 0);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	assert_int_equal(pt_counter(t, IPV4_REASSEMBLED), 0);
+	/* a second last fragment that says another length: the same */
+	dgram(40, 12);
+	frag(t, 32, 16, 0);
+	frag(t, 16, 16, 0);
+	assert_int_equal(pt_counter(t, DROP_IPV4_REASS_OVERLAP), 4);
+	/* data beyond the end the last fragment gave */
+	dgram(40, 13);
+	frag(t, 16, 16, 0);
+	frag(t, 32, 16, 1);
+	assert_int_equal(pt_counter(t, DROP_IPV4_REASS_OVERLAP), 6);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	sock_close(s);
+}
+
+static void test_frag_duplicate_dropped_alone(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	uint8_t b[64];
+	dgram(40, 14);
+	frag(t, 0, 16, 1);
+	frag(t, 0, 16, 1);
+	assert_int_equal(pt_counter(t, DROP_IPV4_REASS_DUP), 1);
+	frag(t, 16, 16, 1);
+	frag(t, 32, 16, 0);
+	assert_int_equal(rcv(s, b, sizeof(b), 0), 40);
+	assert_memory_equal(b, full + 42, 40);
+	sock_close(s);
+}
+
+static void test_frag_malformed_dropped(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	dgram(40, 15);
+	frag(t, 0, 12, 1); /* not the last, yet not a multiple of 8 */
+	assert_int_equal(pt_counter(t, DROP_IPV4_FRAGMENT), 1);
+	dgram(1400, 16);
+	frag(t, 65528, 16, 0); /* past 64 KiB */
+	assert_int_equal(pt_counter(t, DROP_IPV4_FRAGMENT), 2);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	sock_close(s);
+}
+
+/* An incomplete datagram is dropped after 30 s and its buffers go back */
+static void test_frag_incomplete_times_out(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	uint32_t before = t->spool->in_use;
+	dgram(40, 17);
+	frag(t, 0, 16, 1);
+	assert_int_equal(t->spool->in_use, before + 1);
+	assert_true(stack_next_timer(t->st) <= t->now + 30000 * PT_MS);
+	pt_step(t, 29000 * PT_MS);
+	assert_int_equal(pt_counter(t, DROP_IPV4_REASS_TIMEOUT), 0);
+	pt_step(t, 1001 * PT_MS);
+	assert_int_equal(pt_counter(t, DROP_IPV4_REASS_TIMEOUT), 1);
+	assert_int_equal(t->spool->in_use, before);
+	/* its late fragments start over, and never complete */
+	frag(t, 16, 16, 1);
+	frag(t, 32, 16, 0);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	sock_close(s);
+}
+
+/* Slots are bounded: a ninth datagram in reassembly evicts the oldest */
+static void test_frag_slots_full_evict_oldest(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	uint8_t b[64];
+	for (uint16_t id = 100; id < 109; id++) {
+		dgram(40, id);
+		frag(t, 0, 16, 1);
+		pt_step(t, PT_MS);
+	}
+	assert_int_equal(pt_counter(t, DROP_IPV4_REASS_FULL), 1);
+	/* the oldest (id 100) is gone; the newest (id 108) completes */
+	dgram(40, 100);
+	frag(t, 16, 16, 1);
+	frag(t, 32, 16, 0);
+	assert_int_equal(sock_rx_bytes(s), 0);
+	dgram(40, 108);
+	frag(t, 16, 16, 1);
+	frag(t, 32, 16, 0);
+	assert_int_equal(rcv(s, b, sizeof(b), 0), 40);
+	assert_memory_equal(b, full + 42, 40);
+	sock_close(s);
+}
+
+/* Fragments of a reassembled echo request: answered, as a whole */
+static void test_frag_echo_request_answered(void **state)
+{
+	struct pt *t = *state;
+	struct pt_frame r;
+	uint8_t *icmp = full + 34;
+	memset(icmp, 0, 8 + 200);
+	icmp[0] = 8; /* echo request */
+	wr16(icmp + 4, 1);
+	wr16(icmp + 6, 2);
+	for (int i = 0; i < 200; i++)
+		icmp[8 + i] = (uint8_t)i;
+	wr16(icmp + 2, cksum(icmp, 208));
+	pt_build_ip(full, PT_PEER_IP, PT_US_IP, 1, 208);
+	frag(t, 104, 104, 0);
+	frag(t, 0, 104, 1);
+	pt_expect_ip(t, &r);
+	assert_int_equal(r.ip.proto, 1);
+	assert_int_equal(r.l4_len, 208);
+	assert_int_equal(r.l4[0], 0); /* echo reply */
+	assert_memory_equal(r.l4 + 8, icmp + 8, 200);
+}
+
+/* Out: 4000 bytes leave as three fragments of one id, 1480-byte steps,
+ * MF on all but the last, no DF; put together, the datagram checks. */
+static void test_frag_udp_send_above_mtu_fragments(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	static uint8_t big[4000], got[4008];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PEER_PORT),
+				 .sin_addr.s_addr = htonl(PT_PEER_IP) };
+	struct iovec v[2] = { { big, 1001 }, { big + 1001, 2999 } }; /* an odd split */
+	struct pt_frame r;
+	uint16_t id = 0;
+	uint32_t sum;
+	for (int i = 0; i < 4000; i++)
+		big[i] = (uint8_t)(i * 7);
+	assert_int_equal(sock_send(s, v, 2, 0, &a), 4000);
+	pt_step(t, 0);
+	for (int k = 0; k < 3; k++) {
+		pt_expect_ip(t, &r);
+		if (!k)
+			id = r.ip.id;
+		assert_int_equal(r.ip.id, id);
+		assert_int_equal(r.ip.proto, IPV4_PROTO_UDP);
+		assert_int_equal(r.ip.frag & IPV4_FRAG_OFF, k * 1480 / 8);
+		assert_int_equal(!!(r.ip.frag & IPV4_FLAG_MF), k < 2);
+		assert_int_equal(r.ip.frag & IPV4_FLAG_DF, 0);
+		assert_int_equal(r.l4_len, k < 2 ? 1480 : 4008 - 2960);
+		memcpy(got + k * 1480, r.l4, r.l4_len);
+	}
+	pt_expect_nothing(t);
+	assert_int_equal(rd16(got + 4), 4008);
+	sum = cksum_partial(got, 4008, cksum_pseudo_ipv4(PT_US_IP, PT_PEER_IP, IPV4_PROTO_UDP, 4008));
+	assert_int_equal(cksum_fold(sum), 0);
+	assert_memory_equal(got + 8, big, 4000);
+	assert_int_equal(pt_counter(t, IPV4_FRAGS_TX), 3);
+	assert_int_equal(pt_counter(t, UDP_TX_DATAGRAMS), 1);
+	/* the largest datagram goes too; one byte more does not; MSG_MORE does not fragment */
+	static uint8_t max[65507];
+	v[0] = (struct iovec){ max, sizeof(max) };
+	assert_int_equal(sock_send(s, v, 1, 0, &a), 65507);
+	pt_step(t, 0);
+	for (int k = 0; k < 45; k++)
+		pt_expect_ip(t, &r);
+	pt_expect_nothing(t);
+	v[0].iov_len = 1473;
+	assert_int_equal(sock_send(s, v, 1, MSG_MORE, &a), -EMSGSIZE);
+	sock_close(s);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_frag_any_order_reassembled),
+		T(test_frag_large_datagram_read_whole),
+		T(test_frag_bad_udp_checksum_dropped),
+		T(test_frag_overlap_discards_datagram),
+		T(test_frag_duplicate_dropped_alone),
+		T(test_frag_malformed_dropped),
+		T(test_frag_incomplete_times_out),
+		T(test_frag_slots_full_evict_oldest),
+		T(test_frag_echo_request_answered),
+		T(test_frag_udp_send_above_mtu_fragments),
+	};
+	return cmocka_run_group_tests_name("ipv4_frag", tests, NULL, NULL);
+}
