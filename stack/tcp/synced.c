@@ -69,10 +69,14 @@ static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	uint32_t seq = seg->h.seq, len = seg->seqlen, end = t->rcv_nxt + wnd;
 	int ok;
+	/* RFC 9293's test, with its right edge taken as Linux's tcp_sequence()
+	 * and BSD take it: a segment that starts right at RCV.NXT + RCV.WND is
+	 * in, for its ACK. A peer that filled the window behind a hole sends its
+	 * pure ACKs there; dropping them stalled our sending until a timeout. */
 	if (!len)
-		ok = wnd ? seq_in(seq, t->rcv_nxt, end) : seq == t->rcv_nxt;
+		ok = wnd ? seq_between(seq, t->rcv_nxt, end) : seq == t->rcv_nxt;
 	else
-		ok = wnd && (seq_in(seq, t->rcv_nxt, end) || seq_in(seq + len - 1, t->rcv_nxt, end));
+		ok = wnd && (seq_between(seq, t->rcv_nxt, end) || seq_in(seq + len - 1, t->rcv_nxt, end));
 	if (!ok && !wnd && seq == t->rcv_nxt) {
 		/* "special allowance should be made to accept valid ACKs, URGs, and RSTs" */
 		STAT_ADD(t->st, DROP_TCP_RCV_WINDOW, seg->len);
@@ -118,6 +122,8 @@ static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 		pbuf_trim(seg->p, keep);
 		seg->len = keep;
 		seg->h.flags &= (uint8_t)~TCP_FIN;
+		if (!keep)
+			t->flags |= TF_ACK_NOW; /* none of it fits: say where the window is */
 	}
 	seg->seqlen = seg->len + !!(seg->h.flags & TCP_FIN);
 	return TCP_IN_CONTINUE;

@@ -849,6 +849,37 @@ static void test_established_read_sends_only_windows_the_header_carries(void **s
 	}
 }
 
+/* A segment that starts right at the window's right edge counts for its
+ * ACK, as on Linux and BSD: a peer that filled the window behind a hole
+ * sends its pure ACKs there. Data there is not taken, and is answered. */
+static void test_established_ack_at_right_window_edge_accepted(void **state)
+{
+	struct tt *t = *state;
+	struct tt_seg s;
+	uint32_t edge;
+	tt_established(t);
+	assert_int_equal(tsend(t->sock, "hello", 5), 5);
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 1, P1);
+	edge = tt_tcb(t)->rcv_adv;
+	tt_send(t, SEG(TCP_ACK, .seq = edge, .ack = t->iss + 6, .wnd = 502, .opt = tt_ts(t, 0)));
+	tt_expect_nothing(t);
+	assert_int_equal(tt_tcb(t)->snd_una, t->iss + 6);
+	/* data at the edge: its ACK is taken, the bytes are not */
+	assert_int_equal(tsend(t->sock, "world", 5), 5);
+	tt_advance(t, 0);
+	tt_expect(t, TCP_ACK | TCP_PSH, t->iss + 6, P1);
+	tt_send(t, SEG(TCP_ACK, .seq = edge, .ack = t->iss + 11, .wnd = 502, .data = "beyond", .len = 6,
+		       .opt = tt_ts(t, 0)));
+	s = tt_expect(t, TCP_ACK, t->iss + 11, P1);
+	assert_int_equal(s.len, 0);
+	assert_int_equal(tt_tcb(t)->snd_una, t->iss + 11);
+	assert_int_equal(sock_rx_bytes(t->sock), 0);
+	/* one past the edge is out of the window: dropped, answered */
+	tt_send(t, SEG(TCP_ACK, .seq = edge + 1, .ack = t->iss + 11, .wnd = 502, .opt = tt_ts(t, 0)));
+	tt_expect(t, TCP_ACK, t->iss + 11, P1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 int main(void)
 {
@@ -889,6 +920,7 @@ int main(void)
 		T(test_established_tail_loss_probe_resends_last_segment),
 		T(test_established_read_sends_only_windows_the_header_carries),
 		T(test_established_sack_reports_latest_blocks_among_many_holes),
+		T(test_established_ack_at_right_window_edge_accepted),
 	};
 	return cmocka_run_group_tests_name("tcp_established", tests, NULL, NULL);
 }
