@@ -100,10 +100,6 @@ static void icmp_input_error(struct stack *st, const struct pbuf *p, const struc
 	sport = rd16(q + ihl);
 	dport = rd16(q + ihl + 2);
 	STAT_INC(st, ICMP_ERRORS_RX);
-	if (q[9] == IPV4_PROTO_UDP) {
-		udp_icmp_error(st, src, dst, sport, dport, err, hard);
-		return;
-	}
 	if (h->type == ICMP_DEST_UNREACH && h->code == ICMP_UNREACH_NEEDFRAG) {
 		/* path MTU news (RFC 1191), never a reason to give up; with no
 		 * next-hop MTU, the plateau below the quoted packet's length */
@@ -114,13 +110,24 @@ static void icmp_input_error(struct stack *st, const struct pbuf *p, const struc
 					mtu = icmp_mtu_plateau[i];
 					break;
 				}
+		if (q[9] == IPV4_PROTO_UDP) {
+			/* as Linux's __udp4_lib_err(): the path learns it (larger
+			 * datagrams to dst then leave in fragments that fit), and a
+			 * connected socket hears EMSGSIZE */
+			if (mtu && mtu < qlen16)
+				stack_path_mtu_learn(st, dst, mtu);
+			udp_icmp_error(st, src, dst, sport, dport, err, hard);
+			return;
+		}
 		if (q[9] == IPV4_PROTO_TCP && mtu) {
 			/* only a segment in flight may move it (RFC 5927 §4.1) */
 			tcp_icmp_mtu(st, src, dst, sport, dport, rd32(q + ihl + 4), mtu);
 		}
 		return;
 	}
-	if (q[9] == IPV4_PROTO_TCP)
+	if (q[9] == IPV4_PROTO_UDP)
+		udp_icmp_error(st, src, dst, sport, dport, err, hard);
+	else if (q[9] == IPV4_PROTO_TCP)
 		tcp_icmp_error(st, src, dst, sport, dport, err);
 }
 

@@ -473,6 +473,15 @@ static size_t udp_max_payload(const struct stack *st)
 	return max < UDP_MAX_PAYLOAD ? max : UDP_MAX_PAYLOAD;
 }
 
+/* The same on the path to dst, whose MTU may be lower (learned from ICMP). */
+static size_t udp_max_payload_to(struct stack *st, uint32_t dst)
+{
+	size_t mtu = (size_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN - UDP_HDR_LEN;
+	size_t buf = (size_t)st->pool->buf_size - PBUF_HEADROOM - UDP_HDR_LEN;
+	size_t max = mtu < buf ? mtu : buf;
+	return max < UDP_MAX_PAYLOAD ? max : UDP_MAX_PAYLOAD;
+}
+
 /* A broadcast goes out in a link-level broadcast frame: no ARP. */
 static void udp_output_broadcast(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t tos)
 {
@@ -536,7 +545,8 @@ static ssize_t udp_send_frags(struct stack *st, struct udp_sock *us, const struc
 {
 	struct pbuf *f[128];
 	uint32_t total = (uint32_t)len + UDP_HDR_LEN, room = st->pool->buf_size - PBUF_HEADROOM;
-	uint32_t per = ipv4_max_payload(st) < room ? ipv4_max_payload(st) : room, sum, nf = 0;
+	uint32_t path = (uint32_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN;
+	uint32_t per = path < room ? path : room, sum, nf = 0;
 	uint16_t id = st->ip_id++;
 	size_t ioff = 0;
 	int iv = 0;
@@ -656,7 +666,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	}
 	if ((rc = udp_route(st, us, dst)) != 0)
 		return rc;
-	if (len > udp_max_payload(st) && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt))
+	if (len > udp_max_payload_to(st, dst) && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt))
 		return -EMSGSIZE;
 	if (us->err)
 		return -udp_take_err(us);
@@ -664,7 +674,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EPIPE;
 	if (fault)
 		return -EFAULT;
-	if (len > udp_max_payload(st))
+	if (len > udp_max_payload_to(st, dst))
 		return udp_send_frags(st, us, iov, iovcnt, len, dst, dport);
 	if (!(p = stack_alloc(st)))
 		return -ENOBUFS;

@@ -16,6 +16,7 @@
 #include "../lib/pt.h"
 #include "sock.h"
 #include "wire/cksum.h"
+#include "wire/icmp.h"
 #include "wire/ipv4.h"
 
 #define PORT 7000
@@ -310,6 +311,43 @@ static void test_frag_udp_send_above_mtu_fragments(void **state)
 	sock_close(s);
 }
 
+/* A router's "fragmentation needed" about one of our datagrams: the path
+ * learns its MTU, so larger datagrams to that host leave in fragments that
+ * fit it, and the connected socket hears EMSGSIZE once (as Linux) */
+static void test_frag_udp_path_mtu_learned(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	static uint8_t big[1400], f[256];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PEER_PORT),
+				 .sin_addr.s_addr = htonl(PT_PEER_IP) };
+	struct iovec v = { big, sizeof(big) };
+	struct icmp_hdr ic = { .type = ICMP_DEST_UNREACH, .code = ICMP_UNREACH_NEEDFRAG, .rest = 1000 };
+	struct pt_frame r;
+	assert_int_equal(sock_connect(s, &a), 0);
+	assert_int_equal(sock_send(s, &v, 1, 0, NULL), 1400);
+	pt_step(t, 0);
+	pt_expect_ip(t, &r); /* one packet, DF */
+	assert_true(r.ip.frag & IPV4_FLAG_DF);
+	/* the router quotes its IP header and the first 8 bytes after it */
+	memcpy(f + 34 + 8, r.raw + 14, 28);
+	icmp_hdr_emit(f + 34, 8 + 28, &ic);
+	pt_build_ip(f, 0xc6120001u, PT_US_IP, 1, 8 + 28);
+	pt_send_frame(t, f, 34 + 8 + 28);
+	pt_step(t, 0);
+	assert_int_equal(pt_counter(t, ICMP_PMTU_LEARNED), 1);
+	assert_int_equal(sock_send(s, &v, 1, 0, NULL), -EMSGSIZE); /* the error, once */
+	assert_int_equal(sock_send(s, &v, 1, 0, NULL), 1400);
+	pt_step(t, 0);
+	pt_expect_ip(t, &r);
+	assert_int_equal(r.ip.total_len, 20 + 976); /* 980 rounded down to 8 bytes */
+	assert_true(r.ip.frag & IPV4_FLAG_MF);
+	pt_expect_ip(t, &r);
+	assert_int_equal(r.ip.total_len, 20 + 1408 - 976);
+	pt_expect_nothing(t);
+	sock_close(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
 int main(void)
 {
@@ -324,6 +362,7 @@ int main(void)
 		T(test_frag_slots_full_evict_oldest),
 		T(test_frag_echo_request_answered),
 		T(test_frag_udp_send_above_mtu_fragments),
+		T(test_frag_udp_path_mtu_learned),
 	};
 	return cmocka_run_group_tests_name("ipv4_frag", tests, NULL, NULL);
 }
