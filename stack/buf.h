@@ -38,8 +38,8 @@ struct pbuf {
 };
 
 struct pbuf_pool {
-	/* A fresh buffer: data = head + PBUF_HEADROOM, len = 0, flags = 0.
-	 * NULL when the pool is empty. */
+	/* A fresh buffer: data = head + PBUF_HEADROOM, len = 0, flags = 0,
+	 * header lengths and user[] 0. NULL when the pool is empty. */
 	struct pbuf *(*alloc)(struct pbuf_pool *pool);
 	void (*free)(struct pbuf_pool *pool, struct pbuf *p);
 	uint32_t in_use;   /* buffers handed out and not yet freed */

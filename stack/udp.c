@@ -306,6 +306,7 @@ static struct udp_sock *udp_lookup(struct stack *st, uint32_t saddr, uint16_t sp
 
 /* ---- input ------------------------------------------------------------ */
 
+/* p: a received datagram, user[1] its chain (0: one buffer) */
 static void udp_drop(struct stack *st, struct pbuf *p, enum stack_counter c)
 {
 	STAT_INC(st, c);
@@ -371,6 +372,8 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 	struct udp_sock *us;
 	int hw_bad = !!(p->flags & PBUF_F_RX_L4_CKSUM_BAD);
 	int rc;
+
+	p->user[1] = 0; /* one buffer, whatever a driver left there */
 
 	if ((rc = udp_hdr_parse(p->data, p->len, m->src, m->dst, !m->l4_cksum_ok && !hw_bad, &h)) != 0)
 		return udp_drop(st, p, udp_parse_drop[-rc]);
@@ -489,8 +492,11 @@ static void udp_output_broadcast(struct stack *st, struct pbuf *p, uint32_t dst,
 	struct ipv4_hdr h = { .ihl = IPV4_HDR_LEN, .tos = tos, .id = st->ip_id++, .frag = IPV4_FLAG_DF,
 			      .ttl = 64, .proto = IPV4_PROTO_UDP, .src = st->addr, .dst = dst };
 	uint8_t *b = pbuf_prepend(p, IPV4_HDR_LEN);
-	if (!b)
-		return udp_drop(st, p, TX_DROP_NOBUF);
+	if (!b) {
+		STAT_INC(st, TX_DROP_NOBUF);
+		pbuf_free(p);
+		return;
+	}
 	p->l3_len = IPV4_HDR_LEN;
 	h.total_len = (uint16_t)p->len;
 	ipv4_hdr_emit(b, &h);
