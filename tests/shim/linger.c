@@ -25,26 +25,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int connect_to(const char *addr, int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	if (s < 0)
-		DIE("socket");
-	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
-		DIE("bad address %s", addr);
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0)
-		DIE("connect %s:%d", addr, port);
-	return s;
-}
-
 /* one question to the peer's control port, its one-line answer printed */
 static void ask(const char *addr, int port, const char *q)
 {
 	char buf[128];
 	size_t got = 0;
 	ssize_t n;
-	int c = connect_to(addr, port + 1);
+	int c = t_connect_addr(addr, port + 1);
 	if (write(c, q, strlen(q)) != (ssize_t)strlen(q))
 		DIE("write question");
 	while (got < sizeof(buf) - 1 && (n = read(c, buf + got, sizeof(buf) - 1 - got)) > 0)
@@ -61,7 +48,7 @@ static void run_acked(const char *addr, int port)
 	static unsigned char buf[256 * 1024];
 	struct linger lg = { 1, 20 };
 	size_t off = 0;
-	int s = connect_to(addr, port);
+	int s = t_connect_addr(addr, port);
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (unsigned char)(i * 7 % 251);
 	T("setsockopt SO_LINGER {1, 20}", setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
@@ -82,7 +69,7 @@ static void run_timeout(const char *addr, int port)
 	struct linger lg = { 1, 1 };
 	size_t off = 0;
 	double t0, dt;
-	int s = connect_to(addr, port);
+	int s = t_connect_addr(addr, port);
 	T("fcntl O_NONBLOCK", fcntl(s, F_SETFL, O_NONBLOCK));
 	for (;;) {
 		ssize_t w = write(s, buf, sizeof(buf));

@@ -22,19 +22,6 @@ static unsigned char pattern(size_t i)
 	return (unsigned char)(i * 7 % 251);
 }
 
-static int connect_to(const char *addr, int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	if (s < 0)
-		DIE("socket");
-	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
-		DIE("bad address %s", addr);
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0)
-		DIE("connect %s:%d", addr, port);
-	return s;
-}
-
 static int run_send(int s, size_t bytes)
 {
 	unsigned char buf[65536];
@@ -100,7 +87,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bytes = strtoul(argv[4], NULL, 0);
-	s = connect_to(argv[2], atoi(argv[3]));
+	s = t_connect_addr(argv[2], atoi(argv[3]));
 	if (strcmp(argv[1], "send") == 0)
 		return run_send(s, bytes);
 	if (strcmp(argv[1], "recv") == 0)

@@ -86,4 +86,18 @@ static inline int t_connect(unsigned short port)
 	return c;
 }
 
+/* a blocking TCP connection to ADDR:port (dotted quad), or exit 2 */
+static inline int t_connect_addr(const char *addr, int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		DIE("socket");
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		DIE("bad address %s", addr);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0)
+		DIE("connect %s:%d", addr, port);
+	return s;
+}
+
 #endif
