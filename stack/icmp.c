@@ -157,6 +157,44 @@ void icmp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 	ipv4_output(st, p, m->src, IPV4_PROTO_ICMP, m->tos);
 }
 
+int icmp_echo_fragments(struct stack *st, struct pbuf *frags, const struct ipv4_meta *m)
+{
+	uint16_t id = st->ip_id++;
+	uint32_t sum = 0;
+	uint8_t *h = frags->data;
+	if (frags->len < ICMP_HDR_LEN || h[0] != ICMP_ECHO_REQUEST || h[1] != 0)
+		return 0;
+	for (const struct pbuf *f = frags; f; f = f->next)
+		sum = cksum_partial(f->data, f->len, sum); /* all but the last are even */
+	if (cksum_fold(sum) != 0) {
+		STAT_INC(st, DROP_ICMP_MALFORMED);
+		while (frags) {
+			struct pbuf *f = frags;
+			frags = f->next;
+			pbuf_free(f);
+		}
+		return 1;
+	}
+	/* same id, sequence and data: the type changes, the checksum is summed again */
+	h[0] = ICMP_ECHO_REPLY;
+	wr16(h + 2, 0);
+	sum = 0;
+	for (const struct pbuf *f = frags; f; f = f->next)
+		sum = cksum_partial(f->data, f->len, sum);
+	wr16(h + 2, cksum_fold(sum));
+	STAT_INC(st, ICMP_ECHO_REPLIES);
+	while (frags) {
+		struct pbuf *f = frags;
+		frags = f->next;
+		f->next = NULL;
+		f->flags = 0;
+		STAT_INC(st, IPV4_FRAGS_TX);
+		ipv4_output_frag(st, f, m->src, IPV4_PROTO_ICMP, m->tos, id,
+				 (uint16_t)((f->user[0] / 8) | (frags ? IPV4_FLAG_MF : 0)), 0);
+	}
+	return 1;
+}
+
 /* Token bucket: credit grows with time up to the burst, each error costs one interval. */
 static int icmp_rate_allow(struct stack *st)
 {

@@ -126,6 +126,8 @@ static void reass_deliver(struct stack *st, struct stack_reass *r)
 			tcp_input(st, p, &m);
 		return;
 	}
+	if (m.proto == IPV4_PROTO_ICMP && !ipv4_is_broadcast(st, m.dst) && icmp_echo_fragments(st, frags, &m))
+		return;
 	if (m.proto != IPV4_PROTO_UDP || ipv4_is_broadcast(st, m.dst)) {
 		while (frags) {
 			p = frags;
@@ -255,8 +257,35 @@ uint32_t ipv4_next_hop(const struct stack *st, uint32_t dst)
 	return st->gateway;
 }
 
+/* A packet larger than the path's MTU (an echo reply to a reassembled
+ * request): fragments in fresh buffers, 8-byte aligned, without DF. */
+static int ipv4_output_split(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos,
+			     uint32_t per)
+{
+	uint16_t id = st->ip_id++;
+	int rc = 0;
+	per &= ~7u;
+	for (uint32_t off = 0; off < p->len && !rc; off += per) {
+		uint32_t n = p->len - off < per ? p->len - off : per;
+		struct pbuf *f = stack_alloc(st);
+		if (!f) {
+			rc = -ENOBUFS;
+			break;
+		}
+		memcpy(pbuf_append(f, n), p->data + off, n);
+		STAT_INC(st, IPV4_FRAGS_TX);
+		rc = ipv4_output_frag(st, f, dst, proto, tos, id,
+				      (uint16_t)((off / 8) | (off + n < p->len ? IPV4_FLAG_MF : 0)), 0);
+	}
+	pbuf_free(p);
+	return rc;
+}
+
 int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos)
 {
+	uint32_t path = (uint32_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN;
+	if (p->len > path && proto != IPV4_PROTO_TCP) /* TCP's segments fit: MSS */
+		return ipv4_output_split(st, p, dst, proto, tos, path);
 	return ipv4_output_frag(st, p, dst, proto, tos, st->ip_id++, IPV4_FLAG_DF, 0);
 }
 

@@ -55,6 +55,11 @@ void icmp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m);
 /* Destination/port unreachable in reply to the IP packet `orig` (p->data at its
  * IP header, not consumed), rate-limited. */
 void icmp_send_unreach(struct stack *st, const struct pbuf *orig, uint8_t code);
+/* A reassembled echo request larger than a buffer, as its fragments (by
+ * offset, p->next, user[0] the offset): answered in place, fragment for
+ * fragment. 1 if it took them (answered, or dropped and counted), 0 if
+ * they are no echo request. */
+int icmp_echo_fragments(struct stack *st, struct pbuf *frags, const struct ipv4_meta *m);
 
 /* udp.c */
 int udp_init(struct stack *st);

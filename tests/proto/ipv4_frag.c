@@ -262,6 +262,71 @@ static void test_frag_echo_request_answered(void **state)
 	assert_memory_equal(r.l4 + 8, icmp + 8, 200);
 }
 
+/* An echo request of n data bytes in `full`; returns the ICMP length. */
+static uint32_t echo_dgram(uint32_t n)
+{
+	uint8_t *icmp = full + 34;
+	memset(icmp, 0, 8);
+	icmp[0] = 8;
+	wr16(icmp + 4, 7);
+	wr16(icmp + 6, 9);
+	for (uint32_t i = 0; i < n; i++)
+		icmp[8 + i] = (uint8_t)(i * 3 + 1);
+	wr16(icmp + 2, cksum(icmp, 8 + n));
+	pt_build_ip(full, PT_PEER_IP, PT_US_IP, 1, (uint16_t)(8 + n));
+	return 8 + n;
+}
+
+/* The reply's fragments, put back together: n bytes of ICMP at out */
+static uint32_t echo_reply(struct pt *t, uint8_t *out, int nfrags)
+{
+	struct pt_frame r;
+	uint32_t n = 0;
+	for (int k = 0; k < nfrags; k++) {
+		pt_expect_ip(t, &r);
+		assert_int_equal(r.ip.proto, 1);
+		assert_int_equal(r.ip.dst, PT_PEER_IP);
+		assert_int_equal(!!(r.ip.frag & IPV4_FLAG_MF), k + 1 < nfrags);
+		assert_int_equal(r.ip.frag & IPV4_FLAG_DF, 0);
+		assert_true(r.ip.total_len <= 1500);
+		memcpy(out + (r.ip.frag & IPV4_FRAG_OFF) * 8, r.l4, r.l4_len);
+		n += r.l4_len;
+	}
+	pt_expect_nothing(t);
+	return n;
+}
+
+/* ping -s 1700 and -s 5000: the request comes in fragments, the reply
+ * (larger than the MTU) goes back in fragments, data and checksum intact:
+ * from one buffer for the first, from the request's own for the second */
+static void test_frag_large_echo_answered_in_fragments(void **state)
+{
+	struct pt *t = *state;
+	static uint8_t out[8192];
+	uint32_t n = echo_dgram(1700);
+	frag(t, 0, 1480, 1);
+	frag(t, 1480, n - 1480, 0);
+	assert_int_equal(echo_reply(t, out, 2), n);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(cksum(out, n), 0);
+	assert_memory_equal(out + 4, full + 34 + 4, n - 4);
+	n = echo_dgram(5000);
+	for (int k = 3; k >= 0; k--)
+		frag(t, (uint32_t)k * 1480, k == 3 ? n - 3 * 1480 : 1480, k < 3);
+	assert_int_equal(echo_reply(t, out, 4), n);
+	assert_int_equal(out[0], 0);
+	assert_int_equal(cksum(out, n), 0);
+	assert_memory_equal(out + 4, full + 34 + 4, n - 4);
+	assert_int_equal(pt_counter(t, ICMP_ECHO_REPLIES), 2);
+	/* one with a bad checksum: no reply, counted */
+	n = echo_dgram(5000);
+	full[34 + 3000] ^= 1;
+	for (int k = 0; k < 4; k++)
+		frag(t, (uint32_t)k * 1480, k == 3 ? n - 3 * 1480 : 1480, k < 3);
+	pt_expect_nothing(t);
+	assert_int_equal(pt_counter(t, DROP_ICMP_MALFORMED), 1);
+}
+
 /* Out: 4000 bytes leave as three fragments of one id, 1480-byte steps,
  * MF on all but the last, no DF; put together, the datagram checks. */
 static void test_frag_udp_send_above_mtu_fragments(void **state)
@@ -361,6 +426,7 @@ int main(void)
 		T(test_frag_incomplete_times_out),
 		T(test_frag_slots_full_evict_oldest),
 		T(test_frag_echo_request_answered),
+		T(test_frag_large_echo_answered_in_fragments),
 		T(test_frag_udp_send_above_mtu_fragments),
 		T(test_frag_udp_path_mtu_learned),
 	};
