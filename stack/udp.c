@@ -36,6 +36,7 @@ struct udp_sock {
 	uint8_t shut;          /* UDP_SHUT_* */
 	int err;               /* pending error, positive errno */
 	uint8_t cork_opt;      /* UDP_CORK */
+	uint8_t pmtudisc;      /* IP_MTU_DISCOVER: IP_PMTUDISC_WANT unless set */
 	struct pbuf *cork;     /* a datagram held back by MSG_MORE or UDP_CORK (p->data at its header) */
 	uint32_t cork_dst;
 	uint16_t cork_dport;
@@ -476,10 +477,31 @@ static size_t udp_max_payload(const struct stack *st)
 	return max < UDP_MAX_PAYLOAD ? max : UDP_MAX_PAYLOAD;
 }
 
-/* The same on the path to dst, whose MTU may be lower (learned from ICMP). */
-static size_t udp_max_payload_to(struct stack *st, uint32_t dst)
+/* The MTU a socket's datagrams to dst are cut to (IP_MTU_DISCOVER): the
+ * path's as learned from ICMP (WANT, DO), or the interface's (the others). */
+static uint32_t udp_mtu_to(struct stack *st, const struct udp_sock *us, uint32_t dst)
 {
-	size_t mtu = (size_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN - UDP_HDR_LEN;
+	return us->pmtudisc == IP_PMTUDISC_WANT || us->pmtudisc == IP_PMTUDISC_DO ? stack_path_mtu(st, dst)
+										    : st->mtu;
+}
+
+/* IP_PMTUDISC_DO and PROBE: DF always, never fragments (EMSGSIZE instead) */
+static int udp_may_fragment(const struct udp_sock *us)
+{
+	return us->pmtudisc != IP_PMTUDISC_DO && us->pmtudisc != IP_PMTUDISC_PROBE;
+}
+
+/* DF on a datagram that fits one packet, as Linux's ip_dont_fragment():
+ * not under IP_PMTUDISC_DONT, INTERFACE or OMIT */
+static uint16_t udp_df(const struct udp_sock *us)
+{
+	return us->pmtudisc == IP_PMTUDISC_WANT || !udp_may_fragment(us) ? IPV4_FLAG_DF : 0;
+}
+
+/* The most one packet to dst carries for the socket. */
+static size_t udp_max_payload_to(struct stack *st, const struct udp_sock *us, uint32_t dst)
+{
+	size_t mtu = (size_t)udp_mtu_to(st, us, dst) - IPV4_HDR_LEN - UDP_HDR_LEN;
 	size_t buf = (size_t)st->pool->buf_size - PBUF_HEADROOM - UDP_HDR_LEN;
 	size_t max = mtu < buf ? mtu : buf;
 	return max < UDP_MAX_PAYLOAD ? max : UDP_MAX_PAYLOAD;
@@ -538,7 +560,11 @@ static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, ui
 	STAT_INC(st, UDP_TX_DATAGRAMS);
 	if (ipv4_is_broadcast(st, dst))
 		udp_output_broadcast(st, p, dst, us->tos);
-	else /* as Linux, a datagram lost to ARP or a full queue still counts as sent */
+	else if (!udp_may_fragment(us) || p->len <= udp_mtu_to(st, us, dst) - IPV4_HDR_LEN)
+		/* as Linux, a datagram lost to ARP or a full queue still counts as
+		 * sent; DF as Linux's ip_dont_fragment() sets it */
+		(void)ipv4_output_frag(st, p, dst, IPV4_PROTO_UDP, us->tos, st->ip_id++, udp_df(us), 0);
+	else /* corked to more than the path takes: fragments */
 		(void)ipv4_output(st, p, dst, IPV4_PROTO_UDP, us->tos);
 }
 
@@ -551,7 +577,7 @@ static ssize_t udp_send_frags(struct stack *st, struct udp_sock *us, const struc
 {
 	struct pbuf *f[128];
 	uint32_t total = (uint32_t)len + UDP_HDR_LEN, room = st->pool->buf_size - PBUF_HEADROOM;
-	uint32_t path = (uint32_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN;
+	uint32_t path = udp_mtu_to(st, us, dst) - IPV4_HDR_LEN;
 	uint32_t per = path < room ? path : room, sum, nf = 0;
 	uint16_t id = st->ip_id++;
 	size_t ioff = 0;
@@ -672,7 +698,8 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	}
 	if ((rc = udp_route(st, us, dst)) != 0)
 		return rc;
-	if (len > udp_max_payload_to(st, dst) && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt))
+	if (len > udp_max_payload_to(st, us, dst) &&
+	    (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt || !udp_may_fragment(us)))
 		return -EMSGSIZE;
 	if (us->err)
 		return -udp_take_err(us);
@@ -680,7 +707,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EPIPE;
 	if (fault)
 		return -EFAULT;
-	if (len > udp_max_payload_to(st, dst))
+	if (len > udp_max_payload_to(st, us, dst))
 		return udp_send_frags(st, us, iov, iovcnt, len, dst, dport);
 	if (!(p = stack_alloc(st)))
 		return -ENOBUFS;
@@ -840,6 +867,12 @@ static int udp_setopt(struct sock *s, int level, int name, const void *val, sock
 		return 0;
 	}
 	if (level == IPPROTO_IP) {
+		if (name == IP_MTU_DISCOVER) {
+			if (v < IP_PMTUDISC_DONT || v > IP_PMTUDISC_OMIT)
+				return -EINVAL;
+			us->pmtudisc = (uint8_t)v;
+			return 0;
+		}
 		if (name != IP_TOS)
 			return -ENOPROTOOPT;
 		us->tos = (uint8_t)v; /* ECN bits included: Linux masks them for TCP only */
@@ -869,6 +902,8 @@ static int udp_getopt(struct sock *s, int level, int name, void *val, socklen_t 
 
 	if (level == IPPROTO_IP && name == IP_TOS) {
 		v = us->tos;
+	} else if (level == IPPROTO_IP && name == IP_MTU_DISCOVER) {
+		v = us->pmtudisc;
 	} else if (level == IPPROTO_UDP && name == UDP_CORK) {
 		v = us->cork_opt;
 	} else if (level != SOL_SOCKET) {
@@ -981,6 +1016,7 @@ int udp_sock_create(struct stack *st, struct sock **out)
 	}
 	us->rcvbuf = UDP_RMEM_DEFAULT;
 	us->sndbuf = UDP_WMEM_DEFAULT;
+	us->pmtudisc = IP_PMTUDISC_WANT; /* Linux's default (ip_no_pmtu_disc 0) */
 	us->all_next = st->udp->all;
 	if (us->all_next)
 		us->all_next->all_pprev = &us->all_next;

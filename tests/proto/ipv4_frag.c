@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "../lib/pt.h"
@@ -413,6 +414,49 @@ static void test_frag_udp_path_mtu_learned(void **state)
 	sock_close(s);
 }
 
+/* IP_MTU_DISCOVER as Linux: WANT by default (DF, fragments above the
+ * MTU), DO and PROBE never fragment (EMSGSIZE), DONT clears DF */
+static void test_frag_ip_mtu_discover(void **state)
+{
+	struct pt *t = *state;
+	struct sock *s = bound(t);
+	static uint8_t big[1473];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PEER_PORT),
+				 .sin_addr.s_addr = htonl(PT_PEER_IP) };
+	struct iovec v = { big, sizeof(big) };
+	struct pt_frame r;
+	int val = -1;
+	socklen_t len = sizeof(val);
+	assert_int_equal(sock_getopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &val, &len), 0);
+	assert_int_equal(val, IP_PMTUDISC_WANT);
+	for (int mode = IP_PMTUDISC_DONT; mode <= IP_PMTUDISC_OMIT; mode++) {
+		int frags = mode != IP_PMTUDISC_DO && mode != IP_PMTUDISC_PROBE;
+		assert_int_equal(sock_setopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof(mode)), 0);
+		len = sizeof(val);
+		assert_int_equal(sock_getopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &val, &len), 0);
+		assert_int_equal(val, mode);
+		v.iov_len = 1473;
+		assert_int_equal(sock_send(s, &v, 1, 0, &a), frags ? 1473 : -EMSGSIZE);
+		pt_step(t, 0);
+		if (frags) {
+			pt_expect_ip(t, &r);
+			pt_expect_ip(t, &r);
+		}
+		v.iov_len = 100;
+		assert_int_equal(sock_send(s, &v, 1, 0, &a), 100);
+		pt_step(t, 0);
+		pt_expect_ip(t, &r);
+		assert_int_equal(!!(r.ip.frag & IPV4_FLAG_DF),
+				 mode == IP_PMTUDISC_WANT || mode == IP_PMTUDISC_DO || mode == IP_PMTUDISC_PROBE);
+		pt_expect_nothing(t);
+	}
+	val = IP_PMTUDISC_OMIT + 1;
+	assert_int_equal(sock_setopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &val, sizeof(val)), -EINVAL);
+	val = -1;
+	assert_int_equal(sock_setopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &val, sizeof(val)), -EINVAL);
+	sock_close(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
 int main(void)
 {
@@ -429,6 +473,7 @@ int main(void)
 		T(test_frag_large_echo_answered_in_fragments),
 		T(test_frag_udp_send_above_mtu_fragments),
 		T(test_frag_udp_path_mtu_learned),
+		T(test_frag_ip_mtu_discover),
 	};
 	return cmocka_run_group_tests_name("ipv4_frag", tests, NULL, NULL);
 }

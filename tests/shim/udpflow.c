@@ -107,6 +107,16 @@ static int run_client(const char *addr, unsigned short port)
 	T("sendto 1000", sendto(u, b, 1000, 0, (struct sockaddr *)&a, sizeof(a)));
 	T("poll", wait_in(u, 5000));
 	T("recv 1000", recv(u, b, sizeof(b), 0));
+	{
+		int v = -1;
+		socklen_t vl = sizeof(v);
+		T("getsockopt IP_MTU_DISCOVER", getsockopt(u, IPPROTO_IP, IP_MTU_DISCOVER, &v, &vl));
+		SAY("IP_MTU_DISCOVER %d", v);
+		v = 9;
+		T("setsockopt IP_MTU_DISCOVER 9", setsockopt(u, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)));
+		v = IP_PMTUDISC_DONT;
+		T("setsockopt IP_MTU_DISCOVER DONT", setsockopt(u, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)));
+	}
 	{ /* above the tap's MTU: fragments both ways under the shim */
 		static char big[9000], back[9100];
 		for (size_t i = 0; i < sizeof(big); i++)
