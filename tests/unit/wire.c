@@ -74,6 +74,48 @@ static void test_cksum_large_buffer_does_not_overflow(void **state)
 	assert_int_equal(cksum(big, sizeof(big)), 0);
 }
 
+/* The word-at-a-time sum against the definition (big-endian 16-bit words,
+ * end-around carry) for every length to 300, at every alignment, chained
+ * in pieces of even length, over random bytes. */
+static uint16_t cksum_ref(const uint8_t *p, size_t len, uint32_t sum)
+{
+	uint64_t acc = sum;
+	for (; len >= 2; p += 2, len -= 2)
+		acc += (uint32_t)(p[0] << 8 | p[1]);
+	if (len)
+		acc += (uint32_t)p[0] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)~acc;
+}
+
+static void test_cksum_matches_definition(void **state)
+{
+	(void)state;
+	static uint8_t buf[400];
+	uint32_t x = 12345;
+	for (int round = 0; round < 20; round++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(x >> 16);
+		}
+		if (round == 1)
+			memset(buf, 0xff, sizeof(buf));
+		if (round == 2)
+			memset(buf, 0, sizeof(buf));
+		for (size_t off = 0; off < 8; off++)
+			for (size_t len = 0; len <= 300; len++) {
+				uint32_t seed = round ? x & 0xffffff : 0;
+				assert_int_equal(cksum_fold(cksum_partial(buf + off, len, seed)),
+						 cksum_ref(buf + off, len, seed));
+				size_t cut = (len / 3) & ~(size_t)1;
+				assert_int_equal(cksum_fold(cksum_partial(buf + off + cut, len - cut,
+									   cksum_partial(buf + off, cut, seed))),
+						 cksum_ref(buf + off, len, seed));
+			}
+	}
+}
+
 static void test_eth_parse_golden(void **state)
 {
 	(void)state;
@@ -407,6 +449,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cksum_rfc1071_example_sums),
 		cmocka_unit_test(test_cksum_large_buffer_does_not_overflow),
+		cmocka_unit_test(test_cksum_matches_definition),
 		cmocka_unit_test(test_eth_parse_golden),
 		cmocka_unit_test(test_ipv4_parse_golden),
 		cmocka_unit_test(test_ipv4_parse_malformed_rejected),
