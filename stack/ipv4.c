@@ -283,9 +283,12 @@ static int ipv4_output_split(struct stack *st, struct pbuf *p, uint32_t dst, uin
 
 int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos)
 {
-	uint32_t path = (uint32_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN;
-	if (p->len > path && proto != IPV4_PROTO_TCP) /* TCP's segments fit: MSS */
-		return ipv4_output_split(st, p, dst, proto, tos, path);
+	/* TCP's segments fit (MSS); anything else as small as the least MTU too */
+	if (proto != IPV4_PROTO_TCP && p->len > STACK_PMTU_MIN - IPV4_HDR_LEN) {
+		uint32_t path = (uint32_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN;
+		if (p->len > path)
+			return ipv4_output_split(st, p, dst, proto, tos, path);
+	}
 	return ipv4_output_frag(st, p, dst, proto, tos, st->ip_id++, IPV4_FLAG_DF, 0);
 }
 
