@@ -69,27 +69,30 @@ struct ssock *ss_new(int domain, int type, int proto, int state, int why)
 
 /* SO_LINGER with a timeout: close() returns once the connection's data and
  * FIN are acknowledged, the time is up or a signal comes, as Linux's
- * inet_release, blocking socket or not. ss_free, reached from close() with
- * shim_mu held, notes the connection; close() waits once the lock is gone. */
+ * inet_release, blocking socket or not; so do close_range, closefrom,
+ * fclose and dup2/dup3 over such a socket, for each one in turn. ss_free,
+ * reached from them with shim_mu held, notes the connections; the call
+ * waits once the lock is gone. */
 struct linger_wait {
 	struct stack *st;
 	struct sockaddr_in local, peer;
 	uint64_t deadline;
 };
-static __thread int linger_want;
-static __thread struct linger_wait linger_next;
+#define LINGER_NOTES 16 /* lingering sockets one call closes that are waited for */
+static __thread int linger_want, linger_n;
+static __thread struct linger_wait linger_next[LINGER_NOTES];
 
 static void ss_linger_note(struct ssock *ss)
 {
 	struct linger lg;
 	socklen_t n = sizeof(lg);
 	struct linger_wait w = { .st = ss->st };
-	if (!linger_want || ss->type != SOCK_STREAM ||
+	if (!linger_want || linger_n == LINGER_NOTES || ss->type != SOCK_STREAM ||
 	    sock_getopt(ss->sk, SOL_SOCKET, SO_LINGER, &lg, &n) || !lg.l_onoff || lg.l_linger <= 0 ||
 	    sock_name(ss->sk, &w.local) || sock_peer(ss->sk, &w.peer))
 		return;
 	w.deadline = rt_now() + (uint64_t)lg.l_linger * 1000000000ull;
-	linger_next = w;
+	linger_next[linger_n++] = w;
 }
 
 static int linger_over(void *arg)
@@ -98,13 +101,17 @@ static int linger_over(void *arg)
 	return !stack_tcp_closing(w->st, &w->local, &w->peer);
 }
 
+/* Each noted connection in turn, from the time its own close began; a
+ * signal ends the wait for all of them, as it does Linux's. */
 static void ss_linger_wait(void)
 {
-	struct linger_wait w = linger_next;
-	int e = errno;
-	linger_next.st = NULL;
-	if (w.st)
-		(void)rt_wait(w.st, linger_over, &w, w.deadline, -1);
+	int e = errno, n = linger_n;
+	linger_n = 0;
+	for (int i = 0; i < n; i++) {
+		struct linger_wait w = linger_next[i];
+		if (rt_wait(w.st, linger_over, &w, w.deadline, -1) == -EINTR)
+			break;
+	}
 	errno = e;
 }
 
@@ -1077,17 +1084,27 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	/* forgotten first (as close): a socket another thread opens at once
 	 * at one of the numbers keeps its entry */
+	int rc;
 	if (!SHIM_INSIDE() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last &&
-	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
+	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
+		linger_want = 1;
 		fd_forget_range(first, last);
-	return REAL(close_range)(first, last, flags);
+		linger_want = 0;
+	}
+	rc = REAL(close_range)(first, last, flags);
+	ss_linger_wait();
+	return rc;
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
-	if (!SHIM_INSIDE() && lowfd >= 0)
+	if (!SHIM_INSIDE() && lowfd >= 0) {
+		linger_want = 1;
 		fd_forget_range((unsigned)lowfd, ~0u);
+		linger_want = 0;
+	}
 	REAL(closefrom)(lowfd);
+	ss_linger_wait();
 }
 
 /* fclose() of a stream made with fdopen() closes its fd inside libc, where
@@ -1097,12 +1114,17 @@ SHIM_EXPORT int fclose(FILE *f)
 {
 	int fd;
 
+	int rc;
 	if (!SHIM_INSIDE() && f && (fd = fileno(f)) >= 0 && fdtab_get(fd)) {
+		linger_want = 1;
 		pthread_mutex_lock(&shim_mu);
 		fobj_put(fdtab_take(fd));
 		pthread_mutex_unlock(&shim_mu);
+		linger_want = 0;
 	}
-	return REAL(fclose)(f);
+	rc = REAL(fclose)(f);
+	ss_linger_wait();
+	return rc;
 }
 
 /* newfd now refers to what fd refers to (or to nothing the shim tracks). */
@@ -1133,6 +1155,7 @@ static int fd_dup_over(int fd, int fd2, int flags, int three)
 
 	if (SHIM_INSIDE() || (!fdtab_get(fd) && !fdtab_get(fd2)))
 		return three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
+	linger_want = 1;
 	pthread_mutex_lock(&shim_mu);
 	r = three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
 	e = errno;
@@ -1140,6 +1163,8 @@ static int fd_dup_over(int fd, int fd2, int flags, int three)
 		old = fdtab_set(fd2, fdtab_get(fd));
 	fobj_put(old);
 	pthread_mutex_unlock(&shim_mu);
+	linger_want = 0;
+	ss_linger_wait();
 	errno = e;
 	return r;
 }

@@ -9,7 +9,8 @@
  *   linger ADDR PORT timeout
  *       connect to a peer that never reads, fill the connection
  *       (non-blocking writes until EAGAIN), SO_LINGER {1, 1}, close(): it
- *       blocks about a second and returns 0.
+ *       blocks about a second and returns 0. The same for dup2() over such
+ *       a socket and close_range() of it.
  *
  * Observations only: nothing printed depends on timing beyond the linger
  * bounds themselves (close blocked at least 0.9 s; less than 10 s). */
@@ -63,12 +64,12 @@ static void run_acked(const char *addr, int port)
 	ask(addr, port, "state\n");
 }
 
-static void run_timeout(const char *addr, int port)
+/* A connection to a peer that never reads, filled, with SO_LINGER {1, 1} */
+static int filled_lingering(const char *addr, int port)
 {
 	static unsigned char buf[65536];
 	struct linger lg = { 1, 1 };
 	size_t off = 0;
-	double t0, dt;
 	int s = t_connect_addr(addr, port);
 	T("fcntl O_NONBLOCK", fcntl(s, F_SETFL, O_NONBLOCK));
 	for (;;) {
@@ -86,11 +87,35 @@ static void run_timeout(const char *addr, int port)
 	}
 	SAY("filled = %s", off > 0 ? "yes" : "no");
 	T("setsockopt SO_LINGER {1, 1}", setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	return s;
+}
+
+static void blocked(const char *what, double t0)
+{
+	double dt = now_s() - t0;
+	SAY("%s blocked 0.9 s or more = %s", what, dt >= 0.9 ? "yes" : "no");
+	SAY("%s blocked less than 10 s = %s", what, dt < 10 ? "yes" : "no");
+}
+
+/* close(), then dup2() over one and close_range() of one: each waits */
+static void run_timeout(const char *addr, int port)
+{
+	double t0;
+	int s = filled_lingering(addr, port), nul;
 	t0 = now_s();
 	T("close", close(s));
-	dt = now_s() - t0;
-	SAY("close blocked 0.9 s or more = %s", dt >= 0.9 ? "yes" : "no");
-	SAY("close blocked less than 10 s = %s", dt < 10 ? "yes" : "no");
+	blocked("close", t0);
+	s = filled_lingering(addr, port);
+	nul = open("/dev/null", O_RDONLY);
+	t0 = now_s();
+	T("dup2 over it", dup2(nul, s) == s);
+	blocked("dup2", t0);
+	close(s);
+	close(nul);
+	s = filled_lingering(addr, port);
+	t0 = now_s();
+	T("close_range", close_range((unsigned)s, (unsigned)s, 0));
+	blocked("close_range", t0);
 	ask(addr, port, "quit\n");
 }
 

@@ -5,7 +5,8 @@
 #   acked:   256 KiB to a peer that reads slowly; when close() returns the
 #            peer's kernel holds the whole stream and the FIN (CLOSE_WAIT)
 #   timeout: a peer that never reads; close() blocks for the linger time
-#            (1 s) and returns 0
+#            (1 s) and returns 0, and so do dup2() over such a socket and
+#            close_range() of it
 . "$(dirname "$0")/../lib/shim.sh"
 need_root
 need_cmd python3
@@ -41,6 +42,7 @@ cs.bind(("0.0.0.0", port + 1))
 cs.listen(1)
 print("listening", flush=True)
 c, _ = ls.accept()
+held = [c]
 mu = threading.Lock()
 got = [0, False]
 def reader():  # slowly: about 2 ms per 4 KiB
@@ -54,6 +56,9 @@ def reader():  # slowly: about 2 ms per 4 KiB
         time.sleep(0.002)
 if mode == "acked":
     threading.Thread(target=reader, daemon=True).start()
+if mode == "timeout":  # two more connections that are never read
+    ls.settimeout(30)
+    held += [ls.accept()[0] for _ in range(2)]
 q, _ = cs.accept()
 line = q.recv(100).decode()
 if line.startswith("state"):
@@ -107,5 +112,7 @@ for mode in acked timeout; do
 	diff -u "$T/$mode.kernel" "$T/$mode.shim" || fail "$mode: the shim differs from the kernel"
 done
 grep -q "holds 262144 bytes, fin yes" "$T/acked.kernel" || fail "acked: the kernel run did not see the stream whole"
-grep -q "close blocked 0.9 s or more = yes" "$T/timeout.kernel" || fail "timeout: the kernel run did not block"
+for call in close dup2 close_range; do
+	grep -q "$call blocked 0.9 s or more = yes" "$T/timeout.kernel" || fail "timeout: $call did not block on the kernel"
+done
 echo "SO_LINGER: close() waits for the FIN's ACK, or the linger time, as on the kernel"
