@@ -36,7 +36,8 @@ static void ipv4_drop_pkt(struct stack *st, struct pbuf *p, enum stack_counter c
  * do a second last fragment that disagrees on the length, data beyond it,
  * or more than 64 KiB. A datagram complete and no larger than a buffer is
  * copied into one and handed on like any other; a larger one goes to UDP as
- * the chain of its fragments' buffers; TCP and ICMP take only the former. */
+ * the chain of its fragments' buffers, or, an echo request, is answered in
+ * those buffers (icmp_echo_fragments); TCP takes only the former. */
 
 static void reass_free(struct stack *st, struct stack_reass *r, enum stack_counter why)
 {
@@ -93,7 +94,7 @@ static struct stack_reass *reass_slot(struct stack *st, const struct ipv4_hdr *h
 }
 
 /* Hand a complete datagram on: one buffer if it fits (an IP header written
- * back in front, for ICMP errors to quote), else UDP's chain. */
+ * back in front, for ICMP errors to quote), else UDP's chain or ICMP's echo. */
 static void reass_deliver(struct stack *st, struct stack_reass *r)
 {
 	struct ipv4_meta m = { .src = r->src, .dst = r->dst, .proto = r->proto, .tos = r->tos, .ttl = r->ttl };
