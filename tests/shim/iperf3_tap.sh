@@ -26,9 +26,7 @@ CONF
 		timeout 60 iperf3 -c 198.18.18.1 -t 2 $dir >"$SHIM_TMP/c.log" 2>&1 &
 	cpid=$!
 	net_kill_at_exit $cpid
-	net_wait_if "$ns" "$tap" 20 || { cat "$SHIM_TMP/c.log"; fail "tap $tap never appeared"; }
-	ip -n "$ns" addr add 198.18.18.1/24 dev "$tap"
-	ip -n "$ns" link set "$tap" up
+	net_tap_attach "$ns" "$tap" 198.18.18.1/24 || { cat "$SHIM_TMP/c.log"; fail "tap $tap never appeared"; }
 	wait $cpid || { cat "$SHIM_TMP/c.log"; fail "iperf3 -c $dir exit $?"; }
 	grep -q "iperf Done" "$SHIM_TMP/c.log" || { cat "$SHIM_TMP/c.log"; fail "iperf3 -c $dir did not finish"; }
 	grep -q "on the stack (bypassed: \[bypass\] connect" "$SHIM_TMP/c.log" || fail "iperf3's sockets were not bypassed"

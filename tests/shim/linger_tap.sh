@@ -93,9 +93,7 @@ run() {
 			"$PROG" 198.18.24.1 "$port" "$mode" >"$out" 2>"$out.err" &
 		local pid=$!
 		net_kill_at_exit $pid
-		net_wait_if "$ns" "$tap" 20 || { cat "$out.err"; fail "tap $tap never appeared"; }
-		ip -n "$ns" addr add 198.18.24.1/24 dev "$tap"
-		ip -n "$ns" link set "$tap" up
+		net_tap_attach "$ns" "$tap" 198.18.24.1/24 || { cat "$out.err"; fail "tap $tap never appeared"; }
 		wait $pid || { cat "$out" "$out.err" "$out.peer"; fail "$mode under the shim: exit status"; }
 		grep -q "on the stack" "$out.err" || { cat "$out.err"; fail "$mode: the socket was not bypassed"; }
 		# the next program makes its own tap under the same name

@@ -84,9 +84,7 @@ peer_start() {
 
 # tap_attach: the program's stack made the tap: give its kernel end the address
 tap_attach() {
-	net_wait_if "$ns" "$tap" 20 || { cat "$T"/*.err; fail "tap $tap never appeared"; }
-	ip -n "$ns" addr add 198.18.23.1/24 dev "$tap"
-	ip -n "$ns" link set "$tap" up
+	net_tap_attach "$ns" "$tap" 198.18.23.1/24 || { cat "$T"/*.err; fail "tap $tap never appeared"; }
 }
 
 # progress_passes PID: the program's RT_PROGRESS_PASSES

@@ -39,9 +39,7 @@ ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/sp.conf" \
 	sockperf ping-pong --tcp -i 198.18.10.1 -p 11111 -t 2 --load-vma="$DEMI_LIB" >"$SHIM_TMP/tap.log" 2>&1 &
 cli=$!
 net_kill_at_exit $cli
-net_wait_if "$ns" "$tap" 20 || { cat "$SHIM_TMP/tap.log"; fail "tap $tap never appeared"; }
-ip -n "$ns" addr add 198.18.10.1/24 dev "$tap"
-ip -n "$ns" link set "$tap" up
+net_tap_attach "$ns" "$tap" 198.18.10.1/24 || { cat "$SHIM_TMP/tap.log"; fail "tap $tap never appeared"; }
 wait $cli || { cat "$SHIM_TMP/tap.log"; fail "sockperf client over the tap"; }
 grep -q "on the stack (bypassed: \[bypass\] connect" "$SHIM_TMP/tap.log" || { cat "$SHIM_TMP/tap.log"; fail "the client's socket was not bypassed"; }
 grep -q "percentile 50.000" "$SHIM_TMP/tap.log" || { cat "$SHIM_TMP/tap.log"; fail "no latency report over the tap"; }
