@@ -188,9 +188,7 @@ int icmp_echo_fragments(struct stack *st, struct pbuf *frags, const struct ipv4_
 		frags = f->next;
 		f->next = NULL;
 		f->flags = 0;
-		STAT_INC(st, IPV4_FRAGS_TX);
-		ipv4_output_frag(st, f, m->src, IPV4_PROTO_ICMP, m->tos, id,
-				 (uint16_t)((f->user[0] / 8) | (frags ? IPV4_FLAG_MF : 0)), 0);
+		ipv4_send_fragment(st, f, m->src, IPV4_PROTO_ICMP, m->tos, id, (uint32_t)f->user[0], frags != NULL, 0);
 	}
 	return 1;
 }

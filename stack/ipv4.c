@@ -274,12 +274,17 @@ static int ipv4_output_split(struct stack *st, struct pbuf *p, uint32_t dst, uin
 			break;
 		}
 		memcpy(pbuf_append(f, n), p->data + off, n);
-		STAT_INC(st, IPV4_FRAGS_TX);
-		rc = ipv4_output_frag(st, f, dst, proto, tos, id,
-				      (uint16_t)((off / 8) | (off + n < p->len ? IPV4_FLAG_MF : 0)), 0);
+		rc = ipv4_send_fragment(st, f, dst, proto, tos, id, off, off + n < p->len, 0);
 	}
 	pbuf_free(p);
 	return rc;
+}
+
+int ipv4_send_fragment(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos, uint16_t id,
+		       uint32_t off, int more, int bcast)
+{
+	STAT_INC(st, IPV4_FRAGS_TX);
+	return ipv4_output_frag(st, p, dst, proto, tos, id, (uint16_t)(off / 8 | (more ? IPV4_FLAG_MF : 0)), bcast);
 }
 
 int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos)

@@ -35,6 +35,11 @@ int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, u
  * bcast: to the link's broadcast address, without ARP. */
 int ipv4_output_frag(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos, uint16_t id,
 		     uint16_t frag, int bcast);
+/* One fragment of datagram `id`: p->data at its share, which starts off
+ * bytes into the datagram (a multiple of 8); more: fragments follow it.
+ * Counted in IPV4_FRAGS_TX. */
+int ipv4_send_fragment(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos, uint16_t id,
+		       uint32_t off, int more, int bcast);
 /* Drop the datagrams whose reassembly timed out (stack_poll calls it when
  * st->reass_next is due); frees every slot when all is set. */
 void ipv4_reass_expire(struct stack *st, int all);

@@ -13,7 +13,6 @@
 #include "sock.h"
 #include "udp.h"
 #include "wire/cksum.h"
-#include "wire/eth.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
 #include "wire/udp.h"
@@ -467,13 +466,13 @@ static int udp_route(const struct stack *st, const struct udp_sock *us, uint32_t
 	return 0;
 }
 
-/* The largest payload one packet (and one buffer) carries; larger datagrams
- * go out as fragments (udp_send_frags). */
-static size_t udp_max_payload(const struct stack *st)
+/* The largest payload one packet of the given MTU (and one buffer) carries;
+ * larger datagrams go out as fragments (udp_send_frags). */
+static size_t udp_payload_in(const struct stack *st, uint32_t mtu)
 {
-	size_t mtu = (size_t)ipv4_max_payload(st) - UDP_HDR_LEN;
+	size_t pkt = (size_t)mtu - IPV4_HDR_LEN - UDP_HDR_LEN;
 	size_t buf = (size_t)st->pool->buf_size - PBUF_HEADROOM - UDP_HDR_LEN;
-	size_t max = mtu < buf ? mtu : buf;
+	size_t max = pkt < buf ? pkt : buf;
 	return max < UDP_MAX_PAYLOAD ? max : UDP_MAX_PAYLOAD;
 }
 
@@ -501,28 +500,7 @@ static uint16_t udp_df(const struct udp_sock *us)
 /* The most one packet to dst carries for the socket. */
 static size_t udp_max_payload_to(struct stack *st, const struct udp_sock *us, uint32_t dst)
 {
-	size_t mtu = (size_t)udp_mtu_to(st, us, dst) - IPV4_HDR_LEN - UDP_HDR_LEN;
-	size_t buf = (size_t)st->pool->buf_size - PBUF_HEADROOM - UDP_HDR_LEN;
-	size_t max = mtu < buf ? mtu : buf;
-	return max < UDP_MAX_PAYLOAD ? max : UDP_MAX_PAYLOAD;
-}
-
-/* A broadcast goes out in a link-level broadcast frame: no ARP. */
-static void udp_output_broadcast(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t tos)
-{
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	struct ipv4_hdr h = { .ihl = IPV4_HDR_LEN, .tos = tos, .id = st->ip_id++, .frag = IPV4_FLAG_DF,
-			      .ttl = 64, .proto = IPV4_PROTO_UDP, .src = st->addr, .dst = dst };
-	uint8_t *b = pbuf_prepend(p, IPV4_HDR_LEN);
-	if (!b) {
-		STAT_INC(st, TX_DROP_NOBUF);
-		pbuf_free(p);
-		return;
-	}
-	p->l3_len = IPV4_HDR_LEN;
-	h.total_len = (uint16_t)p->len;
-	ipv4_hdr_emit(b, &h);
-	eth_output(st, p, bcast, ETH_TYPE_IPV4);
+	return udp_payload_in(st, udp_mtu_to(st, us, dst));
 }
 
 /* Copy the payload in after what the datagram (p->data at its UDP header) holds. */
@@ -558,8 +536,8 @@ static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, ui
 		udp_hdr_emit(b, &h, st->addr, dst);
 	}
 	STAT_INC(st, UDP_TX_DATAGRAMS);
-	if (ipv4_is_broadcast(st, dst))
-		udp_output_broadcast(st, p, dst, us->tos);
+	if (ipv4_is_broadcast(st, dst)) /* in a link-level broadcast frame: no ARP */
+		(void)ipv4_output_frag(st, p, dst, IPV4_PROTO_UDP, us->tos, st->ip_id++, IPV4_FLAG_DF, 1);
 	else if (!udp_may_fragment(us) || p->len <= udp_mtu_to(st, us, dst) - IPV4_HDR_LEN)
 		/* as Linux, a datagram lost to ARP or a full queue still counts as
 		 * sent; DF as Linux's ip_dont_fragment() sets it */
@@ -617,11 +595,9 @@ static ssize_t udp_send_frags(struct stack *st, struct udp_sock *us, const struc
 	sum = cksum_fold(sum);
 	wr16(f[0]->data + 6, sum ? (uint16_t)sum : 0xffff); /* 0 means none (RFC 768) */
 	STAT_INC(st, UDP_TX_DATAGRAMS);
-	for (uint32_t i = 0; i < nf; i++) {
-		uint16_t frag = (uint16_t)(i * per / 8) | (i + 1 < nf ? IPV4_FLAG_MF : 0);
-		STAT_INC(st, IPV4_FRAGS_TX);
-		(void)ipv4_output_frag(st, f[i], dst, IPV4_PROTO_UDP, us->tos, id, frag, ipv4_is_broadcast(st, dst));
-	}
+	for (uint32_t i = 0; i < nf; i++)
+		(void)ipv4_send_fragment(st, f[i], dst, IPV4_PROTO_UDP, us->tos, id, i * per, i + 1 < nf,
+					 ipv4_is_broadcast(st, dst));
 	return (ssize_t)len;
 }
 
@@ -640,7 +616,7 @@ static void udp_push_cork(struct stack *st, struct udp_sock *us)
 static ssize_t udp_send_corked(struct stack *st, struct udp_sock *us, const struct iovec *iov,
 			       int iovcnt, size_t len, int flags, int fault)
 {
-	if (us->cork->len - UDP_HDR_LEN + len > udp_max_payload(st)) {
+	if (us->cork->len - UDP_HDR_LEN + len > udp_payload_in(st, st->mtu)) {
 		pbuf_free(us->cork);
 		us->cork = NULL;
 		return -EMSGSIZE;
