@@ -1056,28 +1056,29 @@ SHIM_EXPORT int shutdown(int fd, int how)
  * to the kernel can never reach a file reopened at that number. The last
  * reference frees (the stack socket closes, epoll memberships go); a call
  * still blocked on it keeps it until it returns. */
-SHIM_EXPORT int close(int fd)
-{
-	int rc;
-	if (SHIM_INSIDE() || !fdtab_get(fd))
-		return REAL(close)(fd);
-	linger_want = 1;
-	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_take(fd));
-	pthread_mutex_unlock(&shim_mu);
-	linger_want = 0;
-	rc = REAL(close)(fd);
-	ss_linger_wait(); /* the number is free meanwhile, as on Linux */
-	return rc;
-}
-
+/* Empty the slots of the fds a close releases, noting lingering sockets
+ * for ss_linger_wait(), which the caller makes after its system call (the
+ * numbers are free meanwhile, as on Linux). */
 static void fd_forget_range(unsigned first, unsigned last)
 {
+	linger_want = 1;
 	pthread_mutex_lock(&shim_mu);
 	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
 		if (fdtab_get((int)fd))
 			fobj_put(fdtab_take((int)fd));
 	pthread_mutex_unlock(&shim_mu);
+	linger_want = 0;
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	int rc;
+	if (SHIM_INSIDE() || !fdtab_get(fd))
+		return REAL(close)(fd);
+	fd_forget_range((unsigned)fd, (unsigned)fd);
+	rc = REAL(close)(fd);
+	ss_linger_wait();
+	return rc;
 }
 
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
@@ -1086,11 +1087,8 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	 * at one of the numbers keeps its entry */
 	int rc;
 	if (!SHIM_INSIDE() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last &&
-	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
-		linger_want = 1;
+	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
 		fd_forget_range(first, last);
-		linger_want = 0;
-	}
 	rc = REAL(close_range)(first, last, flags);
 	ss_linger_wait();
 	return rc;
@@ -1098,11 +1096,8 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
-	if (!SHIM_INSIDE() && lowfd >= 0) {
-		linger_want = 1;
+	if (!SHIM_INSIDE() && lowfd >= 0)
 		fd_forget_range((unsigned)lowfd, ~0u);
-		linger_want = 0;
-	}
 	REAL(closefrom)(lowfd);
 	ss_linger_wait();
 }
@@ -1112,16 +1107,10 @@ SHIM_EXPORT void closefrom(int lowfd)
  * that number would read from the old socket. */
 SHIM_EXPORT int fclose(FILE *f)
 {
-	int fd;
+	int fd, rc;
 
-	int rc;
-	if (!SHIM_INSIDE() && f && (fd = fileno(f)) >= 0 && fdtab_get(fd)) {
-		linger_want = 1;
-		pthread_mutex_lock(&shim_mu);
-		fobj_put(fdtab_take(fd));
-		pthread_mutex_unlock(&shim_mu);
-		linger_want = 0;
-	}
+	if (!SHIM_INSIDE() && f && (fd = fileno(f)) >= 0 && fdtab_get(fd))
+		fd_forget_range((unsigned)fd, (unsigned)fd);
 	rc = REAL(fclose)(f);
 	ss_linger_wait();
 	return rc;
