@@ -290,7 +290,7 @@ int ipv4_send_fragment(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t p
 int ipv4_output(struct stack *st, struct pbuf *p, uint32_t dst, uint8_t proto, uint8_t tos)
 {
 	/* TCP's segments fit (MSS); anything else as small as the least MTU too */
-	if (proto != IPV4_PROTO_TCP && p->len > STACK_PMTU_MIN - IPV4_HDR_LEN) {
+	if (proto != IPV4_PROTO_TCP && p->len > (uint32_t)stack_least_mtu(st) - IPV4_HDR_LEN) {
 		uint32_t path = (uint32_t)stack_path_mtu(st, dst) - IPV4_HDR_LEN;
 		if (p->len > path)
 			return ipv4_output_split(st, p, dst, proto, tos, path);

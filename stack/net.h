@@ -52,6 +52,12 @@ static inline int ipv4_is_broadcast(const struct stack *st, uint32_t a)
 	return a == 0xffffffffu ||
 	       (~st->netmask > 1 && (a & st->netmask) == (st->addr & st->netmask) && (a | st->netmask) == 0xffffffffu);
 }
+/* The least MTU a path from this stack can have (learned ones stop at
+ * STACK_PMTU_MIN): packets no larger never need the path looked up. */
+static inline uint16_t stack_least_mtu(const struct stack *st)
+{
+	return st->mtu < STACK_PMTU_MIN ? st->mtu : STACK_PMTU_MIN;
+}
 /* Largest payload of one IP packet the stack sends (mtu - 20). */
 static inline uint16_t ipv4_max_payload(const struct stack *st) { return (uint16_t)(st->mtu - 20); }
 

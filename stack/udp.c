@@ -538,7 +538,8 @@ static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, ui
 	STAT_INC(st, UDP_TX_DATAGRAMS);
 	if (ipv4_is_broadcast(st, dst)) /* in a link-level broadcast frame: no ARP */
 		(void)ipv4_output_frag(st, p, dst, IPV4_PROTO_UDP, us->tos, st->ip_id++, IPV4_FLAG_DF, 1);
-	else if (!udp_may_fragment(us) || p->len <= udp_mtu_to(st, us, dst) - IPV4_HDR_LEN)
+	else if (!udp_may_fragment(us) || p->len <= (uint32_t)stack_least_mtu(st) - IPV4_HDR_LEN ||
+		 p->len <= udp_mtu_to(st, us, dst) - IPV4_HDR_LEN)
 		/* as Linux, a datagram lost to ARP or a full queue still counts as
 		 * sent; DF as Linux's ip_dont_fragment() sets it */
 		(void)ipv4_output_frag(st, p, dst, IPV4_PROTO_UDP, us->tos, st->ip_id++, udp_df(us), 0);
@@ -648,7 +649,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	uint32_t dst;
 	uint16_t dport;
 	size_t len;
-	int fault, rc;
+	int fault, rc, frags;
 
 	if (iovcnt > UDP_IOV_MAX)
 		return -EMSGSIZE;
@@ -674,8 +675,9 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	}
 	if ((rc = udp_route(st, us, dst)) != 0)
 		return rc;
-	if (len > udp_max_payload_to(st, us, dst) &&
-	    (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt || !udp_may_fragment(us)))
+	/* the path's MTU is looked up only for what the least one might not take */
+	frags = len > udp_payload_in(st, stack_least_mtu(st)) && len > udp_max_payload_to(st, us, dst);
+	if (frags && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt || !udp_may_fragment(us)))
 		return -EMSGSIZE;
 	if (us->err)
 		return -udp_take_err(us);
@@ -683,7 +685,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		return -EPIPE;
 	if (fault)
 		return -EFAULT;
-	if (len > udp_max_payload_to(st, us, dst))
+	if (frags)
 		return udp_send_frags(st, us, iov, iovcnt, len, dst, dport);
 	if (!(p = stack_alloc(st)))
 		return -ENOBUFS;
