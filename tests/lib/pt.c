@@ -170,3 +170,12 @@ uint64_t pt_counter(struct pt *t, enum stack_counter c)
 	unsigned n;
 	return stack_counter_values(t->st, &n)[c];
 }
+
+struct sock *pt_udp_bound(struct pt *t, uint16_t port)
+{
+	struct sock *s;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	assert_int_equal(sock_create(t->st, SOCK_DGRAM, &s), 0);
+	assert_int_equal(sock_bind(s, &a), 0);
+	return s;
+}

@@ -69,4 +69,7 @@ void pt_expect_nothing(struct pt *t);
 
 uint64_t pt_counter(struct pt *t, enum stack_counter c);
 
+/* A UDP socket of the stack bound to port on every address. */
+struct sock *pt_udp_bound(struct pt *t, uint16_t port);
+
 #endif

@@ -33,11 +33,7 @@ static void reseal(uint8_t *f) /* recompute the IP header checksum after an edit
 
 static struct sock *listener(struct pt *t)
 {
-	struct sock *s;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	assert_int_equal(sock_create(t->st, SOCK_DGRAM, &s), 0);
-	assert_int_equal(sock_bind(s, &a), 0);
-	return s;
+	return pt_udp_bound(t, PORT);
 }
 
 /* Send the frame; check it was dropped under counter c and nothing answered. */

@@ -59,11 +59,7 @@ static void frag(struct pt *t, uint32_t off, uint32_t n, int more)
 
 static struct sock *bound(struct pt *t)
 {
-	struct sock *s;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	assert_int_equal(sock_create(t->st, SOCK_DGRAM, &s), 0);
-	assert_int_equal(sock_bind(s, &a), 0);
-	return s;
+	return pt_udp_bound(t, PORT);
 }
 
 static ssize_t rcv(struct sock *s, void *b, size_t n, int flags)

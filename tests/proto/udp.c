@@ -38,10 +38,7 @@ static struct sock *udp_new(struct pt *t)
 
 static struct sock *udp_bound(struct pt *t, uint16_t port)
 {
-	struct sock *s = udp_new(t);
-	struct sockaddr_in a = sin_of(INADDR_ANY, port);
-	assert_int_equal(sock_bind(s, &a), 0);
-	return s;
+	return pt_udp_bound(t, port);
 }
 
 static ssize_t send_to(struct sock *s, const void *buf, size_t len, uint32_t ip, uint16_t port)
