@@ -33,8 +33,6 @@
 #include "netif/dpdk.h"
 #include "rt_impl.h"
 #include "rt_shm.h"
-#include "stack_impl.h"
-#include "tcp/tcb.h"
 
 #define RT_INST_MAX 1
 #define RT_SPIN_US_DEFAULT 100
@@ -62,7 +60,8 @@ struct rt_inst {
 	uint64_t nap_ns;         /* next sleep without an interrupt fd */
 	int in_pass;             /* a scheduler pass is running (its thread holds the lock) */
 	uint64_t next_publish, next_conns;
-	uint64_t rst_seen, rst_at; /* TCP_RST_SENT as last seen, and when it moved */
+	int rst_idx;             /* the stack's TCP_RST_SENT counter, -1: none */
+	uint64_t rst_seen, rst_at; /* its value as last seen, and when it moved */
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
 	/* The progress thread (progress_main). last_pass is on a line of its
@@ -239,6 +238,7 @@ static void rt_start_locked(void)
 	}
 	in->nif = nif;
 	in->idx = 0;
+	in->rst_idx = stack_counter_index("TCP_RST_SENT");
 	in->dev_sig = dev_signal(nif);
 	in->nap_ns = RT_NAP_MIN_NS;
 	in->ctr[RT_LINK_UP] = nif->ops->link_up ? (uint64_t)nif->ops->link_up(nif) : 1;
@@ -354,6 +354,14 @@ static void sched_poll_main(void *arg)
 	}
 }
 
+/* Resets the stack has sent. */
+static uint64_t inst_rst_sent(struct rt_inst *in)
+{
+	unsigned n;
+	const uint64_t *v = stack_counter_values(in->st, &n);
+	return in->rst_idx >= 0 && (unsigned)in->rst_idx < n ? v[in->rst_idx] : 0;
+}
+
 /* Counters to shared memory about once per ms, the connection table and
  * the link state about every 100 ms. */
 static void inst_housekeep(struct rt_inst *in, uint64_t now)
@@ -361,12 +369,12 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 	if (now < in->next_publish)
 		return;
 	in->next_publish = now + RT_PUBLISH_NS;
-	if (in->st->ctr.v[TCP_RST_SENT] != in->rst_seen) {
-		in->rst_seen = in->st->ctr.v[TCP_RST_SENT];
+	if (inst_rst_sent(in) != in->rst_seen) {
+		in->rst_seen = inst_rst_sent(in);
 		in->rst_at = now;
 	}
-	in->ctr[RT_POOL_IN_USE] = in->st->pool->in_use;
-	in->ctr[RT_POOL_CAPACITY] = in->st->pool->capacity;
+	in->ctr[RT_POOL_IN_USE] = in->nif->pool->in_use;
+	in->ctr[RT_POOL_CAPACITY] = in->nif->pool->capacity;
 	if (now >= in->next_conns) {
 		in->next_conns = now + RT_CONNS_NS;
 		if (in->nif->ops->link_up)
@@ -810,16 +818,6 @@ static int inst_lock_bounded(struct rt_inst *in)
 #define RT_DRAIN_NS (3000ull * 1000 * 1000)
 #define RT_LINGER_NS (100ull * 1000 * 1000)
 
-static void drain_check(const struct sock_info *si, void *arg)
-{
-	int *pending = arg;
-	if (si->type != SOCK_STREAM)
-		return;
-	if (si->state == TCP_STATE_FIN_WAIT_1 || si->state == TCP_STATE_CLOSING ||
-	    si->state == TCP_STATE_LAST_ACK)
-		*pending = 1;
-}
-
 static void inst_drain(struct rt_inst *in)
 {
 	uint64_t now = rt_now(), end = now + RT_DRAIN_NS, linger;
@@ -830,14 +828,12 @@ static void inst_drain(struct rt_inst *in)
 	 * loses the frames its peer has not read yet, and a peer that never
 	 * sees the reset keeps the connection forever: the device stays up
 	 * RT_LINGER_NS after the last one. */
-	if (in->st->ctr.v[TCP_RST_SENT] != in->rst_seen)
+	if (inst_rst_sent(in) != in->rst_seen)
 		in->rst_at = now;
 	linger = in->rst_at ? in->rst_at + RT_LINGER_NS : 0;
 	for (;;) {
-		int pending = 0;
 		now = rt_now();
-		stack_foreach_sock(in->st, drain_check, &pending);
-		if ((!pending && now >= linger) || now >= end)
+		if ((!stack_tcp_any_closing(in->st) && now >= linger) || now >= end)
 			return;
 		stack_poll(in->st, now);
 		nanosleep(&nap, NULL);

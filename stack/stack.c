@@ -1,4 +1,5 @@
-/* The stack instance: creation, the poll step, the tx queue and counters. */
+/* The stack instance: creation, the poll step, the tx queue, counters, and
+ * what the runtime asks of the whole instance. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 
 #include "arp.h"
 #include "net.h"
+#include "tcp/tcb.h"
 
 static const char *const counter_names[COUNTER_MAX] = {
 #define COUNTER(name, desc) #name,
@@ -106,6 +108,29 @@ const uint64_t *stack_counter_values(const struct stack *st, unsigned *n)
 const char *stack_counter_name(unsigned i)
 {
 	return i < COUNTER_MAX ? counter_names[i] : NULL;
+}
+
+int stack_counter_index(const char *name)
+{
+	for (unsigned i = 0; i < COUNTER_MAX; i++)
+		if (!strcmp(counter_names[i], name))
+			return (int)i;
+	return -1;
+}
+
+static void any_closing(const struct sock_info *si, void *arg)
+{
+	int *closing = arg;
+	if (si->type == SOCK_STREAM && (si->state == TCP_STATE_FIN_WAIT_1 || si->state == TCP_STATE_CLOSING ||
+					si->state == TCP_STATE_LAST_ACK))
+		*closing = 1;
+}
+
+int stack_tcp_any_closing(struct stack *st)
+{
+	int closing = 0;
+	stack_foreach_sock(st, any_closing, &closing);
+	return closing;
 }
 
 void stack_tx_frame(struct stack *st, struct pbuf *p)

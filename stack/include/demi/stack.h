@@ -48,9 +48,15 @@ void stack_destroy(struct stack *st);
 int stack_poll(struct stack *st, uint64_t now_ns);
 /* Earliest time a timer is due, UINT64_MAX if none: how long a poller may sleep. */
 uint64_t stack_next_timer(const struct stack *st);
+/* Hand the frames queued by socket calls to the device now (stack_poll
+ * does so at its end). What the device refuses stays queued for the next
+ * flush, for a while. */
+void stack_tx_flush(struct stack *st);
 /* Counter values, indexed by enum stack_counter (stack/counters.h). */
 const uint64_t *stack_counter_values(const struct stack *st, unsigned *n);
 const char *stack_counter_name(unsigned i);
+/* The index of the counter with this name (e.g. "TCP_RST_SENT"), -1 if none. */
+int stack_counter_index(const char *name);
 
 /* Sockets (AF_INET only). type: SOCK_STREAM or SOCK_DGRAM. */
 int sock_create(struct stack *st, int type, struct sock **out);
@@ -114,5 +120,8 @@ const char *stack_tcp_state_name(int state);
  * handle; 0 once they are, or if there is no such connection. SO_LINGER's
  * close() waits on it. */
 int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const struct sockaddr_in *peer);
+/* 1 while any TCP connection of the stack still waits for its sent data and
+ * FIN to be acknowledged (as stack_tcp_closing), 0 if none does. */
+int stack_tcp_any_closing(struct stack *st);
 
 #endif
