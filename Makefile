@@ -29,7 +29,7 @@ DPDK_LIBS   := -Wl,--whole-archive $(foreach l,$(DPDK_PMDS),-l:librte_$(l).a) -W
 	-Wl,--start-group $(foreach l,$(DPDK_CORE),-l:librte_$(l).a) -Wl,--end-group \
 	-lxdp -lbpf -lelf -lz -lnuma -lbsd -lm -ldl -pthread
 
-STACK_SRC   := $(filter-out stack/netif/dpdk.c,$(wildcard stack/*.c stack/wire/*.c stack/tcp/*.c stack/netif/*.c))
+STACK_SRC   := $(filter-out stack/netif/dpdk.c,$(wildcard stack/*.c stack/wire/*.c stack/tcp/*.c stack/netif/*.c stack/rt/*.c))
 STACK_ASM   := $(wildcard stack/*.S)
 STACK_OBJ   := $(STACK_SRC:%.c=$(B)/obj/%.o) $(STACK_ASM:%.S=$(B)/obj/%.o)
 STACK_AOBJ  := $(STACK_SRC:%.c=$(B)/asan/obj/%.o) $(STACK_ASM:%.S=$(B)/asan/obj/%.o)

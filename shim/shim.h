@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "demi/stack.h"
-#include "runtime.h"
+#include "demi/rt.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)

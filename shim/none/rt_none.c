@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "runtime.h"
+#include "demi/rt.h"
 
 int rt_configure(const struct rt_cfg *cfg)
 {

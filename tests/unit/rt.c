@@ -23,7 +23,7 @@
 
 #include "demi/shm.h"
 #include "netif/memlink.h"
-#include "rt_impl.h"
+#include "rt/rt_impl.h"
 #include "stack_impl.h"
 #include "wire/arp.h"
 #include "wire/eth.h"

@@ -32,7 +32,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "runtime.h"
+#include "demi/rt.h"
 
 static struct stack *st;
 static volatile sig_atomic_t stop;

@@ -1,6 +1,8 @@
-/* The runtime: DPDK device, per-thread stack instances, coroutine scheduler,
- * adaptive polling. This is what the shim calls; the stack itself knows
- * nothing of threads, clocks or devices.
+/* libdemi runtime API: the layer between a program (the shim) and the stack.
+ * It owns the device, the per-thread stack instances, the coroutine scheduler
+ * and adaptive polling; the stack itself knows nothing of threads, clocks or
+ * devices. Implemented in stack/rt/ (README.md there says which file does
+ * what).
  *
  * Nothing starts until a thread first asks for its instance (lazy start: a
  * program that opens no bypassed socket pays nothing). The device has N queue
@@ -8,11 +10,11 @@
  * their own; later threads share instance 0. A socket may be used from any
  * thread: calls on an instance are made under rt_lock()/rt_unlock(), which
  * costs one uncontended atomic for the owner. */
-#ifndef DEMI_RUNTIME_H
-#define DEMI_RUNTIME_H
+#ifndef DEMI_RT_H
+#define DEMI_RT_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "demi/stack.h"
 
@@ -48,6 +50,11 @@ uint64_t rt_now(void);
 int rt_wait(struct stack *st, int (*ready)(void *), void *arg, uint64_t deadline_ns, int kernel_fd);
 /* Poll once without blocking (for a caller about to report readiness). */
 void rt_poll(struct stack *st);
+/* Async-signal-safe: a signal handler ran on this thread. A wait in
+ * progress on the thread returns -EINTR at its next pass, even while it is
+ * busy-polling (a sleeping wait returns -EINTR by itself). For the shim's
+ * signal trampoline; a handler that ran outside any wait changes nothing. */
+void rt_note_signal(void);
 
 /* After fork() in the child: forget the parent's device and instances (their
  * DPDK threads did not survive); the child starts its own on first use. */

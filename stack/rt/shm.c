@@ -1,4 +1,5 @@
-/* Publishing an instance's counters in a shared-memory file (demi/shm.h).
+/* The counters file: publishing an instance's counters and connection table
+ * in a shared-memory file (demi/shm.h) for demistat and other readers.
  * The writer is the thread driving the instance, under its lock; readers
  * use the seq counter. Everything is sized once, at create. */
 #include <dirent.h>
@@ -14,10 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rt_shm.h"
-
-/* from the TCP engine; absent (weak) while it is not linked in */
-extern const char *stack_tcp_state_name(int state) __attribute__((weak));
+#include "shm.h"
 
 static void seq_begin(struct demi_shm_hdr *h)
 {
@@ -168,11 +166,8 @@ static void conn_one(const struct sock_info *si, void *arg)
 	c->peer_port = ntohs(si->peer.sin_port);
 	c->type = si->type;
 	c->state = si->state;
-	name = si->state < 0 ? "UDP" : stack_tcp_state_name ? stack_tcp_state_name(si->state) : NULL;
-	if (name)
-		snprintf(c->state_name, sizeof(c->state_name), "%s", name);
-	else
-		snprintf(c->state_name, sizeof(c->state_name), "%d", (int)si->state);
+	name = si->state < 0 ? "UDP" : stack_tcp_state_name(si->state);
+	snprintf(c->state_name, sizeof(c->state_name), "%s", name);
 	c->snd_queue = si->snd_queue;
 	c->rcv_queue = si->rcv_queue;
 	c->cwnd = si->cwnd;
