@@ -13,11 +13,16 @@ B       := build
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CSTD    := -std=c11 -D_GNU_SOURCE
-INC     := -Istack/include -Istack -Ishim
-CFLAGS_COMMON := $(CSTD) $(WARN) -g -fPIC -fvisibility=hidden -fno-strict-aliasing $(INC)
+# Include paths: the shim sees the stack only through its public headers
+# (stack/include/demi/), so the compiler enforces the boundary; the stack
+# does not see the shim; tests and tools see everything.
+INC      = -Istack/include -Istack -Ishim
+SHIM_INC := -Istack/include -Ishim
+STACK_INC := -Istack/include -Istack
+CFLAGS_COMMON = $(CSTD) $(WARN) -g -fPIC -fvisibility=hidden -fno-strict-aliasing $(INC)
 CFLAGS  += $(OPT) $(CFLAGS_COMMON) -MMD -MP
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-ASAN_CFLAGS := -O1 $(CFLAGS_COMMON) $(SAN) -DDEMI_ASAN=1 -MMD -MP
+ASAN_CFLAGS = -O1 $(CFLAGS_COMMON) $(SAN) -DDEMI_ASAN=1 -MMD -MP
 
 # DPDK: its pkg-config cflags force -march=corei7 and -include rte_config.h, so
 # only the files that talk to DPDK get them. The PMDs are linked statically into
@@ -59,6 +64,8 @@ SHIM_AOBJ   := $(SHIM_SRC:%.c=$(B)/asan/obj/%.o)
 .PHONY: all test unit bench demo install uninstall clean deps
 all: $(B)/libdemistack.a $(LIB) $(TOOLS) $(NET_TOOLS) $(BENCH_TOOLS) $(TESTS) $(ATESTS) $(SHIMTESTS)
 
+$(B)/obj/shim/%.o $(B)/asan/obj/shim/%.o: INC := $(SHIM_INC)
+$(B)/obj/stack/%.o $(B)/asan/obj/stack/%.o: INC := $(STACK_INC)
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(if $(filter stack/netif/dpdk.c tools/net/%,$<),$(DPDK_CFLAGS)) -c $< -o $@

@@ -268,11 +268,6 @@ int ep_attach_all(int epfd);
  * for any other fd. Called again before each look. */
 struct stack *ep_outside(int fd);
 
-/* The runtime's hook for the signal trampoline (stack/rt_impl.h): a wait in
- * progress on this thread ends with -EINTR even while busy-polling. Weak:
- * a runtime without it still links. */
-void rt_note_signal(void) __attribute__((weak));
-
 /* ---- signal.c ---- */
 void sig_wait_begin(void);
 /* rt_wait() said -EINTR: 1 if the wait goes on (no handler of the program

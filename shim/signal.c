@@ -23,8 +23,7 @@ static void sig_tramp(int sig, siginfo_t *si, void *uc)
 	sig_ran = 1;
 	if (!(a->sa_flags & SA_RESTART))
 		sig_norestart = 1;
-	if (rt_note_signal)
-		rt_note_signal();
+	rt_note_signal(); /* a wait in progress on this thread ends with EINTR */
 	if (a->sa_flags & SA_SIGINFO)
 		a->sa_sigaction(sig, si, uc);
 	else if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN)

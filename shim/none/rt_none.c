@@ -58,6 +58,10 @@ void rt_poll(struct stack *st)
 	(void)st;
 }
 
+void rt_note_signal(void)
+{
+}
+
 void rt_atfork_child(void)
 {
 }
