@@ -1,4 +1,5 @@
-/* libdemi stack API: the only stack header the shim and tools include.
+/* libdemi stack API: the protocol stack as the runtime (demi/rt.h), the shim
+ * and tools see it; what they need of it is declared here.
  *
  * One struct stack per thread, shared-nothing, not thread-safe: a caller that
  * shares one between threads serialises the calls itself. Every call is
