@@ -68,9 +68,6 @@ struct stack {
  * a frame that finds it full of refused ones is dropped, counted); takes
  * ownership. */
 void stack_tx_frame(struct stack *st, struct pbuf *p);
-/* stack_tx_flush (demi/stack.h): what the device refuses (a full ring, a
- * link not up yet) stays queued; after STACK_TX_HOLD_NS without the device
- * taking any, it is counted and freed. */
 /* A tx buffer with PBUF_HEADROOM for headers, or NULL (counted). */
 struct pbuf *stack_alloc(struct stack *st);
 /* The MTU of the path to dst: learned from ICMP fragmentation-needed

@@ -50,8 +50,9 @@ int stack_poll(struct stack *st, uint64_t now_ns);
 /* Earliest time a timer is due, UINT64_MAX if none: how long a poller may sleep. */
 uint64_t stack_next_timer(const struct stack *st);
 /* Hand the frames queued by socket calls to the device now (stack_poll
- * does so at its end). What the device refuses stays queued for the next
- * flush, for a while. */
+ * does so at its end). What the device refuses (a full ring, a link not up
+ * yet) stays queued for the next flush; after half a second
+ * (STACK_TX_HOLD_NS) without the device taking any, it is counted and freed. */
 void stack_tx_flush(struct stack *st);
 /* Counter values, indexed by enum stack_counter (stack/counters.h). */
 const uint64_t *stack_counter_values(const struct stack *st, unsigned *n);
