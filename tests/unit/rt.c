@@ -1,8 +1,8 @@
 /* The runtime over the in-memory link instead of DPDK: lazy start and its
  * errors, rt_wait's outcomes (ready, deadline, kernel fd, signal, device
  * wake-up), the progress thread, the lock, threads sharing the instance,
- * fork and shutdown, and the counters file. The test plays the peer on a
- * second memlink port. */
+ * fork, shutdown and its drain, and the counters file. The test plays the
+ * peer on a second memlink port (by hand, or as a second stack). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -50,6 +50,7 @@ static struct {
 	int open_fail;
 	int use_wait_fd;
 	int async_sig;   /* the wait fd raises this signal on input */
+	struct stack *peer_st; /* a peer stack driven on each rx burst of the device */
 	char shm_dir[64];
 } T;
 
@@ -57,6 +58,10 @@ static uint16_t t_rx(struct netif *nif, struct pbuf **pkts, uint16_t n)
 {
 	struct tnif *t = (struct tnif *)nif;
 	memlink_advance(T.ml, rt_now());
+	if (T.peer_st) {
+		stack_poll(T.peer_st, rt_now());
+		memlink_advance(T.ml, rt_now());
+	}
 	return netif_rx_burst(t->port, pkts, n);
 }
 
@@ -220,11 +225,11 @@ static uint64_t stack_ctr(struct stack *st, const char *name)
 {
 	unsigned n;
 	const uint64_t *v = stack_counter_values(st, &n);
-	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(stack_counter_name(i), name))
-			return v[i];
-	fail_msg("no counter %s", name);
-	return 0;
+	int i = stack_counter_index(name);
+	if (i < 0 || (unsigned)i >= n)
+		fail_msg("no counter %s", name);
+	assert_string_equal(stack_counter_name((unsigned)i), name);
+	return v[i];
 }
 
 struct arp_goal {
@@ -710,6 +715,8 @@ static void test_counters_file_layout_and_values(void **state)
 			found = (int)i;
 	}
 	assert_true(found >= 0);
+	assert_int_equal(stack_counter_index("ARP_REPLIES_SENT"), found); /* the file keeps the stack's order */
+	assert_int_equal(stack_counter_index("NO_SUCH_COUNTER"), -1);
 	assert_int_equal(pread(fd, &v, 8, h.values_off + 8 * (unsigned)found), 8);
 	assert_int_equal(v, 1);
 	assert_int_equal(pread(fd, names, DEMI_SHM_NAME_LEN, h.names_off + COUNTER_MAX * DEMI_SHM_NAME_LEN),
@@ -813,6 +820,74 @@ static void test_callback_inside_a_pass_cannot_reenter(void **state)
 	rt_unlock(r.st);
 }
 
+/* At exit the runtime goes on until what the program sent before closing,
+ * and its FIN, are acknowledged: more than one window, so most of it leaves
+ * only while rt_shutdown drains. */
+struct conn_goal {
+	struct sock *s, *ls;
+};
+
+static int ready_conn(void *arg)
+{
+	struct conn_goal *g = arg;
+	return (sock_events(g->s) & EPOLLOUT) && (sock_events(g->ls) & EPOLLIN);
+}
+
+static void test_shutdown_drains_sent_data(void **state)
+{
+	struct sockaddr_in at = { .sin_family = AF_INET, .sin_port = htons(7000) }, from;
+	struct stack_cfg pcfg = { .prefix_len = 24 };
+	static char out[48 * 1024], in[sizeof(out)];
+	struct iovec iov = { out, sizeof(out) };
+	struct conn_goal g;
+	struct sock *ps;
+	struct stack *st;
+	uint64_t t0;
+	size_t got = 0;
+	ssize_t n;
+	(void)state;
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (char)(i * 7);
+	configure(0);
+	st = rt_stack();
+	pcfg.addr.s_addr = htonl(PEER_IP);
+	rt_lock(st);
+	assert_int_equal(stack_create(&T.peer_st, &pcfg, T.peer, rt_now()), 0);
+	assert_int_equal(sock_create(T.peer_st, SOCK_STREAM, &g.ls), 0);
+	assert_int_equal(sock_bind(g.ls, &at), 0);
+	assert_int_equal(sock_listen(g.ls, 1), 0);
+	assert_int_equal(sock_create(st, SOCK_STREAM, &g.s), 0);
+	at.sin_addr.s_addr = htonl(PEER_IP);
+	assert_int_equal(sock_connect(g.s, &at), -EINPROGRESS);
+	rt_unlock(st);
+	assert_int_equal(rt_wait(st, ready_conn, &g, rt_now() + 5000000000ull, -1), 0);
+	rt_lock(st);
+	assert_int_equal(sock_accept(g.ls, &ps, &from), 0);
+	assert_int_equal(sock_send(g.s, &iov, 1, 0, NULL), (ssize_t)sizeof(out));
+	assert_int_equal(sock_close(g.s), 0);
+	assert_int_equal(stack_tcp_any_closing(st), 1);
+	rt_unlock(st);
+	t0 = rt_now();
+	rt_shutdown();
+	assert_true(rt_now() - t0 < 2000000000ull); /* ended by the ACKs, not by its 3 s bound */
+	assert_int_equal(stack_tcp_any_closing(st), 0);
+	/* the device is gone: what the peer holds is all it will get */
+	do {
+		struct iovec riov = { in + got, sizeof(in) - got };
+		n = sock_recv(ps, &riov, 1, 0, NULL);
+		if (n > 0)
+			got += (size_t)n;
+	} while (n > 0 && got < sizeof(in));
+	assert_int_equal(got, sizeof(out));
+	assert_memory_equal(in, out, sizeof(out));
+	iov = (struct iovec){ in, 1 };
+	assert_int_equal(sock_recv(ps, &iov, 1, 0, NULL), 0); /* and the FIN */
+	sock_close(ps);
+	sock_close(g.ls);
+	stack_destroy(T.peer_st);
+	T.peer_st = NULL;
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -834,6 +909,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_threads_share_one_instance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child_forgets_parent_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_releases_device_and_counters_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_drains_sent_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_file_layout_and_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_file_connection_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callback_inside_a_pass_cannot_reenter, setup, teardown),
