@@ -206,7 +206,7 @@ int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
 void tcp_send_ack(struct tcb *t)
 {
 	uint32_t wend = t->snd_una + t->snd_wnd;
-	tcp_xmit(t, seq_gt(t->snd_max, wend) && tcp_state_synchronized(t->state) ? wend : t->snd_max, 0, TCP_ACK);
+	tcp_xmit(t, seq_gt(t->snd_max, wend) && tcp_state_have_established(t->state) ? wend : t->snd_max, 0, TCP_ACK);
 }
 
 int tcp_send_syn(struct tcb *t)
@@ -374,7 +374,7 @@ void tcp_output(struct tcb *t)
 	uint32_t cwnd, room;
 	int sent_any = 0;
 
-	if (t->state < TCP_STATE_ESTABLISHED || t->state == TCP_STATE_TIME_WAIT) {
+	if (!tcp_state_have_established(t->state) || t->state == TCP_STATE_TIME_WAIT) {
 		if (t->flags & TF_ACK_NOW && t->state == TCP_STATE_TIME_WAIT)
 			tcp_send_ack(t);
 		return;

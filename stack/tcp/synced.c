@@ -598,8 +598,7 @@ static int tcp_in_data(struct tcb *t, struct tcp_seg *seg)
 	int had_ooo = t->ooo != NULL;
 	if (!seg->len && !((seg->h.flags & TCP_FIN) && seg->h.seq != t->rcv_nxt))
 		return TCP_IN_CONTINUE;
-	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_FIN_WAIT_1 &&
-	    t->state != TCP_STATE_FIN_WAIT_2) {
+	if (!tcp_state_can_recv(t->state)) {
 		STAT_ADD(t->st, DROP_TCP_RCV_CLOSED, seg->len);
 		seg->h.flags &= (uint8_t)~TCP_FIN;
 		return TCP_IN_CONTINUE;

@@ -310,9 +310,7 @@ void tcp_fini(struct stack *st)
 		return;
 	while (tt->all) {
 		struct tcb *t = tt->all;
-		if (tcp_state_synchronized(t->state) && t->state != TCP_STATE_TIME_WAIT)
-			tcp_send_rst(t);
-		else if (t->state == TCP_STATE_SYN_RECEIVED)
+		if (tcp_state_have_rcvd_syn(t->state) && t->state != TCP_STATE_TIME_WAIT)
 			tcp_send_rst(t);
 		tcp_tcb_free(t);
 	}
@@ -370,6 +368,5 @@ int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const s
 		return 0;
 	t = tcp_lookup(st, ntohl(local->sin_addr.s_addr), ntohs(local->sin_port), ntohl(peer->sin_addr.s_addr),
 		       ntohs(peer->sin_port));
-	return t && (t->state == TCP_STATE_FIN_WAIT_1 || t->state == TCP_STATE_CLOSING ||
-		     t->state == TCP_STATE_LAST_ACK);
+	return t && tcp_state_fin_unacked(t->state);
 }

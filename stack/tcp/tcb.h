@@ -27,8 +27,30 @@ enum tcp_state {
 	TCP_STATE_MAX
 };
 
-/* BSD TCPS_HAVERCVDSYN: the connection is synchronized */
-static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLISHED; }
+/* State classes: only these (and tests of a single state) depend on the
+ * order of enum tcp_state. */
+
+/* BSD TCPS_HAVERCVDSYN: the peer's SYN is in hand (IRS, RCV.NXT valid):
+ * SYN-RECEIVED and every later state. */
+static inline int tcp_state_have_rcvd_syn(int s) { return s >= TCP_STATE_SYN_RECEIVED; }
+/* BSD TCPS_HAVEESTABLISHED: the handshake completed (options agreed, the
+ * congestion window set): ESTABLISHED and every later state. */
+static inline int tcp_state_have_established(int s) { return s >= TCP_STATE_ESTABLISHED; }
+/* The handshake is under way: SYN-SENT or SYN-RECEIVED. */
+static inline int tcp_state_opening(int s) { return s == TCP_STATE_SYN_SENT || s == TCP_STATE_SYN_RECEIVED; }
+/* The application may queue data: no FIN of ours yet (ESTABLISHED, CLOSE-WAIT). */
+static inline int tcp_state_can_send(int s) { return s == TCP_STATE_ESTABLISHED || s == TCP_STATE_CLOSE_WAIT; }
+/* Data may still arrive: no FIN from the peer yet (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2). */
+static inline int tcp_state_can_recv(int s)
+{
+	return s == TCP_STATE_ESTABLISHED || s == TCP_STATE_FIN_WAIT_1 || s == TCP_STATE_FIN_WAIT_2;
+}
+/* We closed and our FIN (perhaps still queued behind data) is not
+ * acknowledged yet: FIN-WAIT-1, CLOSING, LAST-ACK. */
+static inline int tcp_state_fin_unacked(int s)
+{
+	return s == TCP_STATE_FIN_WAIT_1 || s == TCP_STATE_CLOSING || s == TCP_STATE_LAST_ACK;
+}
 
 #define TCP_DEF_MSS   536      /* RFC 9293 §3.7.1: no MSS option */
 #define TCP_RTO_MIN_MS    200      /* as Linux */
