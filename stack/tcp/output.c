@@ -209,11 +209,20 @@ void tcp_send_ack(struct tcb *t)
 	tcp_xmit(t, seq_gt(t->snd_max, wend) && tcp_state_have_established(t->state) ? wend : t->snd_max, 0, TCP_ACK);
 }
 
+static int tcp_send_syn_flags(struct tcb *t, uint8_t flags)
+{
+	t->snd_nxt = t->snd_max = t->iss + 1; /* no data before the handshake ends */
+	return tcp_xmit(t, t->iss, 0, flags);
+}
+
 int tcp_send_syn(struct tcb *t)
 {
-	uint8_t f = t->state == TCP_STATE_SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
-	t->snd_nxt = t->snd_max = t->iss + 1; /* no data before the handshake ends */
-	return tcp_xmit(t, t->iss, 0, f);
+	return tcp_send_syn_flags(t, t->state == TCP_STATE_SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN);
+}
+
+int tcp_send_synack(struct tcb *t)
+{
+	return tcp_send_syn_flags(t, TCP_SYN | TCP_ACK);
 }
 
 void tcp_send_rst(struct tcb *t)

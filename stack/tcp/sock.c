@@ -130,14 +130,15 @@ static int tcp_op_listen(struct sock *s, int backlog)
 	if (t->state == TCP_STATE_CLOSED) {
 		if (!(t->flags & TF_BOUND) && (rc = tcp_bind_port(t, 0, 0)) != 0)
 			return rc;
-		t->state = TCP_STATE_LISTEN;
-		if (tcp_port_in_use(t->st, t, t->laddr, t->lport)) {
-			t->state = TCP_STATE_CLOSED;
+		/* SO_REUSEADDR let bind share the port with a socket that listens now */
+		if (tcp_port_in_use(t->st, t, t->laddr, t->lport))
 			return -EADDRINUSE;
-		}
 	}
 	t->backlog = backlog + 1; /* Linux: full when more than backlog wait */
-	tcp_wake(t);
+	if (t->state == TCP_STATE_CLOSED)
+		tcp_set_state(t, TCP_STATE_LISTEN);
+	else
+		tcp_wake(t); /* a new backlog */
 	return 0;
 }
 

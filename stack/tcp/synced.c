@@ -658,7 +658,7 @@ static void tcp_time_wait(struct tcb *t)
 		w->snd_wscale = t->snd_wscale, w->rcv_wscale = t->rcv_wscale;
 		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL);
 		w->rcvbuf = 0;
-		w->state = TCP_STATE_TIME_WAIT;
+		tcp_set_state(w, TCP_STATE_TIME_WAIT);
 		tcp_hash_remove(t);
 		tcp_hash_insert(w);
 		if (t->flags & TF_BOUND) {

@@ -108,7 +108,7 @@ struct tcb {
 	struct tcb *qnext;            /* listener's SYN / accept queue link */
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
-	uint8_t state;
+	uint8_t state;                /* TCP_STATE_*, written by tcp_set_state() only */
 	uint8_t snd_wscale, rcv_wscale;
 	uint8_t dupacks;
 	uint8_t backoff;              /* RTO doublings */
@@ -221,6 +221,8 @@ int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint1
 int tcp_ephemeral_port(struct stack *st, struct tcb *t, uint32_t raddr, uint16_t rport);
 struct tcb *tcp_tcb_alloc(struct stack *st);
 void tcp_tcb_free(struct tcb *t);   /* unlinks everything, frees buffers */
+/* The only writer of t->state: counts the state entered, traces the change
+ * at debug level, wakes the socket's waiters. */
 void tcp_set_state(struct tcb *t, int state);
 /* The connection ends: error (0: none) recorded for the socket, timers off,
  * buffers freed; the TCB itself is freed unless a socket still holds it. */
@@ -234,7 +236,10 @@ uint32_t tcp_rcv_used(const struct tcb *t);
 void tcp_output(struct tcb *t);
 int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq); /* SYN, ACK, FIN-less control */
 void tcp_send_ack(struct tcb *t);
-int tcp_send_syn(struct tcb *t); /* 0, or ipv4_output's error (-EHOSTUNREACH) */
+/* SYN, or SYN-ACK in SYN-RECEIVED: 0, or ipv4_output's error (-EHOSTUNREACH). */
+int tcp_send_syn(struct tcb *t);
+/* SYN-ACK from a TCB in no state: the reply a SYN cookie carries. */
+int tcp_send_synack(struct tcb *t);
 void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg);
 void tcp_send_rst(struct tcb *t);
 /* Sends at most tcp_seg_room() bytes; returns the sequence space sent (0: none). */
