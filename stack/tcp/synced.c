@@ -648,25 +648,8 @@ static void tcp_time_wait(struct tcb *t)
 		tcp_time_wait_enter(t);
 		return;
 	}
-	w = tcp_tcb_alloc(t->st);
-	if (w) {
-		w->laddr = t->laddr, w->lport = t->lport, w->raddr = t->raddr, w->rport = t->rport;
-		w->iss = t->iss, w->irs = t->irs;
-		w->snd_una = t->snd_una, w->snd_nxt = t->snd_nxt, w->snd_max = t->snd_max;
-		w->rcv_nxt = t->rcv_nxt, w->rcv_adv = t->rcv_adv, w->last_ack_sent = t->last_ack_sent;
-		w->ts_recent = t->ts_recent, w->ts_recent_age = t->ts_recent_age, w->ts_offset = t->ts_offset;
-		w->snd_wscale = t->snd_wscale, w->rcv_wscale = t->rcv_wscale;
-		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL);
-		w->rcvbuf = 0;
-		tcp_set_state(w, TCP_STATE_TIME_WAIT);
-		tcp_hash_remove(t);
-		tcp_hash_insert(w);
-		if (t->flags & TF_BOUND) {
-			tcp_bind_remove(t);
-			tcp_bind_insert(w);
-		}
+	if ((w = tcp_time_wait_clone(t)))
 		tcp_time_wait_enter(w);
-	}
 	STAT_INC(t->st, TCP_CONN_CLOSED);
 	tcp_done(t, 0);
 }

@@ -308,6 +308,29 @@ void tcp_done(struct tcb *t, int err)
 		tcp_tcb_free(t);
 }
 
+/* A TCB without a socket takes t's place for TIME-WAIT: what TIME-WAIT
+ * needs of the connection (the tw group, the options agreed, the
+ * SO_REUSE* flags), its 4-tuple hash entry and its port. The caller ends t
+ * and arms the clone's timer. NULL when out of memory: no TIME-WAIT then. */
+struct tcb *tcp_time_wait_clone(struct tcb *t)
+{
+	const uint32_t keep = TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL;
+	struct tcb *w = tcp_tcb_alloc(t->st);
+	if (!w)
+		return NULL;
+	w->tw = t->tw;
+	w->flags = t->flags & keep;
+	w->rcvbuf = 0;
+	tcp_set_state(w, TCP_STATE_TIME_WAIT);
+	tcp_hash_remove(t);
+	tcp_hash_insert(w);
+	if (t->flags & TF_BOUND) {
+		tcp_bind_remove(t);
+		tcp_bind_insert(w);
+	}
+	return w;
+}
+
 int tcp_init(struct stack *st)
 {
 	struct tcp_table *tt = calloc(1, sizeof(*tt));

@@ -98,6 +98,14 @@ static inline int tcp_state_fin_unacked(int s)
 #define TF_TLP_OUT    (1u << 23) /* a tail loss probe is unanswered */
 #define TF_UNDO_OK    (1u << 24) /* recovery may still prove spurious (RFC 3522) */
 
+/* Fields that are also one named struct, so they can be copied whole
+ * (Linux's struct_group): t->laddr and t->tw.laddr are the same bytes. */
+#define TCB_GROUP(name, ...)                                                       \
+	union {                                                                    \
+		struct { __VA_ARGS__ };                                            \
+		struct { __VA_ARGS__ } name;                                       \
+	}
+
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
 	struct tcb *bnext;            /* bind (port) hash chain */
@@ -106,27 +114,33 @@ struct tcb {
 	struct sock *sock;            /* NULL when the application let go */
 	struct tcb *parent;           /* listener, while in its SYN or accept queue */
 	struct tcb *qnext;            /* listener's SYN / accept queue link */
-	uint32_t laddr, raddr;
-	uint16_t lport, rport;
+	/* What TIME-WAIT keeps of a connection, copied whole into the TCB that
+	 * holds it (tcp_time_wait_clone): the 4-tuple, the edges of both
+	 * sequence spaces (RFC 9293 §3.3.1) and the timestamp state, enough to
+	 * answer a retransmitted FIN. */
+	TCB_GROUP(tw,
+		uint32_t laddr, raddr;
+		uint16_t lport, rport;
+		uint8_t snd_wscale, rcv_wscale;
+		uint32_t iss, snd_una, snd_nxt, snd_max; /* send sequence space */
+		uint32_t irs, rcv_nxt, rcv_adv;          /* receive; rcv_adv: right edge advertised */
+		uint32_t last_ack_sent;
+		uint32_t ts_recent, ts_offset;
+		uint64_t ts_recent_age;                  /* ns */
+	);
 	uint8_t state;                /* TCP_STATE_*, written by tcp_set_state() only */
-	uint8_t snd_wscale, rcv_wscale;
 	uint8_t dupacks;
 	uint8_t backoff;              /* RTO doublings */
 	uint8_t keep_probes;
 	uint32_t flags;               /* TF_* */
 	int so_error;
 
-	/* send sequence space (RFC 9293 §3.3.1) */
-	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+	/* send sequence space, continued */
+	uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
 	uint32_t recover, high_rxt, rtt_seq, fin_seq;
 	uint32_t rxt_mark;            /* snd_max when recovery last (re)started retransmitting */
 	uint64_t rtt_start;           /* ns */
 	uint32_t recovery_extra;      /* NewReno inflation, bytes */
-	/* receive sequence space */
-	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
-	uint32_t last_ack_sent;
-	uint32_t ts_recent, ts_offset;
-	uint64_t ts_recent_age;       /* ns */
 	uint16_t mss;                 /* send MSS (SMSS): payload of a full segment */
 	uint16_t mss_clamp;           /* payload + options per segment */
 	uint16_t rcv_mss;             /* largest segment seen / advertised to us */
@@ -224,6 +238,9 @@ void tcp_tcb_free(struct tcb *t);   /* unlinks everything, frees buffers */
 /* The only writer of t->state: counts the state entered, traces the change
  * at debug level, wakes the socket's waiters. */
 void tcp_set_state(struct tcb *t, int state);
+/* A socketless TCB in TIME-WAIT that takes over t's 4-tuple and port; NULL
+ * when out of memory. */
+struct tcb *tcp_time_wait_clone(struct tcb *t);
 /* The connection ends: error (0: none) recorded for the socket, timers off,
  * buffers freed; the TCB itself is freed unless a socket still holds it. */
 void tcp_done(struct tcb *t, int err);
