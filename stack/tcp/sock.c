@@ -807,8 +807,6 @@ const struct sock_ops tcp_sock_ops = {
 	.tx_bytes = tcp_op_tx_bytes,
 };
 
-/* ICMP destination unreachable and friends (RFC 1122 §4.2.3.9): hard
- * errors end a connection that is still opening; later ones are soft. */
 /* RFC 1191 for a connection: a smaller MSS from now on, and what was in
  * flight sent again at that size with the window as it was (the segments
  * were dropped for their size, not for congestion), as Linux's
@@ -839,6 +837,8 @@ void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, 
 	tcp_output(t);
 }
 
+/* ICMP destination unreachable and friends (RFC 1122 §4.2.3.9): hard
+ * errors end a connection that is still opening; later ones are soft. */
 void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, int err)
 {
 	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);

@@ -43,8 +43,6 @@ static int tcp_in_paws(struct tcb *t, struct tcp_seg *seg)
 	return TCP_IN_DONE;
 }
 
-/* Step 1: "There are four cases for the acceptability test for an
- * incoming segment" — then trim it to the window. */
 /* RFC 2883: [s, e) arrived twice; the next ACK reports it as its first SACK
  * block (a D-SACK), which lets the sender see a spurious retransmission. */
 static void tcp_dsack_set(struct tcb *t, uint32_t s, uint32_t e)
@@ -64,6 +62,8 @@ static void tcp_dsack_set(struct tcb *t, uint32_t s, uint32_t e)
 	STAT_INC(t->st, TCP_DSACK_SENT);
 }
 
+/* Step 1: "There are four cases for the acceptability test for an
+ * incoming segment" — then trim it to the window. */
 static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 {
 	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
@@ -370,7 +370,6 @@ static int tcp_in_ack_syn_received(struct tcb *t, struct tcp_seg *seg)
 	return TCP_IN_CONTINUE;
 }
 
-/* Our FIN acknowledged: FIN-WAIT-1, CLOSING and LAST-ACK move on. */
 static int tcp_in_fin_acked(struct tcb *t);
 
 /* Step 5: the ACK field. */
@@ -425,6 +424,7 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 
 static void tcp_time_wait(struct tcb *t);
 
+/* Our FIN acknowledged: FIN-WAIT-1, CLOSING and LAST-ACK move on. */
 static int tcp_in_fin_acked(struct tcb *t)
 {
 	if (!(t->flags & TF_FIN_QUEUED) || !seq_gt(t->snd_una, t->fin_seq))
