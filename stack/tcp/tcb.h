@@ -27,8 +27,8 @@ enum tcp_state {
 	TCP_STATE_MAX
 };
 
-/* State classes: only these (and tests of a single state) depend on the
- * order of enum tcp_state. */
+/* Classes of states, by name: code tests one state or one of these, never
+ * the order of enum tcp_state. */
 
 /* BSD TCPS_HAVERCVDSYN: the peer's SYN is in hand (IRS, RCV.NXT valid):
  * SYN-RECEIVED and every later state. */
