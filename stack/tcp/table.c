@@ -320,7 +320,7 @@ struct tcb *tcp_time_wait_clone(struct tcb *t)
 		return NULL;
 	w->tw = t->tw;
 	w->flags = t->flags & keep;
-	w->rcvbuf = 0;
+	w->rcvbuf = 0; /* its ACKs offer no window beyond the one advertised */
 	tcp_set_state(w, TCP_STATE_TIME_WAIT);
 	tcp_hash_remove(t);
 	tcp_hash_insert(w);
