@@ -30,7 +30,7 @@ struct sock {
 	struct stack *st;
 	const struct sock_ops *ops;
 	int type;        /* SOCK_STREAM, SOCK_DGRAM */
-	void *proto;     /* struct tcb, struct tcp_listener or struct udp_sock */
+	void *proto;     /* struct tcb or struct udp_sock */
 	sock_notify_fn notify;
 	void *notify_arg;
 };

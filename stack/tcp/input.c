@@ -112,9 +112,8 @@ static void tcp_listen_cookie(struct tcb *l, struct tcp_seg *seg)
 		c->flags &= ~(TF_WS_OK | TF_SACK_OK);
 		c->snd_wscale = c->rcv_wscale = 0;
 	}
-	c->state = TCP_STATE_SYN_RECEIVED;
 	c->snd_una = c->iss;
-	tcp_send_syn(c);
+	tcp_send_synack(c); /* c stays CLOSED: a template for the reply, freed at once */
 	STAT_INC(st, TCP_COOKIES_SENT);
 	tcp_tcb_free(c);
 }
@@ -165,7 +164,7 @@ static int tcp_listen_ack(struct tcb *l, struct tcp_seg *seg)
 	c->rcv_mss = c->mss;
 	c->snd_wnd = c->max_snd_wnd = (uint32_t)seg->h.wnd << c->snd_wscale;
 	c->flags |= TF_COOKIE;
-	c->state = TCP_STATE_SYN_RECEIVED;
+	tcp_set_state(c, TCP_STATE_SYN_RECEIVED);
 	tcp_hash_insert(c);
 	c->qnext = l->synq;
 	l->synq = c;
@@ -207,7 +206,7 @@ int tcp_input_listen(struct tcb *l, struct tcp_seg *seg)
 	c->snd_wnd = c->max_snd_wnd = seg->h.wnd; /* never scaled in a SYN */
 	c->snd_wl1 = seg->h.seq;
 	c->snd_wl2 = c->iss;
-	c->state = TCP_STATE_SYN_RECEIVED;
+	tcp_set_state(c, TCP_STATE_SYN_RECEIVED);
 	tcp_hash_insert(c);
 	c->qnext = l->synq;
 	l->synq = c;

@@ -206,14 +206,23 @@ int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
 void tcp_send_ack(struct tcb *t)
 {
 	uint32_t wend = t->snd_una + t->snd_wnd;
-	tcp_xmit(t, seq_gt(t->snd_max, wend) && tcp_state_synchronized(t->state) ? wend : t->snd_max, 0, TCP_ACK);
+	tcp_xmit(t, seq_gt(t->snd_max, wend) && tcp_state_have_established(t->state) ? wend : t->snd_max, 0, TCP_ACK);
+}
+
+static int tcp_send_syn_flags(struct tcb *t, uint8_t flags)
+{
+	t->snd_nxt = t->snd_max = t->iss + 1; /* no data before the handshake ends */
+	return tcp_xmit(t, t->iss, 0, flags);
 }
 
 int tcp_send_syn(struct tcb *t)
 {
-	uint8_t f = t->state == TCP_STATE_SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
-	t->snd_nxt = t->snd_max = t->iss + 1; /* no data before the handshake ends */
-	return tcp_xmit(t, t->iss, 0, f);
+	return tcp_send_syn_flags(t, t->state == TCP_STATE_SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN);
+}
+
+int tcp_send_synack(struct tcb *t)
+{
+	return tcp_send_syn_flags(t, TCP_SYN | TCP_ACK);
 }
 
 void tcp_send_rst(struct tcb *t)
@@ -374,7 +383,7 @@ void tcp_output(struct tcb *t)
 	uint32_t cwnd, room;
 	int sent_any = 0;
 
-	if (t->state < TCP_STATE_ESTABLISHED || t->state == TCP_STATE_TIME_WAIT) {
+	if (!tcp_state_have_established(t->state) || t->state == TCP_STATE_TIME_WAIT) {
 		if (t->flags & TF_ACK_NOW && t->state == TCP_STATE_TIME_WAIT)
 			tcp_send_ack(t);
 		return;

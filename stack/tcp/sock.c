@@ -130,14 +130,15 @@ static int tcp_op_listen(struct sock *s, int backlog)
 	if (t->state == TCP_STATE_CLOSED) {
 		if (!(t->flags & TF_BOUND) && (rc = tcp_bind_port(t, 0, 0)) != 0)
 			return rc;
-		t->state = TCP_STATE_LISTEN;
-		if (tcp_port_in_use(t->st, t, t->laddr, t->lport)) {
-			t->state = TCP_STATE_CLOSED;
+		/* SO_REUSEADDR let bind share the port with a socket that listens now */
+		if (tcp_port_in_use(t->st, t, t->laddr, t->lport))
 			return -EADDRINUSE;
-		}
 	}
 	t->backlog = backlog + 1; /* Linux: full when more than backlog wait */
-	tcp_wake(t);
+	if (t->state == TCP_STATE_CLOSED)
+		tcp_set_state(t, TCP_STATE_LISTEN);
+	else
+		tcp_wake(t); /* a new backlog */
 	return 0;
 }
 
@@ -243,11 +244,11 @@ static ssize_t tcp_op_send(struct sock *s, const struct iovec *iov, int iovcnt, 
 		t->so_error = 0;
 		return -e;
 	}
-	if (t->state == TCP_STATE_SYN_SENT || t->state == TCP_STATE_SYN_RECEIVED)
+	if (tcp_state_opening(t->state))
 		return -EAGAIN;
 	if (t->flags & TF_SND_SHUT)
 		return -EPIPE;
-	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_CLOSE_WAIT)
+	if (!tcp_state_can_send(t->state))
 		return -EPIPE; /* Linux: also when never connected */
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
@@ -303,8 +304,7 @@ static void tcp_window_update(struct tcb *t)
 	uint32_t adv = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	uint32_t used = tcp_rcv_used(t), space = used < t->rcvbuf ? t->rcvbuf - used : 0;
 	uint32_t most = 65535u << t->rcv_wscale;
-	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_FIN_WAIT_1 &&
-	    t->state != TCP_STATE_FIN_WAIT_2)
+	if (!tcp_state_can_recv(t->state))
 		return;
 	if (space > most)
 		space = most;
@@ -389,12 +389,11 @@ static void tcp_queue_fin(struct tcb *t)
 static int tcp_op_shutdown(struct sock *s, int how)
 {
 	struct tcb *t = tcb_of_sock(s);
-	if (!t || !tcp_state_synchronized(t->state))
+	if (!t || !tcp_state_have_established(t->state))
 		return -ENOTCONN;
 	if (how == SHUT_RD || how == SHUT_RDWR)
 		t->flags |= TF_RCV_SHUT;
-	if ((how == SHUT_WR || how == SHUT_RDWR) &&
-	    (t->state == TCP_STATE_ESTABLISHED || t->state == TCP_STATE_CLOSE_WAIT))
+	if ((how == SHUT_WR || how == SHUT_RDWR) && tcp_state_can_send(t->state))
 		tcp_queue_fin(t);
 	tcp_wake(t);
 	return 0;
@@ -439,7 +438,7 @@ static int tcp_op_close(struct sock *s)
 		tcp_done(t, 0);
 		return 0;
 	}
-	if (t->state == TCP_STATE_ESTABLISHED || t->state == TCP_STATE_CLOSE_WAIT)
+	if (tcp_state_can_send(t->state))
 		tcp_queue_fin(t);
 	else if (t->state == TCP_STATE_FIN_WAIT_2)
 		tcp_keep_arm(t);
@@ -493,7 +492,7 @@ static int tcp_setopt_sol(struct tcb *t, int name, const void *val, socklen_t le
 		return 0;
 	case SO_KEEPALIVE:
 		tcp_flag(t, TF_KEEPALIVE, v);
-		if (v && tcp_state_synchronized(t->state))
+		if (v && tcp_state_have_established(t->state))
 			tcp_keep_arm(t);
 		return 0;
 	case SO_RCVBUF:
@@ -527,7 +526,7 @@ static int tcp_setopt_tcp(struct tcb *t, int name, const void *val, socklen_t le
 			return -ENOENT;
 		if (ops != t->cco) {
 			t->cco = ops;
-			if (tcp_state_synchronized(t->state)) {
+			if (tcp_state_have_established(t->state)) {
 				uint32_t cwnd = t->cc.cwnd, ssth = t->cc.ssthresh;
 				ops->init(&t->cc, t->mss, t->st->now);
 				t->cc.cwnd = cwnd, t->cc.ssthresh = ssth;
@@ -545,7 +544,7 @@ static int tcp_setopt_tcp(struct tcb *t, int name, const void *val, socklen_t le
 		return 0;
 	case TCP_CORK:
 		tcp_flag(t, TF_CORK, v);
-		if (!v && tcp_state_synchronized(t->state))
+		if (!v && tcp_state_have_established(t->state))
 			tcp_output(t);
 		return 0;
 	case TCP_KEEPIDLE:
@@ -556,7 +555,7 @@ static int tcp_setopt_tcp(struct tcb *t, int name, const void *val, socklen_t le
 			t->keepidle_s = (uint32_t)v;
 		else
 			t->keepintvl_s = (uint32_t)v;
-		if ((t->flags & TF_KEEPALIVE) && tcp_state_synchronized(t->state))
+		if ((t->flags & TF_KEEPALIVE) && tcp_state_have_established(t->state))
 			tcp_keep_arm(t);
 		return 0;
 	case TCP_KEEPCNT:
@@ -684,7 +683,7 @@ static int tcp_getopt_tcp(struct tcb *t, int name, void *val, socklen_t *len)
 	case TCP_MAXSEG: /* as Linux: the cap while closed or listening, else the MSS in use */
 		if (t->user_mss && (t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_LISTEN))
 			return tcp_put_int(val, len, t->user_mss);
-		return tcp_put_int(val, len, tcp_state_synchronized(t->state) ? t->mss : TCP_DEF_MSS);
+		return tcp_put_int(val, len, tcp_state_have_established(t->state) ? t->mss : TCP_DEF_MSS);
 	case TCP_DEFER_ACCEPT:
 	case TCP_FASTOPEN:
 	case TCP_QUICKACK:
@@ -733,8 +732,7 @@ static int tcp_op_name(struct sock *s, struct sockaddr_in *local)
 static int tcp_op_peer(struct sock *s, struct sockaddr_in *peer)
 {
 	struct tcb *t = tcb_of_sock(s);
-	if (!t || !t->raddr || t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_SYN_SENT ||
-	    t->state == TCP_STATE_LISTEN)
+	if (!t || !t->raddr || !tcp_state_have_rcvd_syn(t->state))
 		return -ENOTCONN;
 	tcp_fill_addr(peer, t->raddr, t->rport);
 	return 0;
@@ -756,7 +754,7 @@ static uint32_t tcp_op_events(const struct sock *s)
 		ev |= EPOLLHUP;
 	if (rshut)
 		ev |= EPOLLIN | EPOLLRDHUP;
-	if (t->state != TCP_STATE_SYN_SENT && t->state != TCP_STATE_SYN_RECEIVED) {
+	if (!tcp_state_opening(t->state)) {
 		if (t->rq_bytes)
 			ev |= EPOLLIN;
 		if (wshut || (t->sndbuf > t->sb_len && t->sndbuf - t->sb_len >= t->sb_len / 2))
@@ -809,8 +807,6 @@ const struct sock_ops tcp_sock_ops = {
 	.tx_bytes = tcp_op_tx_bytes,
 };
 
-/* ICMP destination unreachable and friends (RFC 1122 §4.2.3.9): hard
- * errors end a connection that is still opening; later ones are soft. */
 /* RFC 1191 for a connection: a smaller MSS from now on, and what was in
  * flight sent again at that size with the window as it was (the segments
  * were dropped for their size, not for congestion), as Linux's
@@ -821,7 +817,7 @@ void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, 
 	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);
 	uint16_t clamp;
 
-	if (!t || !tcp_state_synchronized(t->state) || !seq_geq(seq, t->snd_una) || !seq_lt(seq, t->snd_max)) {
+	if (!t || !tcp_state_have_established(t->state) || !seq_geq(seq, t->snd_una) || !seq_lt(seq, t->snd_max)) {
 		STAT_INC(st, DROP_TCP_ICMP_MTU);
 		return;
 	}
@@ -841,6 +837,8 @@ void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, 
 	tcp_output(t);
 }
 
+/* ICMP destination unreachable and friends (RFC 1122 §4.2.3.9): hard
+ * errors end a connection that is still opening; later ones are soft. */
 void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, int err)
 {
 	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);

@@ -43,8 +43,6 @@ static int tcp_in_paws(struct tcb *t, struct tcp_seg *seg)
 	return TCP_IN_DONE;
 }
 
-/* Step 1: "There are four cases for the acceptability test for an
- * incoming segment" — then trim it to the window. */
 /* RFC 2883: [s, e) arrived twice; the next ACK reports it as its first SACK
  * block (a D-SACK), which lets the sender see a spurious retransmission. */
 static void tcp_dsack_set(struct tcb *t, uint32_t s, uint32_t e)
@@ -64,6 +62,8 @@ static void tcp_dsack_set(struct tcb *t, uint32_t s, uint32_t e)
 	STAT_INC(t->st, TCP_DSACK_SENT);
 }
 
+/* Step 1: "There are four cases for the acceptability test for an
+ * incoming segment" — then trim it to the window. */
 static int tcp_in_check_seq(struct tcb *t, struct tcp_seg *seg)
 {
 	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
@@ -370,7 +370,6 @@ static int tcp_in_ack_syn_received(struct tcb *t, struct tcp_seg *seg)
 	return TCP_IN_CONTINUE;
 }
 
-/* Our FIN acknowledged: FIN-WAIT-1, CLOSING and LAST-ACK move on. */
 static int tcp_in_fin_acked(struct tcb *t);
 
 /* Step 5: the ACK field. */
@@ -425,6 +424,7 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 
 static void tcp_time_wait(struct tcb *t);
 
+/* Our FIN acknowledged: FIN-WAIT-1, CLOSING and LAST-ACK move on. */
 static int tcp_in_fin_acked(struct tcb *t)
 {
 	if (!(t->flags & TF_FIN_QUEUED) || !seq_gt(t->snd_una, t->fin_seq))
@@ -598,8 +598,7 @@ static int tcp_in_data(struct tcb *t, struct tcp_seg *seg)
 	int had_ooo = t->ooo != NULL;
 	if (!seg->len && !((seg->h.flags & TCP_FIN) && seg->h.seq != t->rcv_nxt))
 		return TCP_IN_CONTINUE;
-	if (t->state != TCP_STATE_ESTABLISHED && t->state != TCP_STATE_FIN_WAIT_1 &&
-	    t->state != TCP_STATE_FIN_WAIT_2) {
+	if (!tcp_state_can_recv(t->state)) {
 		STAT_ADD(t->st, DROP_TCP_RCV_CLOSED, seg->len);
 		seg->h.flags &= (uint8_t)~TCP_FIN;
 		return TCP_IN_CONTINUE;
@@ -649,25 +648,8 @@ static void tcp_time_wait(struct tcb *t)
 		tcp_time_wait_enter(t);
 		return;
 	}
-	w = tcp_tcb_alloc(t->st);
-	if (w) {
-		w->laddr = t->laddr, w->lport = t->lport, w->raddr = t->raddr, w->rport = t->rport;
-		w->iss = t->iss, w->irs = t->irs;
-		w->snd_una = t->snd_una, w->snd_nxt = t->snd_nxt, w->snd_max = t->snd_max;
-		w->rcv_nxt = t->rcv_nxt, w->rcv_adv = t->rcv_adv, w->last_ack_sent = t->last_ack_sent;
-		w->ts_recent = t->ts_recent, w->ts_recent_age = t->ts_recent_age, w->ts_offset = t->ts_offset;
-		w->snd_wscale = t->snd_wscale, w->rcv_wscale = t->rcv_wscale;
-		w->flags = t->flags & (TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL);
-		w->rcvbuf = 0;
-		w->state = TCP_STATE_TIME_WAIT;
-		tcp_hash_remove(t);
-		tcp_hash_insert(w);
-		if (t->flags & TF_BOUND) {
-			tcp_bind_remove(t);
-			tcp_bind_insert(w);
-		}
+	if ((w = tcp_time_wait_clone(t)))
 		tcp_time_wait_enter(w);
-	}
 	STAT_INC(t->st, TCP_CONN_CLOSED);
 	tcp_done(t, 0);
 }

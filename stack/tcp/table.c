@@ -2,10 +2,12 @@
  * by local port, ephemeral ports, TCB life and death, and the entry points
  * ipv4.c and stack.c call (init, fini, foreach). */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "demi/log.h"
 #include "isn.h"
 #include "tcb.h"
 
@@ -157,8 +159,8 @@ struct tcb *tcp_tcb_alloc(struct stack *st)
 	struct tcb *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	static_assert(TCP_STATE_CLOSED == 0, "calloc makes a TCB CLOSED");
 	t->st = st;
-	t->state = TCP_STATE_CLOSED;
 	t->sndbuf = TCP_SNDBUF_DEFAULT;
 	t->rcvbuf = TCP_RCVBUF_DEFAULT;
 	t->keepidle_s = TCP_KEEPIDLE_S;
@@ -253,9 +255,42 @@ void tcp_tcb_free(struct tcb *t)
 	free(t);
 }
 
+static const enum stack_counter tcp_state_entered[TCP_STATE_MAX] = {
+	[TCP_STATE_CLOSED] = TCP_ENTERED_CLOSED,
+	[TCP_STATE_LISTEN] = TCP_ENTERED_LISTEN,
+	[TCP_STATE_SYN_SENT] = TCP_ENTERED_SYN_SENT,
+	[TCP_STATE_SYN_RECEIVED] = TCP_ENTERED_SYN_RECEIVED,
+	[TCP_STATE_ESTABLISHED] = TCP_ENTERED_ESTABLISHED,
+	[TCP_STATE_FIN_WAIT_1] = TCP_ENTERED_FIN_WAIT_1,
+	[TCP_STATE_FIN_WAIT_2] = TCP_ENTERED_FIN_WAIT_2,
+	[TCP_STATE_CLOSE_WAIT] = TCP_ENTERED_CLOSE_WAIT,
+	[TCP_STATE_CLOSING] = TCP_ENTERED_CLOSING,
+	[TCP_STATE_LAST_ACK] = TCP_ENTERED_LAST_ACK,
+	[TCP_STATE_TIME_WAIT] = TCP_ENTERED_TIME_WAIT,
+};
+
+static void tcp_state_trace(const struct tcb *t, int from, int to)
+{
+	demi_log(DEMI_LOG_DEBUG, "tcp: %u.%u.%u.%u:%u -> %u.%u.%u.%u:%u: %s -> %s", t->laddr >> 24,
+		 t->laddr >> 16 & 255, t->laddr >> 8 & 255, t->laddr & 255, t->lport, t->raddr >> 24,
+		 t->raddr >> 16 & 255, t->raddr >> 8 & 255, t->raddr & 255, t->rport, stack_tcp_state_name(from),
+		 stack_tcp_state_name(to));
+}
+
+/* The only writer of a TCB's state. A TCB is born CLOSED (calloc), so one
+ * made directly in a state (a listener's child, a SYN cookie's, the one
+ * that holds TIME-WAIT) enters it here too. A change is counted by the
+ * state entered and traced at debug level; the socket's waiters are woken
+ * either way. */
 void tcp_set_state(struct tcb *t, int state)
 {
+	int from = t->state;
 	t->state = (uint8_t)state;
+	if (state != from) {
+		STAT_INC(t->st, tcp_state_entered[state]);
+		if (demi_log_on(DEMI_LOG_DEBUG))
+			tcp_state_trace(t, from, state);
+	}
 	tcp_wake(t);
 }
 
@@ -268,12 +303,32 @@ void tcp_done(struct tcb *t, int err)
 	tcp_reass_purge(t);
 	tcp_sbuf_free(t);
 	t->flags |= TF_RCV_SHUT | TF_SND_SHUT;
-	t->state = TCP_STATE_CLOSED;
-	if (!t->sock || t->parent) {
+	tcp_set_state(t, TCP_STATE_CLOSED); /* wakes the socket, if one holds t */
+	if (!t->sock || t->parent)
 		tcp_tcb_free(t);
-		return;
+}
+
+/* A TCB without a socket takes t's place for TIME-WAIT: what TIME-WAIT
+ * needs of the connection (the tw group, the options agreed, the
+ * SO_REUSE* flags), its 4-tuple hash entry and its port. The caller ends t
+ * and arms the clone's timer. NULL when out of memory: no TIME-WAIT then. */
+struct tcb *tcp_time_wait_clone(struct tcb *t)
+{
+	const uint32_t keep = TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL;
+	struct tcb *w = tcp_tcb_alloc(t->st);
+	if (!w)
+		return NULL;
+	w->tw = t->tw;
+	w->flags = t->flags & keep;
+	w->rcvbuf = 0; /* its ACKs offer no window beyond the one advertised */
+	tcp_set_state(w, TCP_STATE_TIME_WAIT);
+	tcp_hash_remove(t);
+	tcp_hash_insert(w);
+	if (t->flags & TF_BOUND) {
+		tcp_bind_remove(t);
+		tcp_bind_insert(w);
 	}
-	tcp_wake(t);
+	return w;
 }
 
 int tcp_init(struct stack *st)
@@ -310,9 +365,7 @@ void tcp_fini(struct stack *st)
 		return;
 	while (tt->all) {
 		struct tcb *t = tt->all;
-		if (tcp_state_synchronized(t->state) && t->state != TCP_STATE_TIME_WAIT)
-			tcp_send_rst(t);
-		else if (t->state == TCP_STATE_SYN_RECEIVED)
+		if (tcp_state_have_rcvd_syn(t->state) && t->state != TCP_STATE_TIME_WAIT)
 			tcp_send_rst(t);
 		tcp_tcb_free(t);
 	}
@@ -370,6 +423,5 @@ int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const s
 		return 0;
 	t = tcp_lookup(st, ntohl(local->sin_addr.s_addr), ntohs(local->sin_port), ntohl(peer->sin_addr.s_addr),
 		       ntohs(peer->sin_port));
-	return t && (t->state == TCP_STATE_FIN_WAIT_1 || t->state == TCP_STATE_CLOSING ||
-		     t->state == TCP_STATE_LAST_ACK);
+	return t && tcp_state_fin_unacked(t->state);
 }

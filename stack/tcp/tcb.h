@@ -27,8 +27,30 @@ enum tcp_state {
 	TCP_STATE_MAX
 };
 
-/* BSD TCPS_HAVERCVDSYN: the connection is synchronized */
-static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLISHED; }
+/* Classes of states, by name: code tests one state or one of these, never
+ * the order of enum tcp_state. */
+
+/* BSD TCPS_HAVERCVDSYN: the peer's SYN is in hand (IRS, RCV.NXT valid):
+ * SYN-RECEIVED and every later state. */
+static inline int tcp_state_have_rcvd_syn(int s) { return s >= TCP_STATE_SYN_RECEIVED; }
+/* BSD TCPS_HAVEESTABLISHED: the handshake completed (options agreed, the
+ * congestion window set): ESTABLISHED and every later state. */
+static inline int tcp_state_have_established(int s) { return s >= TCP_STATE_ESTABLISHED; }
+/* The handshake is under way: SYN-SENT or SYN-RECEIVED. */
+static inline int tcp_state_opening(int s) { return s == TCP_STATE_SYN_SENT || s == TCP_STATE_SYN_RECEIVED; }
+/* The application may queue data: no FIN of ours yet (ESTABLISHED, CLOSE-WAIT). */
+static inline int tcp_state_can_send(int s) { return s == TCP_STATE_ESTABLISHED || s == TCP_STATE_CLOSE_WAIT; }
+/* Data may still arrive: no FIN from the peer yet (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2). */
+static inline int tcp_state_can_recv(int s)
+{
+	return s == TCP_STATE_ESTABLISHED || s == TCP_STATE_FIN_WAIT_1 || s == TCP_STATE_FIN_WAIT_2;
+}
+/* We closed and our FIN (perhaps still queued behind data) is not
+ * acknowledged yet: FIN-WAIT-1, CLOSING, LAST-ACK. */
+static inline int tcp_state_fin_unacked(int s)
+{
+	return s == TCP_STATE_FIN_WAIT_1 || s == TCP_STATE_CLOSING || s == TCP_STATE_LAST_ACK;
+}
 
 #define TCP_DEF_MSS   536      /* RFC 9293 §3.7.1: no MSS option */
 #define TCP_RTO_MIN_MS    200      /* as Linux */
@@ -76,6 +98,14 @@ static inline int tcp_state_synchronized(int s) { return s >= TCP_STATE_ESTABLIS
 #define TF_TLP_OUT    (1u << 23) /* a tail loss probe is unanswered */
 #define TF_UNDO_OK    (1u << 24) /* recovery may still prove spurious (RFC 3522) */
 
+/* Fields that are also one named struct, so they can be copied whole
+ * (Linux's struct_group): t->laddr and t->tw.laddr are the same bytes. */
+#define TCB_GROUP(name, ...)                                                       \
+	union {                                                                    \
+		struct { __VA_ARGS__ };                                            \
+		struct { __VA_ARGS__ } name;                                       \
+	}
+
 struct tcb {
 	struct tcb *hnext;            /* 4-tuple hash chain */
 	struct tcb *bnext;            /* bind (port) hash chain */
@@ -84,27 +114,33 @@ struct tcb {
 	struct sock *sock;            /* NULL when the application let go */
 	struct tcb *parent;           /* listener, while in its SYN or accept queue */
 	struct tcb *qnext;            /* listener's SYN / accept queue link */
-	uint32_t laddr, raddr;
-	uint16_t lport, rport;
-	uint8_t state;
-	uint8_t snd_wscale, rcv_wscale;
+	/* What TIME-WAIT keeps of a connection, copied whole into the TCB that
+	 * holds it (tcp_time_wait_clone): the 4-tuple, the edges of both
+	 * sequence spaces (RFC 9293 §3.3.1) and the timestamp state, enough to
+	 * answer a retransmitted FIN. */
+	TCB_GROUP(tw,
+		uint32_t laddr, raddr;
+		uint16_t lport, rport;
+		uint8_t snd_wscale, rcv_wscale;
+		uint32_t iss, snd_una, snd_nxt, snd_max; /* send sequence space */
+		uint32_t irs, rcv_nxt, rcv_adv;          /* receive; rcv_adv: right edge advertised */
+		uint32_t last_ack_sent;
+		uint32_t ts_recent, ts_offset;
+		uint64_t ts_recent_age;                  /* ns */
+	);
+	uint8_t state;                /* TCP_STATE_*, written by tcp_set_state() only */
 	uint8_t dupacks;
 	uint8_t backoff;              /* RTO doublings */
 	uint8_t keep_probes;
 	uint32_t flags;               /* TF_* */
 	int so_error;
 
-	/* send sequence space (RFC 9293 §3.3.1) */
-	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+	/* send sequence space, continued */
+	uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
 	uint32_t recover, high_rxt, rtt_seq, fin_seq;
 	uint32_t rxt_mark;            /* snd_max when recovery last (re)started retransmitting */
 	uint64_t rtt_start;           /* ns */
 	uint32_t recovery_extra;      /* NewReno inflation, bytes */
-	/* receive sequence space */
-	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
-	uint32_t last_ack_sent;
-	uint32_t ts_recent, ts_offset;
-	uint64_t ts_recent_age;       /* ns */
 	uint16_t mss;                 /* send MSS (SMSS): payload of a full segment */
 	uint16_t mss_clamp;           /* payload + options per segment */
 	uint16_t rcv_mss;             /* largest segment seen / advertised to us */
@@ -199,7 +235,12 @@ int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint1
 int tcp_ephemeral_port(struct stack *st, struct tcb *t, uint32_t raddr, uint16_t rport);
 struct tcb *tcp_tcb_alloc(struct stack *st);
 void tcp_tcb_free(struct tcb *t);   /* unlinks everything, frees buffers */
+/* The only writer of t->state: counts the state entered, traces the change
+ * at debug level, wakes the socket's waiters. */
 void tcp_set_state(struct tcb *t, int state);
+/* A socketless TCB in TIME-WAIT that takes over t's 4-tuple and port; NULL
+ * when out of memory. */
+struct tcb *tcp_time_wait_clone(struct tcb *t);
 /* The connection ends: error (0: none) recorded for the socket, timers off,
  * buffers freed; the TCB itself is freed unless a socket still holds it. */
 void tcp_done(struct tcb *t, int err);
@@ -212,7 +253,10 @@ uint32_t tcp_rcv_used(const struct tcb *t);
 void tcp_output(struct tcb *t);
 int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq); /* SYN, ACK, FIN-less control */
 void tcp_send_ack(struct tcb *t);
-int tcp_send_syn(struct tcb *t); /* 0, or ipv4_output's error (-EHOSTUNREACH) */
+/* SYN, or SYN-ACK in SYN-RECEIVED: 0, or ipv4_output's error (-EHOSTUNREACH). */
+int tcp_send_syn(struct tcb *t);
+/* SYN-ACK from a TCB in no state: the reply a SYN cookie carries. */
+int tcp_send_synack(struct tcb *t);
 void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg);
 void tcp_send_rst(struct tcb *t);
 /* Sends at most tcp_seg_room() bytes; returns the sequence space sent (0: none). */

@@ -28,7 +28,7 @@ void tcp_loss_timer_arm(struct tcb *t)
 {
 	uint64_t pto = 2ull * t->srtt_us * 1000, rto = (uint64_t)tcp_rto_backed_off(t) * MS_NS;
 	if (!(t->flags & TF_SACK_OK) || (t->flags & (TF_IN_RECOVERY | TF_TLP_OUT)) || !t->srtt_us ||
-	    t->backoff || t->state < TCP_STATE_ESTABLISHED) {
+	    t->backoff || !tcp_state_have_established(t->state)) {
 		tcp_rto_arm(t);
 		return;
 	}
@@ -157,7 +157,7 @@ static void tcp_rto_syn(struct tcb *t)
 static void tcp_rto_fire(struct tcb *t)
 {
 	STAT_INC(t->st, TCP_RTO_FIRED);
-	if (t->state == TCP_STATE_SYN_SENT || t->state == TCP_STATE_SYN_RECEIVED)
+	if (tcp_state_opening(t->state))
 		return tcp_rto_syn(t);
 	if (t->snd_max == t->snd_una) {
 		tcp_output(t); /* nothing in flight: a send that failed earlier */
@@ -265,7 +265,7 @@ static void tcp_keep_cb(struct tw_timer *tm, uint64_t now)
 		tcp_done(t, 0);
 		return;
 	}
-	if (!(t->flags & TF_KEEPALIVE) || !tcp_state_synchronized(t->state) ||
+	if (!(t->flags & TF_KEEPALIVE) || !tcp_state_have_established(t->state) ||
 	    t->state == TCP_STATE_TIME_WAIT)
 		return;
 	if (!t->keep_probes && now - t->last_rcv < idle) {

@@ -281,7 +281,7 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 		/* data only from what the application queued */
 		struct app *a = app_find_tcb(f, h.dport, h.sport);
 		struct tcb *t = a ? a->s->proto : NULL;
-		if (t && tcp_state_synchronized(t->state) && seq_gt(h.seq + plen, t->iss + 1 + (uint32_t)a->wr)) {
+		if (t && tcp_state_have_established(t->state) && seq_gt(h.seq + plen, t->iss + 1 + (uint32_t)a->wr)) {
 			fprintf(stderr, "stack sent up to %u, the application wrote %llu from %u\n", h.seq + plen,
 				(unsigned long long)a->wr, t->iss + 1);
 			CHECK(!"only data the application wrote is sent");
@@ -302,7 +302,7 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 			pt->fin_ack = h.ack;
 			pt->fin_irs = c->irs;
 		}
-		if (t && tcp_state_synchronized(t->state) && !a->nocheck && !t->so_error)
+		if (t && tcp_state_have_established(t->state) && !a->nocheck && !t->so_error)
 			app_check_acked(a, t, pt, h.ack);
 	}
 	if (h.opt.has & TCP_OPTF_TS)
