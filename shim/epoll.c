@@ -365,7 +365,7 @@ static int ep_new(int fd)
 	pthread_mutex_init(&ep->mu, NULL);
 	pthread_spin_init(&ep->rlock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(fd, &ep->h));
+	fobj_put(fdtab_set(fd, &ep->h), NULL);
 	pthread_mutex_unlock(&shim_mu);
 	return fd;
 }

@@ -109,7 +109,11 @@ struct fobj *fdtab_hold(int fd);
 struct fobj *fdtab_set(int fd, struct fobj *o);
 struct fobj *fdtab_take(int fd); /* remove; the caller owns the reference */
 void fdtab_foreach(void (*fn)(int fd, struct fobj *o, void *arg), void *arg);
-void fobj_put(struct fobj *o);     /* drop a reference, shim_mu held; frees on the last */
+struct linger_set;
+/* Drop a reference, shim_mu held; frees on the last. A close passes its
+ * linger set (the others NULL): a lingering connection freed here is noted
+ * in it for the caller to wait for. */
+void fobj_put(struct fobj *o, struct linger_set *closing);
 void fobj_release(struct fobj *o); /* drop a reference, shim_mu not held; keeps errno */
 void fdtab_atfork_child(void);
 /* ---- fdrec.c: what demistat --fds shows ---- */
@@ -168,6 +172,11 @@ struct ssock {
 	int placeholder;         /* its fd numbers hold an AF_UNIX socket, not one of the family */
 	atomic_uint gen;         /* bumped by every readiness notification */
 	struct sitem *items;     /* epoll memberships */
+	struct {                 /* closed, its connection lingering: on a linger_set */
+		struct ssock *next;
+		struct sockaddr_in local, peer;
+		uint64_t deadline;
+	} linger;
 };
 
 static inline struct ssock *ss_of(struct fobj *o)
@@ -225,7 +234,18 @@ struct stack *shim_stack(void);  /* this thread's instance, started on first use
 void shim_stack_prestart(void);
 
 struct ssock *ss_new(int domain, int type, int proto, int state, int why);
-void ss_free(struct ssock *ss);
+/* closing: the caller's linger set, or NULL (see fobj_put) */
+void ss_free(struct ssock *ss, struct linger_set *closing);
+
+/* SO_LINGER with a timeout: the connections one call's close released
+ * (close, close_range, closefrom, fclose, dup2/dup3 over a socket), in fd
+ * order. Filled while their fds are forgotten with shim_mu held; the caller
+ * waits once the lock is gone (linger_wait). A list through the closed
+ * entries themselves: nothing to allocate, no limit. */
+struct linger_set {
+	struct ssock *first, *last;
+};
+void linger_wait(struct linger_set *set); /* waits, frees the entries, keeps errno */
 /* Make sure a bypassed socket has its stack socket (lazy start). 0: attached;
  * 1: it fell back to the kernel (use the kernel path); -errno: failed. */
 int ss_attach(struct ssock *ss, int fd);

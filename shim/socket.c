@@ -70,63 +70,68 @@ struct ssock *ss_new(int domain, int type, int proto, int state, int why)
 /* SO_LINGER with a timeout: close() returns once the connection's data and
  * FIN are acknowledged, the time is up or a signal comes, as Linux's
  * inet_release, blocking socket or not; so do close_range, closefrom,
- * fclose and dup2/dup3 over such a socket, for each one in turn. ss_free,
- * reached from them with shim_mu held, notes the connections; the call
- * waits once the lock is gone. */
-struct linger_wait {
-	struct stack *st;
-	struct sockaddr_in local, peer;
-	uint64_t deadline;
-};
-#define LINGER_NOTES 16 /* lingering sockets one call closes that are waited for */
-static __thread int linger_want, linger_n;
-static __thread struct linger_wait linger_next[LINGER_NOTES];
-
-static void ss_linger_note(struct ssock *ss)
+ * fclose and dup2/dup3 over such a socket, for each one in turn. Called
+ * under the connection's rt_lock as it closes: 1 if it lingers (noted in
+ * ss->linger), 0 if not. */
+static int ss_linger_note(struct ssock *ss)
 {
 	struct linger lg;
 	socklen_t n = sizeof(lg);
-	struct linger_wait w = { .st = ss->st };
-	if (!linger_want || linger_n == LINGER_NOTES || ss->type != SOCK_STREAM ||
-	    sock_getopt(ss->sk, SOL_SOCKET, SO_LINGER, &lg, &n) || !lg.l_onoff || lg.l_linger <= 0 ||
-	    sock_name(ss->sk, &w.local) || sock_peer(ss->sk, &w.peer))
-		return;
-	w.deadline = rt_now() + (uint64_t)lg.l_linger * 1000000000ull;
-	linger_next[linger_n++] = w;
+
+	if (ss->type != SOCK_STREAM || sock_getopt(ss->sk, SOL_SOCKET, SO_LINGER, &lg, &n) || !lg.l_onoff ||
+	    lg.l_linger <= 0 || sock_name(ss->sk, &ss->linger.local) || sock_peer(ss->sk, &ss->linger.peer))
+		return 0;
+	ss->linger.deadline = rt_now() + (uint64_t)lg.l_linger * 1000000000ull;
+	ss->linger.next = NULL;
+	return 1;
 }
 
 static int linger_over(void *arg)
 {
-	struct linger_wait *w = arg;
-	return !stack_tcp_closing(w->st, &w->local, &w->peer);
+	struct ssock *ss = arg;
+	return !stack_tcp_closing(ss->st, &ss->linger.local, &ss->linger.peer);
 }
 
 /* Each noted connection in turn, from the time its own close began; a
  * signal ends the wait for all of them, as it does Linux's. */
-static void ss_linger_wait(void)
+void linger_wait(struct linger_set *set)
 {
-	int e = errno, n = linger_n;
-	linger_n = 0;
-	for (int i = 0; i < n; i++) {
-		struct linger_wait w = linger_next[i];
-		if (rt_wait(w.st, linger_over, &w, w.deadline, -1) == -EINTR)
-			break;
+	int e = errno, waiting = 1;
+	struct ssock *ss = set->first, *next;
+
+	set->first = set->last = NULL;
+	for (; ss; ss = next) {
+		next = ss->linger.next;
+		if (waiting && rt_wait(ss->st, linger_over, ss, ss->linger.deadline, -1) == -EINTR)
+			waiting = 0;
+		free(ss);
 	}
 	errno = e;
 }
 
-void ss_free(struct ssock *ss)
+void ss_free(struct ssock *ss, struct linger_set *closing)
 {
+	int lingers = 0;
+
 	ep_ss_remove(ss);
 	if (ss->sk) {
 		rt_lock(ss->st);
 		sock_set_notify(ss->sk, NULL, NULL);
-		ss_linger_note(ss);
+		lingers = closing && ss_linger_note(ss);
 		sock_close(ss->sk);
 		rt_unlock(ss->st);
+		ss->sk = NULL;
 	}
 	free(ss->opts);
-	free(ss);
+	if (!lingers) {
+		free(ss);
+		return;
+	}
+	if (closing->last)
+		closing->last->linger.next = ss;
+	else
+		closing->first = ss;
+	closing->last = ss;
 }
 
 void ss_notify(struct sock *sk, void *arg)
@@ -448,7 +453,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 		return fd; /* no memory: the kernel's */
 	ss->nonblock = !!(type & SOCK_NONBLOCK);
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(fd, &ss->h)); /* a stale entry from a close we did not see */
+	fobj_put(fdtab_set(fd, &ss->h), NULL); /* a stale entry from a close we did not see */
 	pthread_mutex_unlock(&shim_mu);
 	return fd;
 }
@@ -704,7 +709,7 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	sock_set_notify(nsk, ss_notify, nss);
 	rt_unlock(nss->st);
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(nfd, &nss->h));
+	fobj_put(fdtab_set(nfd, &nss->h), NULL);
 	pthread_mutex_unlock(&shim_mu);
 	rc = addr_out_as(addr, len, peer, ss->domain);
 	if (rc) {
@@ -1054,52 +1059,55 @@ SHIM_EXPORT int shutdown(int fd, int how)
 /* The slot is emptied under shim_mu before the number is released: a call
  * of another thread that checks ss_fd_is() under shim_mu and then hands fd
  * to the kernel can never reach a file reopened at that number. The last
- * reference frees (the stack socket closes, epoll memberships go); a call
+ * reference frees (the stack socket closes, epoll memberships go; a
+ * lingering connection goes on `closing`, which the caller waits for after
+ * its system call: the numbers are free meanwhile, as on Linux); a call
  * still blocked on it keeps it until it returns. */
-/* Empty the slots of the fds a close releases, noting lingering sockets
- * for ss_linger_wait(), which the caller makes after its system call (the
- * numbers are free meanwhile, as on Linux). */
-static void fd_forget_range(unsigned first, unsigned last)
+static void fd_forget_range(unsigned first, unsigned last, struct linger_set *closing)
 {
-	linger_want = 1;
 	pthread_mutex_lock(&shim_mu);
 	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
 		if (fdtab_get((int)fd))
-			fobj_put(fdtab_take((int)fd));
+			fobj_put(fdtab_take((int)fd), closing);
 	pthread_mutex_unlock(&shim_mu);
-	linger_want = 0;
 }
 
 SHIM_EXPORT int close(int fd)
 {
+	struct linger_set closing = {0};
 	int rc;
+
 	if (SHIM_INSIDE() || !fdtab_get(fd))
 		return REAL(close)(fd);
-	fd_forget_range((unsigned)fd, (unsigned)fd);
+	fd_forget_range((unsigned)fd, (unsigned)fd, &closing);
 	rc = REAL(close)(fd);
-	ss_linger_wait();
+	linger_wait(&closing);
 	return rc;
 }
 
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
+	struct linger_set closing = {0};
+	int rc;
+
 	/* forgotten first (as close): a socket another thread opens at once
 	 * at one of the numbers keeps its entry */
-	int rc;
 	if (!SHIM_INSIDE() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last &&
 	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
-		fd_forget_range(first, last);
+		fd_forget_range(first, last, &closing);
 	rc = REAL(close_range)(first, last, flags);
-	ss_linger_wait();
+	linger_wait(&closing);
 	return rc;
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
+	struct linger_set closing = {0};
+
 	if (!SHIM_INSIDE() && lowfd >= 0)
-		fd_forget_range((unsigned)lowfd, ~0u);
+		fd_forget_range((unsigned)lowfd, ~0u, &closing);
 	REAL(closefrom)(lowfd);
-	ss_linger_wait();
+	linger_wait(&closing);
 }
 
 /* fclose() of a stream made with fdopen() closes its fd inside libc, where
@@ -1107,12 +1115,13 @@ SHIM_EXPORT void closefrom(int lowfd)
  * that number would read from the old socket. */
 SHIM_EXPORT int fclose(FILE *f)
 {
+	struct linger_set closing = {0};
 	int fd, rc;
 
 	if (!SHIM_INSIDE() && f && (fd = fileno(f)) >= 0 && fdtab_get(fd))
-		fd_forget_range((unsigned)fd, (unsigned)fd);
+		fd_forget_range((unsigned)fd, (unsigned)fd, &closing);
 	rc = REAL(fclose)(f);
-	ss_linger_wait();
+	linger_wait(&closing);
 	return rc;
 }
 
@@ -1122,7 +1131,7 @@ static void fd_share(int fd, int newfd)
 	if (!fdtab_get(fd) && !fdtab_get(newfd))
 		return;
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(newfd, fdtab_get(fd)));
+	fobj_put(fdtab_set(newfd, fdtab_get(fd)), NULL);
 	pthread_mutex_unlock(&shim_mu);
 }
 
@@ -1139,21 +1148,20 @@ SHIM_EXPORT int dup(int fd)
  * that ss_fd_is() never vouches for a number that names the new file. */
 static int fd_dup_over(int fd, int fd2, int flags, int three)
 {
+	struct linger_set closing = {0};
 	struct fobj *old = NULL;
 	int r, e;
 
 	if (SHIM_INSIDE() || (!fdtab_get(fd) && !fdtab_get(fd2)))
 		return three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
-	linger_want = 1;
 	pthread_mutex_lock(&shim_mu);
 	r = three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
 	e = errno;
 	if (r >= 0 && fd != fd2)
 		old = fdtab_set(fd2, fdtab_get(fd));
-	fobj_put(old);
+	fobj_put(old, &closing);
 	pthread_mutex_unlock(&shim_mu);
-	linger_want = 0;
-	ss_linger_wait();
+	linger_wait(&closing);
 	errno = e;
 	return r;
 }
