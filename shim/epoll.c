@@ -843,7 +843,7 @@ struct stack *ep_outside(int fd)
 	struct sepoll *ep;
 	struct stack *st = NULL;
 
-	if (SHIM_INSIDE() || !fdtab_get(fd))
+	if (!shim_tracks(fd))
 		return NULL;
 	pin = fdtab_hold(fd); /* a close by another thread cannot free it meanwhile */
 	if ((ep = ep_of(pin))) {
@@ -1023,7 +1023,7 @@ static int ep_mixed(int epfd)
 	struct sepoll *ep;
 	int r;
 
-	if (SHIM_INSIDE() || !fdtab_get(epfd))
+	if (!shim_tracks(epfd))
 		return 0;
 	pin = fdtab_hold(epfd);
 	r = (ep = ep_of(pin)) && (ep->nuser > 0 || ep->nkids > 0 || ep->efd_reg);

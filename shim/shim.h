@@ -214,6 +214,31 @@ static inline struct ssock *ss_hold_bypassed(int fd)
 	}
 	return ss;
 }
+
+/* ---- the entry prologue of every wrapper that takes an fd ----
+ * The call is the kernel's alone (the wrapper returns REAL(name)(...))
+ * while the shim itself runs (the re-entrancy guard) or when fd holds
+ * nothing of the shim's. Otherwise the wrapper works on the entry, with a
+ * reference held for the whole call (ss_release when done): another thread
+ * may close or reuse fd meanwhile. */
+enum ss_enter_want {
+	SS_ENTER_ANY,      /* any socket entry: the control calls, which decide or record */
+	SS_ENTER_BYPASSED, /* a bypassed socket only: the data path */
+};
+static inline struct ssock *ss_enter(int fd, enum ss_enter_want want)
+{
+	if (SHIM_INSIDE())
+		return NULL;
+	return want == SS_ENTER_BYPASSED ? ss_hold_bypassed(fd) : ss_hold(fd);
+}
+/* The same guard for a call that only needs to know whether fd holds an
+ * object of the shim's (a socket entry or an epoll set), without a
+ * reference: close, dup2, fcntl, the epoll waits. */
+static inline int shim_tracks(int fd)
+{
+	return !SHIM_INSIDE() && fdtab_get(fd) != NULL;
+}
+
 /* fd still names ss (shim_mu held): a call that may have slept checks this
  * before it hands fd to the kernel, which would otherwise act on whatever
  * file another thread reopened at that number. */

@@ -523,22 +523,16 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 	return (int)shim_ret(rc);
 }
 
-/* Every wrapper below holds a reference on the socket entry for the whole
- * call (ss_hold): another thread may close or reuse fd meanwhile. */
-#define SS_CALL(realcall, body)                                                    \
-	do {                                                                           \
-		struct ssock *ss_;                                                         \
-		int rc_;                                                                   \
-		if (SHIM_INSIDE() || !(ss_ = ss_hold(fd)))                                 \
-			return realcall;                                                       \
-		rc_ = body;                                                                \
-		ss_release(ss_);                                                           \
-		return rc_;                                                                \
-	} while (0)
-
 SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	SS_CALL(REAL(bind)(fd, addr, len), ss_bind(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(bind)(fd, addr, len);
+	rc = ss_bind(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 static int ss_listen(struct ssock *ss, int fd, int backlog)
@@ -675,7 +669,14 @@ static void ss_shrink_kernel(struct ssock *ss, int fd)
 
 SHIM_EXPORT int listen(int fd, int backlog)
 {
-	SS_CALL(REAL(listen)(fd, backlog), ss_listen(ss_, fd, backlog));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(listen)(fd, backlog);
+	rc = ss_listen(ss, fd, backlog);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- accept ---- */
@@ -793,12 +794,26 @@ static int ss_accept4(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t
 
 SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	SS_CALL(REAL(accept4)(fd, addr, len, flags), ss_accept4(ss_, fd, addr, len, flags, 0));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(accept4)(fd, addr, len, flags);
+	rc = ss_accept4(ss, fd, addr, len, flags, 0);
+	ss_release(ss);
+	return rc;
 }
 
 SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	SS_CALL(REAL(accept)(fd, addr, len), ss_accept4(ss_, fd, addr, len, 0, 1));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(accept)(fd, addr, len);
+	rc = ss_accept4(ss, fd, addr, len, 0, 1);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- connect ---- */
@@ -858,7 +873,14 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	SS_CALL(REAL(connect)(fd, addr, len), ss_connect(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(connect)(fd, addr, len);
+	rc = ss_connect(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- names ---- */
@@ -884,7 +906,14 @@ static int ss_getsockname(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 
 SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	SS_CALL(REAL(getsockname)(fd, addr, len), ss_getsockname(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(getsockname)(fd, addr, len);
+	rc = ss_getsockname(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len)
@@ -906,7 +935,14 @@ static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 
 SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	SS_CALL(REAL(getpeername)(fd, addr, len), ss_getpeername(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(getpeername)(fd, addr, len);
+	rc = ss_getpeername(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- options ---- */
@@ -972,7 +1008,14 @@ static int ss_setsockopt(struct ssock *ss, int fd, int level, int name, const vo
 
 SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	SS_CALL(REAL(setsockopt)(fd, level, name, val, len), ss_setsockopt(ss_, fd, level, name, val, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(setsockopt)(fd, level, name, val, len);
+	rc = ss_setsockopt(ss, fd, level, name, val, len);
+	ss_release(ss);
+	return rc;
 }
 
 static int ss_getsockopt(struct ssock *ss, int fd, int level, int name, void *val, socklen_t *len)
@@ -1024,7 +1067,14 @@ static int ss_getsockopt(struct ssock *ss, int fd, int level, int name, void *va
 
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-	SS_CALL(REAL(getsockopt)(fd, level, name, val, len), ss_getsockopt(ss_, fd, level, name, val, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	rc = ss_getsockopt(ss, fd, level, name, val, len);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- shutdown, close, dup ---- */
@@ -1053,7 +1103,14 @@ static int ss_shutdown(struct ssock *ss, int fd, int how)
 
 SHIM_EXPORT int shutdown(int fd, int how)
 {
-	SS_CALL(REAL(shutdown)(fd, how), ss_shutdown(ss_, fd, how));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(shutdown)(fd, how);
+	rc = ss_shutdown(ss, fd, how);
+	ss_release(ss);
+	return rc;
 }
 
 /* The slot is emptied under shim_mu before the number is released: a call
@@ -1077,7 +1134,7 @@ SHIM_EXPORT int close(int fd)
 	struct linger_set closing = {0};
 	int rc;
 
-	if (SHIM_INSIDE() || !fdtab_get(fd))
+	if (!shim_tracks(fd))
 		return REAL(close)(fd);
 	fd_forget_range((unsigned)fd, (unsigned)fd, &closing);
 	rc = REAL(close)(fd);
@@ -1152,7 +1209,7 @@ static int fd_dup_over(int fd, int fd2, int flags, int three)
 	struct fobj *old = NULL;
 	int r, e;
 
-	if (SHIM_INSIDE() || (!fdtab_get(fd) && !fdtab_get(fd2)))
+	if (!shim_tracks(fd) && !shim_tracks(fd2))
 		return three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
 	pthread_mutex_lock(&shim_mu);
 	r = three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
@@ -1183,7 +1240,7 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	struct ssock *ss;
 	int r;
 
-	if (SHIM_INSIDE() || !fdtab_get(fd))
+	if (!shim_tracks(fd))
 		return real(fd, cmd, arg);
 	switch (cmd) {
 	case F_DUPFD:
@@ -1273,11 +1330,18 @@ static int ss_ioctl(struct ssock *ss, int fd, unsigned long req, void *arg)
 
 SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
+	struct ssock *ss;
 	va_list ap;
 	void *arg;
+	int rc;
 
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	SS_CALL(REAL(ioctl)(fd, req, arg), ss_ioctl(ss_, fd, req, arg));
+	ss = ss_enter(fd, SS_ENTER_ANY);
+	if (!ss)
+		return REAL(ioctl)(fd, req, arg);
+	rc = ss_ioctl(ss, fd, req, arg);
+	ss_release(ss);
+	return rc;
 }
