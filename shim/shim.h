@@ -28,7 +28,7 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* ---- real.c: the next definition of every interposed function ---- */
-#define CALL(r, n, p, a) extern r(*real_##n) p;
+#define CALL(r, n, p) extern r(*real_##n) p;
 #include "calls.def"
 #undef CALL
 void *real_resolve(void **slot, const char *name);
