@@ -14,9 +14,6 @@
 
 #define IO_KERNEL (-0x10000) /* internal: the socket fell back to the kernel, redo there */
 
-int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to);
-extern void __chk_fail(void) __attribute__((noreturn));
-
 static size_t iov_total(const struct iovec *iov, int n)
 {
 	size_t t = 0;
@@ -414,7 +411,8 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-	struct ssock *ss = vec && vlen ? ss_enter_dest(fd, vec[0].msg_hdr.msg_name, vec[0].msg_hdr.msg_namelen) : NULL;
+	struct ssock *ss =
+		vec && vlen ? ss_enter_dest(fd, vec[0].msg_hdr.msg_name, vec[0].msg_hdr.msg_namelen) : NULL;
 	if (ss) {
 		unsigned i;
 		ssize_t r = 0;

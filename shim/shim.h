@@ -1,6 +1,13 @@
-/* The shim's internal interfaces: real functions, re-entrancy guard, log,
- * config, fd table, socket entries, epoll sets. Only the wrappers named in
- * calls.def leave the library (libdemi.map). */
+/* The shim's internal interfaces: real functions, re-entrancy guard and
+ * entry prologue, log, config, fd table, socket entries, epoll sets.
+ *
+ * To interpose another libc call: add its line to calls.def (this gives
+ * REAL(name), and exports the name: the version script is made from that
+ * list, nothing else leaves the library), then write its wrapper,
+ * SHIM_EXPORT with libc's prototype, in the file of its group (socket.c
+ * control calls, io.c data path, epoll.c, poll.c, fork.c processes and
+ * privileges, signal.c). A wrapper that takes an fd starts with ss_enter()
+ * or shim_tracks() and calls REAL(name) for everything that is not its. */
 #ifndef DEMI_SHIM_H
 #define DEMI_SHIM_H
 
@@ -46,6 +53,9 @@ extern __thread int shim_depth __attribute__((tls_model("initial-exec")));
 #define SHIM_INSIDE() unlikely(shim_depth > 0)
 static inline void shim_enter(void) { shim_depth++; }
 static inline void shim_leave(void) { shim_depth--; }
+
+/* glibc's _FORTIFY_SOURCE failure: the _chk wrappers fail as libc's do */
+extern void __chk_fail(void) __attribute__((noreturn));
 
 static inline long shim_ret(long rc)
 {
@@ -183,13 +193,6 @@ static inline struct ssock *ss_of(struct fobj *o)
 {
 	return o && o->kind == FOBJ_SOCK ? (struct ssock *)o : NULL;
 }
-/* The bypassed socket at fd, or NULL for anything the kernel serves. No
- * reference: only valid under shim_mu. */
-static inline struct ssock *ss_bypassed(int fd)
-{
-	struct ssock *ss = ss_of(fdtab_get(fd));
-	return ss && ss->state == SS_BYPASS ? ss : NULL;
-}
 static inline void ss_release(struct ssock *ss)
 {
 	fobj_release(&ss->h);
@@ -277,6 +280,8 @@ int ss_attach(struct ssock *ss, int fd);
 int ss_attach_locked(struct ssock *ss, int fd);
 /* Turn a bypassed description into a kernel socket, replaying bind/listen. */
 int ss_to_kernel(struct ssock *ss, int fd, int why);
+/* Decide a candidate at connect/sendto by its destination; returns the state. */
+int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to);
 /* Block until sock_events(ss->sk) & want, a deadline (UINT64_MAX: none), a
  * signal, or kernel_fd readable. 0, 1 (kernel_fd), -EAGAIN (timeout), -EINTR. */
 int ss_wait(struct ssock *ss, uint32_t want, uint64_t deadline, int kernel_fd);
@@ -306,6 +311,8 @@ void ep_item_notify(struct sitem *it); /* under the socket's rt_lock */
 void ep_ss_changed(struct ssock *ss);
 void ep_ss_remove(struct ssock *ss); /* the last fd of ss closed */
 void ep_free(struct fobj *o);
+/* In a forked child: fresh locks, an empty ready list, not the parent's eventfd. */
+void ep_fork_child(struct fobj *o);
 int ep_attach_all(int epfd);
 /* poll or select names fd: if it is an epoll set with bypassed members (its
  * own or in sets nested in it), the kernel's poll of fd now sees their

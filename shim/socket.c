@@ -351,10 +351,10 @@ void ss_sigpipe(void)
 	pthread_kill(pthread_self(), SIGPIPE);
 }
 
-/* Copy a socket address out as the kernel does: truncated to *len, *len set
- * to the full size. */
-/* An address the stack speaks (IPv4) as the application's socket family
- * shows it: AF_INET as is, AF_INET6 (a dual-stack socket) as ::ffff:a.b.c.d. */
+/* An address the stack speaks (IPv4) copied out as the application's
+ * socket family shows it: AF_INET as is, AF_INET6 (a dual-stack socket) as
+ * ::ffff:a.b.c.d; truncated to *len and *len set to the full size, as the
+ * kernel does. */
 static int addr_out_as(struct sockaddr *addr, socklen_t *len, const struct sockaddr_in *sin, int domain)
 {
 	struct sockaddr_in6 s6;
@@ -818,7 +818,6 @@ SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 
 /* ---- connect ---- */
 
-/* Decide a candidate at connect/sendto by destination; returns the state. */
 int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to)
 {
 	uint32_t a = ntohl(to->sin_addr.s_addr);
