@@ -443,6 +443,7 @@ static int ep_ctl_mod(struct sitem *it, int epfd, struct epoll_event *ev)
 	return 0;
 }
 
+/* epoll_ctl past its prologue: both fds' objects pinned by the caller. */
 static int ep_ctl_pinned(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct sepoll *ep, *kid;
@@ -450,8 +451,6 @@ static int ep_ctl_pinned(int epfd, int op, int fd, struct epoll_event *ev)
 	struct sitem *it;
 	int rc;
 
-	if (SHIM_INSIDE())
-		return REAL(epoll_ctl)(epfd, op, fd, ev);
 	kid = fd != epfd ? ep_of(fdtab_get(fd)) : NULL;
 	if (kid && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev) {
 		/* an epoll set into another: the kernel polls it from now on */
