@@ -86,28 +86,32 @@ $(B)/asan/libdemistack.a: $(STACK_AOBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# The preload library: shim + stack + DPDK, exporting only libc's names.
+# The preload library: shim + stack + DPDK, exporting only libc's names:
+# its version script lists the names of shim/calls.def, nothing else.
 # librtnone.a (a runtime that never starts) comes last: the linker takes it
 # only when nothing before it defines the runtime.
+$(B)/libdemi.map: shim/calls.def
+	@mkdir -p $(dir $@)
+	{ echo '{ global:'; $(CC) -E -P -x c '-DCALL(r,n,p)=n;' $<; echo 'local: *; };'; } >$@.tmp && mv $@.tmp $@
 $(B)/librtnone.a: $(B)/obj/shim/none/rt_none.o
 	rm -f $@ && ar rcs $@ $^
 # The shim alone with ASan+UBSan and the runtime that never starts: its
 # fallback paths under the sanitizers (tests/shim/asan.sh).
-$(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o shim/libdemi.map
+$(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o $(B)/libdemi.map
 	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o \
-		-Wl,--version-script=shim/libdemi.map -linih -ldl
+		-Wl,--version-script=$(B)/libdemi.map -linih -ldl
 # The whole library (shim, stack, DPDK device) with ASan+UBSan, for runs with
 # sockets really bypassed (tests/shim/fdlife_tap.sh); DPDK itself is not
 # instrumented. Preloaded after libasan.so.
 $(B)/asan/librtnone.a: $(B)/asan/obj/shim/none/rt_none.o
 	rm -f $@ && ar rcs $@ $^
-$(B)/asan/libdemi.so: $(SHIM_AOBJ) $(B)/asan/libdemistack.a $(DPDK_AOBJ) $(B)/asan/librtnone.a shim/libdemi.map
+$(B)/asan/libdemi.so: $(SHIM_AOBJ) $(B)/asan/libdemistack.a $(DPDK_AOBJ) $(B)/asan/librtnone.a $(B)/libdemi.map
 	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(DPDK_AOBJ) $(B)/asan/libdemistack.a $(B)/asan/librtnone.a \
-		-Wl,--version-script=shim/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
+		-Wl,--version-script=$(B)/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
 		$(DPDK_LIBS) -linih
-$(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) $(B)/librtnone.a shim/libdemi.map
+$(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) $(B)/librtnone.a $(B)/libdemi.map
 	$(CC) -shared -o $@ $(SHIM_OBJ) $(DPDK_OBJ) $(B)/libdemistack.a $(B)/librtnone.a \
-		-Wl,--version-script=shim/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
+		-Wl,--version-script=$(B)/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
 		$(DPDK_LIBS) -linih
 
 $(B)/tests/%: tests/%.c $(TLIB_OBJ) $(B)/libdemistack.a

@@ -365,7 +365,7 @@ static int ep_new(int fd)
 	pthread_mutex_init(&ep->mu, NULL);
 	pthread_spin_init(&ep->rlock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(fd, &ep->h));
+	fobj_put(fdtab_set(fd, &ep->h), NULL);
 	pthread_mutex_unlock(&shim_mu);
 	return fd;
 }
@@ -443,6 +443,7 @@ static int ep_ctl_mod(struct sitem *it, int epfd, struct epoll_event *ev)
 	return 0;
 }
 
+/* epoll_ctl past its prologue: both fds' objects pinned by the caller. */
 static int ep_ctl_pinned(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct sepoll *ep, *kid;
@@ -450,8 +451,6 @@ static int ep_ctl_pinned(int epfd, int op, int fd, struct epoll_event *ev)
 	struct sitem *it;
 	int rc;
 
-	if (SHIM_INSIDE())
-		return REAL(epoll_ctl)(epfd, op, fd, ev);
 	kid = fd != epfd ? ep_of(fdtab_get(fd)) : NULL;
 	if (kid && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev) {
 		/* an epoll set into another: the kernel polls it from now on */
@@ -843,7 +842,7 @@ struct stack *ep_outside(int fd)
 	struct sepoll *ep;
 	struct stack *st = NULL;
 
-	if (SHIM_INSIDE() || !fdtab_get(fd))
+	if (!shim_tracks(fd))
 		return NULL;
 	pin = fdtab_hold(fd); /* a close by another thread cannot free it meanwhile */
 	if ((ep = ep_of(pin))) {
@@ -1023,7 +1022,7 @@ static int ep_mixed(int epfd)
 	struct sepoll *ep;
 	int r;
 
-	if (SHIM_INSIDE() || !fdtab_get(epfd))
+	if (!shim_tracks(epfd))
 		return 0;
 	pin = fdtab_hold(epfd);
 	r = (ep = ep_of(pin)) && (ep->nuser > 0 || ep->nkids > 0 || ep->efd_reg);

@@ -121,19 +121,19 @@ void fdtab_foreach(void (*fn)(int fd, struct fobj *o, void *arg), void *arg)
 	}
 }
 
-static void fobj_free(struct fobj *o)
+static void fobj_free(struct fobj *o, struct linger_set *closing)
 {
 	if (o->kind == FOBJ_SOCK)
-		ss_free((struct ssock *)o);
+		ss_free((struct ssock *)o, closing);
 	else
 		ep_free(o);
 }
 
-void fobj_put(struct fobj *o)
+void fobj_put(struct fobj *o, struct linger_set *closing)
 {
 	if (!o || atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	fobj_free(o);
+	fobj_free(o, closing);
 }
 
 void fobj_release(struct fobj *o)
@@ -145,7 +145,7 @@ void fobj_release(struct fobj *o)
 	/* the fd was closed while this call ran: the last one out frees */
 	e = errno;
 	pthread_mutex_lock(&shim_mu);
-	fobj_free(o);
+	fobj_free(o, NULL);
 	pthread_mutex_unlock(&shim_mu);
 	errno = e;
 }

@@ -17,8 +17,6 @@
 #include "shim.h"
 #include "demi/shm.h"
 
-void ep_fork_child(struct fobj *o);
-
 static char *saved_env[2]; /* "LD_PRELOAD=...", "DEMI_CONFIG=..." */
 
 static void fork_prepare(void)
@@ -277,18 +275,58 @@ static void priv_drop_chown(uid_t uid)
 	}
 }
 
-#define PRIV_WRAP(name, params, args, new_euid)                                 \
-	SHIM_EXPORT int name params                                                 \
-	{                                                                           \
-		priv_drop_start();                                                      \
-		priv_drop_chown(new_euid);                                              \
-		return REAL(name) args;                                                 \
-	}
-PRIV_WRAP(setuid, (uid_t uid), (uid), uid)
-PRIV_WRAP(setgid, (gid_t gid), (gid), (uid_t)-1)
-PRIV_WRAP(seteuid, (uid_t uid), (uid), uid)
-PRIV_WRAP(setegid, (gid_t gid), (gid), (uid_t)-1)
-PRIV_WRAP(setreuid, (uid_t r, uid_t e), (r, e), e)
-PRIV_WRAP(setregid, (gid_t r, gid_t e), (r, e), (uid_t)-1)
-PRIV_WRAP(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s), e)
-PRIV_WRAP(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s), (uid_t)-1)
+/* Before a call that may drop privileges: new_euid is the effective user
+ * it sets, (uid_t)-1 if none. */
+static void priv_drop(uid_t new_euid)
+{
+	priv_drop_start();
+	priv_drop_chown(new_euid);
+}
+
+SHIM_EXPORT int setuid(uid_t uid)
+{
+	priv_drop(uid);
+	return REAL(setuid)(uid);
+}
+
+SHIM_EXPORT int setgid(gid_t gid)
+{
+	priv_drop((uid_t)-1);
+	return REAL(setgid)(gid);
+}
+
+SHIM_EXPORT int seteuid(uid_t uid)
+{
+	priv_drop(uid);
+	return REAL(seteuid)(uid);
+}
+
+SHIM_EXPORT int setegid(gid_t gid)
+{
+	priv_drop((uid_t)-1);
+	return REAL(setegid)(gid);
+}
+
+SHIM_EXPORT int setreuid(uid_t r, uid_t e)
+{
+	priv_drop(e);
+	return REAL(setreuid)(r, e);
+}
+
+SHIM_EXPORT int setregid(gid_t r, gid_t e)
+{
+	priv_drop((uid_t)-1);
+	return REAL(setregid)(r, e);
+}
+
+SHIM_EXPORT int setresuid(uid_t r, uid_t e, uid_t s)
+{
+	priv_drop(e);
+	return REAL(setresuid)(r, e, s);
+}
+
+SHIM_EXPORT int setresgid(gid_t r, gid_t e, gid_t s)
+{
+	priv_drop((uid_t)-1);
+	return REAL(setresgid)(r, e, s);
+}

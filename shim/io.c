@@ -14,9 +14,6 @@
 
 #define IO_KERNEL (-0x10000) /* internal: the socket fell back to the kernel, redo there */
 
-int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to);
-extern void __chk_fail(void) __attribute__((noreturn));
-
 static size_t iov_total(const struct iovec *iov, int n)
 {
 	size_t t = 0;
@@ -153,11 +150,11 @@ static ssize_t io_send(struct ssock *ss, int fd, const struct iovec *iov, int io
 	}
 }
 
-/* The bypassed socket for a send with a destination: a UDP candidate is
- * decided here by its first destination. */
-static struct ssock *ss_for_sendto(int fd, const struct sockaddr *to, socklen_t tolen)
+/* ss_enter(fd, SS_ENTER_BYPASSED) for a send with a destination (to, or
+ * NULL): a UDP candidate is decided here by its first destination. */
+static struct ssock *ss_enter_dest(int fd, const struct sockaddr *to, socklen_t tolen)
 {
-	struct ssock *ss = ss_hold(fd);
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
 	if (!ss)
 		return NULL;
 	if (ss->state == SS_CANDIDATE) {
@@ -188,8 +185,8 @@ static int sin_from(const struct sockaddr *to, socklen_t tolen, struct sockaddr_
 
 static ssize_t shim_read(int fd, void *buf, size_t n)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		struct iovec v = {buf, n};
 		ssize_t r = io_recv(ss, fd, &v, 1, 0, NULL);
 		ss_release(ss);
@@ -213,8 +210,8 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		ssize_t r = io_recv(ss, fd, iov, iovcnt, 0, NULL);
 		ss_release(ss);
 		if (r != IO_KERNEL)
@@ -225,8 +222,8 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 static ssize_t shim_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		struct iovec v = {buf, n};
 		struct sockaddr_in sin;
 		ssize_t r = io_recv(ss, fd, &v, 1, flags, from ? &sin : NULL);
@@ -299,8 +296,8 @@ static ssize_t msg_recv(struct ssock *ss, int fd, struct msghdr *msg, int flags)
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		ssize_t r = msg_recv(ss, fd, msg, flags);
 		ss_release(ss);
 		if (r != IO_KERNEL)
@@ -311,8 +308,8 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		unsigned i;
 		ssize_t r = 0;
 		if (!vec) {
@@ -339,8 +336,8 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		struct iovec v = {(void *)buf, n};
 		ssize_t r = io_send(ss, fd, &v, 1, 0, NULL);
 		ss_release(ss);
@@ -352,8 +349,8 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		ssize_t r = io_send(ss, fd, iov, iovcnt, 0, NULL);
 		ss_release(ss);
 		if (r != IO_KERNEL)
@@ -364,8 +361,8 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = to ? ss_for_sendto(fd, to, tolen) : ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter_dest(fd, to, tolen);
+	if (ss) {
 		struct iovec v = {(void *)buf, n};
 		struct sockaddr_in sin;
 		int has = ss->type == SOCK_DGRAM ? sin_from(to, tolen, &sin) : 0;
@@ -402,9 +399,8 @@ static ssize_t msg_send(struct ssock *ss, int fd, const struct msghdr *msg, int 
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) &&
-	    (ss = msg && msg->msg_name ? ss_for_sendto(fd, msg->msg_name, msg->msg_namelen) : ss_hold_bypassed(fd))) {
+	struct ssock *ss = ss_enter_dest(fd, msg ? msg->msg_name : NULL, msg ? msg->msg_namelen : 0);
+	if (ss) {
 		ssize_t r = msg_send(ss, fd, msg, flags);
 		ss_release(ss);
 		if (r != IO_KERNEL)
@@ -415,10 +411,9 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && vec && vlen &&
-	    (ss = vec[0].msg_hdr.msg_name ? ss_for_sendto(fd, vec[0].msg_hdr.msg_name, vec[0].msg_hdr.msg_namelen)
-					  : ss_hold_bypassed(fd))) {
+	struct ssock *ss =
+		vec && vlen ? ss_enter_dest(fd, vec[0].msg_hdr.msg_name, vec[0].msg_hdr.msg_namelen) : NULL;
+	if (ss) {
 		unsigned i;
 		ssize_t r = 0;
 		for (i = 0; i < vlen && i < 1024; i++) {
@@ -508,8 +503,8 @@ static ssize_t sf_send(struct ssock *ss, int out_fd, int in_fd, off_t *offset, s
 
 SHIM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(out_fd))) {
+	struct ssock *ss = ss_enter(out_fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		ssize_t r = sf_send(ss, out_fd, in_fd, offset, count);
 		ss_release(ss);
 		if (r != IO_KERNEL)
@@ -520,8 +515,8 @@ SHIM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 
 SHIM_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-	struct ssock *ss;
-	if (likely(!SHIM_INSIDE()) && (ss = ss_hold_bypassed(out_fd))) {
+	struct ssock *ss = ss_enter(out_fd, SS_ENTER_BYPASSED);
+	if (ss) {
 		ssize_t r = sf_send(ss, out_fd, in_fd, (off_t *)offset, count);
 		ss_release(ss);
 		if (r != IO_KERNEL)

@@ -17,8 +17,6 @@
 
 #include "shim.h"
 
-extern void __chk_fail(void) __attribute__((noreturn));
-
 /* A yes/no for fd: a bypassed socket now. */
 static int fd_bypassed(int fd)
 {

@@ -6,7 +6,7 @@
 
 #include "shim.h"
 
-#define CALL(r, n, p, a) r(*real_##n) p;
+#define CALL(r, n, p) r(*real_##n) p;
 #include "calls.def"
 #undef CALL
 
@@ -40,7 +40,7 @@ void *real_resolve(void **slot, const char *name)
 
 void real_init(void)
 {
-#define CALL(r, n, p, a) real_load((void **)&real_##n, #n);
+#define CALL(r, n, p) real_load((void **)&real_##n, #n);
 #include "calls.def"
 #undef CALL
 }

@@ -1,6 +1,13 @@
-/* The shim's internal interfaces: real functions, re-entrancy guard, log,
- * config, fd table, socket entries, epoll sets. Only the wrappers named in
- * calls.def leave the library (libdemi.map). */
+/* The shim's internal interfaces: real functions, re-entrancy guard and
+ * entry prologue, log, config, fd table, socket entries, epoll sets.
+ *
+ * To interpose another libc call: add its line to calls.def (this gives
+ * REAL(name), and exports the name: the version script is made from that
+ * list, nothing else leaves the library), then write its wrapper,
+ * SHIM_EXPORT with libc's prototype, in the file of its group (socket.c
+ * control calls, io.c data path, epoll.c, poll.c, fork.c processes and
+ * privileges, signal.c). A wrapper that takes an fd starts with ss_enter()
+ * or shim_tracks() and calls REAL(name) for everything that is not its. */
 #ifndef DEMI_SHIM_H
 #define DEMI_SHIM_H
 
@@ -28,7 +35,7 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* ---- real.c: the next definition of every interposed function ---- */
-#define CALL(r, n, p, a) extern r(*real_##n) p;
+#define CALL(r, n, p) extern r(*real_##n) p;
 #include "calls.def"
 #undef CALL
 void *real_resolve(void **slot, const char *name);
@@ -46,6 +53,9 @@ extern __thread int shim_depth __attribute__((tls_model("initial-exec")));
 #define SHIM_INSIDE() unlikely(shim_depth > 0)
 static inline void shim_enter(void) { shim_depth++; }
 static inline void shim_leave(void) { shim_depth--; }
+
+/* glibc's _FORTIFY_SOURCE failure: the _chk wrappers fail as libc's do */
+extern void __chk_fail(void) __attribute__((noreturn));
 
 static inline long shim_ret(long rc)
 {
@@ -109,7 +119,11 @@ struct fobj *fdtab_hold(int fd);
 struct fobj *fdtab_set(int fd, struct fobj *o);
 struct fobj *fdtab_take(int fd); /* remove; the caller owns the reference */
 void fdtab_foreach(void (*fn)(int fd, struct fobj *o, void *arg), void *arg);
-void fobj_put(struct fobj *o);     /* drop a reference, shim_mu held; frees on the last */
+struct linger_set;
+/* Drop a reference, shim_mu held; frees on the last. A close passes its
+ * linger set (the others NULL): a lingering connection freed here is noted
+ * in it for the caller to wait for. */
+void fobj_put(struct fobj *o, struct linger_set *closing);
 void fobj_release(struct fobj *o); /* drop a reference, shim_mu not held; keeps errno */
 void fdtab_atfork_child(void);
 /* ---- fdrec.c: what demistat --fds shows ---- */
@@ -168,18 +182,16 @@ struct ssock {
 	int placeholder;         /* its fd numbers hold an AF_UNIX socket, not one of the family */
 	atomic_uint gen;         /* bumped by every readiness notification */
 	struct sitem *items;     /* epoll memberships */
+	struct {                 /* closed, its connection lingering: on a linger_set */
+		struct ssock *next;
+		struct sockaddr_in local, peer;
+		uint64_t deadline;
+	} linger;
 };
 
 static inline struct ssock *ss_of(struct fobj *o)
 {
 	return o && o->kind == FOBJ_SOCK ? (struct ssock *)o : NULL;
-}
-/* The bypassed socket at fd, or NULL for anything the kernel serves. No
- * reference: only valid under shim_mu. */
-static inline struct ssock *ss_bypassed(int fd)
-{
-	struct ssock *ss = ss_of(fdtab_get(fd));
-	return ss && ss->state == SS_BYPASS ? ss : NULL;
 }
 static inline void ss_release(struct ssock *ss)
 {
@@ -205,6 +217,31 @@ static inline struct ssock *ss_hold_bypassed(int fd)
 	}
 	return ss;
 }
+
+/* ---- the entry prologue of every wrapper that takes an fd ----
+ * The call is the kernel's alone (the wrapper returns REAL(name)(...))
+ * while the shim itself runs (the re-entrancy guard) or when fd holds
+ * nothing of the shim's. Otherwise the wrapper works on the entry, with a
+ * reference held for the whole call (ss_release when done): another thread
+ * may close or reuse fd meanwhile. */
+enum ss_enter_want {
+	SS_ENTER_ANY,      /* any socket entry: the control calls, which decide or record */
+	SS_ENTER_BYPASSED, /* a bypassed socket only: the data path */
+};
+static inline struct ssock *ss_enter(int fd, enum ss_enter_want want)
+{
+	if (SHIM_INSIDE())
+		return NULL;
+	return want == SS_ENTER_BYPASSED ? ss_hold_bypassed(fd) : ss_hold(fd);
+}
+/* The same guard for a call that only needs to know whether fd holds an
+ * object of the shim's (a socket entry or an epoll set), without a
+ * reference: close, dup2, fcntl, the epoll waits. */
+static inline int shim_tracks(int fd)
+{
+	return !SHIM_INSIDE() && fdtab_get(fd) != NULL;
+}
+
 /* fd still names ss (shim_mu held): a call that may have slept checks this
  * before it hands fd to the kernel, which would otherwise act on whatever
  * file another thread reopened at that number. */
@@ -225,13 +262,26 @@ struct stack *shim_stack(void);  /* this thread's instance, started on first use
 void shim_stack_prestart(void);
 
 struct ssock *ss_new(int domain, int type, int proto, int state, int why);
-void ss_free(struct ssock *ss);
+/* closing: the caller's linger set, or NULL (see fobj_put) */
+void ss_free(struct ssock *ss, struct linger_set *closing);
+
+/* SO_LINGER with a timeout: the connections one call's close released
+ * (close, close_range, closefrom, fclose, dup2/dup3 over a socket), in fd
+ * order. Filled while their fds are forgotten with shim_mu held; the caller
+ * waits once the lock is gone (linger_wait). A list through the closed
+ * entries themselves: nothing to allocate, no limit. */
+struct linger_set {
+	struct ssock *first, *last;
+};
+void linger_wait(struct linger_set *set); /* waits, frees the entries, keeps errno */
 /* Make sure a bypassed socket has its stack socket (lazy start). 0: attached;
  * 1: it fell back to the kernel (use the kernel path); -errno: failed. */
 int ss_attach(struct ssock *ss, int fd);
 int ss_attach_locked(struct ssock *ss, int fd);
 /* Turn a bypassed description into a kernel socket, replaying bind/listen. */
 int ss_to_kernel(struct ssock *ss, int fd, int why);
+/* Decide a candidate at connect/sendto by its destination; returns the state. */
+int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to);
 /* Block until sock_events(ss->sk) & want, a deadline (UINT64_MAX: none), a
  * signal, or kernel_fd readable. 0, 1 (kernel_fd), -EAGAIN (timeout), -EINTR. */
 int ss_wait(struct ssock *ss, uint32_t want, uint64_t deadline, int kernel_fd);
@@ -261,6 +311,8 @@ void ep_item_notify(struct sitem *it); /* under the socket's rt_lock */
 void ep_ss_changed(struct ssock *ss);
 void ep_ss_remove(struct ssock *ss); /* the last fd of ss closed */
 void ep_free(struct fobj *o);
+/* In a forked child: fresh locks, an empty ready list, not the parent's eventfd. */
+void ep_fork_child(struct fobj *o);
 int ep_attach_all(int epfd);
 /* poll or select names fd: if it is an epoll set with bypassed members (its
  * own or in sets nested in it), the kernel's poll of fd now sees their

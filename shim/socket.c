@@ -70,63 +70,68 @@ struct ssock *ss_new(int domain, int type, int proto, int state, int why)
 /* SO_LINGER with a timeout: close() returns once the connection's data and
  * FIN are acknowledged, the time is up or a signal comes, as Linux's
  * inet_release, blocking socket or not; so do close_range, closefrom,
- * fclose and dup2/dup3 over such a socket, for each one in turn. ss_free,
- * reached from them with shim_mu held, notes the connections; the call
- * waits once the lock is gone. */
-struct linger_wait {
-	struct stack *st;
-	struct sockaddr_in local, peer;
-	uint64_t deadline;
-};
-#define LINGER_NOTES 16 /* lingering sockets one call closes that are waited for */
-static __thread int linger_want, linger_n;
-static __thread struct linger_wait linger_next[LINGER_NOTES];
-
-static void ss_linger_note(struct ssock *ss)
+ * fclose and dup2/dup3 over such a socket, for each one in turn. Called
+ * under the connection's rt_lock as it closes: 1 if it lingers (noted in
+ * ss->linger), 0 if not. */
+static int ss_linger_note(struct ssock *ss)
 {
 	struct linger lg;
 	socklen_t n = sizeof(lg);
-	struct linger_wait w = { .st = ss->st };
-	if (!linger_want || linger_n == LINGER_NOTES || ss->type != SOCK_STREAM ||
-	    sock_getopt(ss->sk, SOL_SOCKET, SO_LINGER, &lg, &n) || !lg.l_onoff || lg.l_linger <= 0 ||
-	    sock_name(ss->sk, &w.local) || sock_peer(ss->sk, &w.peer))
-		return;
-	w.deadline = rt_now() + (uint64_t)lg.l_linger * 1000000000ull;
-	linger_next[linger_n++] = w;
+
+	if (ss->type != SOCK_STREAM || sock_getopt(ss->sk, SOL_SOCKET, SO_LINGER, &lg, &n) || !lg.l_onoff ||
+	    lg.l_linger <= 0 || sock_name(ss->sk, &ss->linger.local) || sock_peer(ss->sk, &ss->linger.peer))
+		return 0;
+	ss->linger.deadline = rt_now() + (uint64_t)lg.l_linger * 1000000000ull;
+	ss->linger.next = NULL;
+	return 1;
 }
 
 static int linger_over(void *arg)
 {
-	struct linger_wait *w = arg;
-	return !stack_tcp_closing(w->st, &w->local, &w->peer);
+	struct ssock *ss = arg;
+	return !stack_tcp_closing(ss->st, &ss->linger.local, &ss->linger.peer);
 }
 
 /* Each noted connection in turn, from the time its own close began; a
  * signal ends the wait for all of them, as it does Linux's. */
-static void ss_linger_wait(void)
+void linger_wait(struct linger_set *set)
 {
-	int e = errno, n = linger_n;
-	linger_n = 0;
-	for (int i = 0; i < n; i++) {
-		struct linger_wait w = linger_next[i];
-		if (rt_wait(w.st, linger_over, &w, w.deadline, -1) == -EINTR)
-			break;
+	int e = errno, waiting = 1;
+	struct ssock *ss = set->first, *next;
+
+	set->first = set->last = NULL;
+	for (; ss; ss = next) {
+		next = ss->linger.next;
+		if (waiting && rt_wait(ss->st, linger_over, ss, ss->linger.deadline, -1) == -EINTR)
+			waiting = 0;
+		free(ss);
 	}
 	errno = e;
 }
 
-void ss_free(struct ssock *ss)
+void ss_free(struct ssock *ss, struct linger_set *closing)
 {
+	int lingers = 0;
+
 	ep_ss_remove(ss);
 	if (ss->sk) {
 		rt_lock(ss->st);
 		sock_set_notify(ss->sk, NULL, NULL);
-		ss_linger_note(ss);
+		lingers = closing && ss_linger_note(ss);
 		sock_close(ss->sk);
 		rt_unlock(ss->st);
+		ss->sk = NULL;
 	}
 	free(ss->opts);
-	free(ss);
+	if (!lingers) {
+		free(ss);
+		return;
+	}
+	if (closing->last)
+		closing->last->linger.next = ss;
+	else
+		closing->first = ss;
+	closing->last = ss;
 }
 
 void ss_notify(struct sock *sk, void *arg)
@@ -346,10 +351,10 @@ void ss_sigpipe(void)
 	pthread_kill(pthread_self(), SIGPIPE);
 }
 
-/* Copy a socket address out as the kernel does: truncated to *len, *len set
- * to the full size. */
-/* An address the stack speaks (IPv4) as the application's socket family
- * shows it: AF_INET as is, AF_INET6 (a dual-stack socket) as ::ffff:a.b.c.d. */
+/* An address the stack speaks (IPv4) copied out as the application's
+ * socket family shows it: AF_INET as is, AF_INET6 (a dual-stack socket) as
+ * ::ffff:a.b.c.d; truncated to *len and *len set to the full size, as the
+ * kernel does. */
 static int addr_out_as(struct sockaddr *addr, socklen_t *len, const struct sockaddr_in *sin, int domain)
 {
 	struct sockaddr_in6 s6;
@@ -448,7 +453,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 		return fd; /* no memory: the kernel's */
 	ss->nonblock = !!(type & SOCK_NONBLOCK);
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(fd, &ss->h)); /* a stale entry from a close we did not see */
+	fobj_put(fdtab_set(fd, &ss->h), NULL); /* a stale entry from a close we did not see */
 	pthread_mutex_unlock(&shim_mu);
 	return fd;
 }
@@ -518,22 +523,16 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 	return (int)shim_ret(rc);
 }
 
-/* Every wrapper below holds a reference on the socket entry for the whole
- * call (ss_hold): another thread may close or reuse fd meanwhile. */
-#define SS_CALL(realcall, body)                                                    \
-	do {                                                                           \
-		struct ssock *ss_;                                                         \
-		int rc_;                                                                   \
-		if (SHIM_INSIDE() || !(ss_ = ss_hold(fd)))                                 \
-			return realcall;                                                       \
-		rc_ = body;                                                                \
-		ss_release(ss_);                                                           \
-		return rc_;                                                                \
-	} while (0)
-
 SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	SS_CALL(REAL(bind)(fd, addr, len), ss_bind(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(bind)(fd, addr, len);
+	rc = ss_bind(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 static int ss_listen(struct ssock *ss, int fd, int backlog)
@@ -670,7 +669,14 @@ static void ss_shrink_kernel(struct ssock *ss, int fd)
 
 SHIM_EXPORT int listen(int fd, int backlog)
 {
-	SS_CALL(REAL(listen)(fd, backlog), ss_listen(ss_, fd, backlog));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(listen)(fd, backlog);
+	rc = ss_listen(ss, fd, backlog);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- accept ---- */
@@ -704,7 +710,7 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	sock_set_notify(nsk, ss_notify, nss);
 	rt_unlock(nss->st);
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(nfd, &nss->h));
+	fobj_put(fdtab_set(nfd, &nss->h), NULL);
 	pthread_mutex_unlock(&shim_mu);
 	rc = addr_out_as(addr, len, peer, ss->domain);
 	if (rc) {
@@ -788,17 +794,30 @@ static int ss_accept4(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t
 
 SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	SS_CALL(REAL(accept4)(fd, addr, len, flags), ss_accept4(ss_, fd, addr, len, flags, 0));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(accept4)(fd, addr, len, flags);
+	rc = ss_accept4(ss, fd, addr, len, flags, 0);
+	ss_release(ss);
+	return rc;
 }
 
 SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	SS_CALL(REAL(accept)(fd, addr, len), ss_accept4(ss_, fd, addr, len, 0, 1));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(accept)(fd, addr, len);
+	rc = ss_accept4(ss, fd, addr, len, 0, 1);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- connect ---- */
 
-/* Decide a candidate at connect/sendto by destination; returns the state. */
 int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to)
 {
 	uint32_t a = ntohl(to->sin_addr.s_addr);
@@ -853,7 +872,14 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	SS_CALL(REAL(connect)(fd, addr, len), ss_connect(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(connect)(fd, addr, len);
+	rc = ss_connect(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- names ---- */
@@ -879,7 +905,14 @@ static int ss_getsockname(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 
 SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	SS_CALL(REAL(getsockname)(fd, addr, len), ss_getsockname(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(getsockname)(fd, addr, len);
+	rc = ss_getsockname(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len)
@@ -901,7 +934,14 @@ static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 
 SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	SS_CALL(REAL(getpeername)(fd, addr, len), ss_getpeername(ss_, fd, addr, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(getpeername)(fd, addr, len);
+	rc = ss_getpeername(ss, fd, addr, len);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- options ---- */
@@ -967,7 +1007,14 @@ static int ss_setsockopt(struct ssock *ss, int fd, int level, int name, const vo
 
 SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	SS_CALL(REAL(setsockopt)(fd, level, name, val, len), ss_setsockopt(ss_, fd, level, name, val, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(setsockopt)(fd, level, name, val, len);
+	rc = ss_setsockopt(ss, fd, level, name, val, len);
+	ss_release(ss);
+	return rc;
 }
 
 static int ss_getsockopt(struct ssock *ss, int fd, int level, int name, void *val, socklen_t *len)
@@ -1019,7 +1066,14 @@ static int ss_getsockopt(struct ssock *ss, int fd, int level, int name, void *va
 
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-	SS_CALL(REAL(getsockopt)(fd, level, name, val, len), ss_getsockopt(ss_, fd, level, name, val, len));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	rc = ss_getsockopt(ss, fd, level, name, val, len);
+	ss_release(ss);
+	return rc;
 }
 
 /* ---- shutdown, close, dup ---- */
@@ -1048,58 +1102,68 @@ static int ss_shutdown(struct ssock *ss, int fd, int how)
 
 SHIM_EXPORT int shutdown(int fd, int how)
 {
-	SS_CALL(REAL(shutdown)(fd, how), ss_shutdown(ss_, fd, how));
+	struct ssock *ss = ss_enter(fd, SS_ENTER_ANY);
+	int rc;
+
+	if (!ss)
+		return REAL(shutdown)(fd, how);
+	rc = ss_shutdown(ss, fd, how);
+	ss_release(ss);
+	return rc;
 }
 
 /* The slot is emptied under shim_mu before the number is released: a call
  * of another thread that checks ss_fd_is() under shim_mu and then hands fd
  * to the kernel can never reach a file reopened at that number. The last
- * reference frees (the stack socket closes, epoll memberships go); a call
+ * reference frees (the stack socket closes, epoll memberships go; a
+ * lingering connection goes on `closing`, which the caller waits for after
+ * its system call: the numbers are free meanwhile, as on Linux); a call
  * still blocked on it keeps it until it returns. */
-/* Empty the slots of the fds a close releases, noting lingering sockets
- * for ss_linger_wait(), which the caller makes after its system call (the
- * numbers are free meanwhile, as on Linux). */
-static void fd_forget_range(unsigned first, unsigned last)
+static void fd_forget_range(unsigned first, unsigned last, struct linger_set *closing)
 {
-	linger_want = 1;
 	pthread_mutex_lock(&shim_mu);
 	for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
 		if (fdtab_get((int)fd))
-			fobj_put(fdtab_take((int)fd));
+			fobj_put(fdtab_take((int)fd), closing);
 	pthread_mutex_unlock(&shim_mu);
-	linger_want = 0;
 }
 
 SHIM_EXPORT int close(int fd)
 {
+	struct linger_set closing = {0};
 	int rc;
-	if (SHIM_INSIDE() || !fdtab_get(fd))
+
+	if (!shim_tracks(fd))
 		return REAL(close)(fd);
-	fd_forget_range((unsigned)fd, (unsigned)fd);
+	fd_forget_range((unsigned)fd, (unsigned)fd, &closing);
 	rc = REAL(close)(fd);
-	ss_linger_wait();
+	linger_wait(&closing);
 	return rc;
 }
 
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
+	struct linger_set closing = {0};
+	int rc;
+
 	/* forgotten first (as close): a socket another thread opens at once
 	 * at one of the numbers keeps its entry */
-	int rc;
 	if (!SHIM_INSIDE() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last &&
 	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
-		fd_forget_range(first, last);
+		fd_forget_range(first, last, &closing);
 	rc = REAL(close_range)(first, last, flags);
-	ss_linger_wait();
+	linger_wait(&closing);
 	return rc;
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
+	struct linger_set closing = {0};
+
 	if (!SHIM_INSIDE() && lowfd >= 0)
-		fd_forget_range((unsigned)lowfd, ~0u);
+		fd_forget_range((unsigned)lowfd, ~0u, &closing);
 	REAL(closefrom)(lowfd);
-	ss_linger_wait();
+	linger_wait(&closing);
 }
 
 /* fclose() of a stream made with fdopen() closes its fd inside libc, where
@@ -1107,12 +1171,13 @@ SHIM_EXPORT void closefrom(int lowfd)
  * that number would read from the old socket. */
 SHIM_EXPORT int fclose(FILE *f)
 {
+	struct linger_set closing = {0};
 	int fd, rc;
 
 	if (!SHIM_INSIDE() && f && (fd = fileno(f)) >= 0 && fdtab_get(fd))
-		fd_forget_range((unsigned)fd, (unsigned)fd);
+		fd_forget_range((unsigned)fd, (unsigned)fd, &closing);
 	rc = REAL(fclose)(f);
-	ss_linger_wait();
+	linger_wait(&closing);
 	return rc;
 }
 
@@ -1122,7 +1187,7 @@ static void fd_share(int fd, int newfd)
 	if (!fdtab_get(fd) && !fdtab_get(newfd))
 		return;
 	pthread_mutex_lock(&shim_mu);
-	fobj_put(fdtab_set(newfd, fdtab_get(fd)));
+	fobj_put(fdtab_set(newfd, fdtab_get(fd)), NULL);
 	pthread_mutex_unlock(&shim_mu);
 }
 
@@ -1139,21 +1204,20 @@ SHIM_EXPORT int dup(int fd)
  * that ss_fd_is() never vouches for a number that names the new file. */
 static int fd_dup_over(int fd, int fd2, int flags, int three)
 {
+	struct linger_set closing = {0};
 	struct fobj *old = NULL;
 	int r, e;
 
-	if (SHIM_INSIDE() || (!fdtab_get(fd) && !fdtab_get(fd2)))
+	if (!shim_tracks(fd) && !shim_tracks(fd2))
 		return three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
-	linger_want = 1;
 	pthread_mutex_lock(&shim_mu);
 	r = three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
 	e = errno;
 	if (r >= 0 && fd != fd2)
 		old = fdtab_set(fd2, fdtab_get(fd));
-	fobj_put(old);
+	fobj_put(old, &closing);
 	pthread_mutex_unlock(&shim_mu);
-	linger_want = 0;
-	ss_linger_wait();
+	linger_wait(&closing);
 	errno = e;
 	return r;
 }
@@ -1175,7 +1239,7 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	struct ssock *ss;
 	int r;
 
-	if (SHIM_INSIDE() || !fdtab_get(fd))
+	if (!shim_tracks(fd))
 		return real(fd, cmd, arg);
 	switch (cmd) {
 	case F_DUPFD:
@@ -1265,11 +1329,18 @@ static int ss_ioctl(struct ssock *ss, int fd, unsigned long req, void *arg)
 
 SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
+	struct ssock *ss;
 	va_list ap;
 	void *arg;
+	int rc;
 
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	SS_CALL(REAL(ioctl)(fd, req, arg), ss_ioctl(ss_, fd, req, arg));
+	ss = ss_enter(fd, SS_ENTER_ANY);
+	if (!ss)
+		return REAL(ioctl)(fd, req, arg);
+	rc = ss_ioctl(ss, fd, req, arg);
+	ss_release(ss);
+	return rc;
 }

@@ -11,6 +11,12 @@
  *       (non-blocking writes until EAGAIN), SO_LINGER {1, 1}, close(): it
  *       blocks about a second and returns 0. The same for dup2() over such
  *       a socket and close_range() of it.
+ *   linger ADDR PORT many
+ *       MANY connections (a small SO_SNDBUF), each filled behind a peer
+ *       that does not read yet, with SO_LINGER {1, 20}; the peer is told
+ *       to read them one after the other, and one close_range() closes
+ *       them all. When it returns the peer must hold every stream whole
+ *       and its FIN: each close was waited for, however many.
  *
  * Observations only: nothing printed depends on timing beyond the linger
  * bounds themselves (close blocked at least 0.9 s; less than 10 s). */
@@ -119,14 +125,55 @@ static void run_timeout(const char *addr, int port)
 	ask(addr, port, "quit\n");
 }
 
+#define MANY 20     /* as NCONN in linger_tap.sh */
+#define MANY_FD 200 /* the connections' fds: MANY_FD .. MANY_FD + MANY - 1 */
+
+static void run_many(const char *addr, int port)
+{
+	static unsigned char buf[65536];
+	struct linger lg = { 1, 20 };
+	int sndbuf = 16384;
+	size_t total = 0;
+	char q[64];
+
+	for (int i = 0; i < MANY; i++) {
+		int s = t_connect_addr(addr, port);
+		if (setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) || fcntl(s, F_SETFL, O_NONBLOCK))
+			DIE("SO_SNDBUF, O_NONBLOCK");
+		for (;;) {
+			ssize_t w = write(s, buf, sizeof(buf));
+			if (w < 0 && errno == EAGAIN) {
+				struct timespec nap = { 0, 50 * 1000 * 1000 };
+				nanosleep(&nap, NULL);
+				if ((w = write(s, buf, sizeof(buf))) < 0 && errno == EAGAIN)
+					break;
+			}
+			if (w <= 0)
+				DIE("write at %zu", total);
+			total += (size_t)w;
+		}
+		if (setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+			DIE("SO_LINGER");
+		if (dup2(s, MANY_FD + i) != MANY_FD + i || close(s))
+			DIE("dup2 to %d", MANY_FD + i);
+	}
+	SAY("connections = %d", MANY);
+	ask(addr, port, "go\n");
+	T("close_range of them all", close_range(MANY_FD, MANY_FD + MANY - 1, 0));
+	snprintf(q, sizeof(q), "state %zu\n", total);
+	ask(addr, port, q);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
-		DIE("usage: linger ADDR PORT acked|timeout");
+		DIE("usage: linger ADDR PORT acked|timeout|many");
 	if (!strcmp(argv[3], "acked"))
 		run_acked(argv[1], atoi(argv[2]));
 	else if (!strcmp(argv[3], "timeout"))
 		run_timeout(argv[1], atoi(argv[2]));
+	else if (!strcmp(argv[3], "many"))
+		run_many(argv[1], atoi(argv[2]));
 	else
 		DIE("unknown mode %s", argv[3]);
 	return 0;
