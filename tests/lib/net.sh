@@ -169,7 +169,7 @@ demi_pre() {
 	DEMI_PRE=()
 	[ -n "$ns" ] && DEMI_PRE=(ip netns exec "$ns")
 	DEMI_PRE+=(env -u DEMI_DISABLE -u DEMI_CONFIG LD_PRELOAD="${DEMI_PRELOAD:-$DEMI_LIB}")
-	[ -n "$1" ] && DEMI_PRE+=(DEMI_CONFIG="$1")
+	[ -n "${1:-}" ] && DEMI_PRE+=(DEMI_CONFIG="$1")
 	return 0
 }
 
