@@ -2,6 +2,7 @@
 # Runs every test: the cmocka programs (plain and ASan+UBSan builds), then the
 # scripts under tests/interop, tests/shim and tests/apps (exit 0 pass, 77 skip,
 # anything else fail). Each runs under a time limit; a summary line ends it.
+# Where a new test goes and which fixture or helper it uses: tests/README.md.
 #   tests/run-all.sh [--unit] [PATTERN]
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -24,7 +24,7 @@ nginx_case() {
 	mkdir -p "$d/logs"; chmod 0755 "$d" "$d/logs"
 	printf '%s\n' "$3" >"$d/demi.conf"
 	apps_nginx_conf "$d" "$T/www" 8080
-	apps_preload "$ns" "$d/demi.conf" nginx -p "$d" -c "$d/nginx.conf" >"$d/logs/stderr" 2>&1 &
+	demi_run -n "$ns" "$d/demi.conf" nginx -p "$d" -c "$d/nginx.conf" >"$d/logs/stderr" 2>&1 &
 	local pid=$!
 	net_kill_at_exit $pid
 	net_wait_tcp "$ns" 127.0.0.1 8080 20 || { apps_logs "$d/logs/"*; fail "$name: nginx does not serve"; }
@@ -36,43 +36,21 @@ nginx_case() {
 	wait $pid
 }
 
-nginx_case "unknown key" "$T/unknown_key/demi.conf:4: unknown key 'adress' in \[net\]" "[dpdk]
-device = af_packet:dnodev0
-[net]
-adress = 198.18.203.2/24
-[bypass]
-listen = 8080
-[fallback]
-on_error = kernel"
-nginx_case "bad address" "$T/bad_address/demi.conf:4: \[net\] address: bad value '198.18.203.300/24'" "[dpdk]
-device = af_packet:dnodev0
-[net]
-address = 198.18.203.300/24
-[bypass]
-listen = 8080
-[fallback]
-on_error = kernel"
-nginx_case "missing device" "$T/missing_device/demi.conf: \[dpdk\] device is required" "[net]
-address = 198.18.203.2/24
-[bypass]
-listen = 8080
-[fallback]
-on_error = kernel"
-nginx_case "device that cannot start" "stack unavailable: .*dnodev0.*every socket stays with the kernel" "[dpdk]
-device = af_packet:dnodev0
-[net]
-address = 198.18.203.2/24
-[bypass]
-listen = 8080
-[fallback]
-on_error = kernel"
+# each case a good config with one thing changed (line numbers as written by demi_conf)
+nginx_case "unknown key" "$T/unknown_key/demi.conf:4: unknown key 'adress' in \[net\]" \
+	"$(demi_conf - device=af_packet:dnodev0 net.adress=198.18.203.2/24 listen=8080 on_error=kernel)"
+nginx_case "bad address" "$T/bad_address/demi.conf:4: \[net\] address: bad value '198.18.203.300/24'" \
+	"$(demi_conf - device=af_packet:dnodev0 address=198.18.203.300/24 listen=8080 on_error=kernel)"
+nginx_case "missing device" "$T/missing_device/demi.conf: \[dpdk\] device is required" \
+	"$(demi_conf - address=198.18.203.2/24 listen=8080 on_error=kernel)"
+nginx_case "device that cannot start" "stack unavailable: .*dnodev0.*every socket stays with the kernel" \
+	"$(demi_conf - device=af_packet:dnodev0 address=198.18.203.2/24 listen=8080 on_error=kernel)"
 
 # redis-server, an unknown key and then a device that cannot start
 for c in "unknown key|:2: unknown key 'devise' in \[dpdk\]|devise" "device that cannot start|stack unavailable: .*dnodev1|device"; do
 	IFS='|' read -r name want key <<<"$c"
-	printf '[dpdk]\n%s = af_packet:dnodev1\n[net]\naddress = 198.18.203.2/24\n[bypass]\nlisten = 6379\n[fallback]\non_error = kernel\n' \
-		"$key" >"$T/redis.conf"
-	apps_preload "$ns" "$T/redis.conf" redis-server --port 6379 --bind 0.0.0.0 --save '' --appendonly no \
+	demi_conf "$T/redis.conf" "dpdk.$key=af_packet:dnodev1" address=198.18.203.2/24 listen=6379 on_error=kernel
+	demi_run -n "$ns" "$T/redis.conf" redis-server --port 6379 --bind 0.0.0.0 --save '' --appendonly no \
 		--dir "$T" >"$T/redis.log" 2>&1 &
 	pid=$!
 	net_kill_at_exit $pid

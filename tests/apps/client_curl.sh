@@ -18,7 +18,7 @@ head -c $((16 << 20)) /dev/urandom >"$T/www/big.bin"
 head -c 1024 /dev/urandom >"$T/www/small.bin"
 ip netns exec "$ns" $PY -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" >"$T/http.log" 2>&1 &
 net_kill_at_exit $!
-apps_conf "$T/cli.conf" "tap:$tap" 198.18.8.2/24 "connect = 198.18.8.0/24"
+demi_conf "$T/cli.conf" device="tap:$tap" address=198.18.8.2/24 connect=198.18.8.0/24 level=info
 apps_client_tap "$ns" "$tap" 198.18.8.1/24 "$T/cli.conf" "$T/curl.log" \
 	curl -sS --max-time 40 --retry 0 -o "$T/got.big" http://198.18.8.1:8000/big.bin \
 	-o "$T/got.s1" http://198.18.8.1:8000/small.bin -o "$T/got.s2" http://198.18.8.1:8000/small.bin ||

@@ -17,8 +17,7 @@ T=$APPS_TMP
 ip netns exec "$ns" iperf3 -s -p 5201 >"$T/srv.log" 2>&1 &
 net_kill_at_exit $!
 net_wait_tcp "$ns" 127.0.0.1 5201 20 || { apps_logs "$T/srv.log"; fail "iperf3 server (kernel) did not start"; }
-apps_conf "$T/cli.conf" "tap:$tap" 198.18.8.2/24 "connect = 198.18.8.0/24"
-APPS_LOG_LEVEL=info
+demi_conf "$T/cli.conf" device="tap:$tap" address=198.18.8.2/24 connect=198.18.8.0/24 level=info
 for dir in "" -R; do
 	out=$T/iperf$dir.json
 	apps_client_tap "$ns" "$tap" 198.18.8.1/24 "$T/cli.conf" "$T/cli$dir.log" \

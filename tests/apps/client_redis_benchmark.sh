@@ -16,7 +16,7 @@ ip netns exec "$ns" redis-server --port 6379 --bind 0.0.0.0 --protected-mode no 
 	--appendonly no --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
 net_kill_at_exit $!
 net_wait_tcp "$ns" 127.0.0.1 6379 20 || { apps_logs "$T/redis.log"; fail "redis (kernel) did not start"; }
-apps_conf "$T/cli.conf" "tap:$tap" 198.18.8.2/24 "connect = 198.18.8.0/24"
+demi_conf "$T/cli.conf" device="tap:$tap" address=198.18.8.2/24 connect=198.18.8.0/24 level=info
 # -r 1: every INCR hits the same key, so the counter must end at exactly -n
 apps_client_tap "$ns" "$tap" 198.18.8.1/24 "$T/cli.conf" "$T/bench.txt" \
 	redis-benchmark -h 198.18.8.1 -p 6379 -q -n 20000 -r 1 -t set,get,incr,lpush,lrange_100 ||

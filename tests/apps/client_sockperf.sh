@@ -18,7 +18,7 @@ T=$APPS_TMP
 ip netns exec "$ns" sockperf server --tcp -i 0.0.0.0 -p 11111 >"$T/srv.log" 2>&1 &
 net_kill_at_exit $!
 net_wait_tcp "$ns" 127.0.0.1 11111 20 || { apps_logs "$T/srv.log"; fail "sockperf server (kernel) did not start"; }
-apps_conf "$T/cli.conf" "tap:$tap" 198.18.8.2/24 "connect = 198.18.8.0/24"
+demi_conf "$T/cli.conf" device="tap:$tap" address=198.18.8.2/24 connect=198.18.8.0/24 level=info
 for size in 14 1400; do
 	log=$T/pp.$size.log
 	apps_client_tap "$ns" "$tap" 198.18.8.1/24 "$T/cli.conf" "$log" \

@@ -22,7 +22,7 @@ net_cleanup_add "pkill -9 -f 'nginx.*$T'"
 net_wait_tcp "$ns" 127.0.0.1 8080 20 || { apps_logs "$T/logs/"*; fail "nginx (kernel) did not start"; }
 
 apps_wrk_lua "$T/www/index.html" "$T/check.lua"
-apps_conf "$T/cli.conf" "tap:$tap" 198.18.8.2/24 "connect = 198.18.8.0/24"
+demi_conf "$T/cli.conf" device="tap:$tap" address=198.18.8.2/24 connect=198.18.8.0/24 level=info
 apps_client_tap "$ns" "$tap" 198.18.8.1/24 "$T/cli.conf" "$T/wrk.txt" \
 	wrk -t2 -c16 -d4s --timeout 5s -s "$T/check.lua" http://198.18.8.1:8080/index.html ||
 	{ apps_logs "$T/wrk.txt" "$T/logs/error.log"; fail "wrk under the shim"; }

@@ -21,9 +21,8 @@ T=$APPS_TMP
 mkdir -p "$T/www"
 head -c $((16 << 20)) /dev/urandom >"$T/www/big.bin"
 kx() { ip netns exec "$kns" "$@"; }
-conf() { # FILE BYPASS-LINE
-	printf '[dpdk]\ndevice = af_xdp:%s\n[net]\naddress = 198.18.9.2/24\nmtu = 9000\n[bypass]\n%s\n[log]\nlevel = info\n' \
-		"$sdev" "$2" >"$1"
+conf() { # FILE BYPASS-KEY=VALUE
+	demi_conf "$1" device="af_xdp:$sdev" address=198.18.9.2/24 mtu=9000 "$2" level=info
 }
 # avg_frame rx|tx : bytes per frame counted on the kernel's end
 avg_frame() {
@@ -33,10 +32,10 @@ avg_frame() {
 if_mtu() { ip -n "$sns" -j link show "$sdev" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["mtu"])'; }
 
 # 1. the stack sends: a server under the shim
-conf "$T/srv.conf" "listen = 8000"
+conf "$T/srv.conf" listen=8000
 # not through a shell function: $! must be the server itself, to stop it
-ip netns exec "$sns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/srv.conf" \
-	$PY -c 'import http.server as h, functools as f, sys
+demi_pre -n "$sns" "$T/srv.conf"
+"${DEMI_PRE[@]}" $PY -c 'import http.server as h, functools as f, sys
 h.HTTPServer(("", 8000), f.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[1])).serve_forever()' \
 	"$T/www" >"$T/srv.log" 2>&1 &
 srv=$!
@@ -55,9 +54,9 @@ kill $srv; wait $srv 2>/dev/null
 kx $PY -m http.server 8001 --bind 0.0.0.0 --directory "$T/www" >"$T/ksrv.log" 2>&1 &
 net_kill_at_exit $!
 net_wait_tcp "$kns" 198.18.9.1 8001 20 || fail "kernel http.server did not start"
-conf "$T/cli.conf" "connect = 198.18.9.0/24"
+conf "$T/cli.conf" connect=198.18.9.0/24
 tx0=$(ip -n "$kns" -s -j link show "$kdev" | $PY -c 'import json,sys; s=json.load(sys.stdin)[0]["stats64"]["tx"]; print(s["bytes"], s["packets"])')
-apps_preload "$sns" "$T/cli.conf" curl -sS --max-time 40 --retry 0 -o "$T/got2" http://198.18.9.1:8001/big.bin \
+demi_run -n "$sns" "$T/cli.conf" curl -sS --max-time 40 --retry 0 -o "$T/got2" http://198.18.9.1:8001/big.bin \
 	>"$T/cli.log" 2>&1 || { apps_logs "$T/cli.log" "$T/ksrv.log"; fail "curl under the shim"; }
 grep -q "on the stack" "$T/cli.log" || { apps_logs "$T/cli.log"; fail "curl's socket was not bypassed"; }
 [ "$(apps_sha "$T/www/big.bin")" = "$(apps_sha "$T/got2")" ] || fail "download to the stack differs ($(stat -c %s "$T/got2") bytes)"

@@ -15,8 +15,8 @@ need_lib
 ns=$(net_ns_new dmc)
 tap=$(net_tag dmt)
 T=$APPS_TMP
-apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 11211"
-apps_preload "$ns" "$T/demi.conf" memcached -u root -t 4 -p 11211 -U 0 -l 0.0.0.0 -c 1024 -m 256 \
+demi_conf "$T/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=11211 level=info
+demi_run -n "$ns" "$T/demi.conf" memcached -u root -t 4 -p 11211 -U 0 -l 0.0.0.0 -c 1024 -m 256 \
 	>"$T/mc.log" 2>&1 &
 net_kill_at_exit $!
 net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/mc.log"; fail "tap $tap never appeared"; }

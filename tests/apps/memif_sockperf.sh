@@ -12,14 +12,14 @@ need_lib
 ns=$(net_ns_new dms)
 T=$APPS_TMP
 apps_memif_confs
-apps_preload "$ns" "$T/server.conf" sockperf server --tcp -i 0.0.0.0 -p 11111 >"$T/srv.log" 2>&1 &
+demi_run -n "$ns" "$T/server.conf" sockperf server --tcp -i 0.0.0.0 -p 11111 >"$T/srv.log" 2>&1 &
 net_kill_at_exit $!
 # sockperf's server blocks in accept at once: its stack (and the memif
 # socket) starts there
 apps_wait_sock "$APPS_MEMIF" 20 || { apps_logs "$T/srv.log"; fail "the server's memif socket never appeared"; }
 for size in 14 1400; do
 	log=$T/pp.$size.log
-	apps_preload "$ns" "$T/client.conf" sockperf ping-pong --tcp -i 198.18.10.1 -p 11111 -t 2 -m $size \
+	demi_run -n "$ns" "$T/client.conf" sockperf ping-pong --tcp -i 198.18.10.1 -p 11111 -t 2 -m $size \
 		--data-integrity --load-vma="$DEMI_LIB" >"$log" 2>&1 ||
 		{ apps_logs "$log" "$T/srv.log"; fail "sockperf ping-pong -m $size over memif"; }
 	grep -q "on the stack (bypassed: \[bypass\] connect" "$log" || { apps_logs "$log"; fail "the client's socket was not bypassed"; }

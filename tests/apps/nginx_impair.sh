@@ -28,9 +28,9 @@ net_no_offload "$nsc" cli0
 ip -n "$nsc" addr add 198.18.7.1/24 dev cli0
 ip -n "$nsc" link set cli0 up
 
-apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8080"
+demi_conf "$T/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=8080 level=info
 apps_nginx_conf "$T" "$T/www" 8080 "sendfile on" "tcp_nopush on"
-apps_preload "$nss" "$T/demi.conf" nginx -p "$T" -c "$T/nginx.conf" >"$T/logs/stdout" 2>&1 &
+demi_run -n "$nss" "$T/demi.conf" nginx -p "$T" -c "$T/nginx.conf" >"$T/logs/stdout" 2>&1 &
 net_kill_at_exit $!
 net_cleanup_add "pkill -9 -f 'nginx.*$T'"
 net_wait_if "$nss" "$tap" 20 || { apps_logs "$T/logs/"*; fail "tap $tap never appeared"; }

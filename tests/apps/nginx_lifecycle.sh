@@ -16,13 +16,13 @@ T=$APPS_TMP
 mkdir -p "$T/www" "$T/logs"
 head -c 200000 /dev/urandom >"$T/www/page.bin"
 chmod 0755 "$T/www" "$T/logs"; chmod 0644 "$T/www/page.bin"
-apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8080"
+demi_conf "$T/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=8080 level=info
 apps_nginx_conf "$T" "$T/www" 8080 "sendfile on"
 net_cleanup_add "pkill -9 -f 'nginx.*$T'"
 ex() { ip netns exec "$ns" "$@"; }
 
 start_master() {
-	apps_preload "$ns" "$T/demi.conf" nginx -p "$T" -c "$T/nginx.conf" >>"$T/logs/stdout" 2>&1 &
+	demi_run -n "$ns" "$T/demi.conf" nginx -p "$T" -c "$T/nginx.conf" >>"$T/logs/stdout" 2>&1 &
 	launcher=$! # ip netns exec: its status is nginx's
 	net_kill_at_exit $launcher
 	master=

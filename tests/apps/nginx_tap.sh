@@ -17,11 +17,11 @@ head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/index.html"
 head -c $((64 << 20)) /dev/urandom >"$tmp/www/big.bin"
 chmod 0755 "$tmp" "$tmp/www"; chmod 0644 "$tmp/www/"* # the worker runs unprivileged
 
-apps_conf "$tmp/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8080"
+demi_conf "$tmp/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=8080 level=info
 apps_nginx_conf "$tmp" "$tmp/www" 8080 "sendfile on" "tcp_nopush on" "keepalive_requests 100000"
 
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$tmp/demi.conf" \
-	nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/logs/stdout" 2>&1 &
+demi_pre -n "$ns" "$tmp/demi.conf"
+"${DEMI_PRE[@]}" nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/logs/stdout" 2>&1 &
 pid=$!
 net_cleanup_add "kill -9 $pid; pkill -9 -f 'nginx.*$tmp'"
 

@@ -16,7 +16,7 @@ done
 
 ns=$(net_ns_new dnc) # loopback only; the kernel serves everything
 T=$APPS_TMP
-pre() { ip netns exec "$ns" env -u DEMI_CONFIG -u DEMI_DISABLE LD_PRELOAD="$DEMI_LIB" "$@"; }
+pre() { demi_run -n "$ns" "" "$@"; } # no config at all
 no_dpdk() { # PID WHAT LOG
 	local t
 	for t in /proc/$1/task/*/comm; do

@@ -13,8 +13,8 @@ tap=$(net_tag dnt)
 T=$APPS_TMP
 head -c $((256 << 10)) /dev/urandom >"$T/body.bin"
 echo "hello from node $$" >"$T/small.txt"
-apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8080"
-apps_preload "$ns" "$T/demi.conf" node -e '
+demi_conf "$T/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=8080 level=info
+demi_run -n "$ns" "$T/demi.conf" node -e '
 const fs = require("fs"), http = require("http");
 const big = fs.readFileSync(process.argv[1]), small = fs.readFileSync(process.argv[2]);
 http.createServer((q, s) => {

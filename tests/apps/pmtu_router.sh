@@ -30,9 +30,9 @@ ip -n "$cns" link set "$cdev" up
 ip -n "$cns" route add default via 198.18.23.1
 ip netns exec "$rns" sysctl -qw net.ipv4.ip_forward=1
 
-printf '[dpdk]\ndevice = tap:%s\n[net]\naddress = 198.18.22.2/24\ngateway = 198.18.22.1\n[bypass]\nlisten = 8000\n[log]\nlevel = info\n' \
-	"$tap" >"$T/srv.conf"
-ip netns exec "$rns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/srv.conf" $PY -c 'import http.server as h, functools as f, sys
+demi_conf "$T/srv.conf" device="tap:$tap" address=198.18.22.2/24 gateway=198.18.22.1 listen=8000 level=info
+demi_pre -n "$rns" "$T/srv.conf"
+"${DEMI_PRE[@]}" $PY -c 'import http.server as h, functools as f, sys
 h.HTTPServer(("", 8000), f.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[1])).serve_forever()' \
 	"$T/www" >"$T/srv.log" 2>&1 &
 srv=$!

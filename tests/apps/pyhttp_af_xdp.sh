@@ -21,10 +21,10 @@ mkdir -p "$T/www"
 head -c $((16 << 20)) /dev/urandom >"$T/www/big.bin"
 want=$(apps_sha "$T/www/big.bin")
 KIND=${KIND:-af_xdp}
-apps_conf "$T/demi.conf" "$KIND:$sdev" 198.18.9.2/24 "listen = 8000"
-# started directly (not through apps_preload) so that $! is the server itself
-ip netns exec "$sns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/demi.conf" \
-	$PY -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" >"$T/http.log" 2>&1 &
+demi_conf "$T/demi.conf" device="$KIND:$sdev" address=198.18.9.2/24 listen=8000 level=info
+# started directly (not through demi_run) so that $! is the server itself
+demi_pre -n "$sns" "$T/demi.conf"
+"${DEMI_PRE[@]}" $PY -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" >"$T/http.log" 2>&1 &
 srv=$!
 net_kill_at_exit $srv
 net_wait_tcp "$kns" 198.18.9.2 8000 20 || { apps_logs "$T/http.log"; fail "http.server on 198.18.9.2:8000 unreachable"; }

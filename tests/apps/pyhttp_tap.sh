@@ -16,8 +16,8 @@ T=$APPS_TMP
 mkdir -p "$T/www"
 head -c $((16 << 20)) /dev/urandom >"$T/www/big.bin"
 printf x >"$T/www/one.txt"
-apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 8000"
-apps_preload "$ns" "$T/demi.conf" $PY -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" \
+demi_conf "$T/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=8000 level=info
+demi_run -n "$ns" "$T/demi.conf" $PY -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" \
 	>"$T/http.log" 2>&1 &
 net_kill_at_exit $!
 net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/http.log"; fail "tap $tap never appeared"; }

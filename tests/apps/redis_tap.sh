@@ -11,8 +11,8 @@ need_lib
 ns=$(net_ns_new drd)
 tap=$(net_tag drt)
 T=$APPS_TMP
-apps_conf "$T/demi.conf" "tap:$tap" 198.18.7.2/24 "listen = 6379"
-apps_preload "$ns" "$T/demi.conf" redis-server --port 6379 --bind 0.0.0.0 --protected-mode no \
+demi_conf "$T/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=6379 level=info
+demi_run -n "$ns" "$T/demi.conf" redis-server --port 6379 --bind 0.0.0.0 --protected-mode no \
 	--save '' --appendonly no --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
 net_kill_at_exit $!
 net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/redis.log"; fail "tap $tap never appeared"; }

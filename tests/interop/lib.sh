@@ -19,9 +19,7 @@ stack_start() {
 
 stack_tap_up() {
 	local ns=$1 tap=$2 addr=$3
-	net_wait_if "$ns" "$tap" 20 || { cat "$stack_log"; fail "tap $tap never appeared"; }
-	ip -n "$ns" addr add "$addr" dev "$tap"
-	ip -n "$ns" link set "$tap" up
+	net_tap_attach "$ns" "$tap" "$addr" || { cat "$stack_log"; fail "tap $tap never appeared"; }
 }
 
 # Wait until the stack's log says it listens (or it died).

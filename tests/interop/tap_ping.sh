@@ -18,9 +18,7 @@ net_cleanup_add "rm -f $log"
 ip netns exec "$ns" "$echo_bin" -d "tap:$tap" -a 198.18.3.2/24 -t 60 serve >"$log" 2>&1 &
 pid=$!
 net_kill_at_exit $pid
-net_wait_if "$ns" "$tap" 20 || { cat "$log"; fail "tap $tap never appeared"; }
-ip -n "$ns" addr add 198.18.3.1/24 dev "$tap"
-ip -n "$ns" link set "$tap" up
+net_tap_attach "$ns" "$tap" 198.18.3.1/24 || { cat "$log"; fail "tap $tap never appeared"; }
 
 ip netns exec "$ns" ping -c 5 -i 0.2 -W 2 198.18.3.2 >"$log.ping" 2>&1
 net_cleanup_add "rm -f $log.ping"

@@ -31,9 +31,7 @@ client_run() { # expected-result-regex demi-echo args...
 	ip netns exec "$ns" "$DEMI_ECHO" -d "tap:$tap" -a 198.18.6.2/24 -t 120 "$@" >"$out" 2>&1 &
 	local pid=$!
 	net_kill_at_exit $pid
-	net_wait_if "$ns" "$tap" 20 || { cat "$out"; fail "tap $tap never appeared"; }
-	ip -n "$ns" addr add 198.18.6.1/24 dev "$tap"
-	ip -n "$ns" link set "$tap" up
+	net_tap_attach "$ns" "$tap" 198.18.6.1/24 || { cat "$out"; fail "tap $tap never appeared"; }
 	if [ -n "${KILL_SERVER_AFTER:-}" ]; then
 		sleep "$KILL_SERVER_AFTER"
 		kill -9 $kserver

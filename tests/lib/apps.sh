@@ -1,33 +1,15 @@
 # Helpers for the application tests (tests/apps): real, unmodified programs
 # under the preload, on a tap device or over memif, checked on the bytes.
 #   . tests/lib/apps.sh; ns=$(net_ns_new x); tap=$(net_tag t)
-#   apps_conf "$APPS_TMP/s.conf" "tap:$tap" 198.18.7.2/24 "listen = 6379"
-#   apps_ns_preload "$ns" "$APPS_TMP/s.conf" redis-server ... &   (then net_tap_attach)
+#   demi_conf "$APPS_TMP/s.conf" device="tap:$tap" address=198.18.7.2/24 listen=6379 level=info
+#   demi_run -n "$ns" "$APPS_TMP/s.conf" redis-server ... &   (then net_tap_attach)
+# (demi_conf, demi_run and net_tap_attach are in net.sh.)
 . "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 
 APPS_TMP=$(mktemp -d /tmp/demi-apps.XXXXXX)
 chmod 0755 "$APPS_TMP" # servers that drop privileges still read their files
 net_cleanup_add "rm -rf $APPS_TMP"
 PY=/usr/bin/python3 # not a pyenv wrapper: one process, not a tree of shells
-
-# apps_conf FILE DEVICE ADDR/PREFIX BYPASS-LINE... : a config for one side.
-# Each BYPASS-LINE is a "key = value" line of [bypass] (listen/connect/udp).
-apps_conf() {
-	local f=$1 dev=$2 addr=$3; shift 3
-	{
-		printf '[dpdk]\ndevice = %s\n[net]\naddress = %s\n[bypass]\n' "$dev" "$addr"
-		printf '%s\n' "$@"
-		printf '[log]\nlevel = %s\n' "${APPS_LOG_LEVEL:-info}"
-	} >"$f"
-}
-
-# apps_preload NS CONF CMD... : run CMD in namespace NS (empty: here) under
-# the preload with config CONF.
-apps_preload() {
-	local ns=$1 conf=$2; shift 2
-	local ex=(); [ -n "$ns" ] && ex=(ip netns exec "$ns")
-	"${ex[@]}" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$conf" "$@"
-}
 
 # apps_logs FILE... : print logs for a failure report (last lines of each).
 apps_logs() {
@@ -47,7 +29,7 @@ apps_bypassed() { grep -q "on the stack" "$1"; }
 # exists (the client's SYN is retried until then). Returns CMD's status.
 apps_client_tap() {
 	local ns=$1 tap=$2 kaddr=$3 conf=$4 log=$5; shift 5
-	apps_preload "$ns" "$conf" "$@" >"$log" 2>&1 &
+	demi_run -n "$ns" "$conf" "$@" >"$log" 2>&1 &
 	local pid=$!
 	net_kill_at_exit $pid
 	if ! net_tap_attach "$ns" "$tap" "$kaddr"; then
@@ -77,10 +59,8 @@ apps_sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # $APPS_MEMIF. The server must start first.
 apps_memif_confs() {
 	APPS_MEMIF=$APPS_TMP/memif.sock
-	apps_conf "$APPS_TMP/server.conf" "memif:$APPS_MEMIF,role=server" 198.18.10.1/24 \
-		"listen = *" "connect = 198.18.10.0/24"
-	apps_conf "$APPS_TMP/client.conf" "memif:$APPS_MEMIF,role=client" 198.18.10.2/24 \
-		"listen = *" "connect = 198.18.10.0/24"
+	demi_conf "$APPS_TMP/server.conf" device="memif:$APPS_MEMIF,role=server" address=198.18.10.1/24 listen="*" connect=198.18.10.0/24 level=info
+	demi_conf "$APPS_TMP/client.conf" device="memif:$APPS_MEMIF,role=client" address=198.18.10.2/24 listen="*" connect=198.18.10.0/24 level=info
 }
 
 # apps_wait_sock PATH SECS : wait until the memif server's socket exists.

@@ -1,7 +1,10 @@
-# Shell helpers for tests that make their own namespaces and devices.
-# Source it; every name it makes is unique to this process and removed on exit,
-# also when the test fails or is interrupted.
+# Shell helpers for tests that make their own namespaces and devices, and
+# run programs under the preload. Source it (shim.sh and apps.sh do); every
+# name it makes is unique to this process and removed on exit, also when the
+# test fails or is interrupted.
 #   need_root; ns=$(net_ns_new tag); net_cleanup_add "cmd..."; net_wait_if ns dev secs
+#   demi_conf FILE device=tap:$tap address=198.18.7.2/24 listen=80 level=info
+#   demi_run -n "$ns" FILE CMD... &; net_tap_attach "$ns" "$tap" 198.18.7.1/24
 
 DEMI_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DEMI_LIB=$DEMI_TOP/build/libdemi.so
@@ -115,4 +118,66 @@ net_impair_start() {
 	local pid=$!
 	net_cleanup_add "kill -TERM $pid; sleep 0.1; kill -9 $pid"
 	IMPAIR_PID=$pid
+}
+
+# ---- the preload ----
+
+# demi_conf FILE KEY=VALUE... : write a libdemi config (FILE -: stdout).
+# A KEY is SECTION.NAME, or one of the usual names alone: device (dpdk);
+# address, gateway, mtu (net); listen, connect, udp (bypass); on_error
+# (fallback); level (log). Sections are written in the order dpdk, net,
+# bypass, fallback, tcp, log, then any other, each key in the order given;
+# nothing is added that was not asked for.
+#   demi_conf "$T/s.conf" device=tap:$tap address=198.18.7.2/24 listen="80 8080" level=info
+demi_conf() {
+	local f=$1 kv key sec name order="dpdk net bypass fallback tcp log" s
+	shift
+	declare -A body=()
+	for kv in "$@"; do
+		key=${kv%%=*}
+		[ "$key" != "$kv" ] || fail "demi_conf: '$kv' is not KEY=VALUE"
+		case $key in
+		*.*) sec=${key%%.*} name=${key#*.} ;;
+		device) sec=dpdk name=$key ;;
+		address | gateway | mtu) sec=net name=$key ;;
+		listen | connect | udp) sec=bypass name=$key ;;
+		on_error) sec=fallback name=$key ;;
+		level) sec=log name=$key ;;
+		*) fail "demi_conf: '$key' needs its section (SECTION.$key)" ;;
+		esac
+		[[ " $order " == *" $sec "* ]] || order+=" $sec"
+		body[$sec]+="$name = ${kv#*=}"$'\n'
+	done
+	[ "$f" = - ] && f=/dev/stdout
+	{
+		for s in $order; do
+			[ -z "${body[$s]:-}" ] || printf '[%s]\n%s' "$s" "${body[$s]}"
+		done
+	} >"$f"
+}
+
+# demi_pre [-n NS] CONF : set DEMI_PRE to the command words that run a
+# program (in namespace NS) under the preload with config CONF (empty: no
+# config at all). "${DEMI_PRE[@]}" prog ... & leaves $! the program itself,
+# where a shell function in the background would leave a subshell. The
+# library is $DEMI_PRELOAD if set (e.g. with the ASan runtime before it),
+# else build/libdemi.so; DEMI_DISABLE from the caller's environment is
+# dropped, so a preloaded run is never silently disabled.
+demi_pre() {
+	local ns=""
+	[ "${1:-}" = -n ] && { ns=$2; shift 2; }
+	DEMI_PRE=()
+	[ -n "$ns" ] && DEMI_PRE=(ip netns exec "$ns")
+	DEMI_PRE+=(env -u DEMI_DISABLE -u DEMI_CONFIG LD_PRELOAD="${DEMI_PRELOAD:-$DEMI_LIB}")
+	[ -n "${1:-}" ] && DEMI_PRE+=(DEMI_CONFIG="$1")
+	return 0
+}
+
+# demi_run [-n NS] CONF [VAR=VALUE...] CMD... : run CMD under the preload
+# (see demi_pre); returns its status.
+demi_run() {
+	local DEMI_PRE
+	if [ "${1:-}" = -n ]; then demi_pre -n "$2" "$3"; shift 3
+	else demi_pre "$1"; shift; fi
+	"${DEMI_PRE[@]}" "$@"
 }

@@ -15,12 +15,13 @@
 const uint8_t PT_US_MAC[6] = { 2, 0, 0, 0, 0, 2 }, PT_PEER_MAC[6] = { 2, 0, 0, 0, 0, 1 };
 
 static struct pt pt_fixture;
+static struct pt *pt_cur; /* the fixture whose device hooks run */
 
 /* The stack's device: memlink, recording tx offload requests and adding rx
  * checksum results as a device would. */
 static uint16_t pt_tx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
 {
-	struct pt *t = &pt_fixture;
+	struct pt *t = pt_cur;
 	if (t->tx_refuse) {
 		t->tx_refuse--;
 		return 0;
@@ -31,49 +32,68 @@ static uint16_t pt_tx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
 		t->tx_l3 = pkts[n - 1]->l3_len;
 		t->tx_l4 = pkts[n - 1]->l4_len;
 	}
-	return pt_fixture.orig->tx_burst(nif, pkts, n);
+	return t->orig->tx_burst(nif, pkts, n);
 }
 
 static uint16_t pt_rx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
 {
-	uint16_t got = pt_fixture.orig->rx_burst(nif, pkts, n);
+	uint16_t got = pt_cur->orig->rx_burst(nif, pkts, n);
 	for (uint16_t i = 0; i < got; i++)
-		pkts[i]->flags |= pt_fixture.rx_flags;
+		pkts[i]->flags |= pt_cur->rx_flags;
 	return got;
 }
 
-int pt_setup(void **state)
+int pt_open(struct pt *t, const struct pt_opts *o)
 {
-	struct pt *t = &pt_fixture;
-	struct stack_cfg cfg = { .prefix_len = 24, .isn_secret = { 1 } };
+	struct stack_cfg cfg = { .prefix_len = 24 };
 	memset(t, 0, sizeof(*t));
+	memcpy(cfg.isn_secret, o->isn_secret, sizeof(cfg.isn_secret));
 	cfg.addr.s_addr = htonl(PT_US_IP);
 	t->now = 1000 * PT_MS;
-	if (memlink_create(&t->ml, 7) || pbuf_pool_heap_create(&t->spool, 256, 2048) ||
-	    pbuf_pool_heap_create(&t->ppool, 256, 2048))
+	if (memlink_create(&t->ml, o->seed) || pbuf_pool_heap_create(&t->spool, o->nbufs, o->bufsize) ||
+	    pbuf_pool_heap_create(&t->ppool, o->nbufs, o->bufsize))
 		return -1;
-	t->snif = memlink_port(t->ml, PT_US_MAC, 1500, t->spool);
-	t->peer = memlink_port(t->ml, PT_PEER_MAC, 1500, t->ppool);
+	t->snif = memlink_port(t->ml, PT_US_MAC, o->mtu, t->spool);
+	t->peer = memlink_port(t->ml, PT_PEER_MAC, o->mtu, t->ppool);
 	t->orig = t->snif->ops;
 	t->ops = *t->snif->ops;
 	t->ops.tx_burst = pt_tx_burst;
 	t->ops.rx_burst = pt_rx_burst;
 	t->snif->ops = &t->ops;
-	if (stack_create(&t->st, &cfg, t->snif, t->now) || arp_cache_add(t->st, PT_PEER_IP, PT_PEER_MAC))
+	pt_cur = t;
+	if (stack_create(&t->st, &cfg, t->snif, t->now))
 		return -1;
-	*state = t;
+	if (!o->no_arp && arp_cache_add(t->st, PT_PEER_IP, PT_PEER_MAC))
+		return -1;
 	return 0;
 }
 
-int pt_teardown(void **state)
+void pt_close(struct pt *t)
 {
-	struct pt *t = *state;
 	stack_destroy(t->st);
 	memlink_destroy(t->ml);
 	assert_int_equal(t->spool->in_use, 0); /* no buffer leaked */
 	assert_int_equal(t->ppool->in_use, 0);
 	pbuf_pool_heap_destroy(t->spool);
 	pbuf_pool_heap_destroy(t->ppool);
+}
+
+static int pt_setup_with(void **state, int no_arp)
+{
+	struct pt_opts o = { .seed = 7, .nbufs = 256, .bufsize = 2048, .mtu = 1500, .isn_secret = { 1 },
+			     .no_arp = no_arp };
+	if (pt_open(&pt_fixture, &o))
+		return -1;
+	*state = &pt_fixture;
+	return 0;
+}
+
+int pt_setup(void **state) { return pt_setup_with(state, 0); }
+int pt_setup_no_arp(void **state) { return pt_setup_with(state, 1); }
+
+int pt_teardown(void **state)
+{
+	pt_close(*state);
 	return 0;
 }
 
@@ -88,8 +108,11 @@ void pt_step(struct pt *t, uint64_t advance_ns)
 void pt_send_frame(struct pt *t, const uint8_t *frame, uint32_t len)
 {
 	struct pbuf *p = pbuf_alloc(t->ppool);
+	uint8_t *b;
 	assert_non_null(p);
-	memcpy(pbuf_append(p, len), frame, len);
+	b = pbuf_append(p, len);
+	assert_non_null(b);
+	memcpy(b, frame, len);
 	assert_int_equal(netif_tx_burst(t->peer, &p, 1), 1);
 }
 
@@ -106,15 +129,21 @@ uint32_t pt_recv_frame(struct pt *t, uint8_t *buf, uint32_t size)
 	return len;
 }
 
-uint32_t pt_build_ip(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4_len)
+uint32_t pt_build_hdrs(uint8_t *f, const struct ipv4_hdr *ip)
 {
 	struct eth_hdr e = { .type = ETH_TYPE_IPV4 };
-	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + l4_len), .id = 99, .ttl = 64,
-			       .proto = proto, .src = src, .dst = dst };
 	memcpy(e.dst, PT_US_MAC, 6);
 	memcpy(e.src, PT_PEER_MAC, 6);
 	eth_hdr_emit(f, &e);
-	ipv4_hdr_emit(f + 14, &ip);
+	ipv4_hdr_emit(f + 14, ip);
+	return 14u + ip->total_len;
+}
+
+uint32_t pt_build_ip(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4_len)
+{
+	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + l4_len), .id = 99, .ttl = 64,
+			       .proto = proto, .src = src, .dst = dst };
+	pt_build_hdrs(f, &ip);
 	return 34u + l4_len;
 }
 

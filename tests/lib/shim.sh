@@ -9,33 +9,12 @@ net_cleanup_add "rm -rf $SHIM_TMP"
 # Configurations under which every socket must behave exactly as on the kernel.
 shim_write_configs() {
 	# rules that match nothing a loopback test uses
-	cat >"$SHIM_TMP/nomatch.conf" <<CONF
-[dpdk]
-device = tap:dnomatch0
-[net]
-address = 198.18.200.2/24
-[bypass]
-listen = 1
-connect = 198.18.200.0/24
-[fallback]
-on_error = kernel
-CONF
+	demi_conf "$SHIM_TMP/nomatch.conf" device=tap:dnomatch0 address=198.18.200.2/24 \
+		listen=1 connect=198.18.200.0/24 on_error=kernel
 	# rules that bypass every listener: the stack cannot start here (no
 	# device in this namespace for it), so each falls back to the kernel
-	cat >"$SHIM_TMP/fallback.conf" <<CONF
-[dpdk]
-device = af_packet:dnodev$$
-[net]
-address = 198.18.201.2/24
-[bypass]
-listen = *
-connect = 198.18.201.0/24
-udp = yes
-[fallback]
-on_error = kernel
-[log]
-level = error
-CONF
+	demi_conf "$SHIM_TMP/fallback.conf" device=af_packet:dnodev$$ address=198.18.201.2/24 \
+		listen="*" connect=198.18.201.0/24 udp=yes on_error=kernel level=error
 }
 
 # shim_compare PROG [ARGS...]: kernel vs. shim (no config, non-matching rules,
@@ -49,12 +28,9 @@ shim_compare() {
 	"$prog" "$@" >"$SHIM_TMP/$name.kernel" 2>"$SHIM_TMP/$name.kernel.err" || fail "$name on the kernel: exit $? ($(cat "$SHIM_TMP/$name.kernel.err"))"
 	local mode rc=0
 	for mode in noconfig nomatch fallback; do
-		local env=(env -u DEMI_CONFIG LD_PRELOAD="$DEMI_LIB")
-		case $mode in
-		nomatch) env+=(DEMI_CONFIG="$SHIM_TMP/nomatch.conf") ;;
-		fallback) env+=(DEMI_CONFIG="$SHIM_TMP/fallback.conf") ;;
-		esac
-		"${env[@]}" "$prog" "$@" >"$SHIM_TMP/$name.$mode" 2>"$SHIM_TMP/$name.$mode.err"
+		local conf=""
+		[ $mode = noconfig ] || conf=$SHIM_TMP/$mode.conf
+		demi_run "$conf" "$prog" "$@" >"$SHIM_TMP/$name.$mode" 2>"$SHIM_TMP/$name.$mode.err"
 		local prc=$?
 		if [ $prc -ne 0 ]; then
 			echo "$name under the shim ($mode): exit $prc"; cat "$SHIM_TMP/$name.$mode.err"; rc=1; continue

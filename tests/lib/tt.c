@@ -14,28 +14,25 @@
 #include "wire/eth.h"
 #include "wire/ipv4.h"
 
-static const uint8_t TT_US_MAC[6] = { 2, 0, 0, 0, 0, 2 }, TT_PEER_MAC[6] = { 2, 0, 0, 0, 0, 1 };
 static struct tt tt_state_storage;
+
+/* The link fields are the same storage under both names (see tt.h). */
+_Static_assert(offsetof(struct tt, st) == offsetof(struct tt, pt.st) &&
+		       offsetof(struct tt, now) == offsetof(struct tt, pt.now),
+	       "struct tt's link fields overlay struct pt's");
 
 static int tt_make(void **state, int pair, uint16_t mtu)
 {
 	struct tt *t = &tt_state_storage;
-	struct stack_cfg cfg = { .prefix_len = 24, .isn_secret = { 1, 2, 3 } };
-	uint32_t size = mtu <= 1500 ? 2048 : PBUF_HEADROOM + mtu + 64u; /* a frame fits one buffer */
+	struct pt_opts o = { .seed = 42, .nbufs = 8192, .mtu = mtu, .isn_secret = { 1, 2, 3 } };
+	struct stack_cfg cfg = { .prefix_len = 24, .isn_secret = { 9, 2, 3 } };
+	o.bufsize = mtu <= 1500 ? 2048 : PBUF_HEADROOM + mtu + 64u; /* a frame fits one buffer */
 	memset(t, 0, sizeof(*t));
-	t->now = 1000 * TT_MS;
-	if (memlink_create(&t->ml, 42) || pbuf_pool_heap_create(&t->spool, 8192, size) ||
-	    pbuf_pool_heap_create(&t->ppool, 8192, size))
-		return -1;
-	t->snif = memlink_port(t->ml, TT_US_MAC, mtu, t->spool);
-	t->peer = memlink_port(t->ml, TT_PEER_MAC, mtu, t->ppool);
-	cfg.addr.s_addr = htonl(TT_US_IP);
-	if (stack_create(&t->st, &cfg, t->snif, t->now) || arp_cache_add(t->st, TT_PEER_IP, TT_PEER_MAC))
+	if (pt_open(&t->pt, &o))
 		return -1;
 	if (pair) {
 		cfg.addr.s_addr = htonl(TT_PEER_IP);
-		cfg.isn_secret[0] = 9;
-		if (stack_create(&t->st2, &cfg, t->peer, t->now) || arp_cache_add(t->st2, TT_US_IP, TT_US_MAC))
+		if (stack_create(&t->st2, &cfg, t->peer, t->now) || arp_cache_add(t->st2, TT_US_IP, PT_US_MAC))
 			return -1;
 	}
 	*state = t;
@@ -55,14 +52,9 @@ int tt_teardown(void **state)
 		sock_close(t->sock2);
 	if (t->lsock)
 		sock_close(t->lsock);
-	stack_destroy(t->st);
 	if (t->st2)
 		stack_destroy(t->st2);
-	memlink_destroy(t->ml);
-	assert_int_equal(t->spool->in_use, 0); /* no pbuf leaked */
-	assert_int_equal(t->ppool->in_use, 0);
-	pbuf_pool_heap_destroy(t->spool);
-	pbuf_pool_heap_destroy(t->ppool);
+	pt_close(&t->pt);
 	return 0;
 }
 
@@ -97,39 +89,33 @@ void tt_send(struct tt *t, struct tt_seg s)
 
 void tt_send_ip(struct tt *t, uint32_t src, uint8_t proto, const uint8_t *l4, uint32_t len)
 {
-	struct pbuf *p = pbuf_alloc(t->ppool);
-	struct eth_hdr e = { .type = ETH_TYPE_IPV4 };
+	static uint8_t f[14 + 20 + 65536];
 	struct ipv4_hdr ip = { .ihl = 20, .total_len = (uint16_t)(20 + len), .ttl = 64, .frag = IPV4_FLAG_DF,
 			       .proto = proto, .src = src, .dst = TT_US_IP };
-	uint8_t *b;
-	assert_non_null(p);
-	b = pbuf_append(p, 14 + 20 + len);
-	assert_non_null(b);
-	memcpy(e.dst, TT_US_MAC, 6);
-	memcpy(e.src, TT_PEER_MAC, 6);
-	eth_hdr_emit(b, &e);
-	ipv4_hdr_emit(b + 14, &ip);
-	memcpy(b + 34, l4, len);
-	assert_int_equal(netif_tx_burst(t->peer, &p, 1), 1);
+	assert_true(len <= sizeof(f) - 34);
+	pt_build_hdrs(f, &ip);
+	memcpy(f + 34, l4, len);
+	pt_send_frame(&t->pt, f, 34 + len);
 	tt_advance(t, 0);
 }
 
 int tt_recv(struct tt *t, struct tt_seg *out)
 {
-	struct pbuf *p;
+	static uint8_t f[65536];
+	uint32_t n;
 	struct ipv4_hdr ip;
 	struct tcp_hdr h;
-	for (;;) {
-		if (netif_rx_burst(t->peer, &p, 1) == 0)
+	for (;;) { /* the next TCP segment, past ARP and other frames */
+		n = pt_recv_frame(&t->pt, f, sizeof(f));
+		if (n == 0)
 			return 0;
-		if (p->len >= 34 && rd16(p->data + 12) == ETH_TYPE_IPV4 &&
-		    ipv4_hdr_parse(p->data + 14, p->len - 14, 1, &ip) == 0 && ip.proto == IPV4_PROTO_TCP)
+		if (n >= 34 && rd16(f + 12) == ETH_TYPE_IPV4 && ipv4_hdr_parse(f + 14, n - 14, 1, &ip) == 0 &&
+		    ip.proto == IPV4_PROTO_TCP)
 			break;
-		pbuf_free(p);
 	}
 	assert_int_equal(ip.src, TT_US_IP);
 	assert_int_equal(ip.dst, TT_PEER_IP);
-	assert_int_equal(tcp_hdr_parse(p->data + 34, ip.total_len - 20u, ip.src, ip.dst, 1, &h), 0);
+	assert_int_equal(tcp_hdr_parse(f + 34, ip.total_len - 20u, ip.src, ip.dst, 1, &h), 0);
 	memset(out, 0, sizeof(*out));
 	out->flags = h.flags;
 	out->seq = h.seq;
@@ -140,9 +126,8 @@ int tt_recv(struct tt *t, struct tt_seg *out)
 	out->opt = h.opt;
 	out->len = ip.total_len - 20u - h.off;
 	assert_true(out->len <= sizeof(t->rx));
-	memcpy(t->rx, p->data + 34 + h.off, out->len);
+	memcpy(t->rx, f + 34 + h.off, out->len);
 	out->data = t->rx;
-	pbuf_free(p);
 	return 1;
 }
 

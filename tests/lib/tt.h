@@ -1,20 +1,21 @@
 /* TCP test fixture: a stack (198.18.0.2) on an in-memory link with a fake
  * clock, and the test playing the peer (198.18.0.1) segment by segment; or
- * two stacks talking to each other. Include as "../lib/tt.h". */
+ * two stacks talking to each other. Built on the packet fixture (pt.h): its
+ * link, stack, clock and leak check, with TCP segments on top. Include as
+ * "../lib/tt.h". */
 #ifndef DEMI_TESTS_TT_H
 #define DEMI_TESTS_TT_H
 
 #include <stdint.h>
 
-#include "net.h"
-#include "netif/memlink.h"
+#include "pt.h"
 #include "sock.h"
 #include "tcp/tcb.h"
 #include "wire/tcp.h"
 
-#define TT_MS 1000000ull
-#define TT_US_IP   0xc6120002u /* 198.18.0.2: the stack */
-#define TT_PEER_IP 0xc6120001u /* 198.18.0.1: the test, or the second stack */
+#define TT_MS PT_MS
+#define TT_US_IP   PT_US_IP   /* 198.18.0.2: the stack */
+#define TT_PEER_IP PT_PEER_IP /* 198.18.0.1: the test, or the second stack */
 #define TT_LPORT 80
 #define TT_RPORT 40000
 #define TT_PEER_ISS 1000000u
@@ -32,11 +33,16 @@ struct tt_seg {
 #define SEG(f, ...) ((struct tt_seg){ .flags = (f), __VA_ARGS__ })
 
 struct tt {
-	struct memlink *ml;
-	struct pbuf_pool *spool, *ppool;
-	struct netif *snif, *peer;
-	struct stack *st, *st2;  /* st2: only with tt_setup_pair */
-	uint64_t now;
+	/* The packet fixture underneath; its link fields (ml, spool, ppool,
+	 * snif, peer, st, now) are also reachable by their own names, as the
+	 * common initial sequence of the two union members. */
+	union {
+		struct pt pt;
+		struct {
+			PT_LINK_FIELDS
+		};
+	};
+	struct stack *st2;       /* on the peer's port: only with tt_setup_pair */
 	struct sock *lsock;      /* listener on TT_LPORT, if made */
 	struct sock *sock;       /* the connection under test */
 	struct sock *sock2;      /* its other end on st2 */

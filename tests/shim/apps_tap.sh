@@ -28,22 +28,12 @@ trap 'counters; net_cleanup_run' EXIT
 
 start() { # name tap addr port cmd...
 	local name=$1 tap=$2 addr=$3 port=$4; shift 4
-	cat >"$SHIM_TMP/$name.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = $addr.2/24
-[bypass]
-listen = $port
-[log]
-level = info
-CONF
-	ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/$name.conf" "$@" >"$SHIM_TMP/$name.log" 2>&1 &
+	demi_conf "$SHIM_TMP/$name.conf" device="tap:$tap" address="$addr.2/24" listen="$port" level=info
+	demi_pre -n "$ns" "$SHIM_TMP/$name.conf"
+	"${DEMI_PRE[@]}" "$@" >"$SHIM_TMP/$name.log" 2>&1 &
 	net_kill_at_exit $!
 	pids+=($!)
-	net_wait_if "$ns" "$tap" 20 || { cat "$SHIM_TMP/$name.log"; fail "$name: tap $tap never appeared"; }
-	ip -n "$ns" addr add "$addr.1/24" dev "$tap"
-	ip -n "$ns" link set "$tap" up
+	net_tap_attach "$ns" "$tap" "$addr.1/24" || { cat "$SHIM_TMP/$name.log"; fail "$name: tap $tap never appeared"; }
 	net_wait_tcp "$ns" "$addr.2" "$port" 20 || { cat "$SHIM_TMP/$name.log"; fail "$name unreachable through the stack"; }
 	grep -q "on the stack (bypassed: \[bypass\] listen" "$SHIM_TMP/$name.log" || { cat "$SHIM_TMP/$name.log"; fail "$name: listener not bypassed"; }
 }

@@ -15,8 +15,8 @@ for prog in sockcalls waits; do
 	for conf in "" "$SHIM_TMP/fallback.conf"; do
 		what=${conf:+rules bypassing every listener}
 		what=${what:-no config}
-		env -u DEMI_CONFIG ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			LD_PRELOAD="$asan:$lib" ${conf:+DEMI_CONFIG=$conf} "$p" >"$SHIM_TMP/$prog.asan" 2>"$SHIM_TMP/$prog.err" ||
+		DEMI_PRELOAD="$asan:$lib" demi_run "$conf" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$p" >"$SHIM_TMP/$prog.asan" 2>"$SHIM_TMP/$prog.err" ||
 			{ cat "$SHIM_TMP/$prog.err"; fail "$prog under the ASan shim ($what)"; }
 		grep -q "runtime error\|ERROR: AddressSanitizer\|LeakSanitizer" "$SHIM_TMP/$prog.err" &&
 			{ cat "$SHIM_TMP/$prog.err"; fail "$prog: sanitizer report"; }

@@ -12,7 +12,7 @@ export P=$((10000 + $$ % 20000)) # the listening port, in the configs too; below
 # serve CONF: a loopback TCP echo through python3 under the preload; prints
 # the echo and leaves the program's stderr in $SHIM_TMP/err
 serve() {
-	env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$1" $PY -c '
+	demi_run "$1" $PY -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", int(__import__("os").environ["P"]))); s.listen(4)
@@ -31,53 +31,27 @@ check() {
 	echo "$name: $(grep -E "$want" "$SHIM_TMP/err" | head -1)"
 }
 
-GOOD="[dpdk]
-device = af_packet:dnodev0
-[net]
-address = 198.18.203.2/24
-[bypass]
-listen = $P"
-
+# each case the good config with one thing changed (line numbers as demi_conf writes them)
+good() { demi_conf - device=af_packet:dnodev0 address=198.18.203.2/24 listen=$P "$@"; }
 f() { echo "$SHIM_TMP/$(echo "$1" | tr ' ' _).conf"; }
-check "unknown key" "$(f 'unknown key'):4: unknown key 'adress' in \[net\]" "[dpdk]
-device = af_packet:dnodev0
-[net]
-adress = 198.18.203.2/24
-[bypass]
-listen = $P"
-check "unknown section" "$(f 'unknown section'):7: unknown section \[bypas\]" "$GOOD
-[bypas]
-udp = yes"
-check "bad address" "$(f 'bad address'):4: \[net\] address: bad value '198.18.203.300/24'" "[dpdk]
-device = af_packet:dnodev0
-[net]
-address = 198.18.203.300/24
-[bypass]
-listen = $P"
-check "bad port" "$(f 'bad port'):6: \[bypass\] listen: bad port '70000'" '[dpdk]
-device = af_packet:dnodev0
-[net]
-address = 198.18.203.2/24
-[bypass]
-listen = 80 70000'
-check "bad device" "$(f 'bad device'):2: \[dpdk\] device: bad value 'eth0'" "[dpdk]
-device = eth0
-[net]
-address = 198.18.203.2/24
-[bypass]
-listen = $P"
-check "missing device" "$(f 'missing device'): \[dpdk\] device is required" "[net]
-address = 198.18.203.2/24
-[bypass]
-listen = $P"
-check "device that cannot start" "stack unavailable: .*dnodev0.*every socket stays with the kernel" "$GOOD
-[fallback]
-on_error = kernel"
+check "unknown key" "$(f 'unknown key'):4: unknown key 'adress' in \[net\]" \
+	"$(demi_conf - device=af_packet:dnodev0 net.adress=198.18.203.2/24 listen=$P)"
+check "unknown section" "$(f 'unknown section'):7: unknown section \[bypas\]" "$(good bypas.udp=yes)"
+check "bad address" "$(f 'bad address'):4: \[net\] address: bad value '198.18.203.300/24'" \
+	"$(demi_conf - device=af_packet:dnodev0 address=198.18.203.300/24 listen=$P)"
+check "bad port" "$(f 'bad port'):6: \[bypass\] listen: bad port '70000'" \
+	"$(demi_conf - device=af_packet:dnodev0 address=198.18.203.2/24 listen="80 70000")"
+check "bad device" "$(f 'bad device'):2: \[dpdk\] device: bad value 'eth0'" \
+	"$(demi_conf - device=eth0 address=198.18.203.2/24 listen=$P)"
+check "missing device" "$(f 'missing device'): \[dpdk\] device is required" \
+	"$(demi_conf - address=198.18.203.2/24 listen=$P)"
+check "device that cannot start" "stack unavailable: .*dnodev0.*every socket stays with the kernel" \
+	"$(good on_error=kernel)"
 
 # on_error = fail: the call that needed the stack fails, with the reason
 conf="$SHIM_TMP/fail.conf"
-printf '%s\n[fallback]\non_error = fail\n' "$GOOD" >"$conf"
-out=$(env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$conf" $PY -c '
+good on_error=fail >"$conf"
+out=$(demi_run "$conf" $PY -c '
 import socket
 s = socket.socket(); s.bind(("0.0.0.0", int(__import__("os").environ["P"]))); s.listen(4)
 try:
@@ -90,8 +64,8 @@ grep -q "stack unavailable: .*dnodev0.*(on_error = fail)" "$SHIM_TMP/err" || { c
 echo "on_error = fail: accept fails with ENETDOWN, reason logged"
 
 # a broken config with on_error = fail: AF_INET sockets fail
-printf '[net]\nadress = x\n[fallback]\non_error = fail\n' >"$conf"
-out=$(env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$conf" $PY -c '
+demi_conf "$conf" net.adress=x on_error=fail
+out=$(demi_run "$conf" $PY -c '
 import socket
 try:
     socket.socket(); print("created")

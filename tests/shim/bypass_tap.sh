@@ -30,13 +30,23 @@ wait_file() { # file secs
 	return 1
 }
 
-# server_run MODE OUT PEER_ADDR [env...]: $PROG server $PORT, then the peer
+# run_env MODE [CONF]: RUN_ENV, the words that run a program on the kernel,
+# or in shim mode under the preload with CONF
+run_env() {
+	RUN_ENV=(ip netns exec "$ns" env)
+	[ "$1" = shim ] || return 0
+	demi_pre -n "$ns" "$2"
+	RUN_ENV=("${DEMI_PRE[@]}")
+}
+
+# server_run MODE OUT PEER_ADDR [CONF]: $PROG server $PORT, then the peer
 # ($PEER_ARGS) against PEER_ADDR; in shim mode the tap ($TAP, kernel end
 # $KEND) appears when the program's stack starts
 server_run() {
-	local mode=$1 out=$2 addr=$3; shift 3
+	local mode=$1 out=$2 addr=$3
+	run_env "$mode" "${4:-}"
 	rm -f "$T/ready"
-	ex env READY_FILE="$T/ready" "$@" "$DEMI_TOP/build/tests/shim/$PROG" server $PORT >"$out" 2>"$out.err" &
+	"${RUN_ENV[@]}" READY_FILE="$T/ready" "$DEMI_TOP/build/tests/shim/$PROG" server $PORT >"$out" 2>"$out.err" &
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" = shim ]; then
@@ -47,15 +57,16 @@ server_run() {
 	wait $pid || { cat "$out.err"; fail "$PROG server ($mode) exit $?"; }
 }
 
-# client_run MODE OUT ADDR [env...]: the peer ($PEER_ROLE on $PORT), then
+# client_run MODE OUT ADDR [CONF]: the peer ($PEER_ROLE on $PORT), then
 # $PROG client ADDR $PORT
 client_run() {
-	local mode=$1 out=$2 addr=$3; shift 3
+	local mode=$1 out=$2 addr=$3
+	run_env "$mode" "${4:-}"
 	ex timeout 120 python3 "$PEER" $PEER_ROLE 0.0.0.0 $PORT >"$out.peer" 2>&1 &
 	local ppid=$!
 	net_kill_at_exit $ppid
 	for ((i = 0; i < 100; i++)); do grep -q listening "$out.peer" 2>/dev/null && break; sleep 0.05; done
-	ex env "$@" "$DEMI_TOP/build/tests/shim/$PROG" client "$addr" $PORT >"$out" 2>"$out.err" &
+	"${RUN_ENV[@]}" "$DEMI_TOP/build/tests/shim/$PROG" client "$addr" $PORT >"$out" 2>"$out.err" &
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" = shim ]; then
@@ -65,43 +76,32 @@ client_run() {
 	wait $ppid || { cat "$out.peer"; fail "peer of the $PROG client ($mode)"; }
 }
 
-# conf FILE TAP ADDRESS RULE: a config on a fresh tap
-conf() {
-	cat >"$1" <<CONF
-[dpdk]
-device = tap:$2
-[net]
-address = $3
-[bypass]
-$4
-[log]
-level = info
-CONF
-}
+# conf FILE TAP ADDRESS RULE: a config on a fresh tap (RULE: listen=... or connect=...)
+conf() { demi_conf "$1" device="tap:$2" address="$3" "$4" level=info; }
 
 PROG=tcpflow PORT=8080 PEER_ROLE=http-client PEER_N=2
 server_run kernel "$T/server.kernel" 127.0.0.1
 TAP=$(net_tag dsbs) KEND=198.18.8.1/24
-conf "$T/srv.conf" $TAP 198.18.8.2/24 "listen = 8080"
-server_run shim "$T/server.shim" 198.18.8.2 LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/srv.conf"
+conf "$T/srv.conf" $TAP 198.18.8.2/24 listen=8080
+server_run shim "$T/server.shim" 198.18.8.2 "$T/srv.conf"
 
 PROG=tcpflow PORT=9090 PEER_ROLE=echo-server PEER_N=
 client_run kernel "$T/client.kernel" 127.0.0.1
 TAP=$(net_tag dsbc) KEND=198.18.9.1/24
-conf "$T/cli.conf" $TAP 198.18.9.2/24 "connect = 198.18.9.0/24"
-client_run shim "$T/client.shim" 198.18.9.1 LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/cli.conf"
+conf "$T/cli.conf" $TAP 198.18.9.2/24 connect=198.18.9.0/24
+client_run shim "$T/client.shim" 198.18.9.1 "$T/cli.conf"
 
 PROG=udpflow PORT=5353 PEER_ROLE=udp-client PEER_N=
 server_run kernel "$T/udpserver.kernel" 127.0.0.1
 TAP=$(net_tag dsbu) KEND=198.18.11.1/24
-conf "$T/usrv.conf" $TAP 198.18.11.2/24 "listen = 5353"
-server_run shim "$T/udpserver.shim" 198.18.11.2 LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/usrv.conf"
+conf "$T/usrv.conf" $TAP 198.18.11.2/24 listen=5353
+server_run shim "$T/udpserver.shim" 198.18.11.2 "$T/usrv.conf"
 
 PROG=udpflow PORT=5454 PEER_ROLE=udp-echo PEER_N=
 client_run kernel "$T/udpclient.kernel" 127.0.0.1
 TAP=$(net_tag dsbv) KEND=198.18.12.1/24
-conf "$T/ucli.conf" $TAP 198.18.12.2/24 "connect = 198.18.12.0/24"
-client_run shim "$T/udpclient.shim" 198.18.12.1 LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/ucli.conf"
+conf "$T/ucli.conf" $TAP 198.18.12.2/24 connect=198.18.12.0/24
+client_run shim "$T/udpclient.shim" 198.18.12.1 "$T/ucli.conf"
 
 rc=0
 for role in server client udpserver udpclient; do

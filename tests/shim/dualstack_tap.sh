@@ -12,15 +12,9 @@ need_lib
 PY=$(python3 -c 'import sys; print(sys.executable)')
 ns=$(net_ns_new dds)
 tap=$(net_tag ddt)
-cat >"$SHIM_TMP/d.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.19.2/24
-[bypass]
-listen = 7000 5201
-CONF
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/d.conf" "$PY" -c '
+demi_conf "$SHIM_TMP/d.conf" device="tap:$tap" address=198.18.19.2/24 listen="7000 5201"
+demi_pre -n "$ns" "$SHIM_TMP/d.conf"
+"${DEMI_PRE[@]}" "$PY" -c '
 import socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -43,9 +37,7 @@ s.accept() # wait in a call that drives the stack until the test ends us
 ' >"$SHIM_TMP/srv.out" 2>"$SHIM_TMP/srv.err" &
 srv=$!
 net_kill_at_exit $srv
-net_wait_if "$ns" "$tap" 20 || { cat "$SHIM_TMP/srv.err"; fail "tap never appeared"; }
-ip -n "$ns" addr add 198.18.19.1/24 dev "$tap"
-ip -n "$ns" link set "$tap" up
+net_tap_attach "$ns" "$tap" 198.18.19.1/24 || { cat "$SHIM_TMP/srv.err"; fail "tap never appeared"; }
 got=$(ip netns exec "$ns" python3 -c '
 import socket
 c = socket.create_connection(("198.18.19.2", 7000), timeout=10)
@@ -70,11 +62,12 @@ kill $srv; wait $srv 2>/dev/null
 
 # iperf3 -s, unmodified: its control and data connections come through the
 # stack (a new stack, so a new tap: the first one went with its process)
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/d.conf" iperf3 -s >"$SHIM_TMP/iperf-s.log" 2>&1 &
+"${DEMI_PRE[@]}" iperf3 -s >"$SHIM_TMP/iperf-s.log" 2>&1 &
 isrv=$!
 net_kill_at_exit $isrv
 for i in $(seq 100); do ip -n "$ns" link show "$tap" >/dev/null 2>&1 || break; sleep 0.05; done
 net_wait_if "$ns" "$tap" 20 || { cat "$SHIM_TMP/iperf-s.log"; fail "iperf3's tap never appeared"; }
+# not net_tap_attach: the address may be there already, if the old tap lingered
 ip -n "$ns" addr add 198.18.19.1/24 dev "$tap" 2>/dev/null
 ip -n "$ns" link set "$tap" up
 ip netns exec "$ns" iperf3 -c 198.18.19.2 -t 2 -J >"$SHIM_TMP/iperf-c.json" 2>&1 || { cat "$SHIM_TMP/iperf-c.json" "$SHIM_TMP/iperf-s.log"; fail "iperf3 -c"; }

@@ -7,7 +7,8 @@ need_lib
 PY=/usr/bin/python3
 [ -x $PY ] || skip "/usr/bin/python3 missing"
 shim_write_configs
-pre=(env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/nomatch.conf")
+demi_pre "$SHIM_TMP/nomatch.conf"
+pre=("${DEMI_PRE[@]}")
 
 check() { # name output
 	echo "$2" | grep -qx "LD_PRELOAD=$DEMI_LIB" || fail "$1: LD_PRELOAD lost: $2"

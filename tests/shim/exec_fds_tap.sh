@@ -10,16 +10,7 @@ PY=/usr/bin/python3
 [ -x $PY ] || skip "/usr/bin/python3 missing"
 ns=$(net_ns_new dxf)
 tap=$(net_tag dxf)
-cat >"$SHIM_TMP/x.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.24.2/24
-[bypass]
-listen = 8000
-[log]
-level = info
-CONF
+demi_conf "$SHIM_TMP/x.conf" device="tap:$tap" address=198.18.24.2/24 listen=8000 level=info
 cat >"$SHIM_TMP/x.py" <<'PY'
 import os, socket
 def child(name):
@@ -37,7 +28,7 @@ except socket.timeout:
     pass
 child("after")
 PY
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/x.conf" OUT="$SHIM_TMP" $PY "$SHIM_TMP/x.py" >"$SHIM_TMP/x.log" 2>&1 || { cat "$SHIM_TMP/x.log"; fail "the program failed"; }
+demi_run -n "$ns" "$SHIM_TMP/x.conf" OUT="$SHIM_TMP" $PY "$SHIM_TMP/x.py" >"$SHIM_TMP/x.log" 2>&1 || { cat "$SHIM_TMP/x.log"; fail "the program failed"; }
 [ -f "$SHIM_TMP/after" ] || { cat "$SHIM_TMP/x.log"; fail "no fd list from the child"; }
 grep -q "on the stack" "$SHIM_TMP/x.log" || { cat "$SHIM_TMP/x.log"; fail "the listener was not bypassed"; }
 grep -q "device tap:$tap" "$SHIM_TMP/x.log" || { cat "$SHIM_TMP/x.log"; fail "no stack"; }

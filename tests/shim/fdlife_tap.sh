@@ -29,16 +29,24 @@ T=$SHIM_TMP
 [ -n "${KEEP:-}" ] && T=$KEEP
 ROUNDS=${ROUNDS:-50}
 
-# run MODE OUT ADDR ARGS [env...]: the peer on PORT, then fdlife ARGS; in
-# shim mode the tap ($TAP, kernel end $KEND) appears when the stack starts
+# run MODE OUT ADDR ARGS [CONF [VAR=VALUE...]]: the peer on PORT, then
+# fdlife ARGS, under the preload with CONF if given (the library
+# $DEMI_PRELOAD, see demi_pre); in shim mode the tap ($TAP, kernel end
+# $KEND) appears when the stack starts
 run() {
-	local mode=$1 out=$2 addr=$3 args=$4; shift 4
+	local mode=$1 out=$2 addr=$3 args=$4 pre=(ip netns exec "$ns" env)
+	if [ $# -ge 5 ]; then
+		demi_pre -n "$ns" "$5"
+		pre=("${DEMI_PRE[@]}")
+		shift
+	fi
+	shift 4
 	ex timeout 300 python3 "$PEER" echo-multi 0.0.0.0 $PORT >"$out.peer" 2>&1 &
 	local ppid=$!
 	net_kill_at_exit $ppid
 	for ((i = 0; i < 100; i++)); do grep -q listening "$out.peer" 2>/dev/null && break; sleep 0.05; done
 	# shellcheck disable=SC2086
-	ex env "$@" timeout 240 "$PROG" ${args/ADDR/$addr} >"$out" 2>"$out.err" &
+	"${pre[@]}" "$@" timeout 240 "$PROG" ${args/ADDR/$addr} >"$out" 2>"$out.err" &
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" != kernel ]; then
@@ -49,17 +57,7 @@ run() {
 }
 
 conf() { # FILE TAP ADDRESS
-	cat >"$1" <<CONF
-[dpdk]
-device = tap:$2
-[net]
-address = $3
-[bypass]
-listen = 9612
-connect = ${3%.*}.0/24
-[log]
-level = info
-CONF
+	demi_conf "$1" device="tap:$2" address="$3" listen=9612 connect="${3%.*}.0/24" level=info
 }
 
 ASAN_LIB=$DEMI_TOP/build/asan/libdemi.so
@@ -77,10 +75,10 @@ for what in ${WHAT:-cases stress}; do
 	for mode in $modes; do
 		TAP=$(net_tag dflt) KEND=198.18.14.1/24
 		conf "$T/$what.$mode.conf" "$TAP" 198.18.14.2/24
-		env=(LD_PRELOAD="$DEMI_LIB")
-		[ $mode = asan ] && env=(LD_PRELOAD="$ASAN_RT:$ASAN_LIB"
-			ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
-		run $mode "$T/$what.$mode" 198.18.14.1 "$args" "${env[@]}" DEMI_CONFIG="$T/$what.$mode.conf"
+		lib=$DEMI_LIB env=()
+		[ $mode = asan ] && lib=$ASAN_RT:$ASAN_LIB env=(ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
+		DEMI_PRELOAD=$lib run $mode "$T/$what.$mode" 198.18.14.1 "$args" "$T/$what.$mode.conf" "${env[@]}"
 		if diff -u "$T/$what.kernel" "$T/$what.$mode"; then
 			echo "$what ($mode): $(wc -l <"$T/$what.kernel") observations identical on the kernel and bypassed"
 		else

@@ -12,18 +12,9 @@ ip netns exec "$ns" iperf3 -s >"$SHIM_TMP/server.log" 2>&1 &
 net_kill_at_exit $!
 for dir in "" -R; do
 	tap=$(net_tag dipt)
-	cat >"$SHIM_TMP/c.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.18.2/24
-[bypass]
-connect = 198.18.18.0/24
-[log]
-level = info
-CONF
-	ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/c.conf" \
-		timeout 60 iperf3 -c 198.18.18.1 -t 2 $dir >"$SHIM_TMP/c.log" 2>&1 &
+	demi_conf "$SHIM_TMP/c.conf" device="tap:$tap" address=198.18.18.2/24 connect=198.18.18.0/24 level=info
+	demi_pre -n "$ns" "$SHIM_TMP/c.conf"
+	"${DEMI_PRE[@]}" timeout 60 iperf3 -c 198.18.18.1 -t 2 $dir >"$SHIM_TMP/c.log" 2>&1 &
 	cpid=$!
 	net_kill_at_exit $cpid
 	net_tap_attach "$ns" "$tap" 198.18.18.1/24 || { cat "$SHIM_TMP/c.log"; fail "tap $tap never appeared"; }

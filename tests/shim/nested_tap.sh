@@ -19,16 +19,23 @@ T=$SHIM_TMP
 [ -n "${KEEP:-}" ] && T=$KEEP
 PORT=9191
 
-# run MODE OUT ADDR [env...]: the peer on $PORT, then the program against
-# ADDR; in shim mode the tap ($TAP, kernel end $KEND) appears when the
-# program's stack starts
+# run MODE OUT ADDR [CONF [VAR=VALUE...]]: the peer on $PORT, then the
+# program against ADDR, under the preload with CONF if given (the library
+# $DEMI_PRELOAD, see demi_pre); in shim mode the tap ($TAP, kernel end
+# $KEND) appears when the program's stack starts
 run() {
-	local mode=$1 out=$2 addr=$3 i; shift 3
+	local mode=$1 out=$2 addr=$3 i pre=(ip netns exec "$ns" env)
+	if [ $# -ge 4 ]; then
+		demi_pre -n "$ns" "$4"
+		pre=("${DEMI_PRE[@]}")
+		shift
+	fi
+	shift 3
 	ex timeout 120 python3 "$PEER" 0.0.0.0 $PORT >"$out.peer" 2>&1 &
 	local ppid=$!
 	net_kill_at_exit $ppid
 	for ((i = 0; i < 100; i++)); do grep -q listening "$out.peer" 2>/dev/null && break; sleep 0.05; done
-	ex env "$@" timeout 120 "$PROG" "$addr" $PORT >"$out" 2>"$out.err" &
+	"${pre[@]}" "$@" timeout 120 "$PROG" "$addr" $PORT >"$out" 2>"$out.err" &
 	local pid=$!
 	net_kill_at_exit $pid
 	if [ "$mode" = shim ]; then
@@ -46,25 +53,16 @@ lib=$DEMI_TOP/build/asan/libdemi-nort.so
 asan=$(${CC:-gcc} -print-file-name=libasan.so)
 if [ -f "$lib" ] && [ -f "$asan" ]; then
 	shim_write_configs
-	run asan "$T/nest.asan" 127.0.0.1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 LD_PRELOAD="$asan:$lib" DEMI_CONFIG="$SHIM_TMP/fallback.conf"
+	DEMI_PRELOAD="$asan:$lib" run asan "$T/nest.asan" 127.0.0.1 "$SHIM_TMP/fallback.conf" \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	grep -q "runtime error\|ERROR: AddressSanitizer\|LeakSanitizer" "$T/nest.asan.err" &&
 		{ cat "$T/nest.asan.err"; fail "nestflow: sanitizer report"; }
 	diff -u "$T/nest.kernel" "$T/nest.asan" || fail "nestflow differs under the ASan shim (kernel fds)"
 	echo "nestflow: clean under the ASan+UBSan shim over loopback, same as the kernel"
 fi
 TAP=$(net_tag dnst) KEND=198.18.31.1/24
-cat >"$T/nest.conf" <<CONF
-[dpdk]
-device = tap:$TAP
-[net]
-address = 198.18.31.2/24
-[bypass]
-connect = 198.18.31.0/24
-[log]
-level = info
-CONF
-run shim "$T/nest.shim" 198.18.31.1 LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/nest.conf"
+demi_conf "$T/nest.conf" device="tap:$TAP" address=198.18.31.2/24 connect=198.18.31.0/24 level=info
+run shim "$T/nest.shim" 198.18.31.1 "$T/nest.conf"
 
 echo "under the shim, stderr:"; sed 's/^/  /' "$T/nest.shim.err"
 grep -q "fd [0-9]*: on the stack (bypassed: \[bypass\] connect" "$T/nest.shim.err" || fail "the connection was not bypassed"

@@ -13,14 +13,7 @@ for f in /etc/demi/ls.conf /etc/demi/bash.conf /etc/demi/python3.conf /etc/demi/
 	[ -e "$f" ] && skip "$f exists: this machine has a system-wide config"
 done
 shim_write_configs
-cat >"$SHIM_TMP/disabled.conf" <<CONF
-[dpdk]
-device = af_packet:dnodev$$
-[net]
-address = 198.18.202.2/24
-[bypass]
-listen = *
-CONF
+demi_conf "$SHIM_TMP/disabled.conf" device=af_packet:dnodev$$ address=198.18.202.2/24 listen="*"
 
 port=$((10000 + $$ % 20000)) # below the ephemeral range
 mkdir -p "$SHIM_TMP/www"
@@ -35,9 +28,10 @@ no_dpdk() { # pid what
 	return 0
 }
 
-run_mode() { # name env...
-	local name=$1; shift
-	local pre=(env -u DEMI_CONFIG -u DEMI_DISABLE LD_PRELOAD="$DEMI_LIB" DEMI_LOG=debug "$@")
+run_mode() { # name [conf [VAR=VALUE...]]
+	local name=$1 conf=${2:-}; shift; [ $# -eq 0 ] || shift
+	demi_pre "$conf"
+	local pre=("${DEMI_PRE[@]}" DEMI_LOG=debug "$@")
 	local want got
 	want=$(ls -la /usr /etc/apt 2>&1); got=$("${pre[@]}" ls -la /usr /etc/apt 2>/dev/null)
 	[ "$want" = "$got" ] || fail "$name: ls -la differs"
@@ -67,5 +61,5 @@ v = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); v.sendto(b"dgram", u.getso
 }
 
 run_mode "no config"
-run_mode "DEMI_DISABLE=1" DEMI_CONFIG="$SHIM_TMP/disabled.conf" DEMI_DISABLE=1
-run_mode "rules matching nothing" DEMI_CONFIG="$SHIM_TMP/nomatch.conf"
+run_mode "DEMI_DISABLE=1" "$SHIM_TMP/disabled.conf" DEMI_DISABLE=1
+run_mode "rules matching nothing" "$SHIM_TMP/nomatch.conf"

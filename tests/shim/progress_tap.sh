@@ -19,18 +19,10 @@ PROG=$DEMI_TOP/build/tests/shim/progress
 ns=$(net_ns_new dpg)
 tap=$(net_tag dpt)
 T=$SHIM_TMP
-# (ip netns exec, not a shell function, in the background: $! is then the
-# program itself, whose counters demistat reads)
-cat >"$T/p.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.23.2/24
-[bypass]
-connect = 198.18.23.0/24
-[log]
-level = info
-CONF
+# (demi_pre, not demi_run, in the background: $! is then the program
+# itself, whose counters demistat reads)
+demi_conf "$T/p.conf" device="tap:$tap" address=198.18.23.2/24 connect=198.18.23.0/24 level=info
+demi_pre -n "$ns" "$T/p.conf"
 
 cat >"$T/peer.py" <<'PY'
 import fcntl, socket, struct, sys, termios, time
@@ -96,7 +88,7 @@ progress_passes() {
 N=$((1 << 20))
 peer_start sink 7100 $N "$T/sink.out"
 mkfifo "$T/hold"
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/p.conf" "$PROG" send 198.18.23.1 7100 $N \
+"${DEMI_PRE[@]}" "$PROG" send 198.18.23.1 7100 $N \
 	<"$T/hold" >"$T/send.out" 2>"$T/send.err" &
 SEND_PID=$!
 net_kill_at_exit $SEND_PID
@@ -120,7 +112,7 @@ for ((i = 0; i < 100; i++)); do ip -n "$ns" link show "$tap" >/dev/null 2>&1 || 
 # --- sleep while the peer sends
 M=$((192 * 1024))
 peer_start source 7101 $M "$T/source.out"
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/p.conf" "$PROG" recv 198.18.23.1 7101 $M "$T/release" \
+"${DEMI_PRE[@]}" "$PROG" recv 198.18.23.1 7101 $M "$T/release" \
 	>"$T/recv.out" 2>"$T/recv.err" &
 RECV_PID=$!
 net_kill_at_exit $RECV_PID

@@ -9,7 +9,7 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 n=0
 for f in "$DEMI_TOP"/conf/*.conf; do
 	dev=$(sed -n 's/^device *= *\([^ ;]*\).*/\1/p' "$f")
-	out=$(env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$f" DEMI_LOG=info "$PY" -c pass 2>&1)
+	out=$(demi_run "$f" DEMI_LOG=info "$PY" -c pass 2>&1)
 	echo "$out"
 	echo "$out" | grep -q "error" && fail "$f: $out"
 	echo "$out" | grep -qF "device $dev," || fail "$f: banner does not name device $dev"

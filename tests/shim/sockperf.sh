@@ -15,7 +15,7 @@ sockperf server --tcp -i 127.0.0.1 -p $port >"$SHIM_TMP/srv.log" 2>&1 &
 srv=$!
 net_kill_at_exit $srv
 net_wait_tcp "" 127.0.0.1 $port 10 || fail "sockperf server"
-env LD_PRELOAD="$DEMI_LIB" sockperf ping-pong --tcp -i 127.0.0.1 -p $port -t 1 --load-vma="$DEMI_LIB" \
+demi_run "" sockperf ping-pong --tcp -i 127.0.0.1 -p $port -t 1 --load-vma="$DEMI_LIB" \
 	>"$SHIM_TMP/lo.log" 2>&1 || { cat "$SHIM_TMP/lo.log"; fail "sockperf --load-vma on loopback"; }
 grep -q "percentile 50.000" "$SHIM_TMP/lo.log" || { cat "$SHIM_TMP/lo.log"; fail "no latency report on loopback"; }
 kill $srv
@@ -25,18 +25,9 @@ ns=$(net_ns_new dsp)
 tap=$(net_tag dspt)
 ip netns exec "$ns" sockperf server --tcp -i 0.0.0.0 -p 11111 >"$SHIM_TMP/nsrv.log" 2>&1 &
 net_kill_at_exit $!
-cat >"$SHIM_TMP/sp.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.10.2/24
-[bypass]
-connect = 198.18.10.0/24
-[log]
-level = info
-CONF
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/sp.conf" \
-	sockperf ping-pong --tcp -i 198.18.10.1 -p 11111 -t 2 --load-vma="$DEMI_LIB" >"$SHIM_TMP/tap.log" 2>&1 &
+demi_conf "$SHIM_TMP/sp.conf" device="tap:$tap" address=198.18.10.2/24 connect=198.18.10.0/24 level=info
+demi_pre -n "$ns" "$SHIM_TMP/sp.conf"
+"${DEMI_PRE[@]}" sockperf ping-pong --tcp -i 198.18.10.1 -p 11111 -t 2 --load-vma="$DEMI_LIB" >"$SHIM_TMP/tap.log" 2>&1 &
 cli=$!
 net_kill_at_exit $cli
 net_tap_attach "$ns" "$tap" 198.18.10.1/24 || { cat "$SHIM_TMP/tap.log"; fail "tap $tap never appeared"; }

@@ -10,17 +10,9 @@ PY=/usr/bin/python3
 [ -x $PY ] || skip "/usr/bin/python3 missing"
 ns=$(net_ns_new dsa)
 tap=$(net_tag dsat)
-cat >"$SHIM_TMP/sa.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.15.2/24
-[bypass]
-listen = 7000
-[log]
-level = info
-CONF
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$SHIM_TMP/sa.conf" $PY -c '
+demi_conf "$SHIM_TMP/sa.conf" device="tap:$tap" address=198.18.15.2/24 listen=7000 level=info
+demi_pre -n "$ns" "$SHIM_TMP/sa.conf"
+"${DEMI_PRE[@]}" $PY -c '
 import socket
 s = socket.socket(); s.bind(("198.18.15.2", 7000)); print("bound", s.getsockname(), flush=True); s.listen(4)
 c, a = s.accept(); print("accepted from", a[0], flush=True); print("got", c.recv(10).decode(), flush=True); c.sendall(b"pong")
@@ -29,9 +21,7 @@ u.sendall(b"from-stack-addr"); print("client name", u.getsockname()[0], flush=Tr
 ' >"$SHIM_TMP/out" 2>"$SHIM_TMP/err" &
 pid=$!
 net_kill_at_exit $pid
-net_wait_if "$ns" "$tap" 20 || { cat "$SHIM_TMP/out" "$SHIM_TMP/err"; fail "tap $tap never appeared"; }
-ip -n "$ns" addr add 198.18.15.1/24 dev "$tap"
-ip -n "$ns" link set "$tap" up
+net_tap_attach "$ns" "$tap" 198.18.15.1/24 || { cat "$SHIM_TMP/out" "$SHIM_TMP/err"; fail "tap $tap never appeared"; }
 peer=$(ip netns exec "$ns" timeout 20 $PY -c '
 import socket
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("0.0.0.0", 7001)); l.listen(1)

@@ -21,15 +21,9 @@ ns=$(net_ns_new dst)
 tap=$(net_tag dsp)
 tmp=$(mktemp -d /tmp/demi-stat.XXXXXX)
 net_cleanup_add "rm -rf $tmp"
-cat >"$tmp/demi.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.11.2/24
-[bypass]
-listen = 7000
-CONF
-ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$tmp/demi.conf" "$PY" -c '
+demi_conf "$tmp/demi.conf" device="tap:$tap" address=198.18.11.2/24 listen=7000
+demi_pre -n "$ns" "$tmp/demi.conf" # not demi_run: $! must be the program itself
+"${DEMI_PRE[@]}" "$PY" -c '
 import signal, socket, sys
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)) # exit cleanly: the stack removes its file
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -45,9 +39,7 @@ while True:
 ' >"$tmp/echo.log" 2>&1 &
 pid=$!
 net_kill_at_exit "$pid"
-net_wait_if "$ns" "$tap" 20 || { cat "$tmp/echo.log"; fail "tap never appeared"; }
-ip -n "$ns" addr add 198.18.11.1/24 dev "$tap"
-ip -n "$ns" link set "$tap" up
+net_tap_attach "$ns" "$tap" 198.18.11.1/24 || { cat "$tmp/echo.log"; fail "tap never appeared"; }
 
 # a client that connects, echoes one line, then waits for a word on its stdin
 mkfifo "$tmp/ctl"

@@ -11,14 +11,7 @@ stat=$DEMI_TOP/build/demistat
 tmp=$(mktemp -d /tmp/demi-fds.XXXXXX)
 net_cleanup_add "rm -rf $tmp"
 p1=$((10000 + $$ % 20000)); p2=$((p1 + 1)); p3=$((p1 + 2))
-cat >"$tmp/demi.conf" <<CONF
-[dpdk]
-device = tap:dfds$$
-[net]
-address = 198.18.12.2/24
-[bypass]
-listen = $p1
-CONF
+demi_conf "$tmp/demi.conf" device=tap:dfds$$ address=198.18.12.2/24 listen=$p1
 prog='
 import os, socket, sys
 p1, p2, p3 = (int(x) for x in sys.argv[1:4])
@@ -32,7 +25,8 @@ print(" ".join(str(s.fileno()) for s in socks), flush=True)
 sys.stdin.read()
 '
 mkfifo "$tmp/in"
-env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$tmp/demi.conf" python3 -c "$prog" $p1 $p2 $p3 <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
+demi_pre "$tmp/demi.conf" # not demi_run: $! must be the program itself
+"${DEMI_PRE[@]}" python3 -c "$prog" $p1 $p2 $p3 <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 net_kill_at_exit $pid
 exec 3>"$tmp/in"
