@@ -121,8 +121,7 @@ int stack_counter_index(const char *name)
 static void any_closing(const struct sock_info *si, void *arg)
 {
 	int *closing = arg;
-	if (si->type == SOCK_STREAM && (si->state == TCP_STATE_FIN_WAIT_1 || si->state == TCP_STATE_CLOSING ||
-					si->state == TCP_STATE_LAST_ACK))
+	if (si->type == SOCK_STREAM && tcp_state_fin_unacked(si->state))
 		*closing = 1;
 }
 
