@@ -21,16 +21,7 @@ ns=$(net_ns_new dlg)
 tap=$(net_tag dlt)
 T=$SHIM_TMP
 ip -n "$ns" link set lo up
-cat >"$T/l.conf" <<CONF
-[dpdk]
-device = tap:$tap
-[net]
-address = 198.18.24.2/24
-[bypass]
-connect = 198.18.24.0/24
-[log]
-level = info
-CONF
+demi_conf "$T/l.conf" device=tap:$tap address=198.18.24.2/24 connect=198.18.24.0/24 level=info
 
 cat >"$T/peer.py" <<'PY'
 import fcntl, select, socket, struct, sys, termios, threading, time
@@ -130,8 +121,8 @@ run() {
 		ip netns exec "$ns" "$PROG" 127.0.0.1 "$port" "$mode" >"$out" 2>"$out.err" ||
 			{ cat "$out" "$out.err" "$out.peer"; fail "$mode on the kernel: exit status"; }
 	else
-		ip netns exec "$ns" env LD_PRELOAD="$DEMI_LIB" DEMI_CONFIG="$T/l.conf" \
-			"$PROG" 198.18.24.1 "$port" "$mode" >"$out" 2>"$out.err" &
+		demi_pre -n "$ns" "$T/l.conf"
+		"${DEMI_PRE[@]}" "$PROG" 198.18.24.1 "$port" "$mode" >"$out" 2>"$out.err" &
 		local pid=$!
 		net_kill_at_exit $pid
 		net_tap_attach "$ns" "$tap" 198.18.24.1/24 || { cat "$out.err"; fail "tap $tap never appeared"; }
