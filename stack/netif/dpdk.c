@@ -273,11 +273,6 @@ static const struct netif_ops dpdk_ops = {
 	.close = dpdk_close,
 };
 
-int dpdk_netif_port(const struct netif *nif)
-{
-	return nif == &dn.nif ? dn.port : -1;
-}
-
 /* ------------------------------------------------------------ start-up */
 
 /* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
@@ -347,57 +342,12 @@ static int open_err(char *err, size_t errlen, const char *dev, const char *why, 
 	return -ENODEV;
 }
 
-/* Whether a socket in this network namespace listens on `path`, from
- * /proc/net/unix (flag __SO_ACCEPTCON). Not by connecting: DPDK 22.11's
- * memif server panics when a control connection closes before its hello. */
-static int unix_listening(const char *path)
-{
-	char line[512], p[sizeof(line)];
-	unsigned long flags;
-	int found = 0;
-	FILE *f = fopen("/proc/net/unix", "re");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
-		/* Num RefCount Protocol Flags Type St Inode Path */
-		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %511s", &flags, p) == 2 &&
-		    (flags & 0x10000) && !strcmp(p, path))
-			found = 1;
-	}
-	fclose(f);
-	return found;
-}
-
-/* A memif server's socket file left by a process that died: nobody listens
- * on it, so it is removed. One that is listened on belongs to a live server. */
-static int memif_reclaim(const struct dpdk_spec *sp, const char *dev, char *err, size_t errlen)
-{
-	struct stat stt;
-	if (lstat(sp->memif_sock, &stt) != 0)
-		return 0;
-	if (!S_ISSOCK(stt.st_mode))
-		return open_err(err, errlen, dev, "memif socket path exists and is not a socket", sp->memif_sock);
-	if (unix_listening(sp->memif_sock))
-		return open_err(err, errlen, dev, "another memif server is listening", sp->memif_sock);
-	unlink(sp->memif_sock);
-	return 0;
-}
-
-/* The memif server must be up before the client starts: wait for its file. */
-static void memif_wait_server(const struct dpdk_spec *sp, int secs)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	struct stat stt;
-	for (int i = 0; i < secs * 100 && stat(sp->memif_sock, &stt) != 0; i++)
-		nanosleep(&ts, NULL);
-}
-
 /* An XDP program left by an af_xdp process that exited without closing its
  * port would keep the queue: detach it if it is DPDK's default program. */
-static void xdp_reclaim(const struct dpdk_spec *sp)
+static void xdp_reclaim(const struct dev *dv)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	unsigned idx = if_nametoindex(sp->iface);
+	unsigned idx = if_nametoindex(dv->iface);
 	struct { __u32 id; __u32 flags; } progs[2];
 	if (!idx || bpf_xdp_query((int)idx, 0, &q) != 0)
 		return;
@@ -464,15 +414,12 @@ static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= need;
 	if ((rc = dpdk_spec_build(sp, cfg->device, cfg->eal_args, &env, err, errlen)) != 0)
 		return rc;
-	if (sp->kind == DPDK_KIND_MEMIF && sp->memif_server &&
-	    (rc = memif_reclaim(sp, cfg->device, err, errlen)) != 0)
-		return rc;
-	if (sp->kind == DPDK_KIND_MEMIF && !sp->memif_server)
-		memif_wait_server(sp, 10);
-	if (sp->kind == DPDK_KIND_AF_XDP) {
+	if (sp->dev.kind->prepare && (rc = sp->dev.kind->prepare(&sp->dev, last, sizeof(last))) != 0)
+		return open_err(err, errlen, cfg->device, last, NULL);
+	if (sp->dev.t.xdp_prog) {
 		libbpf_set_print(bpf_log);
 		libxdp_set_print(xdp_log);
-		xdp_reclaim(sp);
+		xdp_reclaim(&sp->dev);
 	}
 
 	memcpy(argv, sp->argv, sizeof(argv)); /* EAL may permute its argv */
@@ -495,9 +442,9 @@ static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 static int port_find(const struct dpdk_spec *sp, uint16_t *port)
 {
 	uint16_t p;
-	if (sp->kind != DPDK_KIND_PCI) {
+	if (sp->dev.kind->vdev) {
 		char name[32];
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(sp->vdev, ","), sp->vdev);
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(sp->devarg, ","), sp->devarg);
 		return rte_eth_dev_get_port_by_name(name, port) == 0 ? 0 : -ENODEV;
 	}
 	RTE_ETH_FOREACH_DEV(p) {
@@ -558,18 +505,18 @@ static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
  * (tap: the queue fd itself), without if it refuses. Not tried elsewhere:
  * a failed first attempt leaves af_xdp's socket behind, and memif (which
  * gives no fd) then panics EAL's interrupt thread when its peer leaves. */
-static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
+static int port_start(struct dpdk_netif *d, uint32_t *caps)
 {
+	const struct dev_traits *t = &d->spec.dev.t;
 	int rc = -ENOTSUP;
-	int try_intr = d->spec.kind == DPDK_KIND_TAP;
-	for (int intr = try_intr; intr >= 0; intr--) {
+	for (int intr = t->try_intr; intr >= 0; intr--) {
 		if ((rc = port_configure(d, intr, caps)) != 0)
 			continue;
 		/* a memif client's start fails until the server accepts: retry a while */
-		for (int i = 0; i < (memif_client ? 50 : 1); i++) {
+		for (int i = 0; i < (t->start_tries > 1 ? t->start_tries : 1); i++) {
 			if ((rc = rte_eth_dev_start(d->port)) == 0)
 				break;
-			if (memif_client)
+			if (t->start_tries > 1)
 				usleep(100 * 1000);
 		}
 		if (rc != 0)
@@ -717,7 +664,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	struct rte_eth_dev_info info;
 	char last[256], link[64];
 	uint16_t mtu = cfg->mtu ? cfg->mtu : 1500;
-	uint32_t rx_gap = 0; /* room a driver leaves before a received frame */
+	uint32_t rx_gap; /* room a driver leaves before a received frame */
 	uint32_t caps;
 	int rc;
 
@@ -735,8 +682,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		log_capture_end(last, sizeof(last));
 		return open_err(err, errlen, cfg->device, "the driver made no port", last);
 	}
-	if (d->spec.kind == DPDK_KIND_AF_XDP)
-		rx_gap = 256; /* XDP_PACKET_HEADROOM: the kernel writes the frame past it */
+	rx_gap = d->spec.dev.t.rx_gap;
 	/* jumbo frames only as far as the port takes them (DPDK 22.11's tap and
 	 * memif take 1500) */
 	if (mtu > 1500 && rte_eth_dev_info_get(d->port, &info) == 0) {
@@ -748,7 +694,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	}
 	room = dpdk_mbuf_room(mtu, rx_gap);
 	/* af_xdp's umem frames are the pool's objects: one must fit a page */
-	while (rx_gap && mtu > 1500 &&
+	while (d->spec.dev.t.umem_pool && mtu > 1500 &&
 	       rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE + room, 0, NULL) >
 		       (uint32_t)getpagesize()) {
 		mtu = mtu - 64 > 1500 ? (uint16_t)(mtu - 64) : 1500;
@@ -758,7 +704,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		fprintf(stderr, "demi: %s: the port takes MTU %u at most; using it\n", cfg->device, mtu);
 	d->mtu = mtu;
 	mbufs = dpdk_pool_mbufs(cfg->mbufs, room);
-	d->mp = pool_create(mbufs, room, d->spec.kind == DPDK_KIND_AF_XDP);
+	d->mp = pool_create(mbufs, room, d->spec.dev.t.umem_pool);
 	if (!d->mp) {
 		int e = rte_errno;
 		log_capture_end(last, sizeof(last));
@@ -767,14 +713,14 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		rte_eth_dev_close(d->port);
 		return open_err(err, errlen, cfg->device, "cannot create the packet pool", last);
 	}
-	if (d->spec.kind == DPDK_KIND_AF_XDP && !pool_fits_umem(d->mp)) {
+	if (d->spec.dev.t.umem_pool && !pool_fits_umem(d->mp)) {
 		log_capture_end(last, sizeof(last));
 		rte_mempool_free(d->mp);
 		d->mp = NULL;
 		rte_eth_dev_close(d->port);
 		return open_err(err, errlen, cfg->device, "the packet pool is not one packed area (af_xdp UMEM)", NULL);
 	}
-	if ((rc = port_start(d, &caps, d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server)) != 0) {
+	if ((rc = port_start(d, &caps)) != 0) {
 		log_capture_end(last, sizeof(last));
 		rte_eth_dev_close(d->port);
 		if (!last[0])
@@ -783,10 +729,8 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	}
 	log_capture_end(last, sizeof(last));
 	d->started = 1;
-	if (d->wait_fd < 0 && d->spec.kind == DPDK_KIND_AF_XDP)
-		d->wait_fd = ring_fd_find(AF_XDP, d->spec.iface);
-	else if (d->wait_fd < 0 && d->spec.kind == DPDK_KIND_AF_PACKET)
-		d->wait_fd = ring_fd_find(AF_PACKET, d->spec.iface);
+	if (d->wait_fd < 0 && d->spec.dev.t.ring_family)
+		d->wait_fd = ring_fd_find(d->spec.dev.t.ring_family, d->spec.dev.iface);
 	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
 	if (d->wait_fd >= 0) {
 		rte_eth_dev_rx_intr_disable(d->port, 0);
@@ -803,7 +747,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	d->nif.caps = caps;
 	rte_eth_macaddr_get(d->port, &mac);
 	memcpy(d->nif.mac, mac.addr_bytes, 6);
-	if (d->spec.kind == DPDK_KIND_TAP) /* the port's is the kernel end's */
+	if (d->spec.dev.t.own_mac) /* the port's is the kernel end's */
 		memcpy(d->nif.mac, d->spec.mac, 6);
 	if (rte_eth_dev_get_mtu(d->port, &mtu) != 0 || mtu < 576)
 		mtu = 1500;
@@ -813,23 +757,23 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	/* a memif client connected on start: let the link come up (server: the
 	 * link waits for a client, which may come much later) */
 	link[0] = 0;
-	if (d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server) {
-		int i = 0;
-		while (i < 300 && !dpdk_link_up(&d->nif)) {
+	if (d->spec.dev.t.link_wait_ms) {
+		int i = 0, n = d->spec.dev.t.link_wait_ms / 10;
+		while (i < n && !dpdk_link_up(&d->nif)) {
 			usleep(10 * 1000);
 			i++;
 		}
-		if (i < 300)
+		if (i < n)
 			snprintf(link, sizeof(link), ", link up after %d ms", i * 10);
 		else
-			snprintf(link, sizeof(link), ", link not up after 3 s: frames wait for it");
+			snprintf(link, sizeof(link), ", link not up after %d ms: frames wait for it", i * 10);
 	}
 	if (info_on())
 		fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
 			"wait fd %d%s, %u mbufs%s%s\n", cfg->device, d->port, d->nif.mac[0], d->nif.mac[1],
 			d->nif.mac[2], d->nif.mac[3], d->nif.mac[4], d->nif.mac[5], d->nif.mtu, caps,
 			d->wait_fd, d->wait_is_counter ? " (eventfd)" : "", mbufs,
-			d->spec.argv[5] && !strcmp(d->spec.argv[5], "--in-memory") ? ", hugepages" : ", no hugepages",
+			d->spec.hugepages ? ", hugepages" : ", no hugepages",
 			link);
 	*out = &d->nif;
 	return 0;
