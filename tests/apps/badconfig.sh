@@ -2,7 +2,8 @@
 # A broken config under real servers: the error names file:line (or the
 # file, for a missing key) and, with on_error = kernel, nginx (master +
 # worker) and redis-server still serve through the kernel, byte-exact.
-# Cases: an unknown key, a bad address, no [dpdk] device, and a device that
+# Cases: an unknown key, a bad address, a device the driver would refuse
+# (named by the driver's own grammar), no [dpdk] device, and a device that
 # cannot start (an af_packet interface that does not exist).
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
@@ -48,6 +49,14 @@ nginx_case "bad address" "$T/bad_address/demi.conf:4: \[net\] address: bad value
 device = af_packet:dnodev0
 [net]
 address = 198.18.203.300/24
+[bypass]
+listen = 8080
+[fallback]
+on_error = kernel"
+nginx_case "memif without a role" "$T/memif_without_a_role/demi.conf:2: \[dpdk\] device: bad value 'memif:$T/m.sock': memif needs role=server or role=client" "[dpdk]
+device = memif:$T/m.sock
+[net]
+address = 198.18.203.2/24
 [bypass]
 listen = 8080
 [fallback]
