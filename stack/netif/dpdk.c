@@ -333,6 +333,13 @@ static void log_capture_end(char *last, size_t n)
 	log_buf = NULL;
 }
 
+/* Why dpdk_netif_open failed after EAL began: the phrase, and what to add
+ * after DPDK's own last line. */
+struct open_fail {
+	char why[128];
+	char extra[128];
+};
+
 static int open_err(char *err, size_t errlen, const char *dev, const char *why, const char *detail)
 {
 	if (detail && *detail)
@@ -392,50 +399,52 @@ static void cpus_list(const cpu_set_t *set, char *out, size_t n)
 		snprintf(out, n, "0");
 }
 
-static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+/* The EAL command line for the device, and the host prepared for it:
+ * what an earlier run left reclaimed, a peer waited for. Nothing to undo. */
+static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 {
-	struct dpdk_spec *sp = &dn.spec;
 	struct dpdk_env env = { .prog = cfg->name };
-	char cpus[256], last[256];
-	char *argv[DPDK_ARGV_MAX];
+	uint32_t room = dpdk_mbuf_room(cfg->mtu, 256); /* the most any driver needs */
+	char cpus[256], why[256];
 	cpu_set_t aff;
-	uint64_t need;
-	int rc, saved_aff;
+	int rc;
 
-	saved_aff = sched_getaffinity(0, sizeof(aff), &aff) == 0;
-	if (saved_aff)
+	if (sched_getaffinity(0, sizeof(aff), &aff) == 0)
 		cpus_list(&aff, cpus, sizeof(cpus));
 	else
 		snprintf(cpus, sizeof(cpus), "0");
 	env.cpus = cpus;
-	env.mem_mb = dpdk_mem_mb(dpdk_pool_mbufs(cfg->mbufs, dpdk_mbuf_room(cfg->mtu, 256)),
-				 dpdk_mbuf_room(cfg->mtu, 256)); /* the most any driver needs */
-	need = (uint64_t)env.mem_mb << 20;
-	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= need;
+	env.mem_mb = dpdk_mem_mb(dpdk_pool_mbufs(cfg->mbufs, room), room);
+	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= (uint64_t)env.mem_mb << 20;
 	if ((rc = dpdk_spec_build(sp, cfg->device, cfg->eal_args, &env, err, errlen)) != 0)
 		return rc;
-	if (sp->dev.kind->prepare && (rc = sp->dev.kind->prepare(&sp->dev, last, sizeof(last))) != 0)
-		return open_err(err, errlen, cfg->device, last, NULL);
+	if (sp->dev.kind->prepare && (rc = sp->dev.kind->prepare(&sp->dev, why, sizeof(why))) != 0)
+		return open_err(err, errlen, cfg->device, why, NULL);
 	if (sp->dev.t.xdp_prog) {
 		libbpf_set_print(bpf_log);
 		libxdp_set_print(xdp_log);
 		xdp_reclaim(&sp->dev);
 	}
+	return 0;
+}
+
+/* EAL itself (once per process); the vdev is probed here. */
+static int eal_start(const struct dpdk_spec *sp, struct open_fail *f)
+{
+	char *argv[DPDK_ARGV_MAX];
+	cpu_set_t aff;
+	int rc, saved_aff = sched_getaffinity(0, sizeof(aff), &aff) == 0;
 
 	memcpy(argv, sp->argv, sizeof(argv)); /* EAL may permute its argv */
-	log_capture_begin();
 	rc = rte_eal_init(sp->argc, argv);
 	optind = 0; /* EAL leaves glibc's getopt state half reset */
 	if (saved_aff) /* EAL pins the calling thread: give the application its CPUs back */
 		sched_setaffinity(0, sizeof(aff), &aff);
+	eal_state = rc < 0 ? -1 : 1;
 	if (rc < 0) {
-		int e = rte_errno;
-		log_capture_end(last, sizeof(last));
-		eal_state = -1;
-		snprintf(cpus, sizeof(cpus), "EAL start failed: %s", rte_strerror(e));
-		return open_err(err, errlen, cfg->device, cpus, last);
+		snprintf(f->why, sizeof(f->why), "EAL start failed: %s", rte_strerror(rte_errno));
+		return -ENODEV;
 	}
-	eal_state = 1;
 	return 0;
 }
 
@@ -505,7 +514,7 @@ static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
  * (tap: the queue fd itself), without if it refuses. Not tried elsewhere:
  * a failed first attempt leaves af_xdp's socket behind, and memif (which
  * gives no fd) then panics EAL's interrupt thread when its peer leaves. */
-static int port_start(struct dpdk_netif *d, uint32_t *caps)
+static int port_start(struct dpdk_netif *d, uint32_t *caps, struct open_fail *f)
 {
 	const struct dev_traits *t = &d->spec.dev.t;
 	int rc = -ENOTSUP;
@@ -528,6 +537,8 @@ static int port_start(struct dpdk_netif *d, uint32_t *caps)
 		}
 		return 0;
 	}
+	snprintf(f->why, sizeof(f->why), "the port did not start");
+	snprintf(f->extra, sizeof(f->extra), "%s", rte_strerror(-rc));
 	return rc;
 }
 
@@ -656,35 +667,15 @@ static int pool_fits_umem(struct rte_mempool *mp)
 	return u.outside == 0;
 }
 
-int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+/* The IP MTU the port is configured for: the one asked for, as far as the
+ * port takes jumbo frames (DPDK 22.11's tap and memif take 1500), and, for
+ * a UMEM pool, as far as one buffer fits a page. */
+static uint16_t port_mtu(const struct dpdk_netif *d, uint16_t want, const char *device)
 {
-	struct dpdk_netif *d = &dn;
-	struct rte_ether_addr mac;
-	uint32_t room, mbufs;
+	const struct dev_traits *t = &d->spec.dev.t;
 	struct rte_eth_dev_info info;
-	char last[256], link[64];
-	uint16_t mtu = cfg->mtu ? cfg->mtu : 1500;
-	uint32_t rx_gap; /* room a driver leaves before a received frame */
-	uint32_t caps;
-	int rc;
+	uint16_t mtu = want;
 
-	if (d->started)
-		return open_err(err, errlen, cfg->device, "already open in this process", NULL);
-	if (eal_state < 0)
-		return open_err(err, errlen, cfg->device, "EAL failed earlier in this process", NULL);
-	if (eal_state == 1)
-		return open_err(err, errlen, cfg->device, "DPDK starts once per process (started before, or before fork)", NULL);
-	if ((rc = eal_start(cfg, err, errlen)) != 0)
-		return rc;
-
-	/* the capture begun in eal_start goes on: the vdev was probed there */
-	if (port_find(&d->spec, &d->port) != 0) {
-		log_capture_end(last, sizeof(last));
-		return open_err(err, errlen, cfg->device, "the driver made no port", last);
-	}
-	rx_gap = d->spec.dev.t.rx_gap;
-	/* jumbo frames only as far as the port takes them (DPDK 22.11's tap and
-	 * memif take 1500) */
 	if (mtu > 1500 && rte_eth_dev_info_get(d->port, &info) == 0) {
 		uint32_t most = info.max_rx_pktlen > 18 ? info.max_rx_pktlen - 18 : 1500;
 		if (info.max_mtu && info.max_mtu < most)
@@ -692,43 +683,45 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		if (mtu > most) /* as much as it takes, if that is worth bigger buffers */
 			mtu = most < 2048 ? 1500 : (uint16_t)most;
 	}
-	room = dpdk_mbuf_room(mtu, rx_gap);
-	/* af_xdp's umem frames are the pool's objects: one must fit a page */
-	while (d->spec.dev.t.umem_pool && mtu > 1500 &&
-	       rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE + room, 0, NULL) >
-		       (uint32_t)getpagesize()) {
+	while (t->umem_pool && mtu > 1500 &&
+	       rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE +
+					 dpdk_mbuf_room(mtu, t->rx_gap), 0, NULL) > (uint32_t)getpagesize())
 		mtu = mtu - 64 > 1500 ? (uint16_t)(mtu - 64) : 1500;
-		room = dpdk_mbuf_room(mtu, rx_gap);
-	}
-	if (mtu != (cfg->mtu ? cfg->mtu : 1500) && info_on())
-		fprintf(stderr, "demi: %s: the port takes MTU %u at most; using it\n", cfg->device, mtu);
-	d->mtu = mtu;
-	mbufs = dpdk_pool_mbufs(cfg->mbufs, room);
+	if (mtu != want && info_on())
+		fprintf(stderr, "demi: %s: the port takes MTU %u at most; using it\n", device, mtu);
+	return mtu;
+}
+
+/* The packet pool, with buffers for d->mtu. */
+static int pool_make(struct dpdk_netif *d, uint32_t asked, struct open_fail *f)
+{
+	uint32_t room = dpdk_mbuf_room(d->mtu, d->spec.dev.t.rx_gap);
+	uint32_t mbufs = dpdk_pool_mbufs(asked, room);
+
 	d->mp = pool_create(mbufs, room, d->spec.dev.t.umem_pool);
 	if (!d->mp) {
-		int e = rte_errno;
-		log_capture_end(last, sizeof(last));
-		snprintf(last + strlen(last), sizeof(last) - strlen(last), "%s%u mbufs: %s",
-			 last[0] ? "; " : "", mbufs, rte_strerror(e));
-		rte_eth_dev_close(d->port);
-		return open_err(err, errlen, cfg->device, "cannot create the packet pool", last);
+		snprintf(f->why, sizeof(f->why), "cannot create the packet pool");
+		snprintf(f->extra, sizeof(f->extra), "%u mbufs: %s", mbufs, rte_strerror(rte_errno));
+		return -ENOMEM;
 	}
 	if (d->spec.dev.t.umem_pool && !pool_fits_umem(d->mp)) {
-		log_capture_end(last, sizeof(last));
-		rte_mempool_free(d->mp);
-		d->mp = NULL;
-		rte_eth_dev_close(d->port);
-		return open_err(err, errlen, cfg->device, "the packet pool is not one packed area (af_xdp UMEM)", NULL);
+		snprintf(f->why, sizeof(f->why), "the packet pool is not one packed area (af_xdp UMEM)");
+		return -ENOMEM;
 	}
-	if ((rc = port_start(d, &caps)) != 0) {
-		log_capture_end(last, sizeof(last));
-		rte_eth_dev_close(d->port);
-		if (!last[0])
-			snprintf(last, sizeof(last), "%s", rte_strerror(-rc));
-		return open_err(err, errlen, cfg->device, "the port did not start", last);
-	}
-	log_capture_end(last, sizeof(last));
-	d->started = 1;
+	d->pool.alloc = dpdk_pool_alloc;
+	d->pool.free = dpdk_pool_free;
+	d->pool.in_use = 0;
+	d->pool.capacity = mbufs;
+	d->pool.buf_size = room;
+	return 0;
+}
+
+/* The netif the stack sees, once the port runs: the fd to sleep on, MAC, MTU. */
+static void netif_fill(struct dpdk_netif *d, uint32_t caps)
+{
+	struct rte_ether_addr mac;
+	uint16_t mtu;
+
 	if (d->wait_fd < 0 && d->spec.dev.t.ring_family)
 		d->wait_fd = ring_fd_find(d->spec.dev.t.ring_family, d->spec.dev.iface);
 	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
@@ -736,12 +729,6 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		rte_eth_dev_rx_intr_disable(d->port, 0);
 		dpdk_sig_to_intr_thread(d->wait_fd);
 	}
-
-	d->pool.alloc = dpdk_pool_alloc;
-	d->pool.free = dpdk_pool_free;
-	d->pool.in_use = 0;
-	d->pool.capacity = mbufs;
-	d->pool.buf_size = room;
 	d->nif.ops = &dpdk_ops;
 	d->nif.pool = &d->pool;
 	d->nif.caps = caps;
@@ -752,29 +739,86 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	if (rte_eth_dev_get_mtu(d->port, &mtu) != 0 || mtu < 576)
 		mtu = 1500;
 	d->nif.mtu = mtu > d->mtu ? d->mtu : mtu; /* a frame fits one buffer */
-	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
+}
 
-	/* a memif client connected on start: let the link come up (server: the
-	 * link waits for a client, which may come much later) */
-	link[0] = 0;
-	if (d->spec.dev.t.link_wait_ms) {
-		int i = 0, n = d->spec.dev.t.link_wait_ms / 10;
-		while (i < n && !dpdk_link_up(&d->nif)) {
-			usleep(10 * 1000);
-			i++;
-		}
-		if (i < n)
-			snprintf(link, sizeof(link), ", link up after %d ms", i * 10);
-		else
-			snprintf(link, sizeof(link), ", link not up after %d ms: frames wait for it", i * 10);
+/* A memif client connected on start: let the link come up (a server's
+ * waits for a client, which may come much later). How it went, in note. */
+static void link_wait(struct dpdk_netif *d, char *note, size_t n)
+{
+	int i = 0, tries = d->spec.dev.t.link_wait_ms / 10;
+
+	note[0] = 0;
+	if (!tries)
+		return;
+	while (i < tries && !dpdk_link_up(&d->nif)) {
+		usleep(10 * 1000);
+		i++;
 	}
+	if (i < tries)
+		snprintf(note, n, ", link up after %d ms", i * 10);
+	else
+		snprintf(note, n, ", link not up after %d ms: frames wait for it", i * 10);
+}
+
+static void open_banner(const struct dpdk_netif *d, const char *device, const char *link)
+{
+	const uint8_t *m = d->nif.mac;
+
 	if (info_on())
 		fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
-			"wait fd %d%s, %u mbufs%s%s\n", cfg->device, d->port, d->nif.mac[0], d->nif.mac[1],
-			d->nif.mac[2], d->nif.mac[3], d->nif.mac[4], d->nif.mac[5], d->nif.mtu, caps,
-			d->wait_fd, d->wait_is_counter ? " (eventfd)" : "", mbufs,
-			d->spec.hugepages ? ", hugepages" : ", no hugepages",
-			link);
+			"wait fd %d%s, %u mbufs%s%s\n", device, d->port, m[0], m[1], m[2], m[3], m[4], m[5],
+			d->nif.mtu, d->nif.caps, d->wait_fd, d->wait_is_counter ? " (eventfd)" : "",
+			d->pool.capacity, d->spec.hugepages ? ", hugepages" : ", no hugepages", link);
+}
+
+/* The steps in order; after EAL began, a failure takes the one way out
+ * below: DPDK's last line is the detail, the port closed, the pool freed. */
+int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+{
+	struct dpdk_netif *d = &dn;
+	struct open_fail f = { "", "" };
+	char last[256], link[64];
+	uint32_t caps;
+	int rc, have_port = 0;
+
+	if (d->started)
+		return open_err(err, errlen, cfg->device, "already open in this process", NULL);
+	if (eal_state != 0)
+		return open_err(err, errlen, cfg->device, eal_state < 0 ? "EAL failed earlier in this process" :
+				"DPDK starts once per process (started before, or before fork)", NULL);
+	if ((rc = open_spec(&d->spec, cfg, err, errlen)) != 0)
+		return rc;
+
+	log_capture_begin(); /* DPDK's lines until the port runs: the reason of a failure */
+	if ((rc = eal_start(&d->spec, &f)) != 0)
+		goto fail;
+	if ((rc = port_find(&d->spec, &d->port)) != 0) {
+		snprintf(f.why, sizeof(f.why), "the driver made no port");
+		goto fail;
+	}
+	have_port = 1;
+	d->mtu = port_mtu(d, cfg->mtu ? cfg->mtu : 1500, cfg->device);
+	if ((rc = pool_make(d, cfg->mbufs, &f)) != 0 || (rc = port_start(d, &caps, &f)) != 0)
+		goto fail;
+	log_capture_end(last, sizeof(last));
+
+	d->started = 1;
+	netif_fill(d, caps);
+	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
+	link_wait(d, link, sizeof(link));
+	open_banner(d, cfg->device, link);
 	*out = &d->nif;
 	return 0;
+
+fail:
+	log_capture_end(last, sizeof(last));
+	if (have_port)
+		rte_eth_dev_close(d->port);
+	if (d->mp) {
+		rte_mempool_free(d->mp);
+		d->mp = NULL;
+	}
+	if (f.extra[0])
+		snprintf(last + strlen(last), sizeof(last) - strlen(last), "%s%s", last[0] ? "; " : "", f.extra);
+	return open_err(err, errlen, cfg->device, f.why, last);
 }
