@@ -383,6 +383,7 @@ void cfg_load(void)
 	const char *env = getenv("DEMI_CONFIG");
 	const char *lvl = getenv("DEMI_LOG");
 	char path[PATH_MAX];
+	int rc;
 
 	if (lvl && log_parse_level(lvl) >= 0)
 		log_level = log_parse_level(lvl);
@@ -400,7 +401,9 @@ void cfg_load(void)
 				return; /* no config: all kernel, silently */
 		}
 	}
-	if (cfg_parse_file(&cfg, path) != 0) {
+	rc = cfg_parse_file(&cfg, path);
+	log_install(); /* [log] level and file are known now */
+	if (rc != 0) {
 		if (cfg.on_error_fail)
 			log_error("%s: the configuration has errors: AF_INET sockets will fail (on_error = fail)", path);
 		else

@@ -42,6 +42,7 @@
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 
+#include "demi/log.h"
 #include "dpdk.h"
 
 _Static_assert(RTE_PKTMBUF_HEADROOM == PBUF_HEADROOM, "mbuf headroom must match the pbuf's");
@@ -275,18 +276,30 @@ static const struct netif_ops dpdk_ops = {
 
 /* ------------------------------------------------------------ start-up */
 
-/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
- * with DEMI_LOG=debug: the application's stderr is not ours. */
-static int debug_on(void)
+/* DPDK's log once the port runs goes to the stack's log (demi/log.h), at
+ * the level DPDK gave each line: not to stderr or syslog, the
+ * application's. Each write is one message, fflushed by rte_vlog. */
+static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t n)
 {
-	const char *lv = getenv("DEMI_LOG");
-	return lv && !strcmp(lv, "debug");
+	uint32_t rl = (uint32_t)rte_log_cur_msg_loglevel();
+	enum demi_log_level lv = rl <= RTE_LOG_ERR ? DEMI_LOG_ERROR : rl == RTE_LOG_WARNING ? DEMI_LOG_WARN :
+				 rl < RTE_LOG_DEBUG ? DEMI_LOG_INFO : DEMI_LOG_DEBUG;
+	(void)cookie;
+	for (size_t i = 0, j; i < n; i = j + 1) {
+		for (j = i; j < n && buf[j] != '\n'; j++)
+			;
+		if (j > i)
+			demi_log(lv, "%.*s", (int)(j - i), buf + i);
+	}
+	return (ssize_t)n;
 }
 
-static int info_on(void)
+static FILE *dpdk_log_stream(void)
 {
-	const char *lv = getenv("DEMI_LOG");
-	return lv && (!strcmp(lv, "info") || !strcmp(lv, "debug"));
+	static FILE *f;
+	if (!f)
+		f = fopencookie(NULL, "w", (cookie_io_functions_t){ .write = dpdk_log_write });
+	return f ? f : stderr;
 }
 
 /* DPDK's log while starting, so the reason for a failure can be returned. */
@@ -305,7 +318,7 @@ static void log_capture_begin(void)
 static void log_capture_end(char *last, size_t n)
 {
 	last[0] = 0;
-	rte_openlog_stream(stderr); /* stderr only: not syslog's /dev/log socket */
+	rte_openlog_stream(dpdk_log_stream());
 	if (!log_mem)
 		return;
 	fclose(log_mem);
@@ -320,8 +333,7 @@ static void log_capture_end(char *last, size_t n)
 				eal = line;
 			else if (!pick)
 				pick = line;
-			if (debug_on())
-				fprintf(stderr, "demi: dpdk: %s\n", line);
+			demi_log(DEMI_LOG_DEBUG, "dpdk: %s", line);
 		}
 		if (!pick)
 			pick = eal;
@@ -375,16 +387,33 @@ static void xdp_reclaim(const struct dev *dv)
 	}
 }
 
+/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) at debug
+ * level, without its newline. */
+static int bpf_vlog(const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	if (!demi_log_on(DEMI_LOG_DEBUG))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	demi_log(DEMI_LOG_DEBUG, "%s", line);
+	return (int)n;
+}
+
 static int bpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
-	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+	return bpf_vlog(fmt, ap);
 }
 
 static int xdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
-	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+	return bpf_vlog(fmt, ap);
 }
 
 /* The CPUs this process may run on, as "0,1,3". */
@@ -687,8 +716,8 @@ static uint16_t port_mtu(const struct dpdk_netif *d, uint16_t want, const char *
 	       rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE +
 					 dpdk_mbuf_room(mtu, t->rx_gap), 0, NULL) > (uint32_t)getpagesize())
 		mtu = mtu - 64 > 1500 ? (uint16_t)(mtu - 64) : 1500;
-	if (mtu != want && info_on())
-		fprintf(stderr, "demi: %s: the port takes MTU %u at most; using it\n", device, mtu);
+	if (mtu != want)
+		demi_log(DEMI_LOG_INFO, "%s: the port takes MTU %u at most; using it", device, mtu);
 	return mtu;
 }
 
@@ -764,11 +793,10 @@ static void open_banner(const struct dpdk_netif *d, const char *device, const ch
 {
 	const uint8_t *m = d->nif.mac;
 
-	if (info_on())
-		fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
-			"wait fd %d%s, %u mbufs%s%s\n", device, d->port, m[0], m[1], m[2], m[3], m[4], m[5],
-			d->nif.mtu, d->nif.caps, d->wait_fd, d->wait_is_counter ? " (eventfd)" : "",
-			d->pool.capacity, d->spec.hugepages ? ", hugepages" : ", no hugepages", link);
+	demi_log(DEMI_LOG_INFO, "%s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
+		 "wait fd %d%s, %u mbufs%s%s", device, d->port, m[0], m[1], m[2], m[3], m[4], m[5],
+		 d->nif.mtu, d->nif.caps, d->wait_fd, d->wait_is_counter ? " (eventfd)" : "",
+		 d->pool.capacity, d->spec.hugepages ? ", hugepages" : ", no hugepages", link);
 }
 
 /* The steps in order; after EAL began, a failure takes the one way out
