@@ -5,7 +5,8 @@
  * traits dpdk.c acts on. No DPDK here: the entries are unit-tested.
  *
  * Adding a kind: a file dev_KIND.c defining `const struct dev_kind
- * dev_KIND`, one line in dev.c's list, and a case in tests/unit/dpdk_args.c. */
+ * dev_KIND`, its name below and in dev.c's list, and a case in
+ * tests/unit/dpdk_args.c (README.md in this folder). */
 #ifndef DEMI_NETIF_DEV_H
 #define DEMI_NETIF_DEV_H
 

@@ -6,12 +6,17 @@
  * mbuf's data_off/data_len, and the pbuf pool's alloc/free are
  * rte_pktmbuf_alloc/free.
  *
- * Start-up (once per process): stale state of a previous run is reclaimed
- * (a memif socket file nobody serves, an XDP program left on the interface),
- * EAL starts with the arguments dpdk_args.c builds, and the port is
- * configured with the checksum offloads it offers and rx interrupts if the
- * driver has them. DPDK's own log lines during start are captured, so a
- * failure comes back as one line naming the device and the reason. */
+ * Start-up (once per process, dpdk_netif_open): the device's entry in the
+ * table of kinds (dev.h) prepares the host (a memif socket file nobody
+ * serves is reclaimed; an XDP program left on the interface is detached
+ * here, with libbpf), EAL starts with the arguments dpdk_args.c builds, and
+ * the port is configured with the checksum offloads it offers and rx
+ * interrupts if the driver has them. DPDK's own log lines during start are
+ * captured, so a failure comes back as one line naming the device and the
+ * reason; every other line goes to the stack's log (demi/log.h).
+ *
+ * What differs per kind of device is a trait of its entry, never a test
+ * of the kind here: to add a kind, see README.md in this folder. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

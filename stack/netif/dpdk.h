@@ -54,7 +54,7 @@ uint32_t dpdk_mbuf_room(uint16_t mtu, uint32_t rx_gap);
 /* The pool's mbufs: asked (nonzero), else DPDK_MBUFS_DEFAULT at MTU 1500 and,
  * for jumbo frames, about as many bytes in bigger buffers (at least 2048). */
 uint32_t dpdk_pool_mbufs(uint32_t asked, uint32_t room);
-/* A locally administered MAC derived from a name (stable across runs). */
+/* A locally administered MAC derived from a name, stable across runs (dev_tap.c). */
 void dpdk_mac_from_name(const char *name, uint8_t mac[6]);
 
 struct dpdk_open_cfg {
