@@ -96,9 +96,11 @@ $(B)/libdemi.map: shim/calls.def
 $(B)/librtnone.a: $(B)/obj/shim/none/rt_none.o
 	rm -f $@ && ar rcs $@ $^
 # The shim alone with ASan+UBSan and the runtime that never starts: its
-# fallback paths under the sanitizers (tests/shim/asan.sh).
-$(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o $(B)/libdemi.map
-	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o \
+# fallback paths under the sanitizers (tests/shim/asan.sh). Of the stack it
+# takes what the shim calls while configuring: the device grammar, the log.
+NORT_STACK  := $(filter $(B)/asan/obj/stack/log.o $(B)/asan/obj/stack/netif/dev%.o,$(STACK_AOBJ))
+$(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o $(NORT_STACK) $(B)/libdemi.map
+	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o $(NORT_STACK) \
 		-Wl,--version-script=$(B)/libdemi.map -linih -ldl
 # The whole library (shim, stack, DPDK device) with ASan+UBSan, for runs with
 # sockets really bypassed (tests/shim/fdlife_tap.sh); DPDK itself is not

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "demi/dev.h"
 #include "shim.h"
 
 struct shim_cfg cfg;
@@ -98,39 +99,6 @@ static int parse_cidr(const char *s, int need_len, uint32_t *addr, uint32_t *len
 	return parse_u32(slash + 1, 0, 32, len);
 }
 
-static int valid_ifname(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 15)
-		return 0;
-	for (; *s; s++)
-		if (isspace((unsigned char)*s) || *s == '/' || *s == ',')
-			return 0;
-	return 1;
-}
-
-/* tap:IF | memif:SOCK,role=server|client | af_xdp:IF | af_packet:IF | pci:ADDR */
-static int valid_device(const char *v)
-{
-	if (!strncmp(v, "tap:", 4))
-		return valid_ifname(v + 4);
-	if (!strncmp(v, "af_xdp:", 7))
-		return valid_ifname(v + 7);
-	if (!strncmp(v, "af_packet:", 10))
-		return valid_ifname(v + 10);
-	if (!strncmp(v, "pci:", 4))
-		return v[4] != 0 && !strpbrk(v + 4, " \t,");
-	if (!strncmp(v, "memif:", 6)) {
-		const char *comma = strchr(v + 6, ',');
-		if (comma == v + 6 || v[6] == 0)
-			return 0;
-		if (!comma)
-			return 1;
-		return !strcmp(comma, ",role=server") || !strcmp(comma, ",role=client");
-	}
-	return 0;
-}
-
 static int set_listen(struct cfg_reader *r, const char *v)
 {
 	char buf[INI_MAX_LINE];
@@ -194,9 +162,9 @@ static int cfg_key(struct cfg_reader *r, const char *sec, const char *key, const
 
 #define IS(s, k) (!strcasecmp(sec, s) && !strcasecmp(key, k))
 	if (IS("dpdk", "device")) {
-		if (!valid_device(v)) {
-			cfg_err(r, "[dpdk] device: bad value '%s' (tap:IF, memif:SOCK[,role=server|client], "
-				   "af_xdp:IF, af_packet:IF, pci:ADDR)", v);
+		char why[200];
+		if (demi_dev_check(v, why, sizeof(why)) != 0) { /* the driver's own grammar */
+			cfg_err(r, "[dpdk] device: bad value '%s': %s", v, why);
 			return 0;
 		}
 		snprintf(c->rt.device, sizeof(c->rt.device), "%s", v);
@@ -415,6 +383,7 @@ void cfg_load(void)
 	const char *env = getenv("DEMI_CONFIG");
 	const char *lvl = getenv("DEMI_LOG");
 	char path[PATH_MAX];
+	int rc;
 
 	if (lvl && log_parse_level(lvl) >= 0)
 		log_level = log_parse_level(lvl);
@@ -432,7 +401,9 @@ void cfg_load(void)
 				return; /* no config: all kernel, silently */
 		}
 	}
-	if (cfg_parse_file(&cfg, path) != 0) {
+	rc = cfg_parse_file(&cfg, path);
+	log_install(); /* [log] level and file are known now */
+	if (rc != 0) {
 		if (cfg.on_error_fail)
 			log_error("%s: the configuration has errors: AF_INET sockets will fail (on_error = fail)", path);
 		else

@@ -1,14 +1,19 @@
 /* One line per notable event, to stderr or to [log] file:
  * "libdemi[PID]: LEVEL: message". DEMI_LOG (error|warn|info|debug)
  * overrides the config's [log] level. The file is opened for each line
- * (events are rare), so a program that closes every fd cannot lose it. */
+ * (events are rare), so a program that closes every fd cannot lose it. The
+ * stack's lines (runtime, DPDK driver) come here too, through the sink
+ * log_install gives it once the configuration has set level and file. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "demi/log.h"
 #include "shim.h"
+
+_Static_assert(LOG_ERROR == (int)DEMI_LOG_ERROR && LOG_DEBUG == (int)DEMI_LOG_DEBUG, "one scale of levels");
 
 int log_level = LOG_WARN;
 char log_path[256];
@@ -50,4 +55,14 @@ void log_msg(int level, const char *fmt, ...)
 		}
 	}
 	REAL(write)(2, line, (size_t)n);
+}
+
+static void log_from_stack(enum demi_log_level level, const char *line)
+{
+	log_msg((int)level, "%s", line);
+}
+
+void log_install(void)
+{
+	demi_log_set(log_from_stack, (enum demi_log_level)log_level);
 }

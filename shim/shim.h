@@ -76,6 +76,7 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define log_info(...) do { if (log_level >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
 #define log_debug(...) do { if (log_level >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 int log_parse_level(const char *s); /* -1 if unknown */
+void log_install(void); /* the stack's log into this one, at log_level */
 
 /* ---- config.c ---- */
 struct cfg_net {

@@ -1,6 +1,8 @@
 /* The stack's log sink (demi/log.h). The sink and level are set once, before
  * any stack thread starts, and only read afterwards. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 
 #include "demi/log.h"
 
@@ -35,4 +37,22 @@ void demi_log(enum demi_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	demi_vlog(level, fmt, ap);
 	va_end(ap);
+}
+
+static void log_to_stderr(enum demi_log_level level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "demi: %s\n", line);
+}
+
+void demi_log_stderr(void)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	const char *env = getenv("DEMI_LOG");
+	enum demi_log_level max = DEMI_LOG_WARN;
+
+	for (int i = 0; env && i < 4; i++)
+		if (!strcasecmp(env, names[i]))
+			max = (enum demi_log_level)i;
+	demi_log_set(log_to_stderr, max);
 }

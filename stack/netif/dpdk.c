@@ -6,12 +6,17 @@
  * mbuf's data_off/data_len, and the pbuf pool's alloc/free are
  * rte_pktmbuf_alloc/free.
  *
- * Start-up (once per process): stale state of a previous run is reclaimed
- * (a memif socket file nobody serves, an XDP program left on the interface),
- * EAL starts with the arguments dpdk_args.c builds, and the port is
- * configured with the checksum offloads it offers and rx interrupts if the
- * driver has them. DPDK's own log lines during start are captured, so a
- * failure comes back as one line naming the device and the reason. */
+ * Start-up (once per process, dpdk_netif_open): the device's entry in the
+ * table of kinds (dev.h) prepares the host (a memif socket file nobody
+ * serves is reclaimed; an XDP program left on the interface is detached
+ * here, with libbpf), EAL starts with the arguments dpdk_args.c builds, and
+ * the port is configured with the checksum offloads it offers and rx
+ * interrupts if the driver has them. DPDK's own log lines during start are
+ * captured, so a failure comes back as one line naming the device and the
+ * reason; every other line goes to the stack's log (demi/log.h).
+ *
+ * What differs per kind of device is a trait of its entry, never a test
+ * of the kind here: to add a kind, see README.md in this folder. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +47,7 @@
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 
+#include "demi/log.h"
 #include "dpdk.h"
 
 _Static_assert(RTE_PKTMBUF_HEADROOM == PBUF_HEADROOM, "mbuf headroom must match the pbuf's");
@@ -273,25 +279,32 @@ static const struct netif_ops dpdk_ops = {
 	.close = dpdk_close,
 };
 
-int dpdk_netif_port(const struct netif *nif)
-{
-	return nif == &dn.nif ? dn.port : -1;
-}
-
 /* ------------------------------------------------------------ start-up */
 
-/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) only
- * with DEMI_LOG=debug: the application's stderr is not ours. */
-static int debug_on(void)
+/* DPDK's log once the port runs goes to the stack's log (demi/log.h), at
+ * the level DPDK gave each line: not to stderr or syslog, the
+ * application's. Each write is one message, fflushed by rte_vlog. */
+static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t n)
 {
-	const char *lv = getenv("DEMI_LOG");
-	return lv && !strcmp(lv, "debug");
+	uint32_t rl = (uint32_t)rte_log_cur_msg_loglevel();
+	enum demi_log_level lv = rl <= RTE_LOG_ERR ? DEMI_LOG_ERROR : rl == RTE_LOG_WARNING ? DEMI_LOG_WARN :
+				 rl < RTE_LOG_DEBUG ? DEMI_LOG_INFO : DEMI_LOG_DEBUG;
+	(void)cookie;
+	for (size_t i = 0, j; i < n; i = j + 1) {
+		for (j = i; j < n && buf[j] != '\n'; j++)
+			;
+		if (j > i)
+			demi_log(lv, "%.*s", (int)(j - i), buf + i);
+	}
+	return (ssize_t)n;
 }
 
-static int info_on(void)
+static FILE *dpdk_log_stream(void)
 {
-	const char *lv = getenv("DEMI_LOG");
-	return lv && (!strcmp(lv, "info") || !strcmp(lv, "debug"));
+	static FILE *f;
+	if (!f)
+		f = fopencookie(NULL, "w", (cookie_io_functions_t){ .write = dpdk_log_write });
+	return f ? f : stderr;
 }
 
 /* DPDK's log while starting, so the reason for a failure can be returned. */
@@ -310,7 +323,7 @@ static void log_capture_begin(void)
 static void log_capture_end(char *last, size_t n)
 {
 	last[0] = 0;
-	rte_openlog_stream(stderr); /* stderr only: not syslog's /dev/log socket */
+	rte_openlog_stream(dpdk_log_stream());
 	if (!log_mem)
 		return;
 	fclose(log_mem);
@@ -325,8 +338,7 @@ static void log_capture_end(char *last, size_t n)
 				eal = line;
 			else if (!pick)
 				pick = line;
-			if (debug_on())
-				fprintf(stderr, "demi: dpdk: %s\n", line);
+			demi_log(DEMI_LOG_DEBUG, "dpdk: %s", line);
 		}
 		if (!pick)
 			pick = eal;
@@ -338,6 +350,13 @@ static void log_capture_end(char *last, size_t n)
 	log_buf = NULL;
 }
 
+/* Why dpdk_netif_open failed after EAL began: the phrase, and what to add
+ * after DPDK's own last line. */
+struct open_fail {
+	char why[128];
+	char extra[128];
+};
+
 static int open_err(char *err, size_t errlen, const char *dev, const char *why, const char *detail)
 {
 	if (detail && *detail)
@@ -347,57 +366,12 @@ static int open_err(char *err, size_t errlen, const char *dev, const char *why, 
 	return -ENODEV;
 }
 
-/* Whether a socket in this network namespace listens on `path`, from
- * /proc/net/unix (flag __SO_ACCEPTCON). Not by connecting: DPDK 22.11's
- * memif server panics when a control connection closes before its hello. */
-static int unix_listening(const char *path)
-{
-	char line[512], p[sizeof(line)];
-	unsigned long flags;
-	int found = 0;
-	FILE *f = fopen("/proc/net/unix", "re");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
-		/* Num RefCount Protocol Flags Type St Inode Path */
-		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %511s", &flags, p) == 2 &&
-		    (flags & 0x10000) && !strcmp(p, path))
-			found = 1;
-	}
-	fclose(f);
-	return found;
-}
-
-/* A memif server's socket file left by a process that died: nobody listens
- * on it, so it is removed. One that is listened on belongs to a live server. */
-static int memif_reclaim(const struct dpdk_spec *sp, const char *dev, char *err, size_t errlen)
-{
-	struct stat stt;
-	if (lstat(sp->memif_sock, &stt) != 0)
-		return 0;
-	if (!S_ISSOCK(stt.st_mode))
-		return open_err(err, errlen, dev, "memif socket path exists and is not a socket", sp->memif_sock);
-	if (unix_listening(sp->memif_sock))
-		return open_err(err, errlen, dev, "another memif server is listening", sp->memif_sock);
-	unlink(sp->memif_sock);
-	return 0;
-}
-
-/* The memif server must be up before the client starts: wait for its file. */
-static void memif_wait_server(const struct dpdk_spec *sp, int secs)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	struct stat stt;
-	for (int i = 0; i < secs * 100 && stat(sp->memif_sock, &stt) != 0; i++)
-		nanosleep(&ts, NULL);
-}
-
 /* An XDP program left by an af_xdp process that exited without closing its
  * port would keep the queue: detach it if it is DPDK's default program. */
-static void xdp_reclaim(const struct dpdk_spec *sp)
+static void xdp_reclaim(const struct dev *dv)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	unsigned idx = if_nametoindex(sp->iface);
+	unsigned idx = if_nametoindex(dv->iface);
 	struct { __u32 id; __u32 flags; } progs[2];
 	if (!idx || bpf_xdp_query((int)idx, 0, &q) != 0)
 		return;
@@ -418,16 +392,33 @@ static void xdp_reclaim(const struct dpdk_spec *sp)
 	}
 }
 
+/* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) at debug
+ * level, without its newline. */
+static int bpf_vlog(const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	if (!demi_log_on(DEMI_LOG_DEBUG))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	demi_log(DEMI_LOG_DEBUG, "%s", line);
+	return (int)n;
+}
+
 static int bpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
-	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+	return bpf_vlog(fmt, ap);
 }
 
 static int xdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
-	return debug_on() ? vfprintf(stderr, fmt, ap) : 0;
+	return bpf_vlog(fmt, ap);
 }
 
 /* The CPUs this process may run on, as "0,1,3". */
@@ -442,62 +433,61 @@ static void cpus_list(const cpu_set_t *set, char *out, size_t n)
 		snprintf(out, n, "0");
 }
 
-static int eal_start(const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+/* The EAL command line for the device, and the host prepared for it:
+ * what an earlier run left reclaimed, a peer waited for. Nothing to undo. */
+static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
 {
-	struct dpdk_spec *sp = &dn.spec;
 	struct dpdk_env env = { .prog = cfg->name };
-	char cpus[256], last[256];
-	char *argv[DPDK_ARGV_MAX];
+	uint32_t room = dpdk_mbuf_room(cfg->mtu, 256); /* the most any driver needs */
+	char cpus[256], why[256];
 	cpu_set_t aff;
-	uint64_t need;
-	int rc, saved_aff;
+	int rc;
 
-	saved_aff = sched_getaffinity(0, sizeof(aff), &aff) == 0;
-	if (saved_aff)
+	if (sched_getaffinity(0, sizeof(aff), &aff) == 0)
 		cpus_list(&aff, cpus, sizeof(cpus));
 	else
 		snprintf(cpus, sizeof(cpus), "0");
 	env.cpus = cpus;
-	env.mem_mb = dpdk_mem_mb(dpdk_pool_mbufs(cfg->mbufs, dpdk_mbuf_room(cfg->mtu, 256)),
-				 dpdk_mbuf_room(cfg->mtu, 256)); /* the most any driver needs */
-	need = (uint64_t)env.mem_mb << 20;
-	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= need;
+	env.mem_mb = dpdk_mem_mb(dpdk_pool_mbufs(cfg->mbufs, room), room);
+	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= (uint64_t)env.mem_mb << 20;
 	if ((rc = dpdk_spec_build(sp, cfg->device, cfg->eal_args, &env, err, errlen)) != 0)
 		return rc;
-	if (sp->kind == DPDK_KIND_MEMIF && sp->memif_server &&
-	    (rc = memif_reclaim(sp, cfg->device, err, errlen)) != 0)
-		return rc;
-	if (sp->kind == DPDK_KIND_MEMIF && !sp->memif_server)
-		memif_wait_server(sp, 10);
-	if (sp->kind == DPDK_KIND_AF_XDP) {
+	if (sp->dev.kind->prepare && (rc = sp->dev.kind->prepare(&sp->dev, why, sizeof(why))) != 0)
+		return open_err(err, errlen, cfg->device, why, NULL);
+	if (sp->dev.t.xdp_prog) {
 		libbpf_set_print(bpf_log);
 		libxdp_set_print(xdp_log);
-		xdp_reclaim(sp);
+		xdp_reclaim(&sp->dev);
 	}
+	return 0;
+}
+
+/* EAL itself (once per process); the vdev is probed here. */
+static int eal_start(const struct dpdk_spec *sp, struct open_fail *f)
+{
+	char *argv[DPDK_ARGV_MAX];
+	cpu_set_t aff;
+	int rc, saved_aff = sched_getaffinity(0, sizeof(aff), &aff) == 0;
 
 	memcpy(argv, sp->argv, sizeof(argv)); /* EAL may permute its argv */
-	log_capture_begin();
 	rc = rte_eal_init(sp->argc, argv);
 	optind = 0; /* EAL leaves glibc's getopt state half reset */
 	if (saved_aff) /* EAL pins the calling thread: give the application its CPUs back */
 		sched_setaffinity(0, sizeof(aff), &aff);
+	eal_state = rc < 0 ? -1 : 1;
 	if (rc < 0) {
-		int e = rte_errno;
-		log_capture_end(last, sizeof(last));
-		eal_state = -1;
-		snprintf(cpus, sizeof(cpus), "EAL start failed: %s", rte_strerror(e));
-		return open_err(err, errlen, cfg->device, cpus, last);
+		snprintf(f->why, sizeof(f->why), "EAL start failed: %s", rte_strerror(rte_errno));
+		return -ENODEV;
 	}
-	eal_state = 1;
 	return 0;
 }
 
 static int port_find(const struct dpdk_spec *sp, uint16_t *port)
 {
 	uint16_t p;
-	if (sp->kind != DPDK_KIND_PCI) {
+	if (sp->dev.kind->vdev) {
 		char name[32];
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(sp->vdev, ","), sp->vdev);
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(sp->devarg, ","), sp->devarg);
 		return rte_eth_dev_get_port_by_name(name, port) == 0 ? 0 : -ENODEV;
 	}
 	RTE_ETH_FOREACH_DEV(p) {
@@ -558,18 +548,18 @@ static int port_configure(struct dpdk_netif *d, int intr, uint32_t *caps)
  * (tap: the queue fd itself), without if it refuses. Not tried elsewhere:
  * a failed first attempt leaves af_xdp's socket behind, and memif (which
  * gives no fd) then panics EAL's interrupt thread when its peer leaves. */
-static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
+static int port_start(struct dpdk_netif *d, uint32_t *caps, struct open_fail *f)
 {
+	const struct dev_traits *t = &d->spec.dev.t;
 	int rc = -ENOTSUP;
-	int try_intr = d->spec.kind == DPDK_KIND_TAP;
-	for (int intr = try_intr; intr >= 0; intr--) {
+	for (int intr = t->try_intr; intr >= 0; intr--) {
 		if ((rc = port_configure(d, intr, caps)) != 0)
 			continue;
 		/* a memif client's start fails until the server accepts: retry a while */
-		for (int i = 0; i < (memif_client ? 50 : 1); i++) {
+		for (int i = 0; i < (t->start_tries > 1 ? t->start_tries : 1); i++) {
 			if ((rc = rte_eth_dev_start(d->port)) == 0)
 				break;
-			if (memif_client)
+			if (t->start_tries > 1)
 				usleep(100 * 1000);
 		}
 		if (rc != 0)
@@ -581,6 +571,8 @@ static int port_start(struct dpdk_netif *d, uint32_t *caps, int memif_client)
 		}
 		return 0;
 	}
+	snprintf(f->why, sizeof(f->why), "the port did not start");
+	snprintf(f->extra, sizeof(f->extra), "%s", rte_strerror(-rc));
 	return rc;
 }
 
@@ -709,36 +701,15 @@ static int pool_fits_umem(struct rte_mempool *mp)
 	return u.outside == 0;
 }
 
-int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+/* The IP MTU the port is configured for: the one asked for, as far as the
+ * port takes jumbo frames (DPDK 22.11's tap and memif take 1500), and, for
+ * a UMEM pool, as far as one buffer fits a page. */
+static uint16_t port_mtu(const struct dpdk_netif *d, uint16_t want, const char *device)
 {
-	struct dpdk_netif *d = &dn;
-	struct rte_ether_addr mac;
-	uint32_t room, mbufs;
+	const struct dev_traits *t = &d->spec.dev.t;
 	struct rte_eth_dev_info info;
-	char last[256], link[64];
-	uint16_t mtu = cfg->mtu ? cfg->mtu : 1500;
-	uint32_t rx_gap = 0; /* room a driver leaves before a received frame */
-	uint32_t caps;
-	int rc;
+	uint16_t mtu = want;
 
-	if (d->started)
-		return open_err(err, errlen, cfg->device, "already open in this process", NULL);
-	if (eal_state < 0)
-		return open_err(err, errlen, cfg->device, "EAL failed earlier in this process", NULL);
-	if (eal_state == 1)
-		return open_err(err, errlen, cfg->device, "DPDK starts once per process (started before, or before fork)", NULL);
-	if ((rc = eal_start(cfg, err, errlen)) != 0)
-		return rc;
-
-	/* the capture begun in eal_start goes on: the vdev was probed there */
-	if (port_find(&d->spec, &d->port) != 0) {
-		log_capture_end(last, sizeof(last));
-		return open_err(err, errlen, cfg->device, "the driver made no port", last);
-	}
-	if (d->spec.kind == DPDK_KIND_AF_XDP)
-		rx_gap = 256; /* XDP_PACKET_HEADROOM: the kernel writes the frame past it */
-	/* jumbo frames only as far as the port takes them (DPDK 22.11's tap and
-	 * memif take 1500) */
 	if (mtu > 1500 && rte_eth_dev_info_get(d->port, &info) == 0) {
 		uint32_t most = info.max_rx_pktlen > 18 ? info.max_rx_pktlen - 18 : 1500;
 		if (info.max_mtu && info.max_mtu < most)
@@ -746,91 +717,141 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 		if (mtu > most) /* as much as it takes, if that is worth bigger buffers */
 			mtu = most < 2048 ? 1500 : (uint16_t)most;
 	}
-	room = dpdk_mbuf_room(mtu, rx_gap);
-	/* af_xdp's umem frames are the pool's objects: one must fit a page */
-	while (rx_gap && mtu > 1500 &&
-	       rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE + room, 0, NULL) >
-		       (uint32_t)getpagesize()) {
+	while (t->umem_pool && mtu > 1500 &&
+	       rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + DPDK_PRIV_SIZE +
+					 dpdk_mbuf_room(mtu, t->rx_gap), 0, NULL) > (uint32_t)getpagesize())
 		mtu = mtu - 64 > 1500 ? (uint16_t)(mtu - 64) : 1500;
-		room = dpdk_mbuf_room(mtu, rx_gap);
-	}
-	if (mtu != (cfg->mtu ? cfg->mtu : 1500) && info_on())
-		fprintf(stderr, "demi: %s: the port takes MTU %u at most; using it\n", cfg->device, mtu);
-	d->mtu = mtu;
-	mbufs = dpdk_pool_mbufs(cfg->mbufs, room);
-	d->mp = pool_create(mbufs, room, d->spec.kind == DPDK_KIND_AF_XDP);
-	if (!d->mp) {
-		int e = rte_errno;
-		log_capture_end(last, sizeof(last));
-		snprintf(last + strlen(last), sizeof(last) - strlen(last), "%s%u mbufs: %s",
-			 last[0] ? "; " : "", mbufs, rte_strerror(e));
-		rte_eth_dev_close(d->port);
-		return open_err(err, errlen, cfg->device, "cannot create the packet pool", last);
-	}
-	if (d->spec.kind == DPDK_KIND_AF_XDP && !pool_fits_umem(d->mp)) {
-		log_capture_end(last, sizeof(last));
-		rte_mempool_free(d->mp);
-		d->mp = NULL;
-		rte_eth_dev_close(d->port);
-		return open_err(err, errlen, cfg->device, "the packet pool is not one packed area (af_xdp UMEM)", NULL);
-	}
-	if ((rc = port_start(d, &caps, d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server)) != 0) {
-		log_capture_end(last, sizeof(last));
-		rte_eth_dev_close(d->port);
-		if (!last[0])
-			snprintf(last, sizeof(last), "%s", rte_strerror(-rc));
-		return open_err(err, errlen, cfg->device, "the port did not start", last);
-	}
-	log_capture_end(last, sizeof(last));
-	d->started = 1;
-	if (d->wait_fd < 0 && d->spec.kind == DPDK_KIND_AF_XDP)
-		d->wait_fd = ring_fd_find(AF_XDP, d->spec.iface);
-	else if (d->wait_fd < 0 && d->spec.kind == DPDK_KIND_AF_PACKET)
-		d->wait_fd = ring_fd_find(AF_PACKET, d->spec.iface);
-	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
-	if (d->wait_fd >= 0) {
-		rte_eth_dev_rx_intr_disable(d->port, 0);
-		dpdk_sig_to_intr_thread(d->wait_fd);
-	}
+	if (mtu != want)
+		demi_log(DEMI_LOG_INFO, "%s: the port takes MTU %u at most; using it", device, mtu);
+	return mtu;
+}
 
+/* The packet pool, with buffers for d->mtu. */
+static int pool_make(struct dpdk_netif *d, uint32_t asked, struct open_fail *f)
+{
+	uint32_t room = dpdk_mbuf_room(d->mtu, d->spec.dev.t.rx_gap);
+	uint32_t mbufs = dpdk_pool_mbufs(asked, room);
+
+	d->mp = pool_create(mbufs, room, d->spec.dev.t.umem_pool);
+	if (!d->mp) {
+		snprintf(f->why, sizeof(f->why), "cannot create the packet pool");
+		snprintf(f->extra, sizeof(f->extra), "%u mbufs: %s", mbufs, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	if (d->spec.dev.t.umem_pool && !pool_fits_umem(d->mp)) {
+		snprintf(f->why, sizeof(f->why), "the packet pool is not one packed area (af_xdp UMEM)");
+		return -ENOMEM;
+	}
 	d->pool.alloc = dpdk_pool_alloc;
 	d->pool.free = dpdk_pool_free;
 	d->pool.in_use = 0;
 	d->pool.capacity = mbufs;
 	d->pool.buf_size = room;
+	return 0;
+}
+
+/* The netif the stack sees, once the port runs: the fd to sleep on, MAC, MTU. */
+static void netif_fill(struct dpdk_netif *d, uint32_t caps)
+{
+	struct rte_ether_addr mac;
+	uint16_t mtu;
+
+	if (d->wait_fd < 0 && d->spec.dev.t.ring_family)
+		d->wait_fd = ring_fd_find(d->spec.dev.t.ring_family, d->spec.dev.iface);
+	d->wait_is_counter = d->wait_fd >= 0 && fd_is_eventfd(d->wait_fd);
+	if (d->wait_fd >= 0) {
+		rte_eth_dev_rx_intr_disable(d->port, 0);
+		dpdk_sig_to_intr_thread(d->wait_fd);
+	}
 	d->nif.ops = &dpdk_ops;
 	d->nif.pool = &d->pool;
 	d->nif.caps = caps;
 	rte_eth_macaddr_get(d->port, &mac);
 	memcpy(d->nif.mac, mac.addr_bytes, 6);
-	if (d->spec.kind == DPDK_KIND_TAP) /* the port's is the kernel end's */
+	if (d->spec.dev.t.own_mac) /* the port's is the kernel end's */
 		memcpy(d->nif.mac, d->spec.mac, 6);
 	if (rte_eth_dev_get_mtu(d->port, &mtu) != 0 || mtu < 576)
 		mtu = 1500;
 	d->nif.mtu = mtu > d->mtu ? d->mtu : mtu; /* a frame fits one buffer */
-	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
+}
 
-	/* a memif client connected on start: let the link come up (server: the
-	 * link waits for a client, which may come much later) */
-	link[0] = 0;
-	if (d->spec.kind == DPDK_KIND_MEMIF && !d->spec.memif_server) {
-		int i = 0;
-		while (i < 300 && !dpdk_link_up(&d->nif)) {
-			usleep(10 * 1000);
-			i++;
-		}
-		if (i < 300)
-			snprintf(link, sizeof(link), ", link up after %d ms", i * 10);
-		else
-			snprintf(link, sizeof(link), ", link not up after 3 s: frames wait for it");
+/* A memif client connected on start: let the link come up (a server's
+ * waits for a client, which may come much later). How it went, in note. */
+static void link_wait(struct dpdk_netif *d, char *note, size_t n)
+{
+	int i = 0, tries = d->spec.dev.t.link_wait_ms / 10;
+
+	note[0] = 0;
+	if (!tries)
+		return;
+	while (i < tries && !dpdk_link_up(&d->nif)) {
+		usleep(10 * 1000);
+		i++;
 	}
-	if (info_on())
-		fprintf(stderr, "demi: %s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
-			"wait fd %d%s, %u mbufs%s%s\n", cfg->device, d->port, d->nif.mac[0], d->nif.mac[1],
-			d->nif.mac[2], d->nif.mac[3], d->nif.mac[4], d->nif.mac[5], d->nif.mtu, caps,
-			d->wait_fd, d->wait_is_counter ? " (eventfd)" : "", mbufs,
-			d->spec.argv[5] && !strcmp(d->spec.argv[5], "--in-memory") ? ", hugepages" : ", no hugepages",
-			link);
+	if (i < tries)
+		snprintf(note, n, ", link up after %d ms", i * 10);
+	else
+		snprintf(note, n, ", link not up after %d ms: frames wait for it", i * 10);
+}
+
+static void open_banner(const struct dpdk_netif *d, const char *device, const char *link)
+{
+	const uint8_t *m = d->nif.mac;
+
+	demi_log(DEMI_LOG_INFO, "%s: port %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u caps %#x "
+		 "wait fd %d%s, %u mbufs%s%s", device, d->port, m[0], m[1], m[2], m[3], m[4], m[5],
+		 d->nif.mtu, d->nif.caps, d->wait_fd, d->wait_is_counter ? " (eventfd)" : "",
+		 d->pool.capacity, d->spec.hugepages ? ", hugepages" : ", no hugepages", link);
+}
+
+/* The steps in order; after EAL began, a failure takes the one way out
+ * below: DPDK's last line is the detail, the port closed, the pool freed. */
+int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
+{
+	struct dpdk_netif *d = &dn;
+	struct open_fail f = { "", "" };
+	char last[256], link[64];
+	uint32_t caps;
+	int rc, have_port = 0;
+
+	if (d->started)
+		return open_err(err, errlen, cfg->device, "already open in this process", NULL);
+	if (eal_state != 0)
+		return open_err(err, errlen, cfg->device, eal_state < 0 ? "EAL failed earlier in this process" :
+				"DPDK starts once per process (started before, or before fork)", NULL);
+	if ((rc = open_spec(&d->spec, cfg, err, errlen)) != 0)
+		return rc;
+
+	log_capture_begin(); /* DPDK's lines until the port runs: the reason of a failure */
+	if ((rc = eal_start(&d->spec, &f)) != 0)
+		goto fail;
+	if ((rc = port_find(&d->spec, &d->port)) != 0) {
+		snprintf(f.why, sizeof(f.why), "the driver made no port");
+		goto fail;
+	}
+	have_port = 1;
+	d->mtu = port_mtu(d, cfg->mtu ? cfg->mtu : 1500, cfg->device);
+	if ((rc = pool_make(d, cfg->mbufs, &f)) != 0 || (rc = port_start(d, &caps, &f)) != 0)
+		goto fail;
+	log_capture_end(last, sizeof(last));
+
+	d->started = 1;
+	netif_fill(d, caps);
+	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
+	link_wait(d, link, sizeof(link));
+	open_banner(d, cfg->device, link);
 	*out = &d->nif;
 	return 0;
+
+fail:
+	log_capture_end(last, sizeof(last));
+	if (have_port)
+		rte_eth_dev_close(d->port);
+	if (d->mp) {
+		rte_mempool_free(d->mp);
+		d->mp = NULL;
+	}
+	if (f.extra[0])
+		snprintf(last + strlen(last), sizeof(last) - strlen(last), "%s%s", last[0] ? "; " : "", f.extra);
+	return open_err(err, errlen, cfg->device, f.why, last);
 }

@@ -2,15 +2,8 @@
  *
  * dpdk.c talks to DPDK and is built with its flags; dpdk_args.c turns the
  * configured device into EAL arguments and needs no DPDK (it is in the stack
- * archive and unit-tested).
- *
- * Device syntax (the [dpdk] device key):
- *   tap:IF                      net_tap, kernel end named IF; the stack has a
- *                               MAC of its own, the kernel end another
- *   memif:SOCK,role=server|client[,k=v...]   net_memif over the socket file SOCK
- *   af_xdp:IF                   net_af_xdp on queue 0 of IF
- *   af_packet:IF                net_af_packet on IF
- *   pci:ADDR                    a NIC bound to a userspace driver */
+ * archive and unit-tested). What differs per kind of device (tap, memif,
+ * af_xdp, af_packet, pci) is one entry of the table in dev.h. */
 #ifndef DEMI_NETIF_DPDK_H
 #define DEMI_NETIF_DPDK_H
 
@@ -18,26 +11,16 @@
 #include <stdint.h>
 
 #include "../netif.h"
-
-enum dpdk_kind {
-	DPDK_KIND_TAP = 1,
-	DPDK_KIND_MEMIF,
-	DPDK_KIND_AF_XDP,
-	DPDK_KIND_AF_PACKET,
-	DPDK_KIND_PCI,
-};
+#include "dev.h"
 
 #define DPDK_ARGV_MAX 64
 
 /* A parsed device and the EAL command line for it. */
 struct dpdk_spec {
-	enum dpdk_kind kind;
-	char iface[64];     /* tap, af_xdp, af_packet: the interface */
+	struct dev dev;     /* the device, its kind and traits */
 	uint8_t mac[6];     /* tap: the stack's MAC (the kernel end's differs) */
-	char memif_sock[256];
-	int memif_server;   /* memif: role=server */
-	char pci[64];
-	char vdev[768];     /* the --vdev argument; empty for pci */
+	char devarg[768];   /* the --vdev argument, or -a's for pci */
+	int hugepages;      /* EAL runs on hugepages (--in-memory) */
 	int argc;
 	char *argv[DPDK_ARGV_MAX];
 	char buf[2048];     /* argv strings live here */
@@ -71,7 +54,7 @@ uint32_t dpdk_mbuf_room(uint16_t mtu, uint32_t rx_gap);
 /* The pool's mbufs: asked (nonzero), else DPDK_MBUFS_DEFAULT at MTU 1500 and,
  * for jumbo frames, about as many bytes in bigger buffers (at least 2048). */
 uint32_t dpdk_pool_mbufs(uint32_t asked, uint32_t room);
-/* A locally administered MAC derived from a name (stable across runs). */
+/* A locally administered MAC derived from a name, stable across runs (dev_tap.c). */
 void dpdk_mac_from_name(const char *name, uint8_t mac[6]);
 
 struct dpdk_open_cfg {
@@ -89,7 +72,5 @@ struct dpdk_open_cfg {
  * released with nif->ops->close (stop + close the port: the memif socket
  * file and XDP program go with it). Defined in dpdk.c. */
 int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen);
-/* The DPDK port id behind a netif from dpdk_netif_open (for raw tools). */
-int dpdk_netif_port(const struct netif *nif);
 
 #endif

@@ -2,7 +2,8 @@
 # A broken config under real servers: the error names file:line (or the
 # file, for a missing key) and, with on_error = kernel, nginx (master +
 # worker) and redis-server still serve through the kernel, byte-exact.
-# Cases: an unknown key, a bad address, no [dpdk] device, and a device that
+# Cases: an unknown key, a bad address, a device the driver would refuse
+# (named by the driver's own grammar), no [dpdk] device, and a device that
 # cannot start (an af_packet interface that does not exist).
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
@@ -41,6 +42,8 @@ nginx_case "unknown key" "$T/unknown_key/demi.conf:4: unknown key 'adress' in \[
 	"$(demi_conf - device=af_packet:dnodev0 net.adress=198.18.203.2/24 listen=8080 on_error=kernel)"
 nginx_case "bad address" "$T/bad_address/demi.conf:4: \[net\] address: bad value '198.18.203.300/24'" \
 	"$(demi_conf - device=af_packet:dnodev0 address=198.18.203.300/24 listen=8080 on_error=kernel)"
+nginx_case "memif without a role" "$T/memif_without_a_role/demi.conf:2: \[dpdk\] device: bad value 'memif:$T/m.sock': memif needs role=server or role=client" \
+	"$(demi_conf - device=memif:$T/m.sock address=198.18.203.2/24 listen=8080 on_error=kernel)"
 nginx_case "missing device" "$T/missing_device/demi.conf: \[dpdk\] device is required" \
 	"$(demi_conf - address=198.18.203.2/24 listen=8080 on_error=kernel)"
 nginx_case "device that cannot start" "stack unavailable: .*dnodev0.*every socket stays with the kernel" \

@@ -1,16 +1,23 @@
-/* From the configured device to EAL arguments: every device kind, the
- * memory modes, eal_args appended, and the errors a user can make. */
+/* From the configured device to EAL arguments: every device kind of the
+ * table (parsed, validated, its traits, its EAL arguments), the memory
+ * modes, eal_args appended, the errors a user can make, and the config
+ * check (demi/dev.h) agreeing with the driver. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "demi/dev.h"
 #include "netif/dpdk.h"
 
 static const struct dpdk_env ENV = { .prog = "demo", .cpus = "0,1", .hugepages = 0, .mem_mb = 128 };
@@ -43,8 +50,8 @@ static void test_tap_vdev_own_mac_and_common_flags(void **state)
 	(void)state;
 	env.mac = mac;
 	build_ok(&sp, "tap:demi0", NULL, &env);
-	assert_int_equal(sp.kind, DPDK_KIND_TAP);
-	assert_string_equal(sp.iface, "demi0");
+	assert_ptr_equal(sp.dev.kind, &dev_tap);
+	assert_string_equal(sp.dev.iface, "demi0");
 	assert_string_equal(joined(&sp),
 			    "demo --lcores 0@(0,1) --no-telemetry --log-level=*:error --no-huge -m 128 "
 			    "--no-shconf --no-pci --vdev net_tap0,iface=demi0,mac=02:df:01:02:03:04");
@@ -68,13 +75,13 @@ static void test_memif_server_and_client(void **state)
 	static struct dpdk_spec sp;
 	(void)state;
 	build_ok(&sp, "memif:/run/x.sock,role=server", NULL, &ENV);
-	assert_int_equal(sp.kind, DPDK_KIND_MEMIF);
-	assert_true(sp.memif_server);
-	assert_string_equal(sp.memif_sock, "/run/x.sock");
-	assert_string_equal(sp.vdev, "net_memif0,role=server,socket=/run/x.sock,socket-abstract=no");
+	assert_ptr_equal(sp.dev.kind, &dev_memif);
+	assert_true(sp.dev.server);
+	assert_string_equal(sp.dev.path, "/run/x.sock");
+	assert_string_equal(sp.devarg, "net_memif0,role=server,socket=/run/x.sock,socket-abstract=no");
 	build_ok(&sp, "memif:/tmp/y.sock,role=client,id=3", NULL, &ENV);
-	assert_false(sp.memif_server);
-	assert_string_equal(sp.vdev, "net_memif0,role=client,socket=/tmp/y.sock,socket-abstract=no,id=3");
+	assert_false(sp.dev.server);
+	assert_string_equal(sp.devarg, "net_memif0,role=client,socket=/tmp/y.sock,socket-abstract=no,id=3");
 }
 
 static void test_af_xdp_af_packet_pci(void **state)
@@ -82,11 +89,11 @@ static void test_af_xdp_af_packet_pci(void **state)
 	static struct dpdk_spec sp;
 	(void)state;
 	build_ok(&sp, "af_xdp:veth1", NULL, &ENV);
-	assert_string_equal(sp.vdev, "net_af_xdp0,iface=veth1,start_queue=0,queue_count=1");
+	assert_string_equal(sp.devarg, "net_af_xdp0,iface=veth1,start_queue=0,queue_count=1");
 	build_ok(&sp, "af_packet:veth2", NULL, &ENV);
-	assert_string_equal(sp.vdev, "net_af_packet0,iface=veth2");
+	assert_string_equal(sp.devarg, "net_af_packet0,iface=veth2");
 	build_ok(&sp, "pci:0000:03:00.0", NULL, &ENV);
-	assert_int_equal(sp.kind, DPDK_KIND_PCI);
+	assert_ptr_equal(sp.dev.kind, &dev_pci);
 	assert_non_null(strstr(joined(&sp), " -a 0000:03:00.0"));
 	assert_null(strstr(joined(&sp), "--no-pci"));
 	assert_null(strstr(joined(&sp), "--vdev"));
@@ -139,6 +146,116 @@ static void test_bad_devices_are_named_with_a_reason(void **state)
 	expect_err("memif:role=server", "socket path");
 	expect_err("memif:/x.sock,role=server,socket=/y", "given by the path");
 	expect_err("pci:", "bad PCI");
+	expect_err("pci:0000:03:00.0,x=1", "bad PCI");
+	expect_err("tap:a:b", "bad interface");
+	expect_err("af_packet:a=b", "bad interface");
+	expect_err("af_packet:a b", "bad interface");
+	expect_err("af_xdp:a/b", "bad interface");
+	expect_err(":x", "KIND:ARG");
+}
+
+/* Every kind: its entry, the traits dpdk.c acts on, its EAL device. */
+static void test_each_kind_parsed_with_its_traits(void **state)
+{
+	static struct dpdk_spec sp;
+	(void)state;
+	build_ok(&sp, "tap:t0", NULL, &ENV);
+	assert_ptr_equal(sp.dev.kind, &dev_tap);
+	assert_true(sp.dev.t.try_intr && sp.dev.t.own_mac);
+	assert_false(sp.dev.t.umem_pool || sp.dev.t.ring_family || sp.dev.t.link_wait_ms);
+
+	build_ok(&sp, "memif:/run/m.sock,role=server", NULL, &ENV);
+	assert_ptr_equal(sp.dev.kind, &dev_memif);
+	assert_non_null(sp.dev.kind->prepare);
+	assert_int_equal(sp.dev.t.start_tries, 0); /* a server starts alone */
+	assert_int_equal(sp.dev.t.link_wait_ms, 0);
+	build_ok(&sp, "memif:/run/m.sock,role=client", NULL, &ENV);
+	assert_int_equal(sp.dev.t.start_tries, 50); /* until the server accepts */
+	assert_int_equal(sp.dev.t.link_wait_ms, 3000);
+	assert_false(sp.dev.t.try_intr || sp.dev.t.own_mac);
+
+	build_ok(&sp, "af_xdp:x0", NULL, &ENV);
+	assert_ptr_equal(sp.dev.kind, &dev_af_xdp);
+	assert_string_equal(sp.dev.iface, "x0");
+	assert_int_equal(sp.dev.t.rx_gap, 256);
+	assert_true(sp.dev.t.umem_pool && sp.dev.t.xdp_prog);
+	assert_int_equal(sp.dev.t.ring_family, AF_XDP);
+
+	build_ok(&sp, "af_packet:p0", NULL, &ENV);
+	assert_ptr_equal(sp.dev.kind, &dev_af_packet);
+	assert_int_equal(sp.dev.t.ring_family, AF_PACKET);
+	assert_int_equal(sp.dev.t.rx_gap, 0);
+	assert_false(sp.dev.t.umem_pool || sp.dev.t.xdp_prog || sp.dev.t.own_mac);
+	assert_non_null(strstr(joined(&sp), " --no-pci --vdev net_af_packet0,iface=p0"));
+
+	build_ok(&sp, "pci:0000:03:00.0", NULL, &ENV);
+	assert_false(sp.dev.kind->vdev);
+	assert_string_equal(sp.dev.pci, "0000:03:00.0");
+	assert_string_equal(sp.devarg, "0000:03:00.0");
+	assert_null(sp.dev.kind->prepare);
+	assert_false(sp.hugepages);
+}
+
+/* The config check is the driver's parser: same verdicts, same reasons. */
+static void test_config_check_agrees_with_the_driver(void **state)
+{
+	static const char *const devs[] = {
+		"tap:demi0", "memif:/run/x.sock,role=server", "memif:/run/x.sock,role=client,id=3",
+		"af_xdp:veth1", "af_packet:veth2", "pci:0000:03:00.0",
+		"", "tap", "eth:x", "tap:", "tap:way-too-long-iface-name", "memif:/x.sock",
+		"memif:/x.sock,role=master", "memif:/x.sock,id", "pci:", "pci:a b",
+	};
+	static struct dpdk_spec sp;
+	char why[256], err[256], syn[512];
+	(void)state;
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		int c = demi_dev_check(devs[i], why, sizeof(why));
+		int b = dpdk_spec_build(&sp, devs[i], NULL, &ENV, err, sizeof(err));
+		if ((c == 0) != (b == 0))
+			fail_msg("'%s': check %d, driver %d", devs[i], c, b);
+		if (c && (c != -EINVAL || !strstr(err, why)))
+			fail_msg("'%s': check says '%s', driver '%s'", devs[i], why, err);
+	}
+	dev_syntax(syn, sizeof(syn));
+	for (const char *k = "tap:IF\0memif:SOCK,role=server|client\0af_xdp:IF\0af_packet:IF\0pci:ADDR\0"; *k;
+	     k += strlen(k) + 1)
+		if (!strstr(syn, k))
+			fail_msg("syntax '%s' lacks '%s'", syn, k);
+}
+
+/* memif's preparation: a dead server's socket file is reclaimed, a plain
+ * file or a live server's socket refused, naming the path. */
+static void test_memif_prepare_reclaims_a_dead_servers_socket(void **state)
+{
+	static struct dpdk_spec sp;
+	char dir[] = "/tmp/demi-memif.XXXXXX", dev[256], why[256];
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/s.sock", dir);
+	snprintf(dev, sizeof(dev), "memif:%s,role=server", a.sun_path);
+	build_ok(&sp, dev, NULL, &ENV);
+	assert_int_equal(sp.dev.kind->prepare(&sp.dev, why, sizeof(why)), 0); /* no file */
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(sp.dev.kind->prepare(&sp.dev, why, sizeof(why)), -ENODEV);
+	assert_non_null(strstr(why, "another memif server"));
+	assert_non_null(strstr(why, a.sun_path));
+	close(fd); /* the file stays, nobody listens */
+	assert_int_equal(stat(a.sun_path, &st), 0);
+	assert_int_equal(sp.dev.kind->prepare(&sp.dev, why, sizeof(why)), 0);
+	assert_int_not_equal(stat(a.sun_path, &st), 0);
+
+	fd = open(a.sun_path, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	assert_int_equal(sp.dev.kind->prepare(&sp.dev, why, sizeof(why)), -ENODEV);
+	assert_non_null(strstr(why, "not a socket"));
+	unlink(a.sun_path);
+	rmdir(dir);
 }
 
 static void test_hugepages_need_mount_and_free_pages(void **state)
@@ -205,6 +322,9 @@ int main(void)
 		cmocka_unit_test(test_hugepages_use_in_memory),
 		cmocka_unit_test(test_eal_args_appended_split_on_blanks),
 		cmocka_unit_test(test_bad_devices_are_named_with_a_reason),
+		cmocka_unit_test(test_each_kind_parsed_with_its_traits),
+		cmocka_unit_test(test_config_check_agrees_with_the_driver),
+		cmocka_unit_test(test_memif_prepare_reclaims_a_dead_servers_socket),
 		cmocka_unit_test(test_hugepages_need_mount_and_free_pages),
 		cmocka_unit_test(test_mem_mb_grows_with_the_pool),
 		cmocka_unit_test(test_jumbo_frames_get_bigger_buffers),

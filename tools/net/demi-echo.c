@@ -32,6 +32,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "demi/log.h"
 #include "demi/rt.h"
 
 static struct stack *st;
@@ -671,6 +672,7 @@ int main(int argc, char **argv)
 	int oneway = 0, opt, rc;
 	char a[64], *slash;
 
+	demi_log_stderr(); /* the driver's lines, as DEMI_LOG asks */
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.name, sizeof(cfg.name), "demi-echo");
 	/* options may follow the mode's arguments */

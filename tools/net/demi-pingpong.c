@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "demi/log.h"
 #include "netif/dpdk.h"
 
 #define BURST 32
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
 	int opt, rc;
 	const char *mode;
 
+	demi_log_stderr(); /* the driver's lines, as DEMI_LOG asks */
 	while ((opt = getopt(argc, argv, "+d:e:t:n:s:")) != -1) {
 		switch (opt) {
 		case 'd': cfg.device = optarg; break;

@@ -23,5 +23,8 @@ void demi_log_set(demi_log_sink sink, enum demi_log_level max);
 int demi_log_on(enum demi_log_level level);
 void demi_log(enum demi_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void demi_vlog(enum demi_log_level level, const char *fmt, va_list ap);
+/* For programs without a log of their own (tools): "demi: LINE" on stderr,
+ * up to the level DEMI_LOG names (error, warn, info, debug; default warn). */
+void demi_log_stderr(void);
 
 #endif
