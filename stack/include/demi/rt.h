@@ -19,7 +19,7 @@
 #include "demi/stack.h"
 
 struct rt_cfg {
-	char device[256];    /* tap:IF | memif:SOCK,role=server|client | af_xdp:IF | af_packet:IF | pci:ADDR */
+	char device[256];    /* KIND:ARG, one of the device kinds of demi/dev.h */
 	char eal_args[512];  /* appended to the EAL arguments as given (split on blanks) */
 	struct stack_cfg stack;
 	uint32_t mbufs;      /* mempool size; 0: a default */
