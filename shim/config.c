@@ -153,119 +153,189 @@ static int set_connect(struct cfg_reader *r, const char *v)
 	return 1;
 }
 
-/* One branch per key of DESIGN.md, in the order of the sample configs: long,
- * but flat, and the one place a key's syntax and error text live. */
+/* The keys of DESIGN.md, one setter each. A setter returns 0, CFG_BAD for a
+ * value the generic message describes ("[sec] key: bad value 'v' (hint)"),
+ * or CFG_REPORTED after logging a message of its own. */
+enum { CFG_BAD = -1, CFG_REPORTED = -2 };
+
+static int set_device(struct cfg_reader *r, const char *v)
+{
+	char why[200];
+	if (demi_dev_check(v, why, sizeof(why)) != 0) { /* the driver's own grammar */
+		cfg_err(r, "[dpdk] device: bad value '%s': %s", v, why);
+		return CFG_REPORTED;
+	}
+	snprintf(r->c->rt.device, sizeof(r->c->rt.device), "%s", v);
+	r->has_device = 1;
+	return 0;
+}
+
+static int set_eal_args(struct cfg_reader *r, const char *v)
+{
+	snprintf(r->c->rt.eal_args, sizeof(r->c->rt.eal_args), "%s", v);
+	return 0;
+}
+
+static int set_mbufs(struct cfg_reader *r, const char *v)
+{
+	return parse_u32(v, 1024, 1u << 24, &r->c->rt.mbufs) ? CFG_BAD : 0;
+}
+
+static int set_spin_us(struct cfg_reader *r, const char *v)
+{
+	return parse_u32(v, 0, 10000000, &r->c->rt.spin_us) ? CFG_BAD : 0;
+}
+
+static int set_address(struct cfg_reader *r, const char *v)
+{
+	uint32_t a, len;
+	if (parse_cidr(v, 1, &a, &len) || len == 0 || len > 31 || a == 0)
+		return CFG_BAD;
+	r->c->rt.stack.addr.s_addr = htonl(a);
+	r->c->rt.stack.prefix_len = (uint8_t)len;
+	r->has_address = 1;
+	return 0;
+}
+
+static int set_gateway(struct cfg_reader *r, const char *v)
+{
+	uint32_t a, len;
+	if (parse_cidr(v, 0, &a, &len) || len != 32)
+		return CFG_BAD;
+	r->c->rt.stack.gateway.s_addr = htonl(a);
+	return 0;
+}
+
+static int set_mtu(struct cfg_reader *r, const char *v)
+{
+	uint32_t u;
+	if (parse_u32(v, 576, 9000, &u))
+		return CFG_BAD;
+	r->c->rt.stack.mtu = (uint16_t)u;
+	return 0;
+}
+
+static int set_udp(struct cfg_reader *r, const char *v)
+{
+	return parse_bool(v, &r->c->udp) ? CFG_BAD : 0;
+}
+
+/* v is one of names[] (case-insensitive): its index into *out. */
+static int set_choice(const char *v, const char *const names[2], int *out)
+{
+	for (int i = 0; i < 2; i++)
+		if (!strcasecmp(v, names[i])) {
+			*out = i;
+			return 0;
+		}
+	return CFG_BAD;
+}
+
+static int set_on_error(struct cfg_reader *r, const char *v)
+{
+	static const char *const names[2] = {"kernel", "fail"};
+	return set_choice(v, names, &r->c->on_error_fail);
+}
+
+static int set_congestion(struct cfg_reader *r, const char *v)
+{
+	static const char *const names[2] = {"cubic", "newreno"};
+	int i;
+	if (set_choice(v, names, &i))
+		return CFG_BAD;
+	r->c->rt.stack.cc = i ? STACK_CC_NEWRENO : STACK_CC_CUBIC;
+	return 0;
+}
+
+static int set_log_file(struct cfg_reader *r, const char *v)
+{
+	if (*v != '/') {
+		cfg_err(r, "[log] file: '%s' is not an absolute path", v);
+		return CFG_REPORTED;
+	}
+	snprintf(log_path, sizeof(log_path), "%s", v);
+	return 0;
+}
+
+static int set_log_level(struct cfg_reader *r, const char *v)
+{
+	int l = log_parse_level(v);
+	(void)r;
+	if (l < 0)
+		return CFG_BAD;
+	if (!getenv("DEMI_LOG"))
+		log_level = l;
+	return 0;
+}
+
+static int set_listen_key(struct cfg_reader *r, const char *v)
+{
+	return set_listen(r, v) ? 0 : CFG_REPORTED;
+}
+
+static int set_connect_key(struct cfg_reader *r, const char *v)
+{
+	return set_connect(r, v) ? 0 : CFG_REPORTED;
+}
+
+/* In the order of the sample configs: a new key is one row and one setter. */
+static const struct cfg_key {
+	const char *sec, *key;
+	int (*set)(struct cfg_reader *r, const char *v);
+	const char *hint; /* what a good value looks like, for CFG_BAD */
+} cfg_keys[] = {
+	{"dpdk", "device", set_device, NULL},
+	{"dpdk", "eal_args", set_eal_args, NULL},
+	{"dpdk", "mbufs", set_mbufs, "1024-16777216"},
+	{"dpdk", "spin_us", set_spin_us, "microseconds"},
+	{"net", "address", set_address, "a.b.c.d/len"},
+	{"net", "gateway", set_gateway, "a.b.c.d"},
+	{"net", "mtu", set_mtu, "576-9000"},
+	{"bypass", "listen", set_listen_key, NULL},
+	{"bypass", "connect", set_connect_key, NULL},
+	{"bypass", "udp", set_udp, "yes or no"},
+	{"fallback", "on_error", set_on_error, "kernel or fail"},
+	{"tcp", "congestion", set_congestion, "cubic or newreno"},
+	{"log", "file", set_log_file, NULL},
+	{"log", "level", set_log_level, "error, warn, info or debug"},
+};
+
+/* A key no row names: unknown key of a known section, a key before any
+ * section, or an unknown section (reported once, at its own line). */
+static void cfg_unknown(struct cfg_reader *r, const char *sec, const char *key)
+{
+	int known = 0;
+	for (unsigned i = 0; i < sizeof(cfg_keys) / sizeof(cfg_keys[0]); i++)
+		known |= !strcasecmp(sec, cfg_keys[i].sec);
+	if (known)
+		cfg_err(r, "unknown key '%s' in [%s]", key, sec);
+	else if (!*sec)
+		cfg_err(r, "key '%s' outside any section", key);
+	else if (r->sec_reported != r->sec_line) {
+		int line = r->line;
+		r->line = r->sec_line;
+		r->sec_reported = r->sec_line;
+		cfg_err(r, "unknown section [%s]", sec);
+		r->line = line;
+	} else {
+		r->errors++;
+	}
+}
+
 static int cfg_key(struct cfg_reader *r, const char *sec, const char *key, const char *v)
 {
-	struct shim_cfg *c = r->c;
-	uint32_t u, len;
-
-#define IS(s, k) (!strcasecmp(sec, s) && !strcasecmp(key, k))
-	if (IS("dpdk", "device")) {
-		char why[200];
-		if (demi_dev_check(v, why, sizeof(why)) != 0) { /* the driver's own grammar */
-			cfg_err(r, "[dpdk] device: bad value '%s': %s", v, why);
-			return 0;
-		}
-		snprintf(c->rt.device, sizeof(c->rt.device), "%s", v);
-		r->has_device = 1;
-	} else if (IS("dpdk", "eal_args")) {
-		snprintf(c->rt.eal_args, sizeof(c->rt.eal_args), "%s", v);
-	} else if (IS("dpdk", "mbufs")) {
-		if (parse_u32(v, 1024, 1u << 24, &u)) {
-			cfg_err(r, "[dpdk] mbufs: bad value '%s' (1024-16777216)", v);
-			return 0;
-		}
-		c->rt.mbufs = u;
-	} else if (IS("dpdk", "spin_us")) {
-		if (parse_u32(v, 0, 10000000, &u)) {
-			cfg_err(r, "[dpdk] spin_us: bad value '%s' (microseconds)", v);
-			return 0;
-		}
-		c->rt.spin_us = u;
-	} else if (IS("net", "address")) {
-		if (parse_cidr(v, 1, &u, &len) || len == 0 || len > 31 || u == 0) {
-			cfg_err(r, "[net] address: bad value '%s' (a.b.c.d/len)", v);
-			return 0;
-		}
-		c->rt.stack.addr.s_addr = htonl(u);
-		c->rt.stack.prefix_len = (uint8_t)len;
-		r->has_address = 1;
-	} else if (IS("net", "gateway")) {
-		if (parse_cidr(v, 0, &u, &len) || len != 32) {
-			cfg_err(r, "[net] gateway: bad value '%s' (a.b.c.d)", v);
-			return 0;
-		}
-		c->rt.stack.gateway.s_addr = htonl(u);
-	} else if (IS("net", "mtu")) {
-		if (parse_u32(v, 576, 9000, &u)) {
-			cfg_err(r, "[net] mtu: bad value '%s' (576-9000)", v);
-			return 0;
-		}
-		c->rt.stack.mtu = (uint16_t)u;
-	} else if (IS("bypass", "listen")) {
-		return set_listen(r, v);
-	} else if (IS("bypass", "connect")) {
-		return set_connect(r, v);
-	} else if (IS("bypass", "udp")) {
-		if (parse_bool(v, &c->udp)) {
-			cfg_err(r, "[bypass] udp: bad value '%s' (yes or no)", v);
-			return 0;
-		}
-	} else if (IS("fallback", "on_error")) {
-		if (!strcasecmp(v, "kernel"))
-			c->on_error_fail = 0;
-		else if (!strcasecmp(v, "fail"))
-			c->on_error_fail = 1;
-		else {
-			cfg_err(r, "[fallback] on_error: bad value '%s' (kernel or fail)", v);
-			return 0;
-		}
-	} else if (IS("tcp", "congestion")) {
-		if (!strcasecmp(v, "cubic"))
-			c->rt.stack.cc = STACK_CC_CUBIC;
-		else if (!strcasecmp(v, "newreno"))
-			c->rt.stack.cc = STACK_CC_NEWRENO;
-		else {
-			cfg_err(r, "[tcp] congestion: bad value '%s' (cubic or newreno)", v);
-			return 0;
-		}
-	} else if (IS("log", "file")) {
-		if (*v != '/') {
-			cfg_err(r, "[log] file: '%s' is not an absolute path", v);
-			return 0;
-		}
-		snprintf(log_path, sizeof(log_path), "%s", v);
-	} else if (IS("log", "level")) {
-		int l = log_parse_level(v);
-		if (l < 0) {
-			cfg_err(r, "[log] level: bad value '%s' (error, warn, info or debug)", v);
-			return 0;
-		}
-		if (!getenv("DEMI_LOG"))
-			log_level = l;
-	} else {
-		static const char *const sections[] = {"dpdk", "net", "bypass", "fallback", "tcp", "log"};
-		int known = 0;
-		for (unsigned i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-			known |= !strcasecmp(sec, sections[i]);
-		if (known)
-			cfg_err(r, "unknown key '%s' in [%s]", key, sec);
-		else if (!*sec)
-			cfg_err(r, "key '%s' outside any section", key);
-		else if (r->sec_reported != r->sec_line) {
-			int line = r->line;
-			r->line = r->sec_line;
-			r->sec_reported = r->sec_line;
-			cfg_err(r, "unknown section [%s]", sec);
-			r->line = line;
-		} else {
-			r->errors++;
-		}
-		return 0;
+	for (unsigned i = 0; i < sizeof(cfg_keys) / sizeof(cfg_keys[0]); i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		int rc;
+		if (strcasecmp(sec, k->sec) || strcasecmp(key, k->key))
+			continue;
+		rc = k->set(r, v);
+		if (rc == CFG_BAD)
+			cfg_err(r, "[%s] %s: bad value '%s' (%s)", k->sec, k->key, v, k->hint);
+		return rc == 0;
 	}
-#undef IS
-	return 1;
+	cfg_unknown(r, sec, key);
+	return 0;
 }
 
 static int cfg_handler(void *user, const char *sec, const char *key, const char *v)

@@ -2,7 +2,8 @@
 # A broken config names file:line, and the program still serves through the
 # kernel (on_error = kernel); with on_error = fail the failing call fails and
 # says why. Cases: an unknown key, an unknown section, a bad address, a bad
-# port, no [dpdk] device, a device that cannot start.
+# port, a bad value of every other key, no [dpdk] device, a device that
+# cannot start.
 . "$(dirname "$0")/../lib/shim.sh"
 need_lib
 PY=/usr/bin/python3
@@ -43,6 +44,21 @@ check "bad port" "$(f 'bad port'):6: \[bypass\] listen: bad port '70000'" \
 	"$(demi_conf - device=af_packet:dnodev0 address=198.18.203.2/24 listen="80 70000")"
 check "bad device" "$(f 'bad device'):2: \[dpdk\] device: bad value 'eth0'" \
 	"$(demi_conf - device=eth0 address=198.18.203.2/24 listen=$P)"
+# every key's own bad-value message, each naming file:line
+while IFS='|' read -r kv want; do
+	check "bad ${kv%%=*}" "$(f "bad ${kv%%=*}"):[0-9]+: $want" "$(good "$kv")"
+done <<'CASES'
+gateway=198.18.203|\[net\] gateway: bad value '198.18.203' \(a.b.c.d\)
+mtu=100|\[net\] mtu: bad value '100' \(576-9000\)
+udp=maybe|\[bypass\] udp: bad value 'maybe' \(yes or no\)
+connect=198.18.0.0/33|\[bypass\] connect: bad prefix '198.18.0.0/33'
+on_error=panic|\[fallback\] on_error: bad value 'panic' \(kernel or fail\)
+tcp.congestion=bbr|\[tcp\] congestion: bad value 'bbr' \(cubic or newreno\)
+level=loud|\[log\] level: bad value 'loud' \(error, warn, info or debug\)
+log.file=relative.log|\[log\] file: 'relative.log' is not an absolute path
+dpdk.mbufs=12|\[dpdk\] mbufs: bad value '12' \(1024-16777216\)
+dpdk.spin_us=-1|\[dpdk\] spin_us: bad value '-1' \(microseconds\)
+CASES
 check "missing device" "$(f 'missing device'): \[dpdk\] device is required" \
 	"$(demi_conf - address=198.18.203.2/24 listen=$P)"
 check "device that cannot start" "stack unavailable: .*dnodev0.*every socket stays with the kernel" \
