@@ -52,6 +52,7 @@ static void fork_child(void)
 {
 	pthread_mutex_init(&shim_mu, NULL);
 	fdtab_atfork_child();
+	sig_atfork_child();
 	if (!cfg.active)
 		return;
 	rt_atfork_child();
@@ -187,6 +188,25 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	envp = va_arg(ap, char **);
 	va_end(ap);
 	return execve(path, argv, envp);
+}
+
+/* ---- leaving without exit(): as forked children, multiprocessing workers
+ * and daemons do. The kernel still delivers what such a process wrote; so
+ * does the stack (shim_exit_drain: nothing unless this process started it,
+ * which a vfork or forked child never did on its parent's behalf). */
+
+SHIM_EXPORT void _exit(int status)
+{
+	shim_exit_drain();
+	REAL(_exit)(status);
+	__builtin_unreachable();
+}
+
+SHIM_EXPORT void _Exit(int status)
+{
+	shim_exit_drain();
+	REAL(_Exit)(status);
+	__builtin_unreachable();
 }
 
 /* ---- the runtime's fds and exec ---- */

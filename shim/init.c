@@ -20,11 +20,34 @@ __attribute__((constructor)) static void shim_ctor(void)
 	pthread_once(&once, shim_init_once);
 }
 
+static void exit_close(int fd, struct fobj *o, void *arg)
+{
+	(void)o, (void)arg;
+	fobj_put(fdtab_take(fd), NULL);
+}
+
+/* Every way out of the process (exit and return from main through the
+ * destructor, _exit and _Exit, a fatal signal's default action) comes here:
+ * as the kernel does with a process's last descriptors, each bypassed
+ * socket closes (its data then FIN, a reset if data was left unread) and
+ * the runtime delivers them, bounded (rt_shutdown). Nothing to do without a
+ * started runtime: a program with no bypassed socket, a forked child that
+ * started none, a vfork child (another pid). shim_mu is only tried: a
+ * signal may have come while this thread held it. */
+void shim_exit_drain(void)
+{
+	if (!cfg.active || SHIM_INSIDE() || !rt_started())
+		return;
+	shim_enter();
+	if (pthread_mutex_trylock(&shim_mu) == 0) {
+		fdtab_foreach(exit_close, NULL);
+		pthread_mutex_unlock(&shim_mu);
+	}
+	rt_shutdown();
+	shim_leave();
+}
+
 __attribute__((destructor)) static void shim_dtor(void)
 {
-	if (cfg.active && rt_started()) {
-		shim_enter();
-		rt_shutdown();
-		shim_leave();
-	}
+	shim_exit_drain();
 }

@@ -327,9 +327,12 @@ void sig_wait_begin(void);
  * ran, or it had SA_RESTART and the call restarts), 0 for EINTR. */
 int sig_wait_resume(int restartable);
 void sig_device_restart(void);
+void sig_atfork_child(void); /* the child arms the fatal signals anew */
 
 /* ---- fork.c ---- */
 void fork_init(void);
+/* init.c: close every bypassed socket and deliver them, at any exit */
+void shim_exit_drain(void);
 /* The fds open now (below FDSNAP_MAX), and after the runtime started:
  * those it opened made close-on-exec; frees the snapshot. */
 #define FDSNAP_MAX 4096

@@ -7,6 +7,7 @@
  * the call is restartable (accept, connect, recv, send without a timeout),
  * else it fails with EINTR, as the kernel decides. Only with an active
  * config; sigaction(oldact) reports the program's own handler. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
@@ -35,6 +36,87 @@ static int sig_is_tramp(const struct sigaction *k)
 	return (k->sa_flags & SA_SIGINFO) && k->sa_sigaction == sig_tramp;
 }
 
+/* Signals whose default action ends the process while the kernel would
+ * still deliver what its sockets hold. Once the stack is up in a process,
+ * those the program left at SIG_DFL get sig_drain: it delivers
+ * (shim_exit_drain), then raises the signal again with the default action,
+ * so the parent sees death by that signal. The program's own handlers
+ * replace it (they end by exit(), which delivers); asking sigaction for the
+ * action reports SIG_DFL; a forked child that inherited it without a stack
+ * dies at once. */
+static const int sig_fatal[] = {SIGTERM, SIGINT, SIGHUP};
+static int sig_armed;
+
+static void sig_drain(int sig)
+{
+	struct sigaction dfl;
+	sigset_t s;
+
+	shim_exit_drain();
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	REAL(sigaction)(sig, &dfl, NULL);
+	raise(sig); /* pending while this handler runs: delivered on unblock */
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+}
+
+static int sig_is_drain(const struct sigaction *k)
+{
+	return !(k->sa_flags & SA_SIGINFO) && k->sa_handler == sig_drain;
+}
+
+static int sig_is_fatal(int sig)
+{
+	for (unsigned i = 0; i < sizeof(sig_fatal) / sizeof(sig_fatal[0]); i++)
+		if (sig_fatal[i] == sig)
+			return 1;
+	return 0;
+}
+
+/* sig_drain as the kernel's action for sig, with sig_mu held */
+static void sig_drain_action(struct sigaction *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->sa_handler = sig_drain;
+	sigemptyset(&k->sa_mask);
+	for (unsigned i = 0; i < sizeof(sig_fatal) / sizeof(sig_fatal[0]); i++)
+		sigaddset(&k->sa_mask, sig_fatal[i]);
+}
+
+/* Once the stack is up: the fatal signals, and exit()'s own drain. The
+ * runtime registered rt_shutdown with atexit as it started; registered
+ * after it, shim_exit_drain runs first and closes the sockets for it to
+ * deliver. */
+static void sig_exit_arm(void)
+{
+	static int atexit_done;
+
+	if (__atomic_load_n(&sig_armed, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&sig_mu);
+	if (!atexit_done++)
+		atexit(shim_exit_drain);
+	for (unsigned i = 0; i < sizeof(sig_fatal) / sizeof(sig_fatal[0]) && !sig_armed; i++) {
+		struct sigaction k;
+		if (REAL(sigaction)(sig_fatal[i], NULL, &k) != 0 || (k.sa_flags & SA_SIGINFO) ||
+		    k.sa_handler != SIG_DFL)
+			continue;
+		sig_drain_action(&k);
+		REAL(sigaction)(sig_fatal[i], &k, NULL);
+	}
+	__atomic_store_n(&sig_armed, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sig_mu);
+}
+
+/* After fork: the child arms again once it starts a stack of its own. */
+void sig_atfork_child(void)
+{
+	pthread_mutex_init(&sig_mu, NULL);
+	sig_armed = 0;
+}
+
 static int sig_wrappable(int sig)
 {
 	return !SHIM_INSIDE() && cfg.active && sig > 0 && sig < _NSIG && sig != SIGKILL && sig != SIGSTOP;
@@ -55,11 +137,22 @@ static int shim_sigaction(int sig, const struct sigaction *act, struct sigaction
 		r = REAL(sigaction)(sig, &k, &kold);
 		if (r < 0)
 			sig_app[sig] = prev;
+	} else if (act && act->sa_handler == SIG_DFL && sig_armed && sig_is_fatal(sig)) {
+		sig_drain_action(&k); /* the default action, after delivering */
+		r = REAL(sigaction)(sig, &k, &kold);
+		if (r == 0)
+			memset(&sig_app[sig], 0, sizeof(sig_app[sig]));
 	} else {
 		r = REAL(sigaction)(sig, act, &kold);
 	}
-	if (r == 0 && old)
-		*old = sig_is_tramp(&kold) ? prev : kold;
+	if (r == 0 && old) {
+		if (sig_is_drain(&kold)) {
+			memset(old, 0, sizeof(*old));
+			old->sa_handler = SIG_DFL;
+		} else {
+			*old = sig_is_tramp(&kold) ? prev : kold;
+		}
+	}
 	pthread_mutex_unlock(&sig_mu);
 	return r;
 }
@@ -106,6 +199,7 @@ int sig_wait_resume(int restartable)
 void sig_device_restart(void)
 {
 	static const int sigs[] = {SIGIO};
+	sig_exit_arm();
 	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		struct sigaction k;
 		if (REAL(sigaction)(sigs[i], NULL, &k) != 0 || sig_is_tramp(&k) || (k.sa_flags & SA_RESTART) ||

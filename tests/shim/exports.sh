@@ -6,7 +6,7 @@
 # checked here is what the linker made of it and of the wrappers.
 . "$(dirname "$0")/../lib/net.sh"
 need_lib
-want=$(grep -o '^CALL([^,]*, *[a-z_0-9]*' "$DEMI_TOP/shim/calls.def" | sed 's/.*, *//' | sort)
+want=$(grep -o '^CALL([^,]*, *[A-Za-z_0-9]*' "$DEMI_TOP/shim/calls.def" | sed 's/.*, *//' | sort)
 [ "$(echo "$want" | wc -l)" -gt 50 ] || fail "calls.def: too few names read ($(echo "$want" | wc -l))"
 [ -z "$(echo "$want" | uniq -d)" ] || fail "calls.def lists a name twice: $(echo "$want" | uniq -d)"
 for lib in "$DEMI_LIB" "$DEMI_TOP/build/asan/libdemi.so" "$DEMI_TOP/build/asan/libdemi-nort.so"; do
