@@ -2,8 +2,8 @@
 # Delivery at every kind of exit (tests/shim/exitways.c): a client writes
 # 8 MiB to a kernel peer and leaves without closing, by exit(), return from
 # main, _exit(), _Exit(), a forked child's _exit(), _exit() after a vfork
-# child's, and SIGTERM or SIGINT with the default action. On the kernel
-# (loopback in a namespace) and under the shim (a tap with the kernel
+# child's, and SIGTERM, SIGINT or SIGHUP with the default action. On the
+# kernel (loopback in a namespace) and under the shim (a tap with the kernel
 # peer): the peer must get the 8 MiB byte-exact (sha256) and then the FIN,
 # within the drain bound (3 s) of the program leaving; the exit status, or
 # the death by the signal, must be the kernel run's.
@@ -113,12 +113,12 @@ run() {
 }
 
 port=7300
-for mode in ${EXIT_MODES:-exit return _exit _Exit child vfork SIGTERM SIGINT}; do
+for mode in ${EXIT_MODES:-exit return _exit _Exit child vfork SIGTERM SIGINT SIGHUP}; do
 	[ -n "$LOSS" ] || run "$mode" kernel $port "$T/$mode.kernel"
 	run "$mode" shim $((port + 1)) "$T/$mode.shim"
 	if [ -n "$LOSS" ]; then
 		want_st=$(case $mode in exit) echo 3;; return) echo 4;; _exit) echo 5;; _Exit) echo 6;; child) echo 7;;
-			vfork) echo 8;; SIGTERM) echo 143;; SIGINT) echo 130;; esac)
+			vfork) echo 8;; SIGTERM) echo 143;; SIGINT) echo 130;; SIGHUP) echo 129;; esac)
 		[ "$(cat "$T/$mode.shim.status")" = "$want_st" ] || fail "$mode: status $(cat "$T/$mode.shim.status"), not $want_st"
 		cat "$IMPAIR_LOG"
 		n=$(awk '/->/ { for (i = 1; i < NF; i++) if ($i == "lost") s += $(i + 1) } END { print s + 0 }' "$IMPAIR_LOG")

@@ -12,7 +12,7 @@
  *              the parent, which never had a stack, exits with its status
  *     vfork    4 MiB, then a vfork child that _exit(0)s at once, then the
  *              other 4 MiB, and _exit(8): the child must take nothing away
- *     SIGTERM, SIGINT
+ *     SIGTERM, SIGINT, SIGHUP
  *              with the signal's default action (set here: a background
  *              job of a shell starts with SIGINT ignored), print
  *              "written", then wait for the signal, which ends the process
@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 	mode = argv[3];
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (!strcmp(mode, "child")) {
 		int st;
 		pid_t p = fork();
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
 		_exit(8);
 	}
 	put(s, 0, TOTAL);
-	if (!strcmp(mode, "SIGTERM") || !strcmp(mode, "SIGINT")) {
+	if (!strcmp(mode, "SIGTERM") || !strcmp(mode, "SIGINT") || !strcmp(mode, "SIGHUP")) {
 		SAY("written");
 		leaving();
 		for (;;)
