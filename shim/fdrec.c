@@ -21,6 +21,9 @@ static pid_t fdrec_owner;
 static char fdrec_path[128];
 static pthread_mutex_t fdrec_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* stack/rt/shm.c: removes the files of dead processes we may remove */
+void rt_shm_reclaim(const char *dir);
+
 static void fdrec_unlink(void)
 {
 	if (fdrec_hdr && fdrec_owner == getpid())
@@ -35,6 +38,8 @@ static int fdrec_open(void)
 	void *map;
 	int fd;
 
+	/* a process that never starts a stack still clears what dead ones left */
+	rt_shm_reclaim(DEMI_SHM_DIR);
 	snprintf(fdrec_path, sizeof(fdrec_path), "%s/" DEMI_SHM_PREFIX "%d." DEMI_FDS_SUFFIX, DEMI_SHM_DIR,
 		 (int)getpid());
 	fd = open(fdrec_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
