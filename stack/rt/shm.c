@@ -35,7 +35,7 @@ static void seq_end(struct demi_shm_hdr *h)
  * may remove the files of its own user's dead processes, root those of any
  * user (a process that dropped root, as nginx's workers do, owns its files
  * as its new user; nobody else could remove them). */
-void rt_shm_reclaim(const char *dir)
+static void rt_shm_reclaim(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;

@@ -39,9 +39,6 @@ void rt_shm_update(struct rt_shm *sh, struct stack *st, const uint64_t *extra, i
 void rt_shm_update_conns(struct rt_shm *sh, struct stack *st, uint64_t now);
 /* Unmap and remove the file. */
 void rt_shm_destroy(struct rt_shm *sh);
-/* Remove the files (counters, fd records) in dir of dead processes that
- * this process has the right to remove. */
-void rt_shm_reclaim(const char *dir);
 /* Unmap only (a forked child: the file is the parent's). */
 void rt_shm_forget(struct rt_shm *sh);
 

@@ -51,4 +51,16 @@ DEMI_CONFIG=$tmp/demi.conf LD_PRELOAD=$DEMI_LIB setpriv --reuid=nobody --regid=n
 for f in 0 fds; do
 	[ ! -e "/dev/shm/demi.$dead.$f" ] || { cat "$tmp/nobody.err"; fail "nobody left its own dead demi.$dead.$f"; }
 done
-echo "shm reclaim: dead processes' files removed (any user's as root, own as a user), live ones kept"
+# a stack started without the shim (build/demi-echo) reclaims at its start
+ns=$(net_ns_new drc)
+for f in 0 fds; do
+	echo stale >"/dev/shm/demi.$dead.$f"; chmod 600 "/dev/shm/demi.$dead.$f"; chown nobody "/dev/shm/demi.$dead.$f"
+done
+ip netns exec "$ns" "$DEMI_TOP/build/demi-echo" -d "tap:$(net_tag drct)" -a 198.18.12.2/24 -t 1 server tcp 7 \
+	>"$tmp/echo.log" 2>&1
+grep -q "listening" "$tmp/echo.log" || { cat "$tmp/echo.log"; fail "demi-echo did not start its stack"; }
+for f in 0 fds; do
+	[ ! -e "/dev/shm/demi.$dead.$f" ] || fail "a starting stack left demi.$dead.$f of a dead process (owned by nobody)"
+	[ -e "/dev/shm/demi.$live.$f" ] || fail "a starting stack removed demi.$live.$f of a live process"
+done
+echo "shm reclaim: dead processes' files removed (any user's as root, own as a user; by the shim and by a starting stack), live ones kept"
