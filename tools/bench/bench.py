@@ -1377,7 +1377,7 @@ def main():
                         except Exception as e:
                             # --quick has one round, and a libdemi run can fail on a
                             # loaded machine: one retry, listed in the report's Notes
-                            if not cfg.quick or mode not in ("demi", "floor") or isinstance(e, Hang):
+                            if not cfg.quick or mode not in ("demi", "floor"):
                                 raise
                             first = str(e).strip()[:200]
                             log(f"{b.name} {mode} round {i + 1}: retried after: {first}")
