@@ -3,11 +3,15 @@
  * Only a process with a bypass configuration publishes one; the file is
  * sparse, a record costs a few stores when the shim installs, decides or
  * forgets a socket, and a forked child publishes its own under its pid. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "demi/shm.h"
@@ -20,6 +24,32 @@ static struct demi_fd_rec *fdrec_recs;
 static pid_t fdrec_owner;
 static char fdrec_path[128];
 static pthread_mutex_t fdrec_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Remove the files (fd records, counters: demi.PID.*) of processes that
+ * died without removing theirs, as the runtime does when a stack starts
+ * (stack/rt/shm.c), for processes that publish a record and never start
+ * one: root may remove any user's, a user only its own. */
+static void fdrec_reclaim(void)
+{
+	DIR *d = opendir(DEMI_SHM_DIR);
+	struct dirent *e;
+	char path[512];
+	struct stat sb;
+	int pid;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (sscanf(e->d_name, DEMI_SHM_PREFIX "%d.", &pid) != 1 || pid <= 0)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", DEMI_SHM_DIR, e->d_name);
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_uid == geteuid() || geteuid() == 0))
+			unlink(path);
+	}
+	closedir(d);
+}
 
 static void fdrec_unlink(void)
 {
@@ -35,6 +65,8 @@ static int fdrec_open(void)
 	void *map;
 	int fd;
 
+	/* a process that never starts a stack still clears what dead ones left */
+	fdrec_reclaim();
 	snprintf(fdrec_path, sizeof(fdrec_path), "%s/" DEMI_SHM_PREFIX "%d." DEMI_FDS_SUFFIX, DEMI_SHM_DIR,
 		 (int)getpid());
 	fd = open(fdrec_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -29,9 +29,12 @@ static void seq_end(struct demi_shm_hdr *h)
 	atomic_fetch_add_explicit((_Atomic uint64_t *)&h->seq, 1, memory_order_relaxed);
 }
 
-/* Remove the counters files of our user's processes that died without
+/* Remove the counters and fd-record files of processes that died without
  * removing theirs (SIGKILL): state a dead process leaves is reclaimed at the
- * next start, so the stats tool never shows a stack that is gone. */
+ * next start, so the stats tool never shows a stack that is gone. A process
+ * may remove the files of its own user's dead processes, root those of any
+ * user (a process that dropped root, as nginx's workers do, owns its files
+ * as its new user; nobody else could remove them). */
 static void rt_shm_reclaim(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -48,7 +51,8 @@ static void rt_shm_reclaim(const char *dir)
 		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid())
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    (sb.st_uid == geteuid() || geteuid() == 0))
 			unlink(path);
 	}
 	closedir(d);

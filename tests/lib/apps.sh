@@ -115,3 +115,26 @@ apps_nginx_conf() {
 		printf '\tserver { listen %s; root %s; }\n}\n' "$listen" "$root"
 	} >"$d/nginx.conf"
 }
+
+# apps_ctr_watch NS DIR : copy the counters files (/dev/shm/demi.PID.N) of
+# the processes in NS to DIR/PID.N every 50 ms, so a short-lived client's
+# counters can be read after it exits (its stack removes its file then);
+# the last copy lags its end by at most that. apps_ctr_stop ends the copying.
+apps_ctr_watch() {
+	local ns=$1 dir=$2
+	mkdir -p "$dir"
+	(
+		while :; do
+			for p in $(ip netns pids "$ns" 2>/dev/null); do
+				for f in /dev/shm/demi."$p".[0-9]*; do
+					[ -e "$f" ] && cp "$f" "$dir/${f#/dev/shm/demi.}.tmp" 2>/dev/null &&
+						mv "$dir/${f#/dev/shm/demi.}.tmp" "$dir/${f#/dev/shm/demi.}"
+				done
+			done
+			sleep 0.05
+		done
+	) &
+	APPS_WATCH_PID=$!
+	net_kill_at_exit $APPS_WATCH_PID
+}
+apps_ctr_stop() { kill "$APPS_WATCH_PID" 2>/dev/null; wait "$APPS_WATCH_PID" 2>/dev/null; return 0; }

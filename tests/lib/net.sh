@@ -26,6 +26,19 @@ trap 'exit 130' INT TERM
 
 net_cleanup_add() { printf '%s\n' "$*" >>"$_net_cleanup_file"; }
 
+# The counters files (/dev/shm/demi.PID.*) of processes that are gone: a
+# test's programs killed at exit (kill -9) cannot remove theirs. Registered
+# first, so it runs last, after every kill.
+net_shm_reclaim() {
+	local f p
+	for f in /dev/shm/demi.*; do
+		[ -e "$f" ] || continue
+		p=${f#/dev/shm/demi.}; p=${p%%.*}
+		[ -d "/proc/$p" ] || rm -f "$f"
+	done
+}
+net_cleanup_add net_shm_reclaim
+
 skip() { echo "skip: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark harness works end to end: a --quick run produces a report with
-# numbers and plots. It asserts nothing about speed, and a libdemi run that
-# failed must show up as an error reference in its row, never as a blank.
+# numbers and plots. It asserts nothing about speed. With libdemi built (and
+# root), every libdemi cell must hold a number: a run that failed, or whose
+# server's stack counters do not show the traffic (the report's "Through the
+# stack"), fails this test. A retried floor run is shown, not hidden.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp -d /tmp/demi-benchq.XXXXXX)
@@ -29,5 +31,10 @@ if [ -f "$top/build/libdemi.so" ] && [ "$(id -u)" -eq 0 ]; then
 	if grep -q '\*\*error E' "$r"; then
 		grep -qE '^- E[0-9]+: ' "$r" || fail "an error is referenced but not described"
 	fi
+	grep -qE '^- E[0-9]+: [^,]+, (libdemi|floor),' "$r" && { sed -n '/^## Errors/,/^## /p' "$r"; fail "a libdemi or floor run failed"; }
+	for b in sockperf_64B nginx_c32 scale_idle_conns; do
+		grep -qE "^- $b: server stack: [0-9,]+ segments" "$r" || fail "no stack counters shown for $b"
+	done
+	sed -n '/^## Notes/,/^## /p' "$r" | grep '^- ' | sed 's/^/bench --quick: note: /'
 fi
 echo "bench --quick: report with numbers and plots"

@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -92,10 +93,104 @@ def demi_configs(tmp):
             f.write(f"[dpdk]\ndevice = memif:{sock},role={role}\n"
                     f"[net]\naddress = {ip}/24\n"
                     f"[bypass]\nlisten = *\nconnect = 198.18.10.0/24\n"
+                    f"[fallback]\non_error = fail\n"
                     f"[log]\nlevel = warn\n")
 
 
+# ------------------------------------------------ evidence of the stack
+# A libdemi cell counts only if the traffic went through the stack: every
+# libdemi run uses on_error = fail (a device that cannot start fails the
+# sockets instead of leaving them with the kernel), and after the run the
+# server's counters files (/dev/shm/demi.PID.N, stack/include/demi/shm.h),
+# read while it still runs, must show at least what the run moved.
+SHM_DIR = "/dev/shm"
+SHM_HDR = struct.Struct("<IIIIiI64s128s6sHII QQQQ IIIIIIII")
+SHM_MAGIC, SHM_VERSION, SHM_NAME_LEN = 0x494D4544, 1, 48
+
+
+def shm_counters(path):
+    """The counters in one file as {NAME: value}, None if unreadable."""
+    for _ in range(100):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            h = SHM_HDR.unpack_from(data)
+        except (OSError, struct.error):
+            return None
+        if h[0] != SHM_MAGIC or h[1] != SHM_VERSION:
+            return None
+        if h[15] % 2:  # being written
+            time.sleep(0.001)
+            continue
+        n, names_off, values_off = h[16:19]
+        names = [data[names_off + SHM_NAME_LEN * i:names_off + SHM_NAME_LEN * (i + 1)]
+                 .split(b"\0")[0].decode() for i in range(n)]
+        return dict(zip(names, struct.unpack_from(f"<{n}Q", data, values_off)))
+    return None
+
+
+def session_files(sid):
+    """[(path, pid)] of the counters files of session sid's processes."""
+    out = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(SHM_DIR):
+            m = re.fullmatch(r"demi\.(\d+)\.(\d+|fds)", name)
+            if m:
+                with contextlib.suppress(OSError):
+                    if os.getsid(int(m.group(1))) == sid:
+                        out.append((os.path.join(SHM_DIR, name), int(m.group(1))))
+    return out
+
+
+def session_counters(sid):
+    """The stack counters of every process of session sid (a server and the
+    workers it forked), summed; {} if none of them runs a stack."""
+    total = {}
+    for name in os.listdir(SHM_DIR):
+        m = re.fullmatch(r"demi\.(\d+)\.(\d+)", name)
+        if not m:
+            continue
+        try:
+            if os.getsid(int(m.group(1))) != sid:
+                continue
+        except OSError:
+            continue
+        c = shm_counters(os.path.join(SHM_DIR, name))
+        for k, v in (c or {}).items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def through_stack(srv, rx_bytes=0, tx_bytes=0, rx_segs=0):
+    """Under libdemi: the server's stack counters show at least rx_bytes TCP
+    payload received, tx_bytes sent and rx_segs segments received, else the
+    run is an error. Returns a line of evidence for the report."""
+    if not is_demi(srv.side.mode):
+        return None
+    want = {"TCP_RX_BYTES": rx_bytes, "TCP_TX_BYTES": tx_bytes, "TCP_RX_SEGS": max(rx_segs, 1)}
+    end = time.time() + 3  # the counters are published a few times a second
+    while True:
+        c = session_counters(srv.p.pid)
+        short = [k for k, v in want.items() if c.get(k, 0) < v]
+        if not short or time.time() > end:
+            break
+        time.sleep(0.1)
+    if not c:
+        raise RuntimeError(f"{os.path.basename(srv.argv[0])}: no stack counters file: the traffic "
+                           "did not go through libdemi")
+    if short:
+        raise RuntimeError(f"{os.path.basename(srv.argv[0])}'s stack counted less than the run moved: "
+                           + ", ".join(f"{k}={c.get(k, 0)} < {want[k]}" for k in short))
+    return (f"server stack: {c['TCP_RX_SEGS']:,} segments, {c['TCP_RX_BYTES']:,} B in, "
+            f"{c['TCP_TX_BYTES']:,} B out (the run moved at least {rx_bytes:,} B in, "
+            f"{tx_bytes:,} B out)")
+
+
 def kill_group(p, secs=3):
+    """End a process group (a server, or a client started in its own
+    session); the counters files its processes could not remove, being
+    killed, are removed after them."""
+    files = session_files(p.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(p.pid, signal.SIGTERM)
     try:
@@ -104,6 +199,13 @@ def kill_group(p, secs=3):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGKILL)
         p.wait()
+    for path, pid in files:
+        for _ in range(20):  # a child may outlive the leader briefly
+            if not os.path.exists(f"/proc/{pid}"):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                break
+            time.sleep(0.05)
 
 
 class Server:
@@ -193,13 +295,16 @@ def b_sockperf(size):
         scpu, ccpu = MODE_CPUS[mode]
         extra = ["--load-vma=" + LIB] if is_demi(mode) else []
         with Server(["sockperf", "sr", "--tcp", "-i", addr(mode), "-p", str(port)] + extra, srv,
-                    scpu, port, addr(mode)):
+                    scpu, port, addr(mode)) as s:
             out = client(["sockperf", "pp", "--tcp", "-i", addr(mode), "-p", str(port), "-m",
                           str(size), "-t", str(cfg.secs), "--full-rtt"] + SOCKPERF_MPS + extra, cli, ccpu,
                          timeout=cfg.secs + 60)
+            m = re.search(r"\[Valid Duration\].*ReceivedMessages=(\d+)", out)
+            got = int(m.group(1)) if m else 0
+            ev = through_stack(s, rx_bytes=got * size, tx_bytes=got * size, rx_segs=got)
         pct = parse_sockperf(out)
         return {"rtt_p50_us": pct[50.0], "rtt_p99_us": pct[99.0], "rtt_p999_us": pct[99.9],
-                "_dist": pct}
+                "_dist": pct, "_stack": ev}
     return run
 
 
@@ -286,9 +391,12 @@ def b_nginx(conns, close=False):
             with SyscallCount(children(srv.p.pid), tmp) as sc:
                 out = client(argv + [f"http://{addr(mode)}:{port}/index.html"],
                              Side(mode, "client", tmp), CLI_CPU, timeout=cfg.secs + 60)
+            m = re.search(r"(\d+) requests in", out)
+            nreq = int(m.group(1)) if m else 0
+            # a request is at least 40 bytes, a response at least the page
+            ev = through_stack(srv, rx_bytes=nreq * 40, tx_bytes=nreq * PAGE_BYTES, rx_segs=nreq)
         rps, lat, errs, bad, etext = wrk_parse(out)
-        res = {"conn_per_s" if close else "req_per_s": rps, "sock_errors": errs}
-        m = re.search(r"(\d+) requests in", out)
+        res = {"conn_per_s" if close else "req_per_s": rps, "sock_errors": errs, "_stack": ev}
         if sc.count is not None and m and int(m.group(1)):
             res["worker_syscalls_per_req"] = sc.count / int(m.group(1))
         if not close:
@@ -311,19 +419,21 @@ def b_redis(pipeline):
         srv, cli = sides(mode, tmp)
         with Server(["redis-server", "--port", str(port), "--bind", addr(mode), "--save", "",
                      "--appendonly", "no", "--protected-mode", "no", "--dir", tmp], srv, SRV_CPU,
-                    port, addr(mode)):
+                    port, addr(mode)) as s:
             n = 20000 if cfg.quick else 100000 * (4 if pipeline > 1 else 1)
             out = client(["redis-benchmark", "-h", addr(mode), "-p", str(port), "-c", "50", "-n",
                           str(n), "-P", str(pipeline), "-t", "set,get", "--csv"], cli, CLI_CPU,
                          timeout=60)
-        res = {}
+            # n SETs and n GETs: a command is at least 20 bytes, a reply at least 5
+            ev = through_stack(s, rx_bytes=2 * n * 20, tx_bytes=2 * n * 5)
+        res = {"_stack": ev}
         for line in out.splitlines():
             f = [x.strip('"') for x in line.split(",")]
             if f[0] in ("SET", "GET") and len(f) > 1:
                 res[f[0].lower() + "_per_s"] = float(f[1])
                 if len(f) > 6 and pipeline == 1:
                     res[f[0].lower() + "_p50_us"] = float(f[4]) * 1e3
-        if not res:
+        if len(res) < 2:
             raise RuntimeError("redis-benchmark: no results: " + out.strip()[-300:])
         return res
     return run
@@ -334,13 +444,29 @@ def b_memcached(mode, tmp, cfg):
     port = free_port()
     srv, cli = sides(mode, tmp)
     with Server(["memcached", "-U", "0", "-t", "2", "-p", str(port), "-l", addr(mode), "-u",
-                 "root"], srv, SRV_CPU, port, addr(mode)):
+                 "root"], srv, SRV_CPU, port, addr(mode)) as s:
         out = client(["memcaslap", "-s", f"{addr(mode)}:{port}", "-T", "1", "-c", "16", "-t",
-                      f"{cfg.secs}s"], cli, CLI_CPU, timeout=cfg.secs + 60)
+                      f"{cfg.secs}s", "--verify=0.1"], cli, CLI_CPU, timeout=cfg.secs + 60)
+        ops = re.findall(r"Ops:\s*(\d+)", out)
+        nops = int(ops[-1]) if ops else 0
+        # a get or set is at least 10 bytes each way
+        ev = through_stack(s, rx_bytes=nops * 10, tx_bytes=nops * 5)
     m = re.findall(r"TPS:\s*(\d+)", out)
-    if not m:
-        raise RuntimeError("memcaslap: no TPS in output: " + out.strip()[-300:])
-    return {"ops_per_s": float(m[-1])}
+    if not m or not nops:
+        raise RuntimeError("memcaslap: no TPS/Ops in output: " + out.strip()[-300:])
+    bad = memcaslap_errors(out)
+    if bad:
+        raise RuntimeError("memcaslap: " + bad)
+    return {"ops_per_s": float(m[-1]), "_stack": ev}
+
+
+def memcaslap_errors(out):
+    """memcaslap goes on (and exits 0) after failed operations: any is an error."""
+    errs = [f"{k} {v}" for k, v in re.findall(r"^(get_misses|verify_misses|verify_failed|udp_timeout):"
+                                               r"\s*(\d+)", out, re.M) if int(v)]
+    errs += [l.strip() for l in out.splitlines()
+             if re.search(r"(?i)error|fail", l) and not re.match(r"\w+:\s*\d+$", l.strip())][:2]
+    return "; ".join(errs)
 
 
 # sockperf sizes its tables for 600k messages/s unless told: a faster run
@@ -353,13 +479,17 @@ def b_iperf3(mode, tmp, cfg):
     port = free_port()
     srv, cli = sides(mode, tmp)
     with Server(["iperf3", "-s", "-p", str(port), "-B", addr(mode)], srv, SRV_CPU, port,
-                addr(mode)):
+                addr(mode)) as s:
         out = client(["iperf3", "-c", addr(mode), "-p", str(port), "-t", str(cfg.secs), "-J"],
                      cli, CLI_CPU, timeout=cfg.secs + 30)
-    j = json.loads(out[out.index("{"):])
-    if "error" in j:
-        raise RuntimeError("iperf3: " + j["error"])
-    return {"gbit_per_s": j["end"]["sum_received"]["bits_per_second"] / 1e9}
+        j = json.loads(out[out.index("{"):])
+        if "error" in j:
+            raise RuntimeError("iperf3: " + j["error"])
+        got = int(j["end"]["sum_received"]["bytes"])
+        if not got:
+            raise RuntimeError("iperf3: no bytes received")
+        ev = through_stack(s, rx_bytes=got)
+    return {"gbit_per_s": j["end"]["sum_received"]["bits_per_second"] / 1e9, "_stack": ev}
 
 
 def pin_client():
@@ -382,6 +512,8 @@ def b_startup(with_config):
             elif os.path.exists("/etc/demi"):
                 raise RuntimeError("/etc/demi exists: the no-config case cannot be measured")
         res = {}
+        if is_demi(mode):
+            preload_loaded(env)
         n = 10 if cfg.quick else 40
         for name, argv in (("true_ms", ["/bin/true"]),
                            ("python_ms", ["/usr/bin/python3", "-c", "pass"])):
@@ -399,6 +531,9 @@ def b_startup(with_config):
         pre = ["-E", "LD_PRELOAD=" + LIB] if is_demi(mode) else []
         sh(["strace", "-f", "-qq", "-o", trace] + pre + ["/bin/true"], env=senv, check=True)
         lines = [l for l in open(trace) if re.match(r"^\d+\s+\w+\(", l)]
+        if is_demi(mode) and not any(os.path.realpath(LIB) in l and re.search(r"\) = \d+$", l.strip())
+                                     for l in lines if "open" in l):
+            raise RuntimeError("strace: /bin/true did not open the preload")
         res["true_syscalls"] = float(len(lines))
         started = [l.split(None, 1)[1][:80] for l in lines
                    if re.match(r"^\d+\s+(clone3?|fork|vfork|socket|memfd_create|timerfd_create|"
@@ -407,6 +542,19 @@ def b_startup(with_config):
             raise RuntimeError("the preload started something in /bin/true: " + "; ".join(started[:3]))
         return res
     return run
+
+
+def preload_loaded(env):
+    """ld.so ignores a preload it cannot load with a message and exit 0: the
+    start-up rows count only when the library is mapped in the program."""
+    r = subprocess.run(["/bin/cat", "/proc/self/maps"], env=env, capture_output=True, text=True)
+    if "cannot be preloaded" in r.stderr or r.returncode != 0:
+        raise RuntimeError("the preload was not loaded: " + r.stderr.strip()[-200:])
+    if os.path.realpath(LIB) not in r.stdout:
+        raise RuntimeError(f"{LIB} is not mapped in a preloaded program")
+    r = subprocess.run(["/bin/true"], env=env, capture_output=True, text=True)
+    if r.stderr.strip():
+        raise RuntimeError("/bin/true under the preload: " + r.stderr.strip()[-200:])
 
 
 def proc_mem_kib(pid):
@@ -476,12 +624,13 @@ def b_scale(mode, tmp, cfg):
                 raise RuntimeError(f"the server holds fewer than {n}: {s.output(100).strip()}")
             time.sleep(1.0)
             m1, sl1 = proc_mem_kib(pid), slab_kib()
+            ev = through_stack(s, rx_segs=2 * n)  # each connection's SYN and ACK
         finally:
             kill_group(c)
     rss = (m1 - m0) / n
     slab = (sl1 - sl0) / n
     return {"server_rss_kib": rss, "slab_both_ends_kib": slab, "per_conn_kib": rss + slab / 2,
-            "server_base_mib": m0 / 1024}
+            "server_base_mib": m0 / 1024, "_stack": ev}
 
 
 def b_coswitch(mode, tmp, cfg):
@@ -520,47 +669,78 @@ def memif_pair(tmp, tool, server_args, client_args, secs):
     srv_dev = ["-d", f"memif:{sock},role=server"] + (["-a", SRV_IP + "/24"] if is_echo else [])
     cli_dev = ["-d", f"memif:{sock},role=client"] + (["-a", CLI_IP + "/24"] if is_echo else [])
     out = tempfile.TemporaryFile()
-    srv = subprocess.Popen(["taskset", "-c", str(SRV_CPU), tool] + srv_dev +
-                           ["-t", str(secs + 10)] + server_args,
+
+    def sout():
+        out.seek(0)
+        return out.read().decode(errors="replace")
+    # The server's own run time only bounds a run that lost its client: it is
+    # stopped (SIGTERM, then it prints its result) when the client is done. On
+    # a loaded machine DPDK's start-up takes seconds, so the server gets the
+    # client's time plus a minute, and up to 60 s to make its socket.
+    # stdbuf: the RESULT line is written at once, not lost in a stdio buffer
+    # when a server slow to close its device is killed
+    srv = subprocess.Popen(["taskset", "-c", str(SRV_CPU), "stdbuf", "-oL", tool] + srv_dev +
+                           ["-t", str(secs + 60)] + server_args,
                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        end = time.time() + 10
-        while time.time() < end and not os.path.exists(sock):
+        end = time.time() + 60
+        while time.time() < end and not os.path.exists(sock) and srv.poll() is None:
             time.sleep(0.02)
+        if not os.path.exists(sock):
+            raise RuntimeError(f"{os.path.basename(tool)} server made no socket file: "
+                               f"{sout().strip()[-300:]}")
         if is_echo:  # the stack listens a little after the socket file appears
-            while time.time() < end:
-                out.seek(0)
-                if b"listening" in out.read():
-                    break
+            while time.time() < end and "listening" not in sout():
                 time.sleep(0.02)
         cli = subprocess.run(["taskset", "-c", str(CLI_CPU), tool] + cli_dev + ["-t", str(secs)] +
-                             client_args, capture_output=True, text=True, timeout=secs + 60)
+                             client_args, capture_output=True, text=True, timeout=secs + 90)
         if cli.returncode != 0:
             raise RuntimeError(f"{os.path.basename(tool)} client exit {cli.returncode}: "
                                f"{(cli.stdout + cli.stderr).strip()[-300:]}")
     finally:
-        kill_group(srv, 5)
-    out.seek(0)
-    sout = out.read().decode(errors="replace")
-    return result_kv(cli.stdout), (result_kv(sout) if "RESULT" in sout else {})
+        kill_group(srv, 10)
+    sout = sout()
+    if "RESULT" not in sout:
+        if is_echo:  # demi-echo's servers print none
+            return result_kv(cli.stdout), {}
+        raise RuntimeError(f"{os.path.basename(tool)} server printed no result (exit {srv.returncode}): "
+                           f"{sout.strip()[-300:]}")
+    return result_kv(cli.stdout), result_kv(sout)
 
 
 def b_memif_raw(size):
     """The floor: frames through the DPDK memif driver alone, no stack, one in
     flight (round trip), and one way in bursts of 32 (frames/s)."""
-    def run(mode, tmp, cfg):
-        n = 20000 if cfg.quick else 200000
+    def ping():
         c, _ = memif_pair(tmp, DEMI_PINGPONG, ["bounce"], ["ping", "-n", str(n), "-s", str(size)],
-                          cfg.secs + 20)
+                          cfg.secs + 40)
         if c.get("ok") != "1":
             raise RuntimeError(f"demi-pingpong ping: {c}")
-        res = {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"])}
-        if size <= 64:
-            _, s = memif_pair(tmp, DEMI_PINGPONG, ["count"], ["blast", "-s", str(size)], cfg.secs)
-            if "mpps" not in s:
-                raise RuntimeError(f"demi-pingpong count printed no result ({s or 'nothing'})")
-            res["mpps"] = float(s["mpps"])
+        return {"rtt_p50_us": float(c["rtt_p50_us"]), "rtt_p99_us": float(c["rtt_p99_us"])}
+
+    def count():
+        _, s = memif_pair(tmp, DEMI_PINGPONG, ["count"], ["blast", "-s", str(size)], cfg.secs)
+        if not float(s.get("mpps", 0)):
+            raise RuntimeError(f"demi-pingpong count received nothing ({s or 'no result'})")
+        return {"mpps": float(s["mpps"])}
+
+    def run(mode, tmp_, cfg_):
+        nonlocal tmp, cfg, n
+        tmp, cfg = tmp_, cfg_
+        n = 20000 if cfg.quick else 200000
+        res, notes = {}, []
+        for phase in (ping, count) if size <= 64 else (ping,):
+            # two busy-polling processes on a loaded 2-core machine: one retry,
+            # reported in the report's notes
+            try:
+                res.update(phase())
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                notes.append(f"{phase.__name__} retried after: {str(e)[:200]}")
+                res.update(phase())
+        if notes:
+            res["_note"] = "; ".join(notes)
         return res
+    tmp = cfg = n = None
     return run
 
 
@@ -863,6 +1043,17 @@ def report(out_dir, mach, results, demi_ok, demi_why, errors):
                         lines.append(f"| {b.name} | ({MODE_LABEL[mode]}) | | **error E{eid}** "
                                      f"| | | |")
         lines.append("")
+    ev = [(b.name, r["stack"]["demi"]) for b in BENCHES
+          if (r := results.get(b.name)) and r.get("stack", {}).get("demi")]
+    if ev:
+        lines += ["## Through the stack", "",
+                  "Every libdemi run uses on_error = fail, and after it the server's stack counters "
+                  "(/dev/shm/demi.PID.N) must show at least the traffic the run moved, or the run "
+                  "is an error. Last run of each row:", ""]
+        lines += [f"- {name}: {e}" for name, e in ev] + [""]
+    notes = [(b.name, n) for b in BENCHES if (r := results.get(b.name)) for n in r.get("notes", [])]
+    if notes:
+        lines += ["## Notes", ""] + [f"- {name}, {n}" for name, n in notes] + [""]
     if errors:
         lines += ["## Errors", "",
                   "A run that failed shows its error here; its row shows the error number "
@@ -1181,7 +1372,19 @@ def main():
                     os.chmod(tmp, 0o755)
                     demi_configs(tmp)
                     try:
-                        vals = b.fn(mode, tmp, cfg)
+                        try:
+                            vals = b.fn(mode, tmp, cfg)
+                        except Exception as e:
+                            # --quick has one round, and a libdemi run can fail on a
+                            # loaded machine: one retry, listed in the report's Notes
+                            if not cfg.quick or mode not in ("demi", "floor"):
+                                raise
+                            first = str(e).strip()[:200]
+                            log(f"{b.name} {mode} round {i + 1}: retried after: {first}")
+                            demi_configs(tmp)
+                            vals = b.fn(mode, tmp, cfg)
+                            vals["_note"] = "; ".join(filter(None, [vals.get("_note"),
+                                                                     "retried after: " + first]))
                     except Exception as e:  # one failed run is reported, the rest go on
                         msg = (str(e) if isinstance(e, RuntimeError)
                                else f"{type(e).__name__}: {e}").strip()[:300]
@@ -1194,6 +1397,12 @@ def main():
                         if isinstance(e, Hang):
                             hung.add(mode)
                         continue
+                ev, note = vals.pop("_stack", None), vals.pop("_note", None)
+                if ev:
+                    r.setdefault("stack", {})[mode] = ev
+                if note:
+                    r.setdefault("notes", []).append(f"{MODE_LABEL.get(mode, mode)}, round {i + 1}: "
+                                                     + note)
                 dist = vals.pop("_dist", None)
                 if dist:
                     r["dist"].setdefault(mode, []).append({str(k): v for k, v in dist.items()})
