@@ -22,7 +22,7 @@
 
 /* The library's file name beside libdemi.so; NULL in a build without one
  * (shim/none/nostack.c). */
-__attribute__((weak)) const char *const stack_lib_name = "libdemi-stack.so";
+__attribute__((weak)) const char *stack_lib_name = "libdemi-stack.so"; /* not const: read, not folded */
 
 const struct stack_api *stack_api = &stack_api_none;
 __thread const struct stack_api *stack_tls_warm_for __attribute__((tls_model("initial-exec")));

@@ -4,4 +4,4 @@
  * with "no runtime in this build of libdemi". */
 #include "stackapi.h"
 
-const char *const stack_lib_name = NULL;
+const char *stack_lib_name = NULL;

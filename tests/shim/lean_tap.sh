@@ -11,6 +11,8 @@
 #   - libdemi.so without its stack library beside it: the bypassed listener
 #     falls back to the kernel with one warning naming the missing file
 #     (on_error = kernel), or accept fails (on_error = fail)
+#   - build/asan/libdemi-nort.so, built without one, never loads the ASan
+#     stack library beside it
 . "$(dirname "$0")/../lib/shim.sh"
 need_root
 need_cmd python3
@@ -93,3 +95,20 @@ except OSError as e:
 	[ "$(grep -c "stack unavailable" "$T/alone.$mode.err")" = 1 ] || { cat "$T/alone.$mode.err"; fail "on_error=$mode: not one message"; }
 done
 echo "no stack library: one message naming it; on_error=kernel served by the kernel, on_error=fail: accept fails"
+
+# 6. the ASan shim built without a stack library, beside the ASan one
+asan=$(${CC:-gcc} -print-file-name=libasan.so)
+nort=$DEMI_TOP/build/asan/libdemi-nort.so
+if [ -f "$asan" ] && [ -f "$nort" ]; then
+	port=$((20000 + ($$ + 7) % 20000))
+	demi_conf "$T/nort.conf" device=tap:dlalone0 address=198.18.32.2/24 listen=$port
+	DEMI_PRELOAD="$asan:$nort" demi_run "$T/nort.conf" ASAN_OPTIONS=detect_leaks=0 python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4); s.settimeout(0.2)
+try: s.accept()
+except OSError: pass
+print(open("/proc/self/maps").read())' $port >"$T/maps.nort" 2>"$T/nort.err"
+	grep -q "no runtime in this build of libdemi" "$T/nort.err" || { cat "$T/nort.err"; fail "libdemi-nort.so: no 'no runtime' message"; }
+	! grep -E "$HEAVY" "$T/maps.nort" || fail "libdemi-nort.so loaded a stack library"
+	echo "libdemi-nort.so: no runtime, no stack library loaded"
+fi
