@@ -2,6 +2,7 @@
 # The lean preload: libdemi.so maps the stack library (build/libdemi-stack.so,
 # with DPDK, libbpf, libxdp, libnuma, libbsd) only when a bypassed socket
 # first needs the stack.
+#   - the stack library exports one name, its table (demi_stack_api)
 #   - no config, and a config whose rules bypass nothing the program opens:
 #     /proc/self/maps holds libdemi.so and none of those
 #   - a config with a bad device: the error is reported at start (the
@@ -20,6 +21,14 @@ need_lib
 [ -f "$DEMI_TOP/build/libdemi-stack.so" ] || fail "build/libdemi-stack.so not built"
 T=$SHIM_TMP
 HEAVY='libdemi-stack|librte|libbpf|libxdp|libnuma|libbsd'
+
+# the stack library exports its table alone: nothing of the stack or DPDK
+# can meet a name of the program's
+for lib in "$DEMI_TOP/build/libdemi-stack.so" "$DEMI_TOP/build/asan/libdemi-stack.so"; do
+	[ -f "$lib" ] || continue
+	got=$(nm -D --defined-only "$lib" | awk '{print $3}')
+	[ "$got" = demi_stack_api ] || fail "$lib exports more than demi_stack_api: $(echo $got | head -c 300)"
+done
 
 maps_lean() { # what maps-file
 	grep -q 'libdemi\.so' "$2" || fail "$1: libdemi.so is not mapped (not preloaded?)"
