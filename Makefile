@@ -58,7 +58,8 @@ SHIMTESTS   := $(patsubst %.c,$(B)/%,$(SHIMT_SRC))
 TOOLS       := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/*.c))
 NET_TOOLS   := $(patsubst tools/net/%.c,$(B)/%,$(wildcard tools/net/*.c))
 BENCH_TOOLS := $(patsubst tools/bench/%.c,$(B)/bench/%,$(wildcard tools/bench/*.c))
-LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so $(B)/asan/libdemi-nort.so $(B)/asan/libdemi.so)
+LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so $(B)/libdemi-stack.so $(B)/asan/libdemi-nort.so \
+	$(B)/asan/libdemi.so $(B)/asan/libdemi-stack.so)
 SHIM_AOBJ   := $(SHIM_SRC:%.c=$(B)/asan/obj/%.o)
 
 .PHONY: all test unit bench demo install uninstall clean deps
@@ -86,35 +87,45 @@ $(B)/asan/libdemistack.a: $(STACK_AOBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# The preload library: shim + stack + DPDK, exporting only libc's names:
-# its version script lists the names of shim/calls.def, nothing else.
-# librtnone.a (a runtime that never starts) comes last: the linker takes it
-# only when nothing before it defines the runtime.
+# The preload is two libraries, so that a program that opens no bypassed
+# socket maps no DPDK (README, "How it works"):
+#  libdemi.so: the shim (interposer, config, fd table), the device grammar
+#    its config checks (stack/netif/dev*.c, no DPDK) and the runtime that
+#    never starts (shim/none/rt_none.c); libc's names only leave it: its
+#    version script lists the names of shim/calls.def, nothing else.
+#  libdemi-stack.so, installed beside it: the stack, the runtime and DPDK,
+#    dlopen'ed by shim/stackload.c when a bypassed socket first needs the
+#    stack; it exports one name, the table of the calls the shim makes
+#    into it (shim/stacklib/export.c, from shim/stackapi.def).
 $(B)/libdemi.map: shim/calls.def
 	@mkdir -p $(dir $@)
 	{ echo '{ global:'; $(CC) -E -P -x c '-DCALL(r,n,p)=n;' $<; echo 'local: *; };'; } >$@.tmp && mv $@.tmp $@
-$(B)/librtnone.a: $(B)/obj/shim/none/rt_none.o
-	rm -f $@ && ar rcs $@ $^
-# The shim alone with ASan+UBSan and the runtime that never starts: its
-# fallback paths under the sanitizers (tests/shim/asan.sh). Of the stack it
-# takes what the shim calls while configuring: the device grammar, the log.
-NORT_STACK  := $(filter $(B)/asan/obj/stack/log.o $(B)/asan/obj/stack/netif/dev%.o,$(STACK_AOBJ))
-$(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o $(NORT_STACK) $(B)/libdemi.map
-	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(B)/asan/obj/shim/none/rt_none.o $(NORT_STACK) \
-		-Wl,--version-script=$(B)/libdemi.map -linih -ldl
-# The whole library (shim, stack, DPDK device) with ASan+UBSan, for runs with
-# sockets really bypassed (tests/shim/fdlife_tap.sh); DPDK itself is not
-# instrumented. Preloaded after libasan.so.
-$(B)/asan/librtnone.a: $(B)/asan/obj/shim/none/rt_none.o
-	rm -f $@ && ar rcs $@ $^
-$(B)/asan/libdemi.so: $(SHIM_AOBJ) $(B)/asan/libdemistack.a $(DPDK_AOBJ) $(B)/asan/librtnone.a $(B)/libdemi.map
-	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(DPDK_AOBJ) $(B)/asan/libdemistack.a $(B)/asan/librtnone.a \
-		-Wl,--version-script=$(B)/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
-		$(DPDK_LIBS) -linih
-$(B)/libdemi.so: $(SHIM_OBJ) $(B)/libdemistack.a $(DPDK_OBJ) $(B)/librtnone.a $(B)/libdemi.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(DPDK_OBJ) $(B)/libdemistack.a $(B)/librtnone.a \
-		-Wl,--version-script=$(B)/libdemi.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
-		$(DPDK_LIBS) -linih
+$(B)/libdemi-stack.map:
+	@mkdir -p $(dir $@)
+	echo '{ global: demi_stack_api; local: *; };' >$@
+LEAN_OBJ    := $(B)/obj/shim/none/rt_none.o $(filter $(B)/obj/stack/netif/dev%.o,$(STACK_OBJ))
+LEAN_AOBJ   := $(B)/asan/obj/shim/none/rt_none.o $(filter $(B)/asan/obj/stack/netif/dev%.o,$(STACK_AOBJ))
+LEAN_LIBS   := -linih -ldl -pthread
+STACK_LIBS  := -Wl,--version-script=$(B)/libdemi-stack.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete $(DPDK_LIBS)
+# -z defs: a call into the stack that bypasses the table (shim/stackapi.h)
+# would be an undefined name here.
+$(B)/libdemi.so: $(SHIM_OBJ) $(LEAN_OBJ) $(B)/libdemi.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(LEAN_OBJ) \
+		-Wl,--version-script=$(B)/libdemi.map -Wl,-z,defs -Wl,-z,nodelete $(LEAN_LIBS)
+$(B)/libdemi-stack.so: $(B)/obj/shim/stacklib/export.o $(DPDK_OBJ) $(B)/libdemistack.a $(B)/libdemi-stack.map
+	$(CC) -shared -o $@ $(B)/obj/shim/stacklib/export.o $(DPDK_OBJ) $(B)/libdemistack.a -Wl,-z,defs $(STACK_LIBS)
+# The same two with ASan+UBSan (DPDK itself is not instrumented), preloaded
+# after libasan.so: runs with sockets really bypassed (tests/shim/fdlife_tap.sh).
+$(B)/asan/libdemi.so: $(SHIM_AOBJ) $(LEAN_AOBJ) $(B)/libdemi.map
+	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(LEAN_AOBJ) \
+		-Wl,--version-script=$(B)/libdemi.map -Wl,-z,nodelete $(LEAN_LIBS)
+$(B)/asan/libdemi-stack.so: $(B)/asan/obj/shim/stacklib/export.o $(DPDK_AOBJ) $(B)/asan/libdemistack.a $(B)/libdemi-stack.map
+	$(CC) -shared $(SAN) -o $@ $(B)/asan/obj/shim/stacklib/export.o $(DPDK_AOBJ) $(B)/asan/libdemistack.a $(STACK_LIBS)
+# The ASan shim without a stack library (shim/none/nostack.c): the runtime
+# never starts, every bypassed socket falls back (tests/shim/asan.sh).
+$(B)/asan/libdemi-nort.so: $(SHIM_AOBJ) $(LEAN_AOBJ) $(B)/asan/obj/shim/none/nostack.o $(B)/libdemi.map
+	$(CC) -shared $(SAN) -o $@ $(SHIM_AOBJ) $(LEAN_AOBJ) $(B)/asan/obj/shim/none/nostack.o \
+		-Wl,--version-script=$(B)/libdemi.map -Wl,-z,nodelete $(LEAN_LIBS)
 
 $(B)/tests/%: tests/%.c $(TLIB_OBJ) $(B)/libdemistack.a
 	@mkdir -p $(dir $@)
@@ -176,7 +187,8 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(DEMO_ARGS)
 
-# make install PREFIX=/usr/local DESTDIR=/tmp/stage: the library, the tools
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage: the libraries (the
+# preload and its stack library, side by side), the tools
 # that exist, man pages, and the sample configurations. No /etc/demi/demi.conf
 # is written: its presence would send every program's sockets to the stack.
 PREFIX  ?= /usr/local
@@ -186,7 +198,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/doc/libdemi/examples \
 		$(DESTDIR)$(SYSCONFDIR)/demi
-	$(if $(LIB),install -m 0755 $(B)/libdemi.so $(DESTDIR)$(PREFIX)/lib/libdemi.so)
+	$(if $(LIB),install -m 0755 $(B)/libdemi.so $(B)/libdemi-stack.so $(DESTDIR)$(PREFIX)/lib/)
 	$(if $(INSTALL_BINS),install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
@@ -194,7 +206,7 @@ install: all
 	install -m 0644 conf/tap.conf $(DESTDIR)$(SYSCONFDIR)/demi/demi.conf.example
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libdemi.so $(DESTDIR)$(PREFIX)/bin/demi-run $(DESTDIR)$(PREFIX)/bin/demistat
+	rm -f $(DESTDIR)$(PREFIX)/lib/libdemi.so $(DESTDIR)$(PREFIX)/lib/libdemi-stack.so $(DESTDIR)$(PREFIX)/bin/demi-run $(DESTDIR)$(PREFIX)/bin/demistat
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/libdemi

@@ -1,5 +1,6 @@
 /* Load-time set-up: resolve the real functions, read the config, register
- * the fork handlers. Nothing starts: the stack starts on first use. */
+ * the fork handlers. Nothing starts: the stack starts on first use, and
+ * its library (stackload.c) is found now but loaded only then. */
 #include "shim.h"
 
 int shim_ready;
@@ -9,6 +10,8 @@ static void shim_init_once(void)
 	shim_enter();
 	real_init();
 	cfg_load();
+	if (cfg.active)
+		stack_load_locate();
 	fork_init();
 	shim_leave();
 	__atomic_store_n(&shim_ready, 1, __ATOMIC_RELEASE);

@@ -29,6 +29,7 @@
 
 #include "demi/stack.h"
 #include "demi/rt.h"
+#include "stackapi.h" /* the stack's calls, through the table of the stack library */
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)

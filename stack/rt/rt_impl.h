@@ -124,7 +124,7 @@ struct rt_thread {
 	struct sched *sched;
 	char tag; /* its address identifies the thread */
 };
-extern __thread struct rt_thread rt_me __attribute__((tls_model("initial-exec")));
+extern __thread struct rt_thread rt_me; /* not initial-exec: the runtime is dlopen'ed */
 
 /* The instance behind st, NULL if none. */
 static inline struct rt_inst *rt_inst_of(struct stack *st)

@@ -15,7 +15,7 @@
 #define RT_SPIN_US_DEFAULT 100
 
 struct rt_global rt = { .mu = PTHREAD_MUTEX_INITIALIZER };
-__thread struct rt_thread rt_me __attribute__((tls_model("initial-exec")));
+__thread struct rt_thread rt_me;
 
 static const char *const rt_counter_names[RT_COUNTER_MAX] = {
 #define RT_C(name, desc) #name,
