@@ -91,6 +91,8 @@ struct rt_inst {
 	int in_pass;             /* a scheduler pass is running (its thread holds the lock) */
 	uint64_t next_publish, next_conns;
 	int rst_idx;             /* the stack's TCP_RST_SENT counter, -1: none */
+	int cksum_idx, rxsegs_idx; /* DROP_TCP_CKSUM, TCP_RX_SEGS, -1: none */
+	int cksum_warned;
 	uint64_t rst_seen, rst_at; /* its value as last seen, and when it moved */
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;

@@ -123,6 +123,8 @@ static int inst_start(struct rt_inst *in, unsigned idx, struct netif *nif)
 	in->nif = nif;
 	in->idx = idx;
 	in->rst_idx = stack_counter_index("TCP_RST_SENT");
+	in->cksum_idx = stack_counter_index("DROP_TCP_CKSUM");
+	in->rxsegs_idx = stack_counter_index("TCP_RX_SEGS");
 	in->dev_sig = dev_signal(nif);
 	in->nap_ns = RT_NAP_MIN_NS;
 	in->ctr[RT_LINK_UP] = nif->ops->link_up ? (uint64_t)nif->ops->link_up(nif) : 1;
