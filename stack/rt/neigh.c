@@ -3,9 +3,9 @@
  * stack's ARP cache is fed from the kernel's neighbour table over plain
  * rtnetlink. A dump of the interface's entries at start, then again from
  * housekeeping (every 100 ms while the stack waits for a next hop, every
- * second otherwise); for each next hop the stack waits for, the kernel is
- * asked to resolve it (RTM_NEWNEIGH with NTF_USE), and the answer shows in
- * the next dump. System calls are made directly, not through the shim's
+ * second otherwise); a next hop the stack newly waits for is asked of the
+ * kernel at once (RTM_NEWNEIGH with NTF_USE: the kernel sends the ARP) and
+ * looked for 5 ms later, then with each dump until it comes. System calls are made directly, not through the shim's
  * interposed names. */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 
 #define NEIGH_FAST_NS (100 * 1000 * 1000ull)
 #define NEIGH_SLOW_NS (1000 * 1000 * 1000ull)
+#define NEIGH_ASKED_NS (5 * 1000 * 1000ull) /* the first look after asking */
 #define NEIGH_MISS_MAX 8
 
 static int nl_open(void)
@@ -172,7 +173,19 @@ void rt_neigh_poll(struct rt_neigh *n, struct stack *st, uint64_t now)
 	struct in_addr miss[NEIGH_MISS_MAX];
 	int nmiss, rc;
 
-	if (n->fd < 0 || now < n->next)
+	if (n->fd < 0)
+		return;
+	/* a next hop newly missing: the kernel is asked at once, and its
+	 * answer looked for soon */
+	nmiss = stack_neigh_missing(st, miss, NEIGH_MISS_MAX);
+	if (nmiss && !n->asked) {
+		for (int i = 0; i < nmiss; i++)
+			neigh_resolve(n->fd, n->ifindex, miss[i], ++n->seq);
+		n->asked = 1;
+		if (n->next > now + NEIGH_ASKED_NS)
+			n->next = now + NEIGH_ASKED_NS;
+	}
+	if (now < n->next)
 		return;
 	n->seq++;
 	if ((rc = nl_request(n->fd, RTM_GETNEIGH, AF_INET, n->seq)) == 0)
@@ -184,6 +197,7 @@ void rt_neigh_poll(struct rt_neigh *n, struct stack *st, uint64_t now)
 	nmiss = stack_neigh_missing(st, miss, NEIGH_MISS_MAX);
 	for (int i = 0; i < nmiss; i++)
 		neigh_resolve(n->fd, n->ifindex, miss[i], ++n->seq);
+	n->asked = nmiss > 0;
 	n->next = now + (nmiss ? NEIGH_FAST_NS : NEIGH_SLOW_NS);
 }
 

@@ -77,6 +77,7 @@ struct rt_neigh {
 	int ifindex;
 	uint32_t seq;
 	uint64_t next;   /* the next dump */
+	int asked;       /* the kernel was asked for what the stack waits for */
 	int warned;
 };
 
