@@ -92,3 +92,30 @@ kx curl -sS --max-time 30 -o "$T/k2.bin" http://198.18.11.2:8080/k.bin || fail "
 cmp -s "$T/k2.bin" "$T/kwww/k.bin" || fail "port 8080 from the kernel differs"
 grep -h "libdemi.*error" "$T/logs/"* && fail "libdemi logged errors (above)"
 echo "after nginx: no XDP program on $sdev, the kernel serves port 8080"
+
+# An active open through the shared interface: curl under the preload
+# fetches from a server in the other namespace. The replies reach the stack
+# by the connection's 4-tuple; the peer's MAC comes from the kernel, asked
+# to resolve it (its table flushed first).
+kx $PY -m http.server 8082 --bind 198.18.11.1 --directory "$T/kwww" >"$T/peer.log" 2>&1 &
+net_kill_at_exit $!
+net_wait_tcp "$kns" 198.18.11.1 8082 20 || fail "the peer's server on 198.18.11.1:8082 unreachable"
+ip -n "$sns" neigh flush dev "$sdev"
+demi_conf "$T/client.conf" device="xdp:$sdev" connect=198.18.11.1/32 level=info
+# slowed to about 2 s so its stack's counters can be read while it runs
+demi_pre -n "$sns" "$T/client.conf"
+"${DEMI_PRE[@]}" curl -sS --max-time 30 --limit-rate 4M -o "$T/c.bin" http://198.18.11.1:8082/k.bin \
+	>"$T/curl.log" 2>&1 &
+cpid=$!
+net_kill_at_exit $cpid
+sleep 1
+creq=$("$DEMI_TOP/build/demistat" "$cpid" 2>/dev/null | awk '$1 == "ARP_REQUESTS_SENT" {v = $2} END {print v + 0}')
+crx=$("$DEMI_TOP/build/demistat" "$cpid" 2>/dev/null | awk '$1 == "TCP_RX_BYTES" {v = $2} END {print v + 0}')
+wait $cpid || { cat "$T/curl.log"; fail "curl under the preload through $sdev"; }
+[ "$crx" -gt 0 ] || fail "curl's stack had received nothing after 1 s (counters not read?)"
+[ "$creq" = 0 ] || fail "curl's stack sent $creq ARP requests: the kernel owns ARP on $sdev"
+cmp -s "$T/c.bin" "$T/kwww/k.bin" || fail "curl's download through the stack differs"
+grep -q "on the stack" "$T/curl.log" || { cat "$T/curl.log"; fail "curl's socket was not on the stack"; }
+grep "libdemi.*error" "$T/curl.log" && fail "libdemi logged errors (above)"
+ip -n "$sns" link show "$sdev" | grep -q "xdp" && fail "an XDP program is left on $sdev after curl"
+echo "curl under libdemi: 8 MiB by an active open through $sdev, byte-exact"
