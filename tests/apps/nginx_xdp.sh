@@ -102,17 +102,22 @@ net_kill_at_exit $!
 net_wait_tcp "$kns" 198.18.11.1 8082 20 || fail "the peer's server on 198.18.11.1:8082 unreachable"
 ip -n "$sns" neigh flush dev "$sdev"
 demi_conf "$T/client.conf" device="xdp:$sdev" connect=198.18.11.1/32 level=info
-# slowed to about 2 s so its stack's counters can be read while it runs
+# slowed to about 4 s so its stack's counters can be read while it runs
 demi_pre -n "$sns" "$T/client.conf"
-"${DEMI_PRE[@]}" curl -sS --max-time 30 --limit-rate 4M -o "$T/c.bin" http://198.18.11.1:8082/k.bin \
+"${DEMI_PRE[@]}" curl -sS --max-time 30 --limit-rate 2M -o "$T/c.bin" http://198.18.11.1:8082/k.bin \
 	>"$T/curl.log" 2>&1 &
 cpid=$!
 net_kill_at_exit $cpid
-sleep 1
-creq=$("$DEMI_TOP/build/demistat" "$cpid" 2>/dev/null | awk '$1 == "ARP_REQUESTS_SENT" {v = $2} END {print v + 0}')
-crx=$("$DEMI_TOP/build/demistat" "$cpid" 2>/dev/null | awk '$1 == "TCP_RX_BYTES" {v = $2} END {print v + 0}')
+cctr() { "$DEMI_TOP/build/demistat" "$cpid" 2>/dev/null | awk -v n="$1" '$1 == n {v = $2} END {print v + 0}'; }
+crx=0
+for ((i = 0; i < 200 && crx == 0; i++)); do
+	kill -0 $cpid 2>/dev/null || break
+	crx=$(cctr TCP_RX_BYTES)
+	[ "$crx" -gt 0 ] || sleep 0.05
+done
+creq=$(cctr ARP_REQUESTS_SENT)
 wait $cpid || { cat "$T/curl.log"; fail "curl under the preload through $sdev"; }
-[ "$crx" -gt 0 ] || fail "curl's stack had received nothing after 1 s (counters not read?)"
+[ "$crx" -gt 0 ] || fail "curl's stack was never seen receiving (counters not read?)"
 [ "$creq" = 0 ] || fail "curl's stack sent $creq ARP requests: the kernel owns ARP on $sdev"
 cmp -s "$T/c.bin" "$T/kwww/k.bin" || fail "curl's download through the stack differs"
 grep -q "on the stack" "$T/curl.log" || { cat "$T/curl.log"; fail "curl's socket was not on the stack"; }
