@@ -39,8 +39,13 @@ STACK_ASM   := $(wildcard stack/*.S)
 STACK_OBJ   := $(STACK_SRC:%.c=$(B)/obj/%.o) $(STACK_ASM:%.S=$(B)/obj/%.o)
 STACK_AOBJ  := $(STACK_SRC:%.c=$(B)/asan/obj/%.o) $(STACK_ASM:%.S=$(B)/asan/obj/%.o)
 DPDK_SRC    := $(wildcard stack/netif/dpdk.c)
-DPDK_OBJ    := $(DPDK_SRC:%.c=$(B)/obj/%.o)
-DPDK_AOBJ   := $(DPDK_SRC:%.c=$(B)/asan/obj/%.o)
+# The xdp: kind's XDP program (stack/netif/xdp/*.bpf.c): built with clang's
+# BPF target and linked into the DPDK side as bytes (steer_obj.o).
+BPF_CC      ?= clang
+BPF_CFLAGS  := -target bpf -O2 -g -Wall -Werror -I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
+XDP_OBJ     := $(B)/obj/stack/netif/xdp/steer_obj.o
+DPDK_OBJ    := $(DPDK_SRC:%.c=$(B)/obj/%.o) $(XDP_OBJ)
+DPDK_AOBJ   := $(DPDK_SRC:%.c=$(B)/asan/obj/%.o) $(XDP_OBJ)
 SHIM_SRC    := $(wildcard shim/*.c)
 SHIM_OBJ    := $(SHIM_SRC:%.c=$(B)/obj/%.o)
 TLIB_SRC    := $(wildcard tests/lib/*.c)
@@ -79,6 +84,15 @@ $(B)/asan/obj/%.o: %.c
 $(B)/asan/obj/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+$(B)/xdp/%.bpf.o: stack/netif/xdp/%.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CC) $(BPF_CFLAGS) -c $< -o $@
+$(XDP_OBJ): $(B)/xdp/steer.bpf.o
+	@mkdir -p $(dir $@)
+	printf '%s\n' '.section .rodata' '.balign 8' '.globl demi_xdp_steer_obj, demi_xdp_steer_obj_end' \
+		'.hidden demi_xdp_steer_obj, demi_xdp_steer_obj_end' 'demi_xdp_steer_obj:' '.incbin "$<"' \
+		'demi_xdp_steer_obj_end:' '.section .note.GNU-stack,"",@progbits' | $(CC) -x assembler -c - -o $@
 
 $(B)/libdemistack.a: $(STACK_OBJ)
 	@mkdir -p $(dir $@)

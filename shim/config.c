@@ -370,6 +370,19 @@ int cfg_parse_file(struct shim_cfg *c, const char *path)
 		r.errors++;
 	}
 	if (r.errors == 0 && r.has_rules && !r.has_address) {
+		/* a device shared with the kernel (xdp:IF) has the kernel's address */
+		unsigned plen = 0;
+		char why[160];
+		int drc = demi_dev_default_addr(c->rt.device, &c->rt.stack.addr, &plen, why, sizeof(why));
+		if (drc == 0) {
+			c->rt.stack.prefix_len = (uint8_t)plen;
+			r.has_address = 1;
+		} else if (drc != -ENOTSUP) {
+			log_error("%s: [net] address: none given and %s", path, why);
+			r.errors++;
+		}
+	}
+	if (r.errors == 0 && r.has_rules && !r.has_address) {
 		log_error("%s: [net] address is required when [bypass] names ports or destinations", path);
 		r.errors++;
 	}

@@ -67,7 +67,8 @@ static void arp_retry(struct tw_timer *t, uint64_t now)
 		e->expires = now + ARP_FAILED_NS;
 		return;
 	}
-	arp_send(e->st, ARP_OP_REQUEST, zero, e->ip, bcast);
+	if (!e->st->cfg.kernel_neigh)
+		arp_send(e->st, ARP_OP_REQUEST, zero, e->ip, bcast);
 	tw_add(&e->st->tw, &e->timer, now + ARP_RETRY_NS);
 }
 
@@ -187,7 +188,7 @@ void arp_input(struct stack *st, struct pbuf *p)
 	}
 	if (e && a.spa != 0)
 		arp_learn(st, e, a.sha);
-	if (a.op == ARP_OP_REQUEST && a.tpa == st->addr && a.spa != st->addr)
+	if (a.op == ARP_OP_REQUEST && a.tpa == st->addr && a.spa != st->addr && !st->cfg.kernel_neigh)
 		arp_send(st, ARP_OP_REPLY, a.sha, a.spa, a.sha);
 }
 
@@ -216,7 +217,8 @@ int arp_output(struct stack *st, struct pbuf *p, uint32_t nh)
 		e->ip = nh;
 		e->state = ARP_INCOMPLETE;
 		e->tries = 0;
-		arp_send(st, ARP_OP_REQUEST, zero, nh, bcast);
+		if (!st->cfg.kernel_neigh) /* else the runtime asks the kernel (stack_neigh_missing) */
+			arp_send(st, ARP_OP_REQUEST, zero, nh, bcast);
 		tw_add(&st->tw, &e->timer, st->now + ARP_RETRY_NS);
 	}
 	if (e->qlen >= ARP_QUEUE_MAX) {
@@ -232,4 +234,29 @@ int arp_output(struct stack *st, struct pbuf *p, uint32_t nh)
 	e->q_tail = p;
 	e->qlen++;
 	return 0;
+}
+
+int stack_neigh_update(struct stack *st, struct in_addr ip, const uint8_t mac[6])
+{
+	uint32_t a = ntohl(ip.s_addr);
+	struct arp_entry *e = arp_find(st, a);
+
+	if (!e) {
+		if (!(e = arp_slot(st)))
+			return -ENOSPC;
+		arp_queue_drop(st, e);
+		e->ip = a;
+		e->state = ARP_INCOMPLETE;
+	}
+	arp_learn(st, e, mac);
+	return 0;
+}
+
+int stack_neigh_missing(struct stack *st, struct in_addr *out, int max)
+{
+	int n = 0;
+	for (int i = 0; i < ARP_CACHE_SIZE && n < max; i++)
+		if (st->arp->e[i].state == ARP_INCOMPLETE)
+			out[n++].s_addr = htonl(st->arp->e[i].ip);
+	return n;
 }

@@ -29,6 +29,13 @@ struct netif_ops {
 	int (*intr_arm)(struct netif *nif, int on);
 	int (*link_up)(struct netif *nif); /* 1 up, 0 down */
 	void (*close)(struct netif *nif);
+	/* Optional: the stack now serves (on 1) or no longer serves (on 0) a
+	 * local port (raddr 0: a listener, a bound UDP port) or the 4-tuple of
+	 * a connection it opened; host byte order, proto IPPROTO_TCP or
+	 * IPPROTO_UDP. A device shared with the kernel steers only these to the
+	 * stack. */
+	void (*steer)(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		      uint16_t rport, int on);
 };
 
 struct netif {
@@ -38,11 +45,21 @@ struct netif {
 	uint16_t mtu;  /* IP MTU: largest L3 packet */
 	uint32_t caps; /* NETIF_CAP_* */
 	char name[64];
+	/* Nonzero: the kernel interface (its index) this device shares with
+	 * the kernel, which owns its address, ARP and routes. */
+	int kernel_ifindex;
 };
 
 static inline uint16_t netif_rx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)
 {
 	return nif->ops->rx_burst(nif, pkts, n);
+}
+
+static inline void netif_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			       uint16_t rport, int on)
+{
+	if (nif->ops->steer)
+		nif->ops->steer(nif, proto, laddr, lport, raddr, rport, on);
 }
 
 static inline uint16_t netif_tx_burst(struct netif *nif, struct pbuf **pkts, uint16_t n)

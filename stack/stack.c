@@ -46,7 +46,7 @@ int stack_create(struct stack **out, const struct stack_cfg *cfg, struct netif *
 		free(st);
 		return rc;
 	}
-	if (cfg->gratuitous_arp) {
+	if (cfg->gratuitous_arp && !cfg->kernel_neigh) {
 		arp_announce(st);
 		stack_tx_flush(st);
 	}

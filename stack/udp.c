@@ -162,11 +162,13 @@ static void udp_hash(struct stack *st, struct udp_sock *us, uint32_t addr, uint1
 	us->lport = port;
 	us->next = *b; /* newest first, as Linux's IPv4 chains */
 	*b = us;
+	netif_steer(st->nif, IPPROTO_UDP, addr, port, 0, 0, 1);
 }
 
 static void udp_unhash(struct stack *st, struct udp_sock *us)
 {
 	struct udp_sock **pp;
+	int others = 0;
 	if (!us->lport)
 		return;
 	for (pp = udp_bucket(st, us->lport); *pp; pp = &(*pp)->next) {
@@ -175,6 +177,10 @@ static void udp_unhash(struct stack *st, struct udp_sock *us)
 			break;
 		}
 	}
+	for (struct udp_sock *o = *udp_bucket(st, us->lport); o; o = o->next)
+		others += o->lport == us->lport;
+	if (!others) /* the port's last socket */
+		netif_steer(st->nif, IPPROTO_UDP, us->laddr, us->lport, 0, 0, 0);
 	us->next = NULL;
 	us->lport = 0;
 }

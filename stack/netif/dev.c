@@ -2,6 +2,9 @@
  * KIND one of the names below, ARG the kind's own (dev_KIND.c). */
 #include <ctype.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +13,7 @@
 #include "dev.h"
 
 static const struct dev_kind *const dev_kinds[] = {
-	&dev_tap, &dev_memif, &dev_af_xdp, &dev_af_packet, &dev_pci,
+	&dev_tap, &dev_memif, &dev_af_xdp, &dev_af_packet, &dev_pci, &dev_xdp,
 };
 #define DEV_NKINDS (sizeof(dev_kinds) / sizeof(dev_kinds[0]))
 
@@ -92,4 +95,38 @@ int demi_dev_check(const char *device, char *why, size_t whylen)
 	if (!device || !*device)
 		return dev_why(why, whylen, "no device configured");
 	return dev_parse(&d, device, why, whylen);
+}
+
+int demi_dev_default_addr(const char *device, struct in_addr *addr, unsigned *prefix_len, char *why,
+			  size_t whylen)
+{
+	struct ifaddrs *ifa, *i;
+	struct dev d;
+	int rc = -EADDRNOTAVAIL;
+
+	if (dev_parse(&d, device ? device : "", why, whylen) != 0)
+		return -EINVAL;
+	if (!d.t.shared)
+		return -ENOTSUP;
+	if (!if_nametoindex(d.iface)) {
+		snprintf(why, whylen, "no interface %s", d.iface);
+		return -ENODEV;
+	}
+	if (getifaddrs(&ifa) != 0) {
+		snprintf(why, whylen, "cannot list the addresses of %s", d.iface);
+		return -errno;
+	}
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, d.iface))
+			continue;
+		*addr = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		*prefix_len = i->ifa_netmask ? (unsigned)__builtin_popcount(
+			((const struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr) : 32;
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifa);
+	if (rc)
+		snprintf(why, whylen, "%s has no IPv4 address", d.iface);
+	return rc;
 }

@@ -23,6 +23,8 @@ struct dev_traits {
 	unsigned own_mac : 1;   /* the stack's MAC is the spec's, not the port's (tap: that is the kernel end's) */
 	unsigned umem_pool : 1; /* the pool is the kernel's UMEM (af_xdp): packed, every object inside, one per page */
 	unsigned xdp_prog : 1;  /* the driver attaches an XDP program: a stale one is detached, libbpf's log kept */
+	unsigned shared : 1;    /* shared with the kernel (xdp): our steering program, its maps filled from the
+				 * stack's ports and flows; the kernel keeps the address, ARP and routes */
 	int ring_family;        /* no rx interrupt: sleep on the driver's socket of this family (AF_XDP, AF_PACKET); 0 none */
 	int start_tries;        /* port start attempts, 100 ms apart (0: one) */
 	int link_wait_ms;       /* after start, wait this long for the link (0: not at all) */
@@ -54,7 +56,7 @@ struct dev_kind {
 	struct dev_traits traits;
 };
 
-extern const struct dev_kind dev_tap, dev_memif, dev_af_xdp, dev_af_packet, dev_pci;
+extern const struct dev_kind dev_tap, dev_memif, dev_af_xdp, dev_af_packet, dev_pci, dev_xdp;
 
 /* Parse KIND:ARG through the table; 0, or -EINVAL with a phrase in why. */
 int dev_parse(struct dev *d, const char *device, char *why, size_t whylen);

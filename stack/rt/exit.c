@@ -91,6 +91,7 @@ static void inst_shutdown(struct rt_inst *in)
 	if (nif->ops->close)
 		nif->ops->close(nif);
 	nif->ops = &dead_ops;
+	rt_neigh_stop(&in->neigh);
 	if (locked)
 		rt_inst_unlock(in);
 }
@@ -118,6 +119,7 @@ void rt_reset(void)
 		struct rt_inst *in = &rt.inst[i];
 		rt_progress_stop(in);
 		rt_shm_destroy(&in->shm);
+		rt_neigh_stop(&in->neigh);
 		stack_destroy(in->st);
 		if (rt.state == RT_UP && in->nif->ops->close)
 			in->nif->ops->close(in->nif);

@@ -71,6 +71,16 @@ enum rt_state {
 
 struct sched; /* sched.c: one thread's scheduler */
 
+/* neigh.c: the kernel's neighbours for a device shared with it. */
+struct rt_neigh {
+	int fd;          /* rtnetlink socket, -1: none */
+	int ifindex;
+	uint32_t seq;
+	uint64_t next;   /* the next dump */
+	int asked;       /* the kernel was asked for what the stack waits for */
+	int warned;
+};
+
 struct rt_inst {
 	_Atomic uintptr_t owner; /* the thread holding the lock, 0: free */
 	unsigned depth;          /* recursion of the owner */
@@ -82,9 +92,12 @@ struct rt_inst {
 	int in_pass;             /* a scheduler pass is running (its thread holds the lock) */
 	uint64_t next_publish, next_conns;
 	int rst_idx;             /* the stack's TCP_RST_SENT counter, -1: none */
+	int cksum_idx, rxsegs_idx; /* DROP_TCP_CKSUM, TCP_RX_SEGS, -1: none */
+	int cksum_warned;
 	uint64_t rst_seen, rst_at; /* its value as last seen, and when it moved */
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
+	struct rt_neigh neigh;   /* kernel_ifindex devices: neighbours from the kernel */
 	/* The progress thread (progress.c). last_pass is on a line of its
 	 * own: the lock holder writes it every pass, the thread reads it about
 	 * every RT_PROGRESS_NS; it must not share the owner word's line. */
@@ -194,6 +207,17 @@ struct sched *rt_sched_get(struct rt_inst *in);
 void rt_sched_drop(void);
 /* Resets the stack has sent (its TCP_RST_SENT counter). */
 uint64_t rt_inst_rst_sent(struct rt_inst *in);
+
+/* neigh.c */
+/* An rtnetlink socket for the interface's neighbours. 0 or -errno. */
+int rt_neigh_start(struct rt_neigh *n, int ifindex);
+void rt_neigh_stop(struct rt_neigh *n);
+/* When due: the kernel's entries into the stack's cache, the kernel asked
+ * to resolve what the stack waits for. */
+void rt_neigh_poll(struct rt_neigh *n, struct stack *st, uint64_t now);
+/* The gateway of the kernel's default route through the interface:
+ * 0, -ENOENT (none) or -errno. */
+int rt_neigh_gateway(int ifindex, struct in_addr *gw);
 
 /* progress.c */
 void rt_progress_start(struct rt_inst *in);

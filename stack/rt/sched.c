@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "co.h"
+#include "demi/log.h"
 #include "rt_impl.h"
 
 #define RT_PUBLISH_NS (1000 * 1000ull)
@@ -42,6 +43,32 @@ uint64_t rt_inst_rst_sent(struct rt_inst *in)
 	return in->rst_idx >= 0 && (unsigned)in->rst_idx < n ? v[in->rst_idx] : 0;
 }
 
+/* A peer that leaves TCP checksums to the device (a veth with tx checksum
+ * offload on, as every container's is set up) sends segments whose
+ * checksums only a kernel fills in: on AF_XDP every one is dropped here and
+ * connections time out with nothing said. Said once, at warn, with the
+ * fix, when checksum drops are at least half of what arrived. */
+static void inst_cksum_check(struct rt_inst *in)
+{
+	const uint64_t *v;
+	unsigned n;
+	uint64_t bad, segs;
+
+	if (in->cksum_warned || in->cksum_idx < 0 || in->rxsegs_idx < 0)
+		return;
+	v = stack_counter_values(in->st, &n);
+	if ((unsigned)in->cksum_idx >= n || (unsigned)in->rxsegs_idx >= n)
+		return;
+	bad = v[in->cksum_idx];
+	segs = v[in->rxsegs_idx];
+	if (bad < 2 || bad * 2 < segs)
+		return;
+	in->cksum_warned = 1;
+	demi_log(DEMI_LOG_WARN, "%s: TCP segments arrive with bad checksums (%llu dropped): a peer that leaves "
+		 "checksums to the device? On a veth, run on the peer's end: ethtool -K PEER tx off",
+		 in->nif->name, (unsigned long long)bad);
+}
+
 /* Counters to shared memory about once per ms, the connection table and
  * the link state about every 100 ms. */
 static void inst_housekeep(struct rt_inst *in, uint64_t now)
@@ -53,12 +80,15 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 		in->rst_seen = rt_inst_rst_sent(in);
 		in->rst_at = now;
 	}
+	if (in->neigh.fd >= 0)
+		rt_neigh_poll(&in->neigh, in->st, now);
 	in->ctr[RT_POOL_IN_USE] = in->nif->pool->in_use;
 	in->ctr[RT_POOL_CAPACITY] = in->nif->pool->capacity;
 	if (now >= in->next_conns) {
 		in->next_conns = now + RT_CONNS_NS;
 		if (in->nif->ops->link_up)
 			in->ctr[RT_LINK_UP] = (uint64_t)in->nif->ops->link_up(in->nif);
+		inst_cksum_check(in);
 		rt_shm_update_conns(&in->shm, in->st, now);
 	}
 	rt_shm_update(&in->shm, in->st, in->ctr, (int)in->ctr[RT_LINK_UP], now);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "demi/log.h"
 #include "netif/dpdk.h"
 #include "rt_impl.h"
 
@@ -110,11 +111,20 @@ static int inst_start(struct rt_inst *in, unsigned idx, struct netif *nif)
 	int rc;
 
 	memset(in, 0, sizeof(*in));
+	in->neigh.fd = -1;
 	if ((rc = stack_create(&in->st, &rt.cfg.stack, nif, rt_now())) != 0)
 		return rc;
+	if (nif->kernel_ifindex) { /* the kernel's neighbours, from the start */
+		if ((rc = rt_neigh_start(&in->neigh, nif->kernel_ifindex)) != 0)
+			demi_log(DEMI_LOG_WARN, "%s: no rtnetlink for the kernel's neighbours: %s", rt.cfg.device,
+				 strerror(-rc));
+		rt_neigh_poll(&in->neigh, in->st, rt_now());
+	}
 	in->nif = nif;
 	in->idx = idx;
 	in->rst_idx = stack_counter_index("TCP_RST_SENT");
+	in->cksum_idx = stack_counter_index("DROP_TCP_CKSUM");
+	in->rxsegs_idx = stack_counter_index("TCP_RX_SEGS");
 	in->dev_sig = dev_signal(nif);
 	in->nap_ns = RT_NAP_MIN_NS;
 	in->ctr[RT_LINK_UP] = nif->ops->link_up ? (uint64_t)nif->ops->link_up(nif) : 1;
@@ -144,6 +154,13 @@ static void rt_start_locked(void)
 			snprintf(rt.err, sizeof(rt.err), "device '%.200s': %s", rt.cfg.device, strerror(-rc));
 		rt.state = RT_FAILED;
 		return;
+	}
+	if (nif->kernel_ifindex) {
+		/* shared with the kernel: it owns ARP, and its default route
+		 * through the interface is the gateway unless one is configured */
+		rt.cfg.stack.kernel_neigh = 1;
+		if (!rt.cfg.stack.gateway.s_addr)
+			(void)rt_neigh_gateway(nif->kernel_ifindex, &rt.cfg.stack.gateway);
 	}
 	if ((rc = inst_start(&rt.inst[0], 0, nif)) != 0) {
 		snprintf(rt.err, sizeof(rt.err), "device '%.200s': the stack did not start: %s", rt.cfg.device,

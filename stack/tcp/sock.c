@@ -135,9 +135,10 @@ static int tcp_op_listen(struct sock *s, int backlog)
 			return -EADDRINUSE;
 	}
 	t->backlog = backlog + 1; /* Linux: full when more than backlog wait */
-	if (t->state == TCP_STATE_CLOSED)
+	if (t->state == TCP_STATE_CLOSED) {
 		tcp_set_state(t, TCP_STATE_LISTEN);
-	else
+		netif_steer(t->st->nif, IPPROTO_TCP, t->laddr, t->lport, 0, 0, 1);
+	} else
 		tcp_wake(t); /* a new backlog */
 	return 0;
 }
@@ -225,6 +226,8 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 	t->mss_clamp = tcp_mss_ours(t);
 	tcp_set_state(t, TCP_STATE_SYN_SENT);
 	tcp_hash_insert(t);
+	netif_steer(st->nif, IPPROTO_TCP, t->laddr, t->lport, t->raddr, t->rport, 1);
+	t->flags |= TF_STEERED;
 	t->rtt_start = st->now;
 	tcp_send_syn(t);
 	tcp_rto_arm(t);
@@ -401,6 +404,10 @@ static int tcp_op_shutdown(struct sock *s, int how)
 
 static void tcp_listener_close(struct tcb *l)
 {
+	struct stack *st = l->st;
+	uint32_t laddr = l->laddr;
+	uint16_t lport = l->lport;
+
 	while (l->synq)
 		tcp_tcb_free(l->synq);
 	while (l->acceptq) {
@@ -410,6 +417,8 @@ static void tcp_listener_close(struct tcb *l)
 		tcp_tcb_free(c);
 	}
 	tcp_tcb_free(l);
+	if (!tcp_lookup_listener(st, laddr, lport)) /* the port's last listener */
+		netif_steer(st->nif, IPPROTO_TCP, laddr, lport, 0, 0, 0);
 }
 
 static int tcp_op_close(struct sock *s)

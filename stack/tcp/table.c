@@ -236,6 +236,8 @@ static void tcp_queue_unlink(struct tcb *t)
 void tcp_tcb_free(struct tcb *t)
 {
 	struct tcp_table *tt = t->st->tcp;
+	if (t->flags & TF_STEERED)
+		netif_steer(t->st->nif, IPPROTO_TCP, t->laddr, t->lport, t->raddr, t->rport, 0);
 	tcp_timers_stop(t);
 	tcp_hash_remove(t);
 	tcp_bind_remove(t);
@@ -314,12 +316,14 @@ void tcp_done(struct tcb *t, int err)
  * and arms the clone's timer. NULL when out of memory: no TIME-WAIT then. */
 struct tcb *tcp_time_wait_clone(struct tcb *t)
 {
-	const uint32_t keep = TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL;
+	const uint32_t keep = TF_WS_OK | TF_TS_OK | TF_SACK_OK | TF_REUSEADDR | TF_REUSEPORT | TF_EPHEMERAL |
+			      TF_STEERED;
 	struct tcb *w = tcp_tcb_alloc(t->st);
 	if (!w)
 		return NULL;
 	w->tw = t->tw;
 	w->flags = t->flags & keep;
+	t->flags &= ~TF_STEERED; /* the clone keeps the device's steering */
 	w->rcvbuf = 0; /* its ACKs offer no window beyond the one advertised */
 	tcp_set_state(w, TCP_STATE_TIME_WAIT);
 	tcp_hash_remove(t);

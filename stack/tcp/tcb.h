@@ -97,6 +97,7 @@ static inline int tcp_state_fin_unacked(int s)
 #define TF_SNDBUF_LOCK (1u << 22) /* SO_SNDBUF set: no autotuning */
 #define TF_TLP_OUT    (1u << 23) /* a tail loss probe is unanswered */
 #define TF_UNDO_OK    (1u << 24) /* recovery may still prove spurious (RFC 3522) */
+#define TF_STEERED    (1u << 25) /* an active open whose 4-tuple the device steers to us (netif_steer) */
 
 /* Fields that are also one named struct, so they can be copied whole
  * (Linux's struct_group): t->laddr and t->tw.laddr are the same bytes. */

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -196,12 +197,42 @@ static void test_each_kind_parsed_with_its_traits(void **state)
 	assert_false(sp.hugepages);
 }
 
+/* xdp:IF: net_af_xdp with our program's file, the af_xdp traits and the
+ * shared one; no program, no device. The default address is IF's (lo
+ * here: 127.0.0.1/8), a kind that is not shared has none, a missing
+ * interface is named. */
+static void test_xdp_shared_with_the_kernel(void **state)
+{
+	static struct dpdk_spec sp;
+	struct dpdk_env env = ENV;
+	struct in_addr a;
+	unsigned plen = 0;
+	char err[256], why[256];
+	(void)state;
+	env.xdp_prog = "/proc/self/fd/9";
+	build_ok(&sp, "xdp:veth1", NULL, &env);
+	assert_ptr_equal(sp.dev.kind, &dev_xdp);
+	assert_string_equal(sp.devarg, "net_af_xdp0,iface=veth1,start_queue=0,queue_count=1,xdp_prog=/proc/self/fd/9");
+	assert_true(sp.dev.t.shared && sp.dev.t.xdp_prog && sp.dev.t.umem_pool);
+	assert_int_equal(sp.dev.t.ring_family, AF_XDP);
+	assert_int_equal(sp.dev.t.rx_gap, 256);
+	assert_false(dev_af_xdp.traits.shared);
+	assert_int_equal(dpdk_spec_build(&sp, "xdp:veth1", NULL, &ENV, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no XDP program"));
+	assert_int_equal(demi_dev_default_addr("xdp:lo", &a, &plen, why, sizeof(why)), 0);
+	assert_int_equal(ntohl(a.s_addr), 0x7f000001);
+	assert_int_equal(plen, 8);
+	assert_int_equal(demi_dev_default_addr("af_xdp:lo", &a, &plen, why, sizeof(why)), -ENOTSUP);
+	assert_int_equal(demi_dev_default_addr("xdp:nosuchif0", &a, &plen, why, sizeof(why)), -ENODEV);
+	assert_non_null(strstr(why, "nosuchif0"));
+}
+
 /* The config check is the driver's parser: same verdicts, same reasons. */
 static void test_config_check_agrees_with_the_driver(void **state)
 {
 	static const char *const devs[] = {
 		"tap:demi0", "memif:/run/x.sock,role=server", "memif:/run/x.sock,role=client,id=3",
-		"af_xdp:veth1", "af_packet:veth2", "pci:0000:03:00.0",
+		"af_xdp:veth1", "af_packet:veth2", "pci:0000:03:00.0", "xdp:veth3", "xdp:a,b",
 		"", "tap", "eth:x", "tap:", "tap:way-too-long-iface-name", "memif:/x.sock",
 		"memif:/x.sock,role=master", "memif:/x.sock,id", "pci:", "pci:a b",
 	};
@@ -210,14 +241,17 @@ static void test_config_check_agrees_with_the_driver(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		int c = demi_dev_check(devs[i], why, sizeof(why));
-		int b = dpdk_spec_build(&sp, devs[i], NULL, &ENV, err, sizeof(err));
+		struct dpdk_env env = ENV;
+		int b;
+		env.xdp_prog = "/proc/self/fd/9";
+		b = dpdk_spec_build(&sp, devs[i], NULL, &env, err, sizeof(err));
 		if ((c == 0) != (b == 0))
 			fail_msg("'%s': check %d, driver %d", devs[i], c, b);
 		if (c && (c != -EINVAL || !strstr(err, why)))
 			fail_msg("'%s': check says '%s', driver '%s'", devs[i], why, err);
 	}
 	dev_syntax(syn, sizeof(syn));
-	for (const char *k = "tap:IF\0memif:SOCK,role=server|client\0af_xdp:IF\0af_packet:IF\0pci:ADDR\0"; *k;
+	for (const char *k = "tap:IF\0memif:SOCK,role=server|client\0af_xdp:IF\0af_packet:IF\0pci:ADDR\0xdp:IF\0"; *k;
 	     k += strlen(k) + 1)
 		if (!strstr(syn, k))
 			fail_msg("syntax '%s' lacks '%s'", syn, k);
@@ -323,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_eal_args_appended_split_on_blanks),
 		cmocka_unit_test(test_bad_devices_are_named_with_a_reason),
 		cmocka_unit_test(test_each_kind_parsed_with_its_traits),
+		cmocka_unit_test(test_xdp_shared_with_the_kernel),
 		cmocka_unit_test(test_config_check_agrees_with_the_driver),
 		cmocka_unit_test(test_memif_prepare_reclaims_a_dead_servers_socket),
 		cmocka_unit_test(test_hugepages_need_mount_and_free_pages),

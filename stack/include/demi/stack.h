@@ -37,6 +37,8 @@ struct stack_cfg {
 	uint8_t isn_secret[16]; /* RFC 6528 key; all zero: drawn with getrandom() */
 	uint32_t max_socks;     /* 0: a default */
 	int gratuitous_arp;     /* announce the address at start */
+	int kernel_neigh;       /* the kernel owns ARP on the device (shared with it): the stack sends no
+				 * ARP request or reply and learns neighbours only from stack_neigh_update */
 };
 
 struct stack_counters;
@@ -59,6 +61,14 @@ const uint64_t *stack_counter_values(const struct stack *st, unsigned *n);
 const char *stack_counter_name(unsigned i);
 /* The index of the counter with this name (e.g. "TCP_RST_SENT"), -1 if none. */
 int stack_counter_index(const char *name);
+
+/* Neighbours learnt elsewhere (kernel_neigh: from the kernel's table): ip
+ * is at mac, reachable for a while; what waited for ip is sent. 0, or
+ * -ENOSPC when the cache is full of entries in use. */
+int stack_neigh_update(struct stack *st, struct in_addr ip, const uint8_t mac[6]);
+/* Up to max next hops the stack waits for (packets queued, no MAC yet);
+ * returns how many. */
+int stack_neigh_missing(struct stack *st, struct in_addr *out, int max);
 
 /* Sockets (AF_INET only). type: SOCK_STREAM or SOCK_DGRAM. */
 int sock_create(struct stack *st, int type, struct sock **out);
