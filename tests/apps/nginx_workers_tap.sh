@@ -5,6 +5,8 @@
 # both workers served connections, and no worker sent a RST (a segment
 # steered to a worker that does not know its connection is dropped, not
 # answered with a RST that would kill the connection in the other worker).
+# Then a tap that cannot take another queue (made without multi_queue): the
+# program stays with the kernel and says why at the default level (warn).
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
 need_cmd nginx wrk
@@ -56,3 +58,19 @@ for w in $workers; do
 done
 [ -z "$bad" ] || { grep -h "warn\|error" "$tmp/logs/"* | tail -20; fail "$bad"; }
 echo "nginx with 2 workers over one tap: wrk $reqs requests, 0 errors, both workers served, no RST"
+
+sq=$(net_tag dts)
+ip -n "$ns" tuntap add dev "$sq" mode tap || fail "ip tuntap add"
+demi_conf "$tmp/sq.conf" device="tap:$sq" address=198.18.8.2/24 listen=8081
+demi_run -n "$ns" "$tmp/sq.conf" python3 -c '
+import socket
+s = socket.socket(); s.bind(("0.0.0.0", 8081)); s.listen(); s.settimeout(0.3)
+try:
+    s.accept()  # the first wait starts the stack
+except socket.timeout:
+    print("waited")
+' >"$tmp/sq.log" 2>&1 || { cat "$tmp/sq.log"; fail "the program on the single-queue tap failed"; }
+grep -q "^waited" "$tmp/sq.log" || { cat "$tmp/sq.log"; fail "the program did not run"; }
+grep -q "warn: stack unavailable: .*tap $sq was made without multi_queue.*stays with the kernel" "$tmp/sq.log" ||
+	{ cat "$tmp/sq.log"; fail "no warning naming the single-queue tap"; }
+echo "a tap without multi_queue: the program stays with the kernel, and says why"

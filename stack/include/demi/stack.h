@@ -37,6 +37,9 @@ struct stack_cfg {
 	uint8_t isn_secret[16]; /* RFC 6528 key; all zero: drawn with getrandom() */
 	uint32_t max_socks;     /* 0: a default */
 	int gratuitous_arp;     /* announce the address at start */
+	int shared_dev;         /* other processes use queues of the same device: a segment of a
+	                         * connection this stack does not know may be one of theirs,
+	                         * so it is dropped (DROP_TCP_NOT_OURS), never answered with a RST */
 };
 
 struct stack_counters;
