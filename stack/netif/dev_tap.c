@@ -6,9 +6,10 @@
  * Several processes share one tap: each attaches a queue of its own
  * (IFF_MULTI_QUEUE), the kernel picks the queue of a frame it sends into
  * the tap (tun's flow table: the queue that last sent the flow; a new flow
- * by hash). The device is shared (trait): a segment of a connection the
- * stack does not know is dropped, never answered with a RST, as it may be
- * another process's. A forked worker that finds another queue attached
+ * by hash). The device can be shared (trait): in a worker forked by the
+ * configured process a segment of a connection the stack does not know is
+ * dropped, never answered with a RST, as it may be a sibling's (rt/start.c
+ * sets stack_cfg.shared_dev). A forked worker that finds another queue attached
  * makes the tap persistent (dpdk_tap_keep): when old workers leave before
  * new ones attached (nginx -s reload) the tap and its kernel-side address
  * and routes stay; `ip link del` removes it. A single process's tap goes
