@@ -14,6 +14,7 @@
 #define NETIF_CAP_TX_CKSUM_IPV4 (1u << 1)
 #define NETIF_CAP_TX_CKSUM_TCP  (1u << 2)
 #define NETIF_CAP_TX_CKSUM_UDP  (1u << 3)
+#define NETIF_CAP_SHARED        (1u << 4) /* other processes may attach queues of the same device */
 
 struct netif;
 

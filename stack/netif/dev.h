@@ -25,6 +25,7 @@ struct dev_traits {
 	unsigned xdp_prog : 1;  /* the driver attaches an XDP program: a stale one is detached, libbpf's log kept */
 	unsigned shared : 1;    /* shared with the kernel (xdp): our steering program, its maps filled from the
 				 * stack's ports and flows; the kernel keeps the address, ARP and routes */
+	unsigned multi_proc : 1; /* other processes may attach queues of the device (tap): NETIF_CAP_SHARED */
 	int ring_family;        /* no rx interrupt: sleep on the driver's socket of this family (AF_XDP, AF_PACKET); 0 none */
 	int start_tries;        /* port start attempts, 100 ms apart (0: one) */
 	int link_wait_ms;       /* after start, wait this long for the link (0: not at all) */

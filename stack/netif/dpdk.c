@@ -933,7 +933,7 @@ static void netif_fill(struct dpdk_netif *d, uint32_t caps)
 	}
 	d->nif.ops = &dpdk_ops;
 	d->nif.pool = &d->pool;
-	d->nif.caps = caps;
+	d->nif.caps = caps | (d->spec.dev.t.multi_proc ? NETIF_CAP_SHARED : 0);
 	rte_eth_macaddr_get(d->port, &mac);
 	memcpy(d->nif.mac, mac.addr_bytes, 6);
 	if (d->spec.dev.t.own_mac) /* the port's is the kernel end's */
@@ -1022,6 +1022,9 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
 	link_wait(d, link, sizeof(link));
 	open_banner(d, cfg->device, link);
+	if (d->spec.dev.t.multi_proc && cfg->keep_dev && (rc = dpdk_tap_keep(d->spec.dev.iface, d->wait_fd)) != 0)
+		demi_log(rc > 0 ? DEMI_LOG_INFO : DEMI_LOG_WARN, "%s: shared with another process: %s", cfg->device,
+			 rc > 0 ? "made persistent, it outlives this one" : strerror(-rc));
 	*out = &d->nif;
 	return 0;
 

@@ -64,6 +64,7 @@ struct dpdk_open_cfg {
 	const char *name;    /* program name, argv[0] of EAL */
 	uint32_t mbufs;      /* 0: DPDK_MBUFS_DEFAULT */
 	uint16_t mtu;        /* IP MTU wanted; 0: 1500. Over 1500: jumbo frames if the port takes them */
+	int keep_dev;        /* a forked worker: a device it shares must outlive it (dpdk_tap_keep) */
 };
 #define DPDK_MBUFS_DEFAULT 8192
 #define DPDK_ROOM_DEFAULT (2048 + PBUF_HEADROOM) /* RTE_MBUF_DEFAULT_BUF_SIZE */
@@ -73,5 +74,9 @@ struct dpdk_open_cfg {
  * released with nif->ops->close (stop + close the port: the memif socket
  * file and XDP program go with it). Defined in dpdk.c. */
 int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen);
+/* tap IF with a queue of another process attached besides ours: make it
+ * persistent, through our queue fd qfd (-1: a queue attached for the call).
+ * 1 made so, 0 alone on it, or -errno. */
+int dpdk_tap_keep(const char *iface, int qfd);
 
 #endif

@@ -119,6 +119,7 @@ struct rt_global {
 	struct rt_cfg cfg;
 	enum rt_state state;
 	pid_t pid;               /* the process that started it */
+	pid_t cfg_pid;           /* the process that configured it: another one that starts is its fork */
 	char err[512];
 	struct rt_inst inst[RT_INST_MAX];
 	unsigned ninst;

@@ -39,6 +39,7 @@ int rt_configure(const struct rt_cfg *cfg)
 		return -EBUSY;
 	}
 	rt.cfg = *cfg;
+	rt.cfg_pid = getpid();
 	if (!rt.cfg.spin_us)
 		rt.cfg.spin_us = RT_SPIN_US_DEFAULT;
 	rt.configured = 1;
@@ -84,6 +85,9 @@ static int rt_open_dpdk(struct netif **out, const struct rt_cfg *cfg, char *err,
 		.name = cfg->name[0] ? cfg->name : "demi",
 		.mbufs = cfg->mbufs,
 		.mtu = cfg->stack.mtu,
+		/* a worker forked by the configured process: its siblings and
+		 * successors (a reload's) use the device after it */
+		.keep_dev = rt.cfg_pid != getpid(),
 	};
 	if (!dpdk_netif_open) {
 		snprintf(err, errlen, "device '%.200s': this program has no DPDK driver", cfg->device);
@@ -112,6 +116,10 @@ static int inst_start(struct rt_inst *in, unsigned idx, struct netif *nif)
 
 	memset(in, 0, sizeof(*in));
 	in->neigh.fd = -1;
+	/* a forked worker shares the device with its siblings: no RST for
+	 * their connections (a single process keeps answering with RSTs) */
+	if ((nif->caps & NETIF_CAP_SHARED) && rt.cfg_pid != getpid())
+		rt.cfg.stack.shared_dev = 1;
 	if ((rc = stack_create(&in->st, &rt.cfg.stack, nif, rt_now())) != 0)
 		return rc;
 	if (nif->kernel_ifindex) { /* the kernel's neighbours, from the start */

@@ -118,6 +118,18 @@ static void tcp_listen_cookie(struct tcb *l, struct tcp_seg *seg)
 	tcp_tcb_free(c);
 }
 
+/* A segment no connection of this stack takes: answered with a RST, unless
+ * other processes share the device (a queue each), where it may belong to
+ * one of their connections, which a RST would kill: then it is dropped. */
+static void tcp_refuse(struct stack *st, const struct tcp_seg *seg)
+{
+	if (st->cfg.shared_dev) {
+		STAT_INC(st, DROP_TCP_NOT_OURS);
+		return;
+	}
+	tcp_send_rst_for(st, seg);
+}
+
 /* An ACK at a listener: a returning SYN cookie makes the connection. */
 static int tcp_listen_ack(struct tcb *l, struct tcp_seg *seg)
 {
@@ -127,7 +139,7 @@ static int tcp_listen_ack(struct tcb *l, struct tcp_seg *seg)
 	if (tcp_syncookie_check(st->cfg.isn_secret, seg->dst, seg->h.dport, seg->src, seg->h.sport,
 				seg->h.seq - 1, seg->h.ack - 1, st->now, &mss) != 0) {
 		STAT_INC(st, DROP_TCP_COOKIE_BAD);
-		tcp_send_rst_for(st, seg);
+		tcp_refuse(st, seg);
 		return TCP_IN_DONE;
 	}
 	if ((int)l->acceptq_len >= l->backlog) {
@@ -336,7 +348,7 @@ void tcp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 			tcp_input_listen(l, &seg);
 		else {
 			STAT_INC(st, DROP_TCP_NO_SOCKET);
-			tcp_send_rst_for(st, &seg);
+			tcp_refuse(st, &seg);
 		}
 	} else if (t->state == TCP_STATE_SYN_SENT) {
 		tcp_input_syn_sent(t, &seg);

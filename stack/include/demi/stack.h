@@ -39,6 +39,9 @@ struct stack_cfg {
 	int gratuitous_arp;     /* announce the address at start */
 	int kernel_neigh;       /* the kernel owns ARP on the device (shared with it): the stack sends no
 				 * ARP request or reply and learns neighbours only from stack_neigh_update */
+	int shared_dev;         /* other processes use queues of the same device: a segment of a
+	                         * connection this stack does not know may be one of theirs,
+	                         * so it is dropped (DROP_TCP_NOT_OURS), never answered with a RST */
 };
 
 struct stack_counters;
