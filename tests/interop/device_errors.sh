@@ -26,7 +26,7 @@ expect_error() { # device reason-regex
 expect_error "af_packet:dnoif0" "no port.*No such device"
 expect_error "af_xdp:dnoif0" "no port.*dnoif0"
 ip -n "$ns" link add dtaken0 type veth peer name dtaken1
-expect_error "tap:dtaken0" "no port.*TAP"
+expect_error "tap:dtaken0" "dtaken0 exists and is not a tap"
 echo plain >"$tmp/file.sock"
 expect_error "memif:$tmp/file.sock,role=server" "not a socket"
 stack_start "$ns" "memif:$tmp/live.sock,role=server" 198.18.2.1/24 serve
