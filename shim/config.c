@@ -494,6 +494,7 @@ void cfg_load(void)
 		return;
 	}
 	snprintf(cfg.rt.name, sizeof(cfg.rt.name), "%s", program_invocation_short_name);
+	cfg.rt.cfg_pid = getpid(); /* the stack may be loaded and configured later, in a fork */
 	if (!cfg.active) {
 		log_info("%s: no [bypass] rules: every socket stays with the kernel", path);
 		return;

@@ -39,7 +39,7 @@ int rt_configure(const struct rt_cfg *cfg)
 		return -EBUSY;
 	}
 	rt.cfg = *cfg;
-	rt.cfg_pid = getpid();
+	rt.cfg_pid = cfg->cfg_pid ? (pid_t)cfg->cfg_pid : getpid();
 	if (!rt.cfg.spin_us)
 		rt.cfg.spin_us = RT_SPIN_US_DEFAULT;
 	rt.configured = 1;

@@ -25,6 +25,8 @@ struct rt_cfg {
 	uint32_t mbufs;      /* mempool size; 0: a default */
 	uint32_t spin_us;    /* busy-poll this long after the last work before sleeping; 0: a default */
 	char name[64];       /* program name, for the counters file and EAL prefixes */
+	int cfg_pid;         /* the process that read the configuration (0: the caller): one that
+	                      * starts the runtime under another pid is its fork, a worker */
 };
 
 /* Record the configuration; starts nothing. Called once by the shim. */
