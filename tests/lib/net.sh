@@ -96,11 +96,18 @@ net_wait_if() {
 
 # net_tap_attach NS TAP KADDR/PREFIX : wait for the tap a stack makes when it
 # starts (lazily), give its kernel end an address and bring it up.
+# The device can vanish and come back while the stack starts (DPDK's port
+# set up again), so a failed step waits for it and tries again.
 net_tap_attach() {
-	local ns=$1 tap=$2 kaddr=$3
-	net_wait_if "$ns" "$tap" 20 || return 1
-	ip -n "$ns" addr add "$kaddr" dev "$tap" || return 1
-	ip -n "$ns" link set "$tap" up
+	local ns=$1 tap=$2 kaddr=$3 i
+	for ((i = 0; i < 50; i++)); do
+		net_wait_if "$ns" "$tap" 20 || return 1
+		ip -n "$ns" addr replace "$kaddr" dev "$tap" 2>/dev/null &&
+			ip -n "$ns" link set "$tap" up 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "net_tap_attach: $tap kept vanishing" >&2
+	return 1
 }
 
 # Kill a process and its children at exit.
