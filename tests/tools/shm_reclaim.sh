@@ -37,16 +37,24 @@ for f in 0 fds; do
 	[ -e "/dev/shm/demi.$live.$f" ] || fail "demi.$live.$f of a live process removed"
 done
 
-# a user may not remove another user's files: nobody's run leaves root's
+# a user may not remove another user's files: nobody's run leaves root's.
+# nobody loads a copy of the libraries: the checkout may sit in a folder
+# only root can enter (a CI clone under a mode-700 temporary folder)
+mkdir -p "$tmp/lib"
+cp "$DEMI_LIB" "$tmp/lib/"
+[ -f "$(dirname "$DEMI_LIB")/libdemi-stack.so" ] && cp "$(dirname "$DEMI_LIB")/libdemi-stack.so" "$tmp/lib/"
+chmod -R a+rX "$tmp/lib"
+NOBODY_LIB=$tmp/lib/$(basename "$DEMI_LIB")
 for f in 0 fds; do echo stale >"/dev/shm/demi.$dead.$f"; chmod 600 "/dev/shm/demi.$dead.$f"; done
-DEMI_CONFIG=$tmp/demi.conf LD_PRELOAD=$DEMI_LIB setpriv --reuid=nobody --regid=nogroup --clear-groups \
+DEMI_CONFIG=$tmp/demi.conf LD_PRELOAD=$NOBODY_LIB setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	/usr/bin/python3 -c 'import socket; socket.socket()' 2>"$tmp/nobody.err"
+grep -q "cannot be preloaded" "$tmp/nobody.err" && { cat "$tmp/nobody.err"; fail "nobody ran without the preload"; }
 for f in 0 fds; do
-	[ -e "/dev/shm/demi.$dead.$f" ] || fail "nobody removed root's demi.$dead.$f"
+	[ -e "/dev/shm/demi.$dead.$f" ] || { cat "$tmp/nobody.err"; fail "nobody removed root's demi.$dead.$f"; }
 done
 # and its own files it does remove
 chown nobody "/dev/shm/demi.$dead.0" "/dev/shm/demi.$dead.fds"
-DEMI_CONFIG=$tmp/demi.conf LD_PRELOAD=$DEMI_LIB setpriv --reuid=nobody --regid=nogroup --clear-groups \
+DEMI_CONFIG=$tmp/demi.conf LD_PRELOAD=$NOBODY_LIB setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	/usr/bin/python3 -c 'import socket; socket.socket()' 2>>"$tmp/nobody.err"
 for f in 0 fds; do
 	[ ! -e "/dev/shm/demi.$dead.$f" ] || { cat "$tmp/nobody.err"; fail "nobody left its own dead demi.$dead.$f"; }
