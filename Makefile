@@ -117,8 +117,8 @@ $(B)/libdemi.map: shim/calls.def
 $(B)/libdemi-stack.map:
 	@mkdir -p $(dir $@)
 	echo '{ global: demi_stack_api; local: *; };' >$@
-LEAN_OBJ    := $(B)/obj/shim/none/rt_none.o $(filter $(B)/obj/stack/netif/dev%.o,$(STACK_OBJ))
-LEAN_AOBJ   := $(B)/asan/obj/shim/none/rt_none.o $(filter $(B)/asan/obj/stack/netif/dev%.o,$(STACK_AOBJ))
+LEAN_OBJ    := $(B)/obj/shim/none/rt_none.o $(filter $(B)/obj/stack/netif/dev%.o $(B)/obj/stack/shm_reclaim.o,$(STACK_OBJ))
+LEAN_AOBJ   := $(B)/asan/obj/shim/none/rt_none.o $(filter $(B)/asan/obj/stack/netif/dev%.o $(B)/asan/obj/stack/shm_reclaim.o,$(STACK_AOBJ))
 LEAN_LIBS   := -linih -ldl -pthread
 STACK_LIBS  := -Wl,--version-script=$(B)/libdemi-stack.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete $(DPDK_LIBS)
 # -z defs: a call into the stack that bypasses the table (shim/stackapi.h)

@@ -25,32 +25,6 @@ static pid_t fdrec_owner;
 static char fdrec_path[128];
 static pthread_mutex_t fdrec_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Remove the files (fd records, counters: demi.PID.*) of processes that
- * died without removing theirs, as the runtime does when a stack starts
- * (stack/rt/shm.c), for processes that publish a record and never start
- * one: root may remove any user's, a user only its own. */
-static void fdrec_reclaim(void)
-{
-	DIR *d = opendir(DEMI_SHM_DIR);
-	struct dirent *e;
-	char path[512];
-	struct stat sb;
-	int pid;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (sscanf(e->d_name, DEMI_SHM_PREFIX "%d.", &pid) != 1 || pid <= 0)
-			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", DEMI_SHM_DIR, e->d_name);
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_uid == geteuid() || geteuid() == 0))
-			unlink(path);
-	}
-	closedir(d);
-}
-
 static void fdrec_unlink(void)
 {
 	if (fdrec_hdr && fdrec_owner == getpid())
@@ -66,7 +40,7 @@ static int fdrec_open(void)
 	int fd;
 
 	/* a process that never starts a stack still clears what dead ones left */
-	fdrec_reclaim();
+	demi_shm_reclaim(DEMI_SHM_DIR);
 	snprintf(fdrec_path, sizeof(fdrec_path), "%s/" DEMI_SHM_PREFIX "%d." DEMI_FDS_SUFFIX, DEMI_SHM_DIR,
 		 (int)getpid());
 	fd = open(fdrec_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

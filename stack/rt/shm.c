@@ -29,35 +29,6 @@ static void seq_end(struct demi_shm_hdr *h)
 	atomic_fetch_add_explicit((_Atomic uint64_t *)&h->seq, 1, memory_order_relaxed);
 }
 
-/* Remove the counters and fd-record files of processes that died without
- * removing theirs (SIGKILL): state a dead process leaves is reclaimed at the
- * next start, so the stats tool never shows a stack that is gone. A process
- * may remove the files of its own user's dead processes, root those of any
- * user (a process that dropped root, as nginx's workers do, owns its files
- * as its new user; nobody else could remove them). */
-static void rt_shm_reclaim(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-	struct stat sb;
-	int pid;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (sscanf(e->d_name, DEMI_SHM_PREFIX "%d.", &pid) != 1 || pid <= 0)
-			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    (sb.st_uid == geteuid() || geteuid() == 0))
-			unlink(path);
-	}
-	closedir(d);
-}
-
 int rt_shm_create(struct rt_shm *sh, const char *dir, const struct rt_shm_info *info)
 {
 	struct demi_shm_hdr *h;
@@ -77,7 +48,7 @@ int rt_shm_create(struct rt_shm *sh, const char *dir, const struct rt_shm_info *
 	conns_off = (values_off + (size_t)n * 8 + 63) & ~(size_t)63;
 	size = conns_off + (size_t)RT_SHM_CONNS_MAX * sizeof(struct demi_shm_conn);
 
-	rt_shm_reclaim(dir ? dir : DEMI_SHM_DIR);
+	demi_shm_reclaim(dir ? dir : DEMI_SHM_DIR);
 	snprintf(sh->path, sizeof(sh->path), "%s/" DEMI_SHM_PREFIX "%d.%u", dir ? dir : DEMI_SHM_DIR,
 		 (int)getpid(), info->instance);
 	fd = open(sh->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

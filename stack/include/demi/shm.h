@@ -112,4 +112,11 @@ struct demi_fd_rec {
 	char reason[48];         /* the rule or reason, as text */
 };
 
+/* Remove the counters and fd-record files (DEMI_SHM_PREFIX PID.*) in dir of
+ * processes that died without removing theirs (SIGKILL), so the stats tool
+ * never shows a process that is gone. A process may remove the files of its
+ * own user's dead processes, root those of any user (a process that dropped
+ * root, as nginx's workers do, owns its files as its new user). */
+void demi_shm_reclaim(const char *dir);
+
 #endif
