@@ -15,26 +15,8 @@ need_root
 need_cmd nginx wrk
 need_lib
 
-ns=$(net_ns_new dnr)
-tap=$(net_tag dtr)
-tmp=$(mktemp -d /tmp/demi-nginxr.XXXXXX)
-net_cleanup_add "rm -rf $tmp"
+apps_nginx_workers dnr dtr 2 "worker_shutdown_timeout 5s;"
 net_cleanup_add "ip -n $ns link del $tap 2>/dev/null"
-mkdir -p "$tmp/www" "$tmp/logs"
-head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/index.html"
-chmod 0755 "$tmp" "$tmp/www"; chmod 0644 "$tmp/www/"*
-
-demi_conf "$tmp/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=8080 level=info
-apps_nginx_conf "$tmp" "$tmp/www" 8080 "keepalive_requests 100000"
-sed -i 's/^worker_processes 1;/worker_processes 2;\nworker_shutdown_timeout 5s;/' "$tmp/nginx.conf"
-
-demi_pre -n "$ns" "$tmp/demi.conf"
-"${DEMI_PRE[@]}" nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/logs/stdout" 2>&1 &
-pid=$!
-net_cleanup_add "kill -9 $pid; pkill -9 -f 'nginx.*$tmp'"
-
-net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { cat "$tmp/logs/"*; fail "tap $tap never appeared"; }
-net_wait_tcp "$ns" 198.18.7.2 8080 20 || { cat "$tmp/logs/"*; fail "nginx on 198.18.7.2:8080 unreachable"; }
 addr0=$(ip -n "$ns" -4 -o addr show dev "$tap")
 ifidx0=$(ip -n "$ns" -o link show dev "$tap" | cut -d: -f1)
 

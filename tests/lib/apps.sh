@@ -138,3 +138,30 @@ apps_ctr_watch() {
 	net_kill_at_exit $APPS_WATCH_PID
 }
 apps_ctr_stop() { kill "$APPS_WATCH_PID" 2>/dev/null; wait "$APPS_WATCH_PID" 2>/dev/null; return 0; }
+
+# apps_nginx_workers NSTAG TAPTAG WORKERS [NGINX.CONF LINE...] : nginx with
+# WORKERS worker processes under the preload on a fresh tap (listen 8080 on
+# 198.18.7.2, the kernel end 198.18.7.1 in a fresh namespace), serving 1 KiB
+# of random text as index.html; returns once 8080 answers. Sets ns, tap,
+# tmp (nginx's prefix: www/, logs/, nginx.conf, demi.conf) and pid (the master).
+apps_nginx_workers() {
+	local nstag=$1 taptag=$2 workers=$3; shift 3
+	ns=$(net_ns_new "$nstag")
+	tap=$(net_tag "$taptag")
+	tmp=$(mktemp -d /tmp/demi-nginx.XXXXXX)
+	net_cleanup_add "rm -rf $tmp"
+	mkdir -p "$tmp/www" "$tmp/logs"
+	head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/index.html"
+	chmod 0755 "$tmp" "$tmp/www"; chmod 0644 "$tmp/www/"*
+	demi_conf "$tmp/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=8080 level=info
+	apps_nginx_conf "$tmp" "$tmp/www" 8080 "keepalive_requests 100000"
+	sed -i "s/^worker_processes 1;/worker_processes $workers;/" "$tmp/nginx.conf"
+	local line
+	for line in "$@"; do sed -i "/^worker_processes /a $line" "$tmp/nginx.conf"; done
+	demi_pre -n "$ns" "$tmp/demi.conf"
+	"${DEMI_PRE[@]}" nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/logs/stdout" 2>&1 &
+	pid=$!
+	net_cleanup_add "kill -9 $pid; pkill -9 -f 'nginx.*$tmp'"
+	net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { cat "$tmp/logs/"*; fail "tap $tap never appeared"; }
+	net_wait_tcp "$ns" 198.18.7.2 8080 20 || { cat "$tmp/logs/"*; fail "nginx on 198.18.7.2:8080 unreachable"; }
+}
