@@ -15,6 +15,12 @@
  *                              COUNT datagrams, each echoed and checked
  *   pingpong tcp|udp IP:PORT -n COUNT [-s SIZE]
  *                              round trips of SIZE bytes: p50/p99 and rate
+ *   mserver tcp PORT           echo many connections at once, each message
+ *                              as it comes (one receive and one send each)
+ *   mping tcp IP:PORT -n COUNT [-s SIZE] [-w CONNS]
+ *                              CONNS connections, each with one message of
+ *                              SIZE bytes in flight, every echo checked:
+ *                              messages per second through one server core
  *   connect tcp IP:PORT        one connect; prints the outcome (refused...)
  *   blast udp IP:PORT [-s SIZE] datagrams as fast as the stack takes them, until -t
  *   sink udp PORT              count datagrams until -t: datagrams/s
@@ -586,6 +592,193 @@ out:
 	return done == count ? 0 : 1;
 }
 
+/* ------------------------------------- many connections, one message each */
+
+#define MCONN_MAX 1024
+
+struct mconn {
+	struct sock *s;
+	uint8_t buf[2048];
+	size_t have, off; /* server: bytes to echo back; client: bytes echoed */
+	uint64_t seq;     /* client: the message in flight */
+};
+
+static struct mconn *mconns;
+static unsigned n_mconns;
+static struct sock *m_listener;
+
+static int ready_any(void *a)
+{
+	(void)a;
+	if (stop || (m_listener && (sock_events(m_listener) & EPOLLIN)))
+		return 1;
+	for (unsigned i = 0; i < n_mconns; i++) {
+		struct mconn *c = &mconns[i];
+		/* the server waits to send what it holds; the client only reads */
+		uint32_t want = c->have && !a ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
+		if (c->s && (sock_events(c->s) & (want | EPOLLERR | EPOLLHUP)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Echo every connection: per pass, one receive and one send per ready
+ * connection, so each message costs the stack what a request does. */
+static int run_mserver_tcp(uint16_t port)
+{
+	uint64_t echoed = 0, conns = 0;
+	mconns = calloc(MCONN_MAX, sizeof(*mconns));
+	m_listener = listen_on(SOCK_STREAM, port);
+	printf("listening tcp %u\n", port);
+	fflush(stdout);
+	while (!stop) {
+		rt_lock(st);
+		for (;;) {
+			struct sockaddr_in peer;
+			struct sock *c;
+			unsigned i;
+			if (sock_accept(m_listener, &c, &peer) != 0)
+				break;
+			for (i = 0; i < n_mconns && mconns[i].s; i++)
+				;
+			if (i == MCONN_MAX) {
+				sock_close(c);
+				continue;
+			}
+			int one = 1;
+			sock_setopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+			mconns[i] = (struct mconn){ .s = c };
+			n_mconns += i == n_mconns;
+			conns++;
+		}
+		for (unsigned i = 0; i < n_mconns; i++) {
+			struct mconn *c = &mconns[i];
+			struct iovec iov;
+			ssize_t n;
+			if (!c->s)
+				continue;
+			if (!c->have) {
+				iov = (struct iovec){ c->buf, sizeof(c->buf) };
+				n = sock_recv(c->s, &iov, 1, 0, NULL);
+				if (n > 0) {
+					c->have = (size_t)n;
+					c->off = 0;
+				} else if (n != -EAGAIN) { /* end or error */
+					sock_close(c->s);
+					c->s = NULL;
+					continue;
+				}
+			}
+			if (c->have) {
+				iov = (struct iovec){ c->buf + c->off, c->have };
+				n = sock_send(c->s, &iov, 1, 0, NULL);
+				if (n > 0) {
+					c->off += (size_t)n;
+					c->have -= (size_t)n;
+					echoed += (uint64_t)n;
+				} else if (n != -EAGAIN) {
+					sock_close(c->s);
+					c->s = NULL;
+				}
+			}
+		}
+		rt_unlock(st);
+		if (rt_wait(st, ready_any, NULL, deadline, -1) == -ETIMEDOUT)
+			break;
+	}
+	printf("RESULT mode=mserver proto=tcp conns=%llu bytes=%llu\n", (unsigned long long)conns,
+	       (unsigned long long)echoed);
+	return 0;
+}
+
+static void msg_fill(uint8_t *b, size_t size, uint64_t seq)
+{
+	for (size_t k = 0; k < size; k++)
+		b[k] = pattern(seq * 131 + k);
+}
+
+static int m_send(struct mconn *c, size_t size)
+{
+	uint8_t msg[2048];
+	struct iovec iov = { msg, size };
+	ssize_t n;
+	msg_fill(msg, size, c->seq);
+	n = sock_send(c->s, &iov, 1, 0, NULL);
+	/* one message in flight always fits the send buffer */
+	return n == (ssize_t)size ? 0 : -1;
+}
+
+static int run_mping_tcp(const struct sockaddr_in *to, uint64_t count, size_t size, unsigned w)
+{
+	uint64_t done = 0, sent = 0, t0, t1;
+	int bad = 0, rc;
+	if (size > 2048)
+		size = 2048;
+	if (!w || w > MCONN_MAX)
+		w = w ? MCONN_MAX : 1;
+	mconns = calloc(w, sizeof(*mconns));
+	for (unsigned i = 0; i < w; i++) {
+		int one = 1;
+		if (!(mconns[i].s = tcp_connect(to, &rc))) {
+			printf("RESULT mode=mping proto=tcp error=connect:%s\n", strerror(-rc));
+			return 1;
+		}
+		rt_lock(st);
+		sock_setopt(mconns[i].s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+		rt_unlock(st);
+	}
+	n_mconns = w;
+	t0 = rt_now();
+	rt_lock(st);
+	for (unsigned i = 0; i < w && sent < count; i++, sent++)
+		if ((mconns[i].seq = sent, m_send(&mconns[i], size)) != 0)
+			bad = 1;
+	rt_unlock(st);
+	while (!bad && !stop && done < count) {
+		rt_lock(st);
+		for (unsigned i = 0; i < w && !bad; i++) {
+			struct mconn *c = &mconns[i];
+			uint8_t want[2048];
+			struct iovec iov = { c->buf + c->off, size - c->off };
+			ssize_t n;
+			if (!c->s)
+				continue;
+			n = sock_recv(c->s, &iov, 1, 0, NULL);
+			if (n == -EAGAIN)
+				continue;
+			if (n <= 0) {
+				bad = 1;
+				break;
+			}
+			if ((c->off += (size_t)n) < size)
+				continue;
+			msg_fill(want, size, c->seq);
+			if (memcmp(want, c->buf, size)) {
+				bad = 1;
+				break;
+			}
+			c->off = 0;
+			done++;
+			if (sent < count) {
+				c->seq = sent++;
+				bad = m_send(c, size) != 0;
+			}
+		}
+		rt_unlock(st);
+		if (!bad && done < count && rt_wait(st, ready_any, (void *)1, deadline, -1) == -ETIMEDOUT)
+			break;
+	}
+	t1 = rt_now();
+	printf("RESULT mode=mping proto=tcp conns=%u size=%zu count=%llu msgs_per_s=%.0f ok=%d\n", w, size,
+	       (unsigned long long)done, (double)done / ((double)(t1 - t0) / 1e9), !bad && done == count);
+	rt_lock(st);
+	for (unsigned i = 0; i < w; i++)
+		if (mconns[i].s)
+			sock_close(mconns[i].s);
+	rt_unlock(st);
+	return !bad && done == count ? 0 : 1;
+}
+
 /* --------------------------------------------------- one-way UDP rate */
 
 static int run_blast_udp(const struct sockaddr_in *to, size_t size)
@@ -659,6 +852,7 @@ static void usage(void)
 		"  serve | server tcp|udp PORT | sink tcp PORT | connect tcp IP:PORT\n"
 		"  client tcp IP:PORT -n BYTES [-c CHUNK] [-1] | client udp IP:PORT -n COUNT [-s SIZE]\n"
 		"  pingpong tcp|udp IP:PORT -n COUNT [-s SIZE]\n"
+		"  mserver tcp PORT | mping tcp IP:PORT -n COUNT [-s SIZE] [-w CONNS]\n"
 		"  blast udp IP:PORT [-s SIZE] -t SECS | sink udp PORT -t SECS\n");
 	exit(2);
 }
@@ -670,13 +864,14 @@ int main(int argc, char **argv)
 	uint64_t n = 1 << 20, secs = 0;
 	size_t chunk = 16384, size = 64;
 	int oneway = 0, opt, rc;
+	unsigned conns = 16;
 	char a[64], *slash;
 
 	demi_log_stderr(); /* the driver's lines, as DEMI_LOG asks */
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.name, sizeof(cfg.name), "demi-echo");
 	/* options may follow the mode's arguments */
-	while ((opt = getopt(argc, argv, "+d:a:g:e:t:n:c:s:S:1h")) != -1 || optind < argc) {
+	while ((opt = getopt(argc, argv, "+d:a:g:e:t:n:c:s:S:w:1h")) != -1 || optind < argc) {
 		if (opt == -1) {
 			optind++; /* a positional argument: skip it for now */
 			continue;
@@ -691,6 +886,7 @@ int main(int argc, char **argv)
 		case 'c': chunk = strtoull(optarg, NULL, 0); break;
 		case 's': size = strtoull(optarg, NULL, 0); break;
 		case 'S': cfg.spin_us = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'w': conns = (unsigned)strtoul(optarg, NULL, 0); break;
 		case '1': oneway = 1; break;
 		default: usage();
 		}
@@ -701,7 +897,7 @@ int main(int argc, char **argv)
 		int np = 0;
 		for (int i = 1; i < argc && np < 4; i++) {
 			if (argv[i][0] == '-') {
-				if (strchr("dagetncsS", argv[i][1]) && !argv[i][2])
+				if (strchr("dagetncsSw", argv[i][1]) && !argv[i][2])
 					i++;
 				continue;
 			}
@@ -739,6 +935,8 @@ int main(int argc, char **argv)
 		if (!strcmp(mode, "server"))
 			return proto_type(pos[1]) == SOCK_STREAM ? run_server_tcp((uint16_t)atoi(pos[2]), 0)
 								 : run_server_udp((uint16_t)atoi(pos[2]));
+		if (!strcmp(mode, "mserver") && proto_type(pos[1]) == SOCK_STREAM)
+			return run_mserver_tcp((uint16_t)atoi(pos[2]));
 		if (!strcmp(mode, "sink"))
 			return proto_type(pos[1]) == SOCK_STREAM ? run_server_tcp((uint16_t)atoi(pos[2]), 1)
 								 : run_sink_udp((uint16_t)atoi(pos[2]));
@@ -754,6 +952,8 @@ int main(int argc, char **argv)
 							   : run_udp(&to, n, size, 0);
 			if (!strcmp(mode, "blast") && type == SOCK_DGRAM)
 				return run_blast_udp(&to, size);
+			if (!strcmp(mode, "mping") && type == SOCK_STREAM)
+				return run_mping_tcp(&to, n, size, conns);
 			if (!strcmp(mode, "pingpong"))
 				return type == SOCK_STREAM ? run_pingpong_tcp(&to, n, size) : run_udp(&to, n, size, 1);
 		}
