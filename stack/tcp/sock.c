@@ -38,11 +38,22 @@ static struct tcb *tcb_of_sock(const struct sock *s)
 
 /* ---- send buffer: a byte ring, allocated on first use, freed when empty ---- */
 
+/* A send buffer given back: the smallest size goes to the stack's cache. */
+static void tcp_sbuf_release(struct tcb *t, uint8_t *buf, uint32_t cap)
+{
+	struct tcp_table *tt = t->st->tcp;
+	if (buf && cap == TCP_SBUF_MIN && tt->sb_ncache < TCP_SBUF_CACHE)
+		tt->sb_cache[tt->sb_ncache++] = buf;
+	else
+		free(buf);
+}
+
 void tcp_sbuf_drop(struct tcb *t, uint32_t n)
 {
 	t->sb_len -= n;
 	if (!t->sb_len) {
-		free(t->sbuf); /* idle connections hold no send buffer */
+		/* idle connections hold no send buffer */
+		tcp_sbuf_release(t, t->sbuf, t->sb_cap);
 		t->sbuf = NULL;
 		t->sb_cap = t->sb_head = 0;
 	} else {
@@ -52,7 +63,8 @@ void tcp_sbuf_drop(struct tcb *t, uint32_t n)
 
 static int tcp_sbuf_reserve(struct tcb *t, uint32_t need)
 {
-	uint32_t cap = 4096;
+	struct tcp_table *tt = t->st->tcp;
+	uint32_t cap = TCP_SBUF_MIN;
 	uint8_t *nb;
 	if (t->sb_cap >= need)
 		return 0;
@@ -60,7 +72,9 @@ static int tcp_sbuf_reserve(struct tcb *t, uint32_t need)
 		cap <<= 1;
 	if (cap > t->sndbuf && need <= t->sndbuf)
 		cap = t->sndbuf;
-	if (!(nb = malloc(cap)))
+	if (cap == TCP_SBUF_MIN && tt->sb_ncache)
+		nb = tt->sb_cache[--tt->sb_ncache];
+	else if (!(nb = malloc(cap)))
 		return -ENOMEM;
 	if (t->sb_len) {
 		uint32_t first = t->sb_cap - t->sb_head;
@@ -69,7 +83,7 @@ static int tcp_sbuf_reserve(struct tcb *t, uint32_t need)
 		memcpy(nb, t->sbuf + t->sb_head, first);
 		memcpy(nb + first, t->sbuf, t->sb_len - first);
 	}
-	free(t->sbuf);
+	tcp_sbuf_release(t, t->sbuf, t->sb_cap);
 	t->sbuf = nb;
 	t->sb_cap = cap;
 	t->sb_head = 0;

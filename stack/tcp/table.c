@@ -373,6 +373,8 @@ void tcp_fini(struct stack *st)
 			tcp_send_rst(t);
 		tcp_tcb_free(t);
 	}
+	while (tt->sb_ncache)
+		free(tt->sb_cache[--tt->sb_ncache]);
 	free(tt->hash);
 	free(tt->bhash);
 	free(tt);

@@ -197,6 +197,9 @@ struct tcb {
 
 enum tcp_rto_kind { TCP_TK_NONE, TCP_TK_RTO, TCP_TK_PERSIST, TCP_TK_TIME_WAIT, TCP_TK_TLP };
 
+#define TCP_SBUF_MIN   4096
+#define TCP_SBUF_CACHE 64
+
 struct tcp_table {
 	uint32_t nbuckets;            /* power of two */
 	struct tcb **hash;            /* established, by 4-tuple */
@@ -208,6 +211,10 @@ struct tcp_table {
 	uint8_t opts_off;             /* TCP_OPTF_WS/TS/SACK_OK never used (like Linux's sysctls) */
 	uint64_t challenge_tokens, challenge_last;
 	uint8_t key[16];
+	/* emptied send buffers of the smallest size, kept for the next send: a
+	 * request/response connection empties its buffer at every ACK */
+	uint8_t *sb_cache[TCP_SBUF_CACHE];
+	unsigned sb_ncache;
 };
 
 /* segment being processed */

@@ -601,39 +601,66 @@ struct mconn {
 	uint8_t buf[2048];
 	size_t have, off; /* server: bytes to echo back; client: bytes echoed */
 	uint64_t seq;     /* client: the message in flight */
+	int queued;       /* on the ready list */
 };
 
+/* Connections whose readiness may have changed, as the stack's notify
+ * callback reports them: a pass handles those only, as epoll would. */
 static struct mconn *mconns;
-static unsigned n_mconns;
+static unsigned n_mconns, *m_ready, n_ready;
 static struct sock *m_listener;
+static int m_accept;
+
+static void m_notify(struct sock *s, void *arg)
+{
+	struct mconn *c = arg;
+	if (s == m_listener) {
+		m_accept = 1;
+		return;
+	}
+	if (!c->queued) {
+		c->queued = 1;
+		m_ready[n_ready++] = (unsigned)(c - mconns);
+	}
+}
 
 static int ready_any(void *a)
 {
 	(void)a;
-	if (stop || (m_listener && (sock_events(m_listener) & EPOLLIN)))
-		return 1;
-	for (unsigned i = 0; i < n_mconns; i++) {
-		struct mconn *c = &mconns[i];
-		/* the server waits to send what it holds; the client only reads */
-		uint32_t want = c->have && !a ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
-		if (c->s && (sock_events(c->s) & (want | EPOLLERR | EPOLLHUP)))
-			return 1;
+	return stop || n_ready || m_accept;
+}
+
+/* The ready list taken: *out gets the indices, the list starts anew. */
+static unsigned m_take(unsigned *out)
+{
+	unsigned n = n_ready;
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = m_ready[i];
+		mconns[out[i]].queued = 0;
 	}
-	return 0;
+	n_ready = 0;
+	return n;
 }
 
 /* Echo every connection: per pass, one receive and one send per ready
  * connection, so each message costs the stack what a request does. */
 static int run_mserver_tcp(uint16_t port)
 {
+	static unsigned work[MCONN_MAX];
 	uint64_t echoed = 0, conns = 0;
 	mconns = calloc(MCONN_MAX, sizeof(*mconns));
+	m_ready = calloc(MCONN_MAX, sizeof(*m_ready));
 	m_listener = listen_on(SOCK_STREAM, port);
+	rt_lock(st);
+	sock_set_notify(m_listener, m_notify, NULL);
+	m_accept = 1;
+	rt_unlock(st);
 	printf("listening tcp %u\n", port);
 	fflush(stdout);
 	while (!stop) {
+		unsigned nw;
 		rt_lock(st);
-		for (;;) {
+		for (m_accept = 0;;) {
 			struct sockaddr_in peer;
 			struct sock *c;
 			unsigned i;
@@ -650,9 +677,12 @@ static int run_mserver_tcp(uint16_t port)
 			mconns[i] = (struct mconn){ .s = c };
 			n_mconns += i == n_mconns;
 			conns++;
+			sock_set_notify(c, m_notify, &mconns[i]);
+			m_notify(c, &mconns[i]);
 		}
-		for (unsigned i = 0; i < n_mconns; i++) {
-			struct mconn *c = &mconns[i];
+		nw = m_take(work);
+		for (unsigned k = 0; k < nw; k++) {
+			struct mconn *c = &mconns[work[k]];
 			struct iovec iov;
 			ssize_t n;
 			if (!c->s)
@@ -664,6 +694,7 @@ static int run_mserver_tcp(uint16_t port)
 					c->have = (size_t)n;
 					c->off = 0;
 				} else if (n != -EAGAIN) { /* end or error */
+					sock_set_notify(c->s, NULL, NULL);
 					sock_close(c->s);
 					c->s = NULL;
 					continue;
@@ -677,10 +708,14 @@ static int run_mserver_tcp(uint16_t port)
 					c->have -= (size_t)n;
 					echoed += (uint64_t)n;
 				} else if (n != -EAGAIN) {
+					sock_set_notify(c->s, NULL, NULL);
 					sock_close(c->s);
 					c->s = NULL;
 				}
 			}
+			/* more may have come than one receive took */
+			if (c->s && !c->have && (sock_events(c->s) & (EPOLLIN | EPOLLRDHUP | EPOLLERR)))
+				m_notify(c->s, c);
 		}
 		rt_unlock(st);
 		if (rt_wait(st, ready_any, NULL, deadline, -1) == -ETIMEDOUT)
@@ -710,6 +745,7 @@ static int m_send(struct mconn *c, size_t size)
 
 static int run_mping_tcp(const struct sockaddr_in *to, uint64_t count, size_t size, unsigned w)
 {
+	static unsigned work[MCONN_MAX];
 	uint64_t done = 0, sent = 0, t0, t1;
 	int bad = 0, rc;
 	if (size > 2048)
@@ -717,6 +753,7 @@ static int run_mping_tcp(const struct sockaddr_in *to, uint64_t count, size_t si
 	if (!w || w > MCONN_MAX)
 		w = w ? MCONN_MAX : 1;
 	mconns = calloc(w, sizeof(*mconns));
+	m_ready = calloc(w, sizeof(*m_ready));
 	for (unsigned i = 0; i < w; i++) {
 		int one = 1;
 		if (!(mconns[i].s = tcp_connect(to, &rc))) {
@@ -725,6 +762,7 @@ static int run_mping_tcp(const struct sockaddr_in *to, uint64_t count, size_t si
 		}
 		rt_lock(st);
 		sock_setopt(mconns[i].s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+		sock_set_notify(mconns[i].s, m_notify, &mconns[i]);
 		rt_unlock(st);
 	}
 	n_mconns = w;
@@ -735,9 +773,11 @@ static int run_mping_tcp(const struct sockaddr_in *to, uint64_t count, size_t si
 			bad = 1;
 	rt_unlock(st);
 	while (!bad && !stop && done < count) {
+		unsigned nw;
 		rt_lock(st);
-		for (unsigned i = 0; i < w && !bad; i++) {
-			struct mconn *c = &mconns[i];
+		nw = m_take(work);
+		for (unsigned k = 0; k < nw && !bad; k++) {
+			struct mconn *c = &mconns[work[k]];
 			uint8_t want[2048];
 			struct iovec iov = { c->buf + c->off, size - c->off };
 			ssize_t n;
@@ -765,7 +805,7 @@ static int run_mping_tcp(const struct sockaddr_in *to, uint64_t count, size_t si
 			}
 		}
 		rt_unlock(st);
-		if (!bad && done < count && rt_wait(st, ready_any, (void *)1, deadline, -1) == -ETIMEDOUT)
+		if (!bad && done < count && rt_wait(st, ready_any, NULL, deadline, -1) == -ETIMEDOUT)
 			break;
 	}
 	t1 = rt_now();
@@ -773,8 +813,10 @@ static int run_mping_tcp(const struct sockaddr_in *to, uint64_t count, size_t si
 	       (unsigned long long)done, (double)done / ((double)(t1 - t0) / 1e9), !bad && done == count);
 	rt_lock(st);
 	for (unsigned i = 0; i < w; i++)
-		if (mconns[i].s)
+		if (mconns[i].s) {
+			sock_set_notify(mconns[i].s, NULL, NULL);
 			sock_close(mconns[i].s);
+		}
 	rt_unlock(st);
 	return !bad && done == count ? 0 : 1;
 }
