@@ -98,14 +98,17 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 
 	/* The device's own signal stays blocked while asleep: net_tap raises
 	 * one for every frame (its rx trigger) and it would end each sleep as a
-	 * false -EINTR. It is delivered on return; the device fd is what wakes us. */
-	pthread_sigmask(SIG_BLOCK, NULL, &mask);
-	if (in->dev_sig)
+	 * false -EINTR. It is delivered on return; the device fd is what wakes us.
+	 * Without such a signal the mask is left as it is (no system call to
+	 * read it). */
+	if (in->dev_sig) {
+		pthread_sigmask(SIG_BLOCK, NULL, &mask);
 		sigaddset(&mask, in->dev_sig);
+	}
 	in->ctr[RT_SLEEPS]++;
 	atomic_fetch_add(&in->pg.sleepers, 1);
 	rt_inst_unlock(in);
-	r = (int)syscall(SYS_ppoll, fds, (unsigned long)n, &ts, &mask, (size_t)8);
+	r = (int)syscall(SYS_ppoll, fds, (unsigned long)n, &ts, in->dev_sig ? &mask : NULL, (size_t)8);
 	e = errno;
 	rt_inst_lock(in);
 	if (atomic_fetch_sub(&in->pg.sleepers, 1) == 1 && atomic_load(&in->pg.parked))
