@@ -308,10 +308,14 @@ def b_sockperf(size):
     return run
 
 
+# file I/O system calls, counted apart in the nginx rows (nginx reads its page
+# with pread, or sendfile on the kernel)
+FILE_SYSCALLS = ("pread64", "sendfile64", "openat", "newfstatat", "statx")
 NGINX_CONF = """daemon off; master_process on; worker_processes 1; pid {tmp}/nginx.pid;
 error_log {tmp}/nginx.err warn; worker_rlimit_nofile 16384;
 events {{ worker_connections 8192; }}
 http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  open_file_cache max=1000 inactive=60s;
   server {{ listen {port} backlog=4096; root {tmp}/www; }} }}
 """
 PAGE_BYTES = 600
@@ -332,16 +336,20 @@ def nginx_server(mode, tmp, port):
 
 class SyscallCount:
     """System calls made by some processes while the block runs (perf stat on
-    the raw_syscalls:sys_enter tracepoint); count stays None without perf."""
+    the raw_syscalls:sys_enter tracepoint), and among them those that read or
+    open files (FILE_SYSCALLS: file I/O, which stays the kernel's under
+    libdemi); count and file stay None without perf."""
 
     def __init__(self, pids, tmp):
-        self.pids, self.count = pids, None
+        self.pids, self.count, self.file = pids, None, None
         self.out = os.path.join(tmp, f"perfstat-{os.getpid()}-{time.monotonic_ns()}.txt")
 
     def __enter__(self):
         self.p = None
         if self.pids and shutil.which("perf"):
-            self.p = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o",
+            events = ",".join(["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{n}"
+                                                             for n in FILE_SYSCALLS])
+            self.p = subprocess.Popen(["perf", "stat", "-x,", "-e", events, "-o",
                                        self.out, "-p", ",".join(map(str, self.pids))],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.2)
@@ -358,10 +366,15 @@ class SyscallCount:
             self.p.wait()
             return
         with contextlib.suppress(OSError, ValueError, IndexError):
+            file = None
             for line in open(self.out):
                 f = line.split(",")
-                if len(f) > 2 and f[2] == "raw_syscalls:sys_enter" and f[0].isdigit():
-                    self.count = int(f[0])
+                if len(f) > 2 and f[0].isdigit():
+                    if f[2] == "raw_syscalls:sys_enter":
+                        self.count = int(f[0])
+                    elif f[2].startswith("syscalls:sys_enter_"):
+                        file = (file or 0) + int(f[0])
+            self.file = file
 
 
 def wrk_parse(out):
@@ -399,6 +412,8 @@ def b_nginx(conns, close=False):
         res = {"conn_per_s" if close else "req_per_s": rps, "sock_errors": errs, "_stack": ev}
         if sc.count is not None and m and int(m.group(1)):
             res["worker_syscalls_per_req"] = sc.count / int(m.group(1))
+            if sc.file is not None:
+                res["worker_nonfile_syscalls_per_req"] = (sc.count - sc.file) / int(m.group(1))
         if not close:
             res.update({"p50_us": lat.get("50", 0), "p99_us": lat.get("99", 0)})
         if bad:
@@ -932,7 +947,9 @@ NOTES = {
          "without the shim). sock_errors: wrk's socket errors (connect/read/write/"
          "timeout), a few of which are tolerated and shown. worker_syscalls_per_req: system "
          "calls the nginx worker made per request while wrk ran (perf stat, "
-         "raw_syscalls:sys_enter).",
+         "raw_syscalls:sys_enter), with open_file_cache on; worker_nonfile_syscalls_per_req: "
+         "the same without file I/O (pread64, sendfile64, openat, newfstatat, statx: under "
+         "libdemi nginx's sendfile reads the page with pread).",
     START: "Per-process start-up of programs that open no socket, median of many runs: "
            "startup_noconf with LD_PRELOAD and no configuration (nothing may start), "
            "startup_conf with a memif configuration (the stack starts only when a bypassed "
@@ -964,7 +981,7 @@ def metric_key(m):
     """Rates first, then latencies from the median out, then the rest."""
     order = ["req_per_s", "conn_per_s", "get_per_s", "set_per_s", "ops_per_s", "gbit_per_s",
              "mpps", "mmsgs_per_s", "goal_share", "echo_per_s", "rtt_p50_us", "p50_us", "get_p50_us", "set_p50_us",
-             "rtt_p99_us", "p99_us", "rtt_p999_us", "worker_syscalls_per_req", "per_conn_kib", "server_rss_kib",
+             "rtt_p99_us", "p99_us", "rtt_p999_us", "worker_syscalls_per_req", "worker_nonfile_syscalls_per_req", "per_conn_kib", "server_rss_kib",
              "slab_both_ends_kib", "server_base_mib"]
     return (order.index(m) if m in order else len(order), m)
 
