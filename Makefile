@@ -170,7 +170,10 @@ FUZZ_OBJ    := $(STACK_SRC:%.c=$(B)/fuzz/obj/%.o) $(STACK_ASM:%.S=$(B)/fuzz/obj/
 FUZZ_CFLAGS := -O1 -g $(CSTD) -Wall -Wextra -fno-strict-aliasing $(INC) -DDEMI_ASAN=1 \
 	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP
 .PHONY: fuzz
+# make fuzz SECONDS=N: a campaign of N seconds on every fuzzer, growing the
+# committed corpus (tests/fuzz/campaign.sh)
 fuzz: $(FUZZERS)
+	@$(if $(SECONDS),tests/fuzz/campaign.sh $(SECONDS),true)
 .SECONDARY: $(FUZZ_OBJ)
 all: fuzz
 $(B)/fuzz/obj/%.o: %.c
@@ -181,6 +184,9 @@ $(B)/fuzz/obj/%.o: %.S
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 $(B)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -lm -pthread
+# the config parser: the shim's config.c with libinih, over the stack's device grammar
+$(B)/fuzz/config: tests/fuzz/fuzz_config.c $(B)/fuzz/obj/shim/config.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(B)/fuzz/obj/shim/config.o $(FUZZ_OBJ) -linih -lm -pthread
 
 deps:
 	@tools/deps.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fuzzers as a regression test: each replays its committed corpus
 # (tests/fuzz/corpus/<name>/), then fuzzes afresh for a bounded, seeded run
-# (a few seconds in all). A crash, a sanitizer report, a leak or a hang is a
+# (25 s in all at most). A crash, a sanitizer report, a leak or a hang is a
 # failure; the input that did it is kept in build/fuzz-artifacts/.
 #   tests/fuzz/run.sh [RUNS_SCALE]   (e.g. 10 for a run ten times as long)
 set -uo pipefail
@@ -11,7 +11,7 @@ if ! command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
 	echo "skip: clang is not installed (libFuzzer comes with it: apt-get install clang)"
 	exit 77
 fi
-if [ ! -x build/fuzz/stack ] || [ ! -x build/fuzz/wire ]; then
+if [ ! -x build/fuzz/stack ] || [ ! -x build/fuzz/wire ] || [ ! -x build/fuzz/config ]; then
 	make --no-print-directory -j2 fuzz >/dev/null || { echo "fuzzers do not build"; exit 1; }
 fi
 
@@ -24,8 +24,8 @@ mkdir -p "$art"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rc=0
-# name  fresh runs  max input length  time cap (s): 20 s of fresh fuzzing at most
-for spec in "wire 300000 1600 5" "stack 6000 4096 15"; do
+# name  fresh runs  max input length  time cap (s): 25 s of fresh fuzzing at most
+for spec in "wire 300000 1600 5" "stack 6000 4096 15" "config 30000 2048 5"; do
 	set -- $spec
 	name=$1 runs=$(($2 * scale)) maxlen=$3 cap=$(($4 * scale))
 	fz=build/fuzz/$name corpus=tests/fuzz/corpus/$name
@@ -36,9 +36,11 @@ for spec in "wire 300000 1600 5" "stack 6000 4096 15"; do
 		echo "$name: corpus replay FAILED"; rc=1; continue
 	fi
 	echo "== $name: $runs fresh runs, seed 1"
+	dict=()
+	[ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
 	work=$(mktemp -d)
 	# new inputs go to a scratch directory; the committed corpus is only read
-	if ! "$fz" -seed=1 -runs="$runs" -max_len="$maxlen" -timeout=20 -max_total_time="$cap" \
+	if ! "$fz" "${dict[@]}" -seed=1 -runs="$runs" -max_len="$maxlen" -timeout=20 -max_total_time="$cap" \
 		-print_final_stats=1 -artifact_prefix="$art/$name-" "$work" "$corpus" >"$art/$name-fuzz.log" 2>&1; then
 		tail -n 60 "$art/$name-fuzz.log"
 		echo "$name: fuzzing FAILED (input saved under $art/)"; rc=1
