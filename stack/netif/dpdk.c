@@ -552,6 +552,46 @@ static void xdp_reclaim(const struct dev *dv)
 	}
 }
 
+/* After the reclaim: any XDP program still on the interface is another's,
+ * which the driver's attach would refuse with a bare EBUSY. Named here,
+ * with its id (a libxdp dispatcher is named as such: it runs programs
+ * libxdp attached, which the driver cannot join). */
+static int xdp_foreign(const struct dev *dv, char *why, size_t n)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	unsigned idx = if_nametoindex(dv->iface);
+	__u32 ids[3];
+
+	if (!idx || bpf_xdp_query((int)idx, 0, &q) != 0)
+		return 0; /* the driver says what is wrong */
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	ids[2] = q.hw_prog_id;
+	for (int i = 0; i < 3; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd;
+		if (!ids[i])
+			continue;
+		memset(&info, 0, sizeof(info));
+		if ((fd = bpf_prog_get_fd_by_id(ids[i])) >= 0) {
+			(void)bpf_obj_get_info_by_fd(fd, &info, &len);
+			close(fd);
+		}
+		if (!strcmp(info.name, "demi_steer"))
+			snprintf(why, n, "%s is held by another libdemi process (its program demi_steer, id %u)",
+				 dv->iface, ids[i]);
+		else if (!strncmp(info.name, "xdp_dispatcher", 14))
+			snprintf(why, n, "%s has a libxdp dispatcher attached (id %u), which this device cannot join",
+				 dv->iface, ids[i]);
+		else
+			snprintf(why, n, "%s has another XDP program attached: %s (id %u)", dv->iface,
+				 info.name[0] ? info.name : "unnamed", ids[i]);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 /* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) at debug
  * level, without its newline. */
 static int bpf_vlog(const char *fmt, va_list ap)
@@ -626,6 +666,8 @@ static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char
 		libbpf_set_print(bpf_log);
 		libxdp_set_print(xdp_log);
 		xdp_reclaim(&sp->dev);
+		if (sp->dev.t.shared && (rc = xdp_foreign(&sp->dev, why, sizeof(why))) != 0)
+			return open_err(err, errlen, cfg->device, why, NULL);
 	}
 	return 0;
 }
