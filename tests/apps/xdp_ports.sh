@@ -5,7 +5,8 @@
 # the kernel cannot bind that port on the shared address, and the kernel's
 # own connections (its ephemeral range narrowed to two ports, one of them
 # the stack's) never pick it. Once the client closes, the kernel has the
-# port again.
+# port again. demistat shows the program, its map entries and per-queue
+# counts meanwhile.
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
 [ -x "$PY" ] || skip "$PY missing"
@@ -40,13 +41,17 @@ net_wait_tcp "$kns" 198.18.17.1 9000 20 || fail "the peer's server is not up"
 cat >"$T/cli.py" <<PYEOF
 import os, socket, time
 c = socket.create_connection(("198.18.17.1", 9000), 20)
-print("port", c.getsockname()[1], flush=True)
 c.sendall(b"one\n"); assert c.recv(16) == b"one\n"
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", 7000)); l.listen(4); l.settimeout(0.01)
+try: l.accept()
+except OSError: pass
+print("port", c.getsockname()[1], flush=True)
 while not os.path.exists("$T/go"): time.sleep(0.05)
 c.sendall(b"two\n"); assert c.recv(16) == b"two\n"
 c.close(); print("done", flush=True)
 PYEOF
-demi_conf "$T/demi.conf" device="xdp:$sdev" connect=198.18.17.1/32 level=info
+demi_conf "$T/demi.conf" device="xdp:$sdev" connect=198.18.17.1/32 listen=7000 level=info
 demi_pre -n "$sns" "$T/demi.conf"
 "${DEMI_PRE[@]}" $PY "$T/cli.py" >"$T/cli.log" 2>&1 &
 cpid=$!
@@ -80,6 +85,17 @@ cat "$T/kern.log"
 grep -q "^bind EADDRINUSE" "$T/kern.log" || fail "the kernel could bind port $port of the stack's connection"
 grep -q "^connect from $port\$" "$T/kern.log" && fail "a kernel connection took port $port of the stack's"
 grep -q "^connect from" "$T/kern.log" || fail "the kernel made no connection at all"
+
+# demistat shows the device's program (the id the kernel gives), its map
+# entries (the listener's port, the connection's 4-tuple) and per-queue
+# counts of what it redirected and passed
+"$DEMI_TOP/build/demistat" $cpid >"$T/stat.txt" 2>&1 || { cat "$T/stat.txt"; fail "demistat $cpid"; }
+sed -n '/^  xdp:/,$p' "$T/stat.txt"
+id=$(ip -n "$sns" -d link show "$sdev" | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p' | head -1)
+grep -q "xdp: program demi_steer id $id on $sdev (native)" "$T/stat.txt" || fail "demistat: not the program $id"
+grep -q "listen ports: 7000\$" "$T/stat.txt" || fail "demistat: not the listen port 7000"
+grep -q "198.18.17.2:$port <- 198.18.17.1:9000" "$T/stat.txt" || fail "demistat: not the connection's 4-tuple"
+grep -Eq "queue 0: redirected [1-9][0-9]*, passed [1-9]" "$T/stat.txt" || fail "demistat: no per-queue counts"
 
 touch "$T/go"
 wait $cpid || { cat "$T/cli.log"; fail "the client failed"; }
