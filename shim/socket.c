@@ -839,7 +839,8 @@ int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to)
  * the kernel must neither use nor answer for the port of a connection the
  * stack opens. The connection's kernel socket (still at fd) binds that
  * port first, picked by the kernel as for its own connections, and keeps
- * it until the fd closes (kbound: never shrunk to a placeholder). */
+ * it until the fd closes (kbound: never shrunk to a placeholder); the
+ * device holds it beside (dpdk.c) until the stack frees the connection. */
 static int ss_kernel_reserve(struct ssock *ss, int fd)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -853,6 +854,8 @@ static int ss_kernel_reserve(struct ssock *ss, int fd)
 		if (ss->bound)
 			sin.sin_port = ss->local.sin_port;
 		sin.sin_addr = cfg.rt.stack.addr;
+		/* the device holds the port too, for the connection's whole life */
+		(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
 		if (REAL(bind)(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 		    REAL(getsockname)(fd, (struct sockaddr *)&sin, &l) < 0)
 			rc = -errno;

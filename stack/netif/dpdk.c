@@ -75,6 +75,7 @@ struct dpdk_netif {
 	int map_listen, map_udp, map_flows;
 	int link_fd;         /* the bpf_link holding the program on the interface */
 	int steer_warned;
+	struct port_hold *holds[256]; /* kernel sockets holding the ports of the stack's active opens */
 };
 
 static struct dpdk_netif dn = { .prog_memfd = -1, .map_listen = -1, .map_udp = -1, .map_flows = -1, .link_fd = -1 };
@@ -281,6 +282,72 @@ struct steer_flow_key {
 	uint16_t lport, rport;
 };
 
+/* The kernel has the stack's address on a shared device: the port of each
+ * connection the stack opens is held by a kernel socket bound to it from
+ * the moment its flow is steered until the stack frees the connection
+ * (TIME_WAIT included), so the kernel neither picks it for its own
+ * connections nor binds it for another program. SO_REUSEADDR lets it sit
+ * beside the shim's own reservation of the port (the connection's kernel
+ * socket, which picked it); system calls directly, not the shim's. */
+struct port_hold {
+	struct steer_flow_key k;
+	int fd;
+	struct port_hold *next;
+};
+
+static struct port_hold **hold_slot(struct dpdk_netif *d, const struct steer_flow_key *k)
+{
+	struct port_hold **pp = &d->holds[(k->lport ^ k->rport ^ k->raddr) & 255];
+	while (*pp && memcmp(&(*pp)->k, k, sizeof(*k)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void port_hold(struct dpdk_netif *d, const struct steer_flow_key *k, int on)
+{
+	struct port_hold **pp = hold_slot(d, k), *h = *pp;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = k->lport, .sin_addr.s_addr = k->laddr };
+	int one = 1, fd;
+
+	if (!on) {
+		if (h) {
+			*pp = h->next;
+			syscall(SYS_close, h->fd);
+			free(h);
+		}
+		return;
+	}
+	if (h || !(h = malloc(sizeof(*h))))
+		return;
+	fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    syscall(SYS_bind, fd, &sa, sizeof(sa)) != 0) {
+		if (!d->steer_warned)
+			demi_log(DEMI_LOG_WARN, "%s: port %u not held on the kernel: %s", d->nif.name, ntohs(k->lport),
+				 strerror(errno));
+		d->steer_warned = 1;
+		if (fd >= 0)
+			syscall(SYS_close, fd);
+		free(h);
+		return;
+	}
+	h->k = *k;
+	h->fd = fd;
+	h->next = NULL;
+	*pp = h;
+}
+
+static void port_holds_close(struct dpdk_netif *d)
+{
+	for (int i = 0; i < 256; i++)
+		while (d->holds[i]) {
+			struct port_hold *h = d->holds[i];
+			d->holds[i] = h->next;
+			syscall(SYS_close, h->fd);
+			free(h);
+		}
+}
+
 static void dpdk_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		       uint16_t rport, int on)
 {
@@ -294,6 +361,8 @@ static void dpdk_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_
 	if (raddr) {
 		fd = proto == IPPROTO_TCP ? d->map_flows : -1;
 		key = &fk;
+		if (fd >= 0)
+			port_hold(d, &fk, on);
 	} else {
 		fd = proto == IPPROTO_TCP ? d->map_listen : d->map_udp;
 	}
@@ -426,6 +495,7 @@ static void dpdk_close(struct netif *nif)
 		rte_log_set_level_pattern("pmd.net.af_xdp*", RTE_LOG_CRIT);
 	rte_eth_dev_close(d->port); /* memif unlinks its socket, af_xdp detaches its program */
 	steer_maps_close(d);
+	port_holds_close(d);
 }
 
 static const struct netif_ops dpdk_ops = {

@@ -2,11 +2,12 @@
 # The shared NIC (device xdp:IF) reserves on the kernel the port of every
 # connection the stack opens: a client under the preload connects through
 # the veth to a server in the other namespace; while its connection lives
-# the kernel cannot bind that port on the shared address, and the kernel's
-# own connections (its ephemeral range narrowed to two ports, one of them
-# the stack's) never pick it. Once the client closes, the kernel has the
-# port again. demistat shows the program, its map entries and per-queue
-# counts meanwhile.
+# the kernel cannot bind that port on the shared address (also after the
+# client closed, while the stack's connection is in TIME_WAIT), and the
+# kernel's own connections (its ephemeral range narrowed to two ports, one
+# of them the stack's) never pick it. Once the client exits, the kernel has
+# the port again. demistat shows the program, its map entries and
+# per-queue counts meanwhile.
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
 [ -x "$PY" ] || skip "$PY missing"
@@ -50,6 +51,7 @@ print("port", c.getsockname()[1], flush=True)
 while not os.path.exists("$T/go"): time.sleep(0.05)
 c.sendall(b"two\n"); assert c.recv(16) == b"two\n"
 c.close(); print("done", flush=True)
+while not os.path.exists("$T/exit"): time.sleep(0.05)
 PYEOF
 demi_conf "$T/demi.conf" device="xdp:$sdev" connect=198.18.17.1/32 listen=7000 level=info
 demi_pre -n "$sns" "$T/demi.conf"
@@ -98,8 +100,13 @@ grep -q "198.18.17.2:$port <- 198.18.17.1:9000" "$T/stat.txt" || fail "demistat:
 grep -Eq "queue 0: redirected [1-9][0-9]*, passed [1-9]" "$T/stat.txt" || fail "demistat: no per-queue counts"
 
 touch "$T/go"
-wait $cpid || { cat "$T/cli.log"; fail "the client failed"; }
+for ((i = 0; i < 200; i++)); do grep -q '^done' "$T/cli.log" && break; kill -0 $cpid 2>/dev/null || break; sleep 0.05; done
 grep -q '^done' "$T/cli.log" || { cat "$T/cli.log"; fail "the client's connection broke"; }
+# closed by the client, so in TIME_WAIT in the stack: still the stack's
+ip netns exec "$sns" $PY -c "import socket; socket.socket().bind(('198.18.17.2', $port))" 2>/dev/null &&
+	fail "port $port free on the kernel while the stack's connection is in TIME_WAIT"
+touch "$T/exit"
+wait $cpid || { cat "$T/cli.log"; fail "the client failed"; }
 ip netns exec "$sns" $PY -c "import socket; socket.socket().bind(('198.18.17.2', $port))" ||
 	fail "port $port still held after the connection closed"
 echo "xdp: the stack's port $port was the kernel's to keep while its connection lived, free afterwards"
