@@ -152,6 +152,8 @@ $(B)/tests/shim/%: tests/shim/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(CSTD) $(WARN) -g -o $@ $< -pthread
 
+$(B)/demistat: tools/demistat.c $(B)/libdemistack.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -lbpf -lm -pthread
 $(B)/%: tools/%.c $(B)/libdemistack.a
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libdemistack.a -lm -pthread
 $(B)/bench/%: tools/bench/%.c $(B)/libdemistack.a

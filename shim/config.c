@@ -343,6 +343,8 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 	return cfg_key(user, sec, key, v);
 }
 
+static int cfg_said; /* the error said what follows from it: no summary line */
+
 int cfg_parse_file(struct shim_cfg *c, const char *path)
 {
 	struct cfg_reader r = {.path = path, .c = c};
@@ -377,6 +379,12 @@ int cfg_parse_file(struct shim_cfg *c, const char *path)
 		if (drc == 0) {
 			c->rt.stack.prefix_len = (uint8_t)plen;
 			r.has_address = 1;
+		} else if (drc == -ENODEV) {
+			/* the device's own one line, as when it fails to start */
+			log_error("%s: device '%s': %s; %s", path, c->rt.device, why, c->on_error_fail ?
+				  "AF_INET sockets will fail (on_error = fail)" : "every socket stays with the kernel");
+			cfg_said = 1;
+			r.errors++;
 		} else if (drc != -ENOTSUP) {
 			log_error("%s: [net] address: none given and %s", path, why);
 			r.errors++;
@@ -487,6 +495,8 @@ void cfg_load(void)
 	rc = cfg_parse_file(&cfg, path);
 	log_install(); /* [log] level and file are known now */
 	if (rc != 0) {
+		if (cfg_said)
+			return;
 		if (cfg.on_error_fail)
 			log_error("%s: the configuration has errors: AF_INET sockets will fail (on_error = fail)", path);
 		else

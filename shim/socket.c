@@ -835,6 +835,39 @@ int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to)
 	return ss->state;
 }
 
+/* A device shared with the kernel (xdp:IF) has the kernel's own address:
+ * the kernel must neither use nor answer for the port of a connection the
+ * stack opens. The connection's kernel socket (still at fd) binds that
+ * port first, picked by the kernel as for its own connections, and keeps
+ * it until the fd closes (kbound: never shrunk to a placeholder); the
+ * device holds it beside (dpdk.c) until the stack frees the connection. */
+static int ss_kernel_reserve(struct ssock *ss, int fd)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t l = sizeof(sin);
+	int rc = 0;
+
+	if (strncmp(cfg.rt.device, "xdp:", 4) != 0 || ss->domain != AF_INET || ss->type != SOCK_STREAM)
+		return 0;
+	pthread_mutex_lock(&shim_mu);
+	if (!ss->kbound) {
+		if (ss->bound)
+			sin.sin_port = ss->local.sin_port;
+		sin.sin_addr = cfg.rt.stack.addr;
+		/* the device holds the port too, for the connection's whole life */
+		(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+		if (REAL(bind)(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+		    REAL(getsockname)(fd, (struct sockaddr *)&sin, &l) < 0)
+			rc = -errno;
+		else {
+			ss->local = sin;
+			ss->bound = ss->kbound = 1;
+		}
+	}
+	pthread_mutex_unlock(&shim_mu);
+	return rc;
+}
+
 static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct sockaddr_in sin;
@@ -847,6 +880,8 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 		return REAL(connect)(fd, addr, len);
 	if (ss->listening)
 		return (int)shim_ret(-EISCONN);
+	if (!ss->sk && (rc = ss_kernel_reserve(ss, fd)) != 0)
+		return (int)shim_ret(rc);
 	a = ss_attach(ss, fd);
 	if (a == 1)
 		return REAL(connect)(fd, addr, len);

@@ -252,6 +252,12 @@ int stack_neigh_update(struct stack *st, struct in_addr ip, const uint8_t mac[6]
 	return 0;
 }
 
+void stack_set_gateway(struct stack *st, struct in_addr gw)
+{
+	st->gateway = ntohl(gw.s_addr);
+	st->cfg.gateway = gw;
+}
+
 int stack_neigh_missing(struct stack *st, struct in_addr *out, int max)
 {
 	int n = 0;

@@ -4,7 +4,9 @@
  * the program.
  *
  *   demistat                   processes under libdemi
- *   demistat [-c] [-w S] PID   counters of each instance (-c: connections)
+ *   demistat [-c] [-w S] PID   counters of each instance (-c: connections);
+ *                              for an xdp: device, its XDP program, the
+ *                              program's map entries and per-queue counts
  *   demistat --fds PID         each socket fd: kernel or stack, and why */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +24,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <net/if.h>
+#include <sched.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
 
 #include "demi/shm.h"
 
@@ -260,6 +268,163 @@ static void print_instance(const struct snap *s, int show_conns)
 	}
 }
 
+/* ---- an xdp: device: its program, read with libbpf in the process's
+ * network namespace (root needed) ---- */
+
+struct steer_flow_key {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+};
+
+struct steer_stats {
+	uint64_t redirected, passed;
+};
+
+/* Enter the network namespace of pid (where its interface is), once. */
+static int netns_enter(int pid)
+{
+	static int entered;
+	char path[64];
+	struct stat a, b;
+	int fd;
+
+	if (entered)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat(path, &a) != 0)
+		return -errno;
+	if (stat("/proc/self/ns/net", &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		entered = 1;
+		return 0;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET) != 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	close(fd);
+	entered = 1;
+	return 0;
+}
+
+static void print_ports(int fd, const char *what)
+{
+	uint16_t key, next, *prev = NULL;
+	int n = 0;
+
+	printf("    %s:", what);
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		printf(" %u", ntohs(next));
+		key = next;
+		prev = &key;
+		n++;
+	}
+	printf("%s\n", n ? "" : " none");
+}
+
+static void print_flows(int fd)
+{
+	struct steer_flow_key key, next, *prev = NULL;
+	int n = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		char l[INET_ADDRSTRLEN], r[INET_ADDRSTRLEN];
+		if (!n++)
+			printf("    flows (connections the stack opened):\n");
+		printf("      %s:%u <- %s:%u\n", ip4(next.laddr, l), ntohs(next.lport), ip4(next.raddr, r),
+		       ntohs(next.rport));
+		key = next;
+		prev = &key;
+	}
+	if (!n)
+		printf("    flows (connections the stack opened): none\n");
+}
+
+static void print_stats(int fd)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct steer_stats *v;
+
+	if (ncpu <= 0 || !(v = calloc((size_t)ncpu, sizeof(*v))))
+		return;
+	for (uint32_t q = 0; q < 64; q++) {
+		uint64_t red = 0, pass = 0;
+		if (bpf_map_lookup_elem(fd, &q, v) != 0)
+			break;
+		for (int c = 0; c < ncpu; c++) {
+			red += v[c].redirected;
+			pass += v[c].passed;
+		}
+		if (red || pass)
+			printf("    queue %u: redirected %llu, passed %llu\n", q, (unsigned long long)red,
+			       (unsigned long long)pass);
+	}
+	free(v);
+}
+
+static void print_xdp(const struct snap *s)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char ifname[IF_NAMESIZE + 1];
+	struct bpf_prog_info pi;
+	__u32 map_ids[16], len = sizeof(pi), id;
+	unsigned idx;
+	int rc, pfd;
+
+	if (strncmp(s->h.device, "xdp:", 4) != 0)
+		return;
+	snprintf(ifname, sizeof(ifname), "%.*s", (int)strcspn(s->h.device + 4, ","), s->h.device + 4);
+	if ((rc = netns_enter((int)s->h.pid)) != 0) {
+		printf("  xdp: the program on %s cannot be read: %s (root needed)\n", ifname, strerror(-rc));
+		return;
+	}
+	if (!(idx = if_nametoindex(ifname)) || bpf_xdp_query((int)idx, 0, &q) != 0) {
+		printf("  xdp: %s: %s\n", ifname, idx ? strerror(errno) : "no such interface");
+		return;
+	}
+	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
+	if (!id) {
+		printf("  xdp: no program on %s\n", ifname);
+		return;
+	}
+	if ((pfd = bpf_prog_get_fd_by_id(id)) < 0) {
+		printf("  xdp: program id %u on %s: %s\n", id, ifname, strerror(errno));
+		return;
+	}
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = 16;
+	pi.map_ids = (__u64)(uintptr_t)map_ids;
+	rc = bpf_obj_get_info_by_fd(pfd, &pi, &len);
+	close(pfd);
+	printf("  xdp: program %s id %u on %s (%s)\n", rc == 0 ? pi.name : "?", id, ifname,
+	       q.drv_prog_id == id ? "native" : q.skb_prog_id == id ? "generic" : "offloaded");
+	if (rc != 0 || strcmp(pi.name, "demi_steer"))
+		return;
+	for (const char *want = "listen_ports\0udp_ports\0flows\0stats\0"; *want; want += strlen(want) + 1) {
+		for (__u32 i = 0; i < pi.nr_map_ids && i < 16; i++) {
+			struct bpf_map_info mi;
+			__u32 ml = sizeof(mi);
+			int fd = bpf_map_get_fd_by_id(map_ids[i]);
+			if (fd < 0)
+				continue;
+			memset(&mi, 0, sizeof(mi));
+			if (bpf_obj_get_info_by_fd(fd, &mi, &ml) == 0 && !strcmp(mi.name, want)) {
+				if (!strcmp(want, "listen_ports"))
+					print_ports(fd, "listen ports");
+				else if (!strcmp(want, "udp_ports"))
+					print_ports(fd, "udp ports");
+				else if (!strcmp(want, "flows"))
+					print_flows(fd);
+				else
+					print_stats(fd);
+			}
+			close(fd);
+		}
+	}
+}
+
 static int cmd_show(int pid, int show_conns)
 {
 	char **files, err[400];
@@ -272,6 +437,8 @@ static int cmd_show(int pid, int show_conns)
 			continue;
 		}
 		print_instance(&s, show_conns);
+		if (!s.h.instance)
+			print_xdp(&s);
 		shown++;
 		snap_free(&s);
 	}

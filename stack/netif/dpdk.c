@@ -75,6 +75,7 @@ struct dpdk_netif {
 	int map_listen, map_udp, map_flows;
 	int link_fd;         /* the bpf_link holding the program on the interface */
 	int steer_warned;
+	struct port_hold *holds[256]; /* kernel sockets holding the ports of the stack's active opens */
 };
 
 static struct dpdk_netif dn = { .prog_memfd = -1, .map_listen = -1, .map_udp = -1, .map_flows = -1, .link_fd = -1 };
@@ -281,6 +282,72 @@ struct steer_flow_key {
 	uint16_t lport, rport;
 };
 
+/* The kernel has the stack's address on a shared device: the port of each
+ * connection the stack opens is held by a kernel socket bound to it from
+ * the moment its flow is steered until the stack frees the connection
+ * (TIME_WAIT included), so the kernel neither picks it for its own
+ * connections nor binds it for another program. SO_REUSEADDR lets it sit
+ * beside the shim's own reservation of the port (the connection's kernel
+ * socket, which picked it); system calls directly, not the shim's. */
+struct port_hold {
+	struct steer_flow_key k;
+	int fd;
+	struct port_hold *next;
+};
+
+static struct port_hold **hold_slot(struct dpdk_netif *d, const struct steer_flow_key *k)
+{
+	struct port_hold **pp = &d->holds[(k->lport ^ k->rport ^ k->raddr) & 255];
+	while (*pp && memcmp(&(*pp)->k, k, sizeof(*k)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void port_hold(struct dpdk_netif *d, const struct steer_flow_key *k, int on)
+{
+	struct port_hold **pp = hold_slot(d, k), *h = *pp;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = k->lport, .sin_addr.s_addr = k->laddr };
+	int one = 1, fd;
+
+	if (!on) {
+		if (h) {
+			*pp = h->next;
+			syscall(SYS_close, h->fd);
+			free(h);
+		}
+		return;
+	}
+	if (h || !(h = malloc(sizeof(*h))))
+		return;
+	fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    syscall(SYS_bind, fd, &sa, sizeof(sa)) != 0) {
+		if (!d->steer_warned)
+			demi_log(DEMI_LOG_WARN, "%s: port %u not held on the kernel: %s", d->nif.name, ntohs(k->lport),
+				 strerror(errno));
+		d->steer_warned = 1;
+		if (fd >= 0)
+			syscall(SYS_close, fd);
+		free(h);
+		return;
+	}
+	h->k = *k;
+	h->fd = fd;
+	h->next = NULL;
+	*pp = h;
+}
+
+static void port_holds_close(struct dpdk_netif *d)
+{
+	for (int i = 0; i < 256; i++)
+		while (d->holds[i]) {
+			struct port_hold *h = d->holds[i];
+			d->holds[i] = h->next;
+			syscall(SYS_close, h->fd);
+			free(h);
+		}
+}
+
 static void dpdk_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		       uint16_t rport, int on)
 {
@@ -294,6 +361,8 @@ static void dpdk_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_
 	if (raddr) {
 		fd = proto == IPPROTO_TCP ? d->map_flows : -1;
 		key = &fk;
+		if (fd >= 0)
+			port_hold(d, &fk, on);
 	} else {
 		fd = proto == IPPROTO_TCP ? d->map_listen : d->map_udp;
 	}
@@ -426,6 +495,7 @@ static void dpdk_close(struct netif *nif)
 		rte_log_set_level_pattern("pmd.net.af_xdp*", RTE_LOG_CRIT);
 	rte_eth_dev_close(d->port); /* memif unlinks its socket, af_xdp detaches its program */
 	steer_maps_close(d);
+	port_holds_close(d);
 }
 
 static const struct netif_ops dpdk_ops = {
@@ -552,6 +622,46 @@ static void xdp_reclaim(const struct dev *dv)
 	}
 }
 
+/* After the reclaim: any XDP program still on the interface is another's,
+ * which the driver's attach would refuse with a bare EBUSY. Named here,
+ * with its id (a libxdp dispatcher is named as such: it runs programs
+ * libxdp attached, which the driver cannot join). */
+static int xdp_foreign(const struct dev *dv, char *why, size_t n)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	unsigned idx = if_nametoindex(dv->iface);
+	__u32 ids[3];
+
+	if (!idx || bpf_xdp_query((int)idx, 0, &q) != 0)
+		return 0; /* the driver says what is wrong */
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	ids[2] = q.hw_prog_id;
+	for (int i = 0; i < 3; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd;
+		if (!ids[i])
+			continue;
+		memset(&info, 0, sizeof(info));
+		if ((fd = bpf_prog_get_fd_by_id(ids[i])) >= 0) {
+			(void)bpf_obj_get_info_by_fd(fd, &info, &len);
+			close(fd);
+		}
+		if (!strcmp(info.name, "demi_steer"))
+			snprintf(why, n, "%s is held by another libdemi process (its program demi_steer, id %u)",
+				 dv->iface, ids[i]);
+		else if (!strncmp(info.name, "xdp_dispatcher", 14))
+			snprintf(why, n, "%s has a libxdp dispatcher attached (id %u), which this device cannot join",
+				 dv->iface, ids[i]);
+		else
+			snprintf(why, n, "%s has another XDP program attached: %s (id %u)", dv->iface,
+				 info.name[0] ? info.name : "unnamed", ids[i]);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 /* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) at debug
  * level, without its newline. */
 static int bpf_vlog(const char *fmt, va_list ap)
@@ -626,6 +736,8 @@ static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char
 		libbpf_set_print(bpf_log);
 		libxdp_set_print(xdp_log);
 		xdp_reclaim(&sp->dev);
+		if (sp->dev.t.shared && (rc = xdp_foreign(&sp->dev, why, sizeof(why))) != 0)
+			return open_err(err, errlen, cfg->device, why, NULL);
 	}
 	return 0;
 }

@@ -5,8 +5,16 @@
  * housekeeping (every 100 ms while the stack waits for a next hop, every
  * second otherwise); a next hop the stack newly waits for is asked of the
  * kernel at once (RTM_NEWNEIGH with NTF_USE: the kernel sends the ARP) and
- * looked for 5 ms later, then with each dump until it comes. System calls are made directly, not through the shim's
- * interposed names. */
+ * looked for 5 ms later, then with each dump until it comes.
+ *
+ * Changes come as they happen, on a second socket in the groups
+ * RTNLGRP_NEIGH, RTNLGRP_IPV4_ROUTE and RTNLGRP_IPV4_IFADDR, drained at
+ * each housekeeping pass (about every ms): a neighbour's new MAC goes into
+ * the stack's cache at once; a route or address change has the gateway read
+ * again (the kernel's default route through the interface, unless [net]
+ * gateway was configured). A lost event (the socket overran) brings a dump.
+ * The stack's own address is not changed at run time. System calls are
+ * made directly, not through the shim's interposed names. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +26,7 @@
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <arpa/inet.h>
 
 #include "demi/log.h"
 #include "rt_impl.h"
@@ -27,9 +36,9 @@
 #define NEIGH_ASKED_NS (5 * 1000 * 1000ull) /* the first look after asking */
 #define NEIGH_MISS_MAX 8
 
-static int nl_open(void)
+static int nl_open_groups(uint32_t groups)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = groups };
 	int fd = (int)syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
@@ -39,6 +48,11 @@ static int nl_open(void)
 		return -e;
 	}
 	return fd;
+}
+
+static int nl_open(void)
+{
+	return nl_open_groups(0);
 }
 
 static int nl_send(int fd, void *msg, size_t len)
@@ -148,15 +162,21 @@ static void neigh_resolve(int fd, int ifindex, struct in_addr ip, uint32_t seq)
 	(void)nl_send(fd, &req, sizeof(req));
 }
 
-int rt_neigh_start(struct rt_neigh *n, int ifindex)
+int rt_neigh_start(struct rt_neigh *n, int ifindex, int follow_gw, struct in_addr gw)
 {
 	int fd = nl_open();
-	n->fd = -1;
+	n->fd = n->ev_fd = -1;
 	n->ifindex = ifindex;
 	n->next = 0;
+	n->follow_gw = follow_gw;
+	n->gw = gw;
 	if (fd < 0)
 		return fd;
 	n->fd = fd;
+	n->ev_fd = nl_open_groups(RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_IFADDR);
+	if (n->ev_fd < 0)
+		demi_log(DEMI_LOG_WARN, "neighbours, routes: no rtnetlink events (%s): the kernel's table is read "
+			 "every second, the gateway only at start", strerror(-n->ev_fd));
 	return 0;
 }
 
@@ -164,7 +184,56 @@ void rt_neigh_stop(struct rt_neigh *n)
 {
 	if (n->fd >= 0)
 		syscall(SYS_close, n->fd);
-	n->fd = -1;
+	if (n->ev_fd >= 0)
+		syscall(SYS_close, n->ev_fd);
+	n->fd = n->ev_fd = -1;
+}
+
+/* The events waiting on ev_fd: neighbours into the stack, routes and
+ * addresses noted. */
+static void neigh_events(struct rt_neigh *n, struct stack *st, uint64_t now)
+{
+	struct neigh_walk w = { .st = st, .ifindex = n->ifindex };
+	char buf[8192];
+
+	for (int rounds = 0; rounds < 16; rounds++) {
+		long len = syscall(SYS_recvfrom, n->ev_fd, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL);
+		if (len < 0) {
+			if (errno == ENOBUFS) { /* events lost: read it all again */
+				n->next = now;
+				n->routes_changed = 1;
+				continue;
+			}
+			return;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)len); h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == RTM_NEWNEIGH)
+				neigh_one(h, &w);
+			else if (h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_DELROUTE ||
+				 h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR)
+				n->routes_changed = 1;
+		}
+	}
+}
+
+/* The kernel's default route through the interface, again. */
+static void gateway_follow(struct rt_neigh *n, struct stack *st)
+{
+	struct in_addr gw = { 0 };
+	char a[16], b[16];
+	int rc;
+
+	n->routes_changed = 0;
+	if (!n->follow_gw)
+		return;
+	rc = rt_neigh_gateway(n->ifindex, &gw);
+	if ((rc != 0 && rc != -ENOENT) || gw.s_addr == n->gw.s_addr)
+		return;
+	snprintf(a, sizeof(a), "%s", n->gw.s_addr ? inet_ntoa(n->gw) : "none");
+	snprintf(b, sizeof(b), "%s", gw.s_addr ? inet_ntoa(gw) : "none");
+	demi_log(DEMI_LOG_INFO, "gateway %s, was %s (the kernel's default route changed)", b, a);
+	n->gw = gw;
+	stack_set_gateway(st, gw);
 }
 
 void rt_neigh_poll(struct rt_neigh *n, struct stack *st, uint64_t now)
@@ -175,6 +244,10 @@ void rt_neigh_poll(struct rt_neigh *n, struct stack *st, uint64_t now)
 
 	if (n->fd < 0)
 		return;
+	if (n->ev_fd >= 0)
+		neigh_events(n, st, now);
+	if (n->routes_changed)
+		gateway_follow(n, st);
 	/* a next hop newly missing: the kernel is asked at once, and its
 	 * answer looked for soon */
 	nmiss = stack_neigh_missing(st, miss, NEIGH_MISS_MAX);

@@ -79,6 +79,10 @@ struct rt_neigh {
 	uint64_t next;   /* the next dump */
 	int asked;       /* the kernel was asked for what the stack waits for */
 	int warned;
+	int ev_fd;       /* rtnetlink socket in the neighbour, IPv4 route and address groups, -1: none */
+	int follow_gw;   /* the gateway is the kernel's default route's (none configured) */
+	int routes_changed; /* a route or address event: the gateway is read again */
+	struct in_addr gw; /* the gateway the stack was given last */
 };
 
 struct rt_inst {
@@ -116,6 +120,7 @@ struct rt_inst {
 struct rt_global {
 	pthread_mutex_t mu;      /* start, shutdown */
 	int configured;
+	int gw_from_kernel;      /* no [net] gateway: the kernel's default route's, followed (neigh.c) */
 	struct rt_cfg cfg;
 	enum rt_state state;
 	pid_t pid;               /* the process that started it */
@@ -211,10 +216,11 @@ uint64_t rt_inst_rst_sent(struct rt_inst *in);
 
 /* neigh.c */
 /* An rtnetlink socket for the interface's neighbours. 0 or -errno. */
-int rt_neigh_start(struct rt_neigh *n, int ifindex);
+int rt_neigh_start(struct rt_neigh *n, int ifindex, int follow_gw, struct in_addr gw);
 void rt_neigh_stop(struct rt_neigh *n);
-/* When due: the kernel's entries into the stack's cache, the kernel asked
- * to resolve what the stack waits for. */
+/* The kernel's changes as they come (neighbours, the gateway); when due a
+ * dump of its entries into the stack's cache; the kernel asked to resolve
+ * what the stack waits for. */
 void rt_neigh_poll(struct rt_neigh *n, struct stack *st, uint64_t now);
 /* The gateway of the kernel's default route through the interface:
  * 0, -ENOENT (none) or -errno. */

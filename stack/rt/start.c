@@ -115,7 +115,7 @@ static int inst_start(struct rt_inst *in, unsigned idx, struct netif *nif)
 	int rc;
 
 	memset(in, 0, sizeof(*in));
-	in->neigh.fd = -1;
+	in->neigh.fd = in->neigh.ev_fd = -1;
 	/* a forked worker shares the device with its siblings: no RST for
 	 * their connections (a single process keeps answering with RSTs) */
 	if ((nif->caps & NETIF_CAP_SHARED) && rt.cfg_pid != getpid())
@@ -123,7 +123,7 @@ static int inst_start(struct rt_inst *in, unsigned idx, struct netif *nif)
 	if ((rc = stack_create(&in->st, &rt.cfg.stack, nif, rt_now())) != 0)
 		return rc;
 	if (nif->kernel_ifindex) { /* the kernel's neighbours, from the start */
-		if ((rc = rt_neigh_start(&in->neigh, nif->kernel_ifindex)) != 0)
+		if ((rc = rt_neigh_start(&in->neigh, nif->kernel_ifindex, rt.gw_from_kernel, rt.cfg.stack.gateway)) != 0)
 			demi_log(DEMI_LOG_WARN, "%s: no rtnetlink for the kernel's neighbours: %s", rt.cfg.device,
 				 strerror(-rc));
 		rt_neigh_poll(&in->neigh, in->st, rt_now());
@@ -167,8 +167,10 @@ static void rt_start_locked(void)
 		/* shared with the kernel: it owns ARP, and its default route
 		 * through the interface is the gateway unless one is configured */
 		rt.cfg.stack.kernel_neigh = 1;
-		if (!rt.cfg.stack.gateway.s_addr)
+		if (!rt.cfg.stack.gateway.s_addr) {
+			rt.gw_from_kernel = 1;
 			(void)rt_neigh_gateway(nif->kernel_ifindex, &rt.cfg.stack.gateway);
+		}
 	}
 	if ((rc = inst_start(&rt.inst[0], 0, nif)) != 0) {
 		snprintf(rt.err, sizeof(rt.err), "device '%.200s': the stack did not start: %s", rt.cfg.device,

@@ -8,8 +8,10 @@
 # the kernel's server, fetch 64 MiB from nginx byte-exact; the stack's
 # counters show nginx's bytes went through it and the kernel server's did
 # not; with the peer's tx checksum offload on, the stack warns once with
-# the fix. After nginx exits no XDP program is left on the interface and the
-# kernel serves port 8080 again.
+# the fix. A kernel TCP connection to port 2222 of the address (an ssh
+# stand-in) exchanges lines from before nginx starts until after it exits.
+# After nginx exits no XDP program is left on the interface and the kernel
+# serves port 8080 again.
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
 need_cmd nginx curl ping ethtool sha256sum
@@ -32,6 +34,41 @@ chmod 0755 "$T/www" "$T/kwww"; chmod 0644 "$T/www/"* "$T/kwww/"*
 sx $PY -m http.server 8081 --bind 198.18.11.2 --directory "$T/kwww" >"$T/kernel.log" 2>&1 &
 net_kill_at_exit $!
 net_wait_tcp "$kns" 198.18.11.2 8081 20 || fail "the kernel's server on 198.18.11.2:8081 unreachable"
+
+# an ssh stand-in: a kernel echo server on port 2222 of the same address,
+# and from the other namespace one connection that exchanges a line every
+# 50 ms from before nginx starts until after it exits
+cat >"$T/echo.py" <<'PYEOF'
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.11.2", 2222)); s.listen(1)
+c, a = s.accept()
+while True:
+    b = c.recv(4096)
+    if not b: break
+    c.sendall(b)
+PYEOF
+cat >"$T/ssh.py" <<PYEOF
+import os, socket, time
+c = socket.create_connection(("198.18.11.2", 2222), 10); c.settimeout(10)
+f = c.makefile("rb"); n = 0
+print("connected", flush=True)
+while not os.path.exists("$T/ssh.stop"):
+    line = b"tick %d\\n" % n
+    c.sendall(line)
+    if f.readline() != line:
+        print("broken at", n, flush=True); raise SystemExit(1)
+    n += 1; time.sleep(0.05)
+print("ticks", n, flush=True)
+PYEOF
+sx $PY "$T/echo.py" >"$T/echo.log" 2>&1 &
+net_kill_at_exit $!
+for ((i = 0; i < 100; i++)); do sx ss -ltn | grep -q ':2222 ' && break; sleep 0.05; done
+kx $PY "$T/ssh.py" >"$T/ssh.log" 2>&1 &
+sshpid=$!
+net_kill_at_exit $sshpid
+for ((i = 0; i < 100; i++)); do grep -q connected "$T/ssh.log" && break; sleep 0.05; done
+grep -q connected "$T/ssh.log" || { cat "$T/ssh.log"; fail "the ssh stand-in did not connect"; }
 
 demi_conf "$T/demi.conf" device="xdp:$sdev" listen=8080 level=info
 apps_nginx_conf "$T" "$T/www" 8080 "sendfile on"
@@ -91,7 +128,11 @@ net_wait_tcp "$kns" 198.18.11.2 8080 20 || fail "the kernel does not serve port 
 kx curl -sS --max-time 30 -o "$T/k2.bin" http://198.18.11.2:8080/k.bin || fail "curl port 8080 from the kernel"
 cmp -s "$T/k2.bin" "$T/kwww/k.bin" || fail "port 8080 from the kernel differs"
 grep -h "libdemi.*error" "$T/logs/"* && fail "libdemi logged errors (above)"
-echo "after nginx: no XDP program on $sdev, the kernel serves port 8080"
+touch "$T/ssh.stop"
+wait $sshpid || { cat "$T/ssh.log"; fail "the ssh stand-in's connection broke across nginx"; }
+ticks=$(sed -n 's/^ticks //p' "$T/ssh.log")
+[ "${ticks:-0}" -ge 20 ] || { cat "$T/ssh.log"; fail "the ssh stand-in exchanged only ${ticks:-0} lines"; }
+echo "after nginx: no XDP program on $sdev, the kernel serves port 8080; the kernel connection on 2222 lived throughout ($ticks lines)"
 
 # An active open through the shared interface: curl under the preload
 # fetches from a server in the other namespace. The replies reach the stack

@@ -198,7 +198,7 @@ static void test_each_kind_parsed_with_its_traits(void **state)
 }
 
 /* xdp:IF: net_af_xdp with our program's file, the af_xdp traits and the
- * shared one; no program, no device. The default address is IF's (lo
+ * shared one; ,queue=N its start queue; no program, no device. The default address is IF's (lo
  * here: 127.0.0.1/8), a kind that is not shared has none, a missing
  * interface is named. */
 static void test_xdp_shared_with_the_kernel(void **state)
@@ -217,11 +217,19 @@ static void test_xdp_shared_with_the_kernel(void **state)
 	assert_int_equal(sp.dev.t.ring_family, AF_XDP);
 	assert_int_equal(sp.dev.t.rx_gap, 256);
 	assert_false(dev_af_xdp.traits.shared);
+	build_ok(&sp, "xdp:veth1,queue=3", NULL, &env);
+	assert_string_equal(sp.devarg, "net_af_xdp0,iface=veth1,start_queue=3,queue_count=1,xdp_prog=/proc/self/fd/9");
+	assert_string_equal(sp.dev.iface, "veth1");
+	assert_int_equal(dpdk_spec_build(&sp, "xdp:veth1,queue=64", NULL, &env, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "queue=N"));
+	assert_int_equal(dpdk_spec_build(&sp, "xdp:veth1,queue=", NULL, &env, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dpdk_spec_build(&sp, "xdp:veth1,q=1", NULL, &env, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dpdk_spec_build(&sp, "xdp:veth1", NULL, &ENV, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "no XDP program"));
 	assert_int_equal(demi_dev_default_addr("xdp:lo", &a, &plen, why, sizeof(why)), 0);
 	assert_int_equal(ntohl(a.s_addr), 0x7f000001);
 	assert_int_equal(plen, 8);
+	assert_int_equal(demi_dev_default_addr("xdp:lo,queue=1", &a, &plen, why, sizeof(why)), 0);
 	assert_int_equal(demi_dev_default_addr("af_xdp:lo", &a, &plen, why, sizeof(why)), -ENOTSUP);
 	assert_int_equal(demi_dev_default_addr("xdp:nosuchif0", &a, &plen, why, sizeof(why)), -ENODEV);
 	assert_non_null(strstr(why, "nosuchif0"));

@@ -69,6 +69,9 @@ int stack_counter_index(const char *name);
  * is at mac, reachable for a while; what waited for ip is sent. 0, or
  * -ENOSPC when the cache is full of entries in use. */
 int stack_neigh_update(struct stack *st, struct in_addr ip, const uint8_t mac[6]);
+/* The gateway from now on (INADDR_ANY: none), as when the kernel's
+ * default route changes on a device shared with it. */
+void stack_set_gateway(struct stack *st, struct in_addr gw);
 /* Up to max next hops the stack waits for (packets queued, no MAC yet);
  * returns how many. */
 int stack_neigh_missing(struct stack *st, struct in_addr *out, int max);

@@ -11,6 +11,7 @@
  * classified by port) and headers cut short. IP options are skipped by the
  * header length, so they do not prevent classification.
  *
+ * stats counts, per queue, what was redirected and what passed.
  * The maps are filled by the driver (dpdk.c) through libbpf; DPDK's
  * net_af_xdp loads this object (xdp_prog=) and inserts its socket into
  * xsks_map. Built with clang -target bpf, embedded in the library. */
@@ -61,8 +62,34 @@ struct {
 	__type(value, __u8);
 } flows SEC(".maps");
 
-SEC("xdp")
-int demi_steer(struct xdp_md *ctx)
+/* Per receive queue and CPU: packets redirected to the stack and passed
+ * to the kernel (read by demistat, summed over the CPUs). */
+struct steer_stats {
+	__u64 redirected, passed;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STEER_QUEUES);
+	__type(key, __u32);
+	__type(value, struct steer_stats);
+} stats SEC(".maps");
+
+static __always_inline int verdict(struct xdp_md *ctx, int act)
+{
+	__u32 q = ctx->rx_queue_index;
+	struct steer_stats *s = bpf_map_lookup_elem(&stats, &q);
+
+	if (s) {
+		if (act == XDP_REDIRECT)
+			s->redirected++;
+		else
+			s->passed++;
+	}
+	return act;
+}
+
+static __always_inline int classify(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
@@ -106,6 +133,12 @@ int demi_steer(struct xdp_md *ctx)
 	return XDP_PASS;
 redirect:
 	return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+}
+
+SEC("xdp")
+int demi_steer(struct xdp_md *ctx)
+{
+	return verdict(ctx, classify(ctx));
 }
 
 char _license[] SEC("license") = "GPL";
