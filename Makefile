@@ -173,9 +173,9 @@ FUZZ_CFLAGS := -O1 -g $(CSTD) -Wall -Wextra -fno-strict-aliasing $(INC) -DDEMI_A
 	-fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP
 .PHONY: fuzz
 # make fuzz SECONDS=N: a campaign of N seconds on every fuzzer, growing the
-# committed corpus (tests/fuzz/campaign.sh)
+# committed corpus (tools/fuzz-campaign.sh)
 fuzz: $(FUZZERS)
-	@$(if $(SECONDS),tests/fuzz/campaign.sh $(SECONDS),true)
+	@$(if $(SECONDS),tools/fuzz-campaign.sh $(SECONDS),true)
 .SECONDARY: $(FUZZ_OBJ)
 all: fuzz
 $(B)/fuzz/obj/%.o: %.c

@@ -4,10 +4,10 @@
 # those that add coverage: libFuzzer's -merge=1), so the tree's corpus grows
 # with each campaign. A crash is kept under build/fuzz-artifacts/ and the
 # campaign says so and exits 1. `make fuzz SECONDS=N` runs it.
-#   tests/fuzz/campaign.sh SECONDS [NAME...]
+#   tools/fuzz-campaign.sh SECONDS [NAME...]
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-secs=${1:?usage: tests/fuzz/campaign.sh SECONDS [NAME...]}
+cd "$(dirname "$0")/.."
+secs=${1:?usage: tools/fuzz-campaign.sh SECONDS [NAME...]}
 shift
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=($(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c$||'))
