@@ -321,7 +321,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
 PAGE_BYTES = 600
 
 
-def nginx_server(mode, tmp, port):
+def nginx_server(mode, tmp, port, netns=None):
     os.makedirs(os.path.join(tmp, "www"), exist_ok=True)
     os.chmod(tmp, 0o755)
     with open(os.path.join(tmp, "www", "index.html"), "w") as f:
@@ -330,6 +330,9 @@ def nginx_server(mode, tmp, port):
     conf = os.path.join(tmp, f"nginx-{port}.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF.format(tmp=tmp, port=port))
+    if netns:  # reached from another namespace: the caller waits for it
+        return Server(["ip", "netns", "exec", netns, "nginx", "-p", tmp, "-c", conf],
+                      Side(mode, "server", tmp), SRV_CPU)
     return Server(["nginx", "-p", tmp, "-c", conf], Side(mode, "server", tmp), SRV_CPU, port,
                   addr(mode))
 
@@ -424,6 +427,89 @@ def b_nginx(conns, close=False):
         if errs > max(10, 0.01 * done):
             raise RuntimeError(f"wrk: {etext} for {done:.0f} completed requests")
         return res
+    return run
+
+
+# ------------------------------------------------ nginx on a veth (AF_XDP)
+# nginx in one namespace on one end of a veth, wrk (kernel) in another on the
+# other end: the kernel's nginx, or nginx under libdemi on an AF_XDP socket of
+# the veth, either the whole queue (af_xdp:) or shared with the kernel through
+# our XDP program (xdp:, the kernel keeps the address and every other port).
+VETH_SRV, VETH_CLI = "198.18.30.1", "198.18.30.2"
+
+
+def veth_pair(tag):
+    """Two namespaces joined by a veth; returns (server ns, client ns, server dev)
+    and a cleanup function. The client leaves no checksum to the veth (AF_XDP
+    gets the frame as sent)."""
+    nss, nsc, dev, peer = f"bv{tag}s", f"bv{tag}c", f"bv{tag}s", f"bv{tag}c"
+    def cleanup():
+        for ns in (nss, nsc):
+            with contextlib.suppress(Exception):
+                for pid in sh(["ip", "netns", "pids", ns]).stdout.split():
+                    with contextlib.suppress(ProcessLookupError, ValueError):
+                        os.kill(int(pid), signal.SIGKILL)
+            sh(["ip", "netns", "del", ns])
+    try:
+        # a device that vanishes must not send the range out by the default route
+        sh(["ip", "route", "replace", "blackhole", "198.18.0.0/15"], check=True)
+        for ns in (nss, nsc):
+            sh(["ip", "netns", "add", ns], check=True)
+            sh(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        sh(["ip", "-n", nss, "link", "add", dev, "type", "veth", "peer", "name", peer, "netns", nsc],
+           check=True)
+        sh(["ip", "-n", nsc, "addr", "add", VETH_CLI + "/24", "dev", peer], check=True)
+        for ns, d in ((nss, dev), (nsc, peer)):
+            sh(["ip", "-n", ns, "link", "set", d, "up"], check=True)
+        sh(["ip", "netns", "exec", nsc, "ethtool", "-K", peer, "tx", "off"], check=True)
+    except BaseException:
+        cleanup()
+        raise
+    return nss, nsc, dev, cleanup
+
+
+def b_nginx_veth(kind):
+    """nginx, one worker, a 600-byte page, wrk -t1 -c32 from the other end of a
+    veth: the kernel's nginx against nginx under libdemi on kind (af_xdp, xdp)."""
+    def run(mode, tmp, cfg):
+        tag = f"{(os.getpid() + time.monotonic_ns()) & 0xfffff:05x}"
+        nss, nsc, dev, cleanup = veth_pair(tag)
+        try:
+            port = free_port()
+            if not is_demi(mode) or kind == "xdp":
+                # the kernel's address (xdp: the stack takes the kernel's own)
+                sh(["ip", "-n", nss, "addr", "add", VETH_SRV + "/24", "dev", dev], check=True)
+            conf = os.path.join(tmp, "server.conf")
+            with open(conf, "w") as f:
+                f.write(f"[dpdk]\ndevice = {kind}:{dev}\n"
+                        + ("" if kind == "xdp" else f"[net]\naddress = {VETH_SRV}/24\n")
+                        + f"[bypass]\nlisten = {port}\n[fallback]\non_error = fail\n"
+                          "[log]\nlevel = warn\n")
+            srv = nginx_server(mode, tmp, port, netns=nss)
+            with srv:
+                url = f"http://{VETH_SRV}:{port}/index.html"
+                end = time.time() + 30
+                while time.time() < end:
+                    if sh(["ip", "netns", "exec", nsc, "curl", "-s", "-o", "/dev/null", "-m", "1",
+                           url]).returncode == 0:
+                        break
+                    time.sleep(0.2)
+                else:
+                    raise RuntimeError(f"nginx on {kind}:{dev} never answered: {srv.output()}")
+                out = client(["ip", "netns", "exec", nsc, "wrk", "-t1", "-c32", f"-d{cfg.secs}s",
+                              "--latency", url], Side("kernel", "client", tmp), CLI_CPU,
+                             timeout=cfg.secs + 60)
+                m = re.search(r"(\d+) requests in", out)
+                nreq = int(m.group(1)) if m else 0
+                ev = through_stack(srv, rx_bytes=nreq * 40, tx_bytes=nreq * PAGE_BYTES,
+                                   rx_segs=nreq)
+            rps, lat, errs, bad, etext = wrk_parse(out)
+            if bad or errs > max(10, 0.01 * rps * cfg.secs):
+                raise RuntimeError(f"wrk: {bad} non-2xx, {etext}")
+            return {"req_per_s": rps, "p50_us": lat.get("50", 0), "p99_us": lat.get("99", 0),
+                    "sock_errors": errs, "_stack": ev}
+        finally:
+            cleanup()
     return run
 
 
@@ -860,6 +946,8 @@ BENCHES = [
       floor="memif_raw_1KiB"),
     B("nginx_c32", b_nginx(32), SRV, True),
     B("nginx_c256", b_nginx(256), SRV),
+    B("nginx_veth_af_xdp", b_nginx_veth("af_xdp"), SRV),
+    B("nginx_veth_xdp", b_nginx_veth("xdp"), SRV),
     B("connrate", b_nginx(32, close=True), SRV),
     B("redis_P1", b_redis(1), SRV),
     B("redis_P16", b_redis(16), SRV),
@@ -949,7 +1037,12 @@ NOTES = {
          "calls the nginx worker made per request while wrk ran (perf stat, "
          "raw_syscalls:sys_enter), with open_file_cache on; worker_nonfile_syscalls_per_req: "
          "the same without file I/O (pread64, sendfile64, openat, newfstatat, statx: under "
-         "libdemi nginx's sendfile reads the page with pread).",
+         "libdemi nginx's sendfile reads the page with pread). nginx_veth_af_xdp / "
+         "nginx_veth_xdp: the same nginx in a namespace on one end of a veth, wrk -c32 on the "
+         "kernel in another namespace at the other end; kernel column: the kernel's nginx on "
+         "that veth; libdemi column: nginx under the shim on an AF_XDP socket of the veth, the "
+         "whole queue (af_xdp:) or shared with the kernel by our XDP program (xdp:, the "
+         "kernel keeps the address and the other ports).",
     START: "Per-process start-up of programs that open no socket, median of many runs: "
            "startup_noconf with LD_PRELOAD and no configuration (nothing may start), "
            "startup_conf with a memif configuration (the stack starts only when a bypassed "
