@@ -532,6 +532,13 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 	uint16_t port;
 	int rc;
 
+	if (ss->state == SS_BYPASS && addr && len >= sizeof(sin) && addr->sa_family == AF_INET) {
+		/* bound or connected already: Linux's EINVAL, for an address the
+		 * program has (the stack's, or any) */
+		a = ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr);
+		if (a == INADDR_ANY || stack_addr_is(a))
+			return (int)shim_ret(-EINVAL);
+	}
 	if (ss->state != SS_CANDIDATE)
 		return REAL(bind)(fd, addr, len);
 	if (ss->domain == AF_INET6) {
@@ -575,6 +582,17 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 		}
 	}
 	pthread_mutex_unlock(&shim_mu);
+	if (!rc && !port && ss->state == SS_BYPASS && !ss->kbound) {
+		/* Linux picks the port at bind: getsockname must tell it now */
+		int at = ss_attach(ss, fd);
+		if (at < 0)
+			rc = at;
+		else if (at == 0) {
+			rt_lock(ss->st);
+			sock_name(ss->sk, &ss->local);
+			rt_unlock(ss->st);
+		}
+	}
 	return (int)shim_ret(rc);
 }
 
@@ -767,6 +785,7 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	pthread_mutex_lock(&shim_mu);
 	fobj_put(fdtab_set(nfd, &nss->h), NULL);
 	pthread_mutex_unlock(&shim_mu);
+	log_debug("fd %d: %s", nfd, ss_reason_str(WHY_ACCEPTED));
 	rc = addr_out_as(addr, len, peer, ss->domain);
 	if (rc) {
 		/* as the kernel: the connection is gone with the bad buffer */
@@ -910,6 +929,10 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 	rt_lock(ss->st);
 	rc = sock_connect(ss->sk, &sin);
 	rt_unlock(ss->st);
+	if (rc == -EISCONN && ss->connecting)
+		rc = 0; /* the first call to see the connection made */
+	if (rc != -EALREADY)
+		ss->connecting = rc == -EINPROGRESS;
 	if (rc == 0 || rc == -EINPROGRESS)
 		ss_shrink_kernel(ss, fd);
 	if (rc != -EINPROGRESS || ss->nonblock)
@@ -917,6 +940,7 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 	rc = ss_wait(ss, EPOLLOUT, ss_deadline(&ss->sndtimeo), -1);
 	if (rc == -EAGAIN)
 		return (int)shim_ret(-EINPROGRESS);
+	ss->connecting = 0;
 	if (rc < 0)
 		return (int)shim_ret(rc);
 	rt_lock(ss->st);
