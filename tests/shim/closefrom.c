@@ -3,6 +3,9 @@
  *   closefrom ADDR PORT   closefrom(3)
  *   range ADDR PORT       close_range(3, ~0U, 0)
  *   loop ADDR PORT        close(fd) for fd 3..1023, each result counted
+ *   dup2 ADDR PORT        dup2(first socket, fd) for fd 4..1023, then
+ *                         closefrom(3); the numbers refused (EBUSY: the
+ *                         runtime's, under the shim) said on stderr
  * The first connection's socket is closed by it, as on Linux; a new
  * connection then echoes 256 KiB through the peer (tests/shim/peer.py
  * echo-multi), byte-exact. Under the shim, the runtime's own fds (the tap's
@@ -58,6 +61,19 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "range")) {
 		T("close_range(3, ~0U, CLOEXEC)", close_range(3, ~0U, CLOSE_RANGE_CLOEXEC));
 		T("close_range(3, ~0U, 0)", close_range(3, ~0U, 0));
+	} else if (!strcmp(argv[1], "dup2")) {
+		int busy = 0, other = 0;
+		for (int fd = 4; fd < 1024; fd++) {
+			if (dup2(s, fd) == fd)
+				continue;
+			if (errno == EBUSY)
+				busy++;
+			else
+				other++;
+		}
+		fprintf(stderr, "dup2 refused %d (EBUSY), failed %d\n", busy, other);
+		closefrom(3);
+		SAY("dup2 onto every number, then closefrom(3) done");
 	} else {
 		for (int fd = 3; fd < 1024; fd++) {
 			if (close(fd) == 0)

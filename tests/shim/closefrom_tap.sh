@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # closefrom(3), close_range(3, ~0U, 0) and a close() of every fd from 3 to
-# 1023 (tests/shim/closefrom.c) in a program whose connection is bypassed on
+# 1023, and a dup2 of the socket onto every number from 4 to 1023 then
+# closefrom(3) (tests/shim/closefrom.c) in a program whose connection is bypassed on
 # a tap: the program's socket is closed, as on Linux, but the runtime's own
 # fds (the tap's queues, eventfds, epoll...) are not the program's and stay:
-# a close() of one gets EBADF, as for a number the program never opened. A
+# a close() of one gets EBADF, as for a number the program never opened, and a
+# dup2 onto one EBUSY (the kernel's answer for a number held elsewhere). A
 # new bypassed connection then echoes 256 KiB byte-exact through the kernel
 # peer (tests/shim/peer.py echo-multi). The same program on the kernel first;
 # the outputs must be identical.
@@ -38,7 +40,7 @@ run() {
 }
 
 rc=0
-for what in closefrom range loop; do
+for what in closefrom range loop dup2; do
 	run kernel $what 127.0.0.1
 	TAP=$(net_tag dcft)
 	demi_conf "$T/$what.conf" device="tap:$TAP" address=198.18.27.2/24 connect=198.18.27.0/24 \
@@ -54,6 +56,12 @@ for what in closefrom range loop; do
 	[ "$n" -eq 3 ] || { cat "$T/$what.shim.err"; fail "$what: $n of 3 connections bypassed"; }
 	grep "error:" "$T/$what.shim.err" && fail "$what: the runtime reported an error"
 	grep -q "second echoed 262144 bytes, identical 1" "$T/$what.shim" || fail "$what: no byte-exact echo"
+	if [ $what = dup2 ]; then
+		grep -q "^dup2 refused 0 (EBUSY), failed 0$" "$T/$what.kernel.err" || fail "dup2 on the kernel: $(cat "$T/$what.kernel.err")"
+		grep -Eq "^dup2 refused [1-9][0-9]* \(EBUSY\), failed 0$" "$T/$what.shim.err" ||
+			fail "dup2 under the shim refused no number of the runtime's: $(grep dup2 "$T/$what.shim.err")"
+		echo "dup2 under the shim: $(grep "^dup2 refused" "$T/$what.shim.err") (the runtime's fds)"
+	fi
 	ip -n "$ns" link del "$TAP" 2>/dev/null || true
 done
 [ $rc -eq 0 ] || fail "closing the program's fds differs from the kernel"
