@@ -36,6 +36,17 @@ static int iov_advance(struct iovec *tmp, int n, size_t done, struct iovec **out
 	return n - i;
 }
 
+/* A buffer in the first page (NULL and near it), which the stack would
+ * fault on where the kernel returns EFAULT. Only that page is checked: a
+ * check of any address would cost a system call per call. */
+static int iov_bad(const struct iovec *iov, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (iov[i].iov_len && (uintptr_t)iov[i].iov_base < 4096)
+			return 1;
+	return 0;
+}
+
 static int io_ready(struct ssock *ss, int fd)
 {
 	if (unlikely(!ss->sk)) {
@@ -50,17 +61,27 @@ static int io_ready(struct ssock *ss, int fd)
 static ssize_t io_recv(struct ssock *ss, int fd, const struct iovec *iov, int iovcnt, int flags,
 		       struct sockaddr_in *from)
 {
-	int nb, waitall, polled = 0, cnt = iovcnt;
+	int nb, waitall, polled = 0, cnt = iovcnt, bad = 0;
 	uint64_t deadline = 0;
 	size_t total = 0, got = 0;
-	struct iovec tmp[64];
+	struct iovec tmp[64], probe;
 	const struct iovec *cur = iov;
+	char pb;
 	ssize_t r;
 
 	if ((r = io_ready(ss, fd)))
 		return r;
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return -EINVAL;
+	if (unlikely(iov_bad(iov, iovcnt))) {
+		/* EFAULT once there is data to copy, as Linux: until then
+		 * the call waits as any other (EOF is 0) */
+		bad = 1;
+		probe = (struct iovec){&pb, 1};
+		cur = &probe;
+		cnt = 1;
+		flags |= MSG_PEEK;
+	}
 	nb = ss->nonblock || (flags & MSG_DONTWAIT);
 	waitall = (flags & MSG_WAITALL) && ss->type == SOCK_STREAM && !(flags & MSG_PEEK) && !nb &&
 		  iovcnt <= 64;
@@ -73,6 +94,8 @@ static ssize_t io_recv(struct ssock *ss, int fd, const struct iovec *iov, int io
 		rt_lock(ss->st);
 		r = sock_recv(ss->sk, cur, cnt, flags, from);
 		rt_unlock(ss->st);
+		if (unlikely(bad) && r > 0)
+			return -EFAULT;
 		if (r > 0 && waitall && got + (size_t)r < total) {
 			struct iovec *next;
 			got += (size_t)r;
@@ -113,6 +136,8 @@ static ssize_t io_send(struct ssock *ss, int fd, const struct iovec *iov, int io
 		return r;
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return -EINVAL;
+	if (unlikely(iov_bad(iov, iovcnt)))
+		return -EFAULT;
 	nb = ss->nonblock || (flags & MSG_DONTWAIT);
 	sflags = flags & MSG_MORE;
 	total = iov_total(iov, iovcnt);

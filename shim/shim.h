@@ -172,6 +172,8 @@ struct ssock {
 	int state, why;
 	int domain, type, proto; /* type without SOCK_NONBLOCK/SOCK_CLOEXEC */
 	int nonblock;            /* O_NONBLOCK as the application set it */
+	int connecting;          /* connect said EINPROGRESS; the next one that
+				  * finds the connection made returns 0 (Linux) */
 	struct sock *sk;         /* attached stack socket */
 	struct stack *st;        /* sk's instance */
 	int bound, kbound;       /* bound (local valid); also bound on the kernel fd */

@@ -168,6 +168,59 @@ static int kernel_set_nonblock(int fd, int on)
 	return REAL(fcntl)(fd, F_SETFL, fl) < 0 ? -errno : 0;
 }
 
+/* The runtime's own fds (what it opened while it started: DPDK's tap
+ * queues, memfd, epoll, eventfds, timerfd, pipes, its sockets) are not the
+ * program's. closefrom and close_range leave them open, close of one fails
+ * with EBADF as for a number the program never opened, and dup2 or dup3 onto
+ * one with EBUSY: the device would otherwise die under the program. In this process only (a
+ * forked child's copies are its own to close); the runtime closing one of
+ * them (inside the shim) releases the number. An fd another thread opens
+ * while the runtime starts counts as the runtime's, as for close-on-exec. */
+static uint64_t rt_fds[FDSNAP_MAX / 64];
+static pid_t rt_fds_pid;
+
+static void rt_fds_note(const struct fd_snap *before)
+{
+	struct fd_snap *now;
+
+	if (!before || !(now = fdsnap_take()))
+		return;
+	for (int i = 0; i < FDSNAP_MAX / 64; i++)
+		__atomic_or_fetch(&rt_fds[i], now->bits[i] & ~before->bits[i], __ATOMIC_RELAXED);
+	rt_fds_pid = getpid();
+	free(now);
+}
+
+static int rt_fd_bit(int fd)
+{
+	return fd >= 0 && fd < FDSNAP_MAX &&
+	       (__atomic_load_n(&rt_fds[fd / 64], __ATOMIC_RELAXED) >> (fd % 64) & 1);
+}
+
+/* fd is the runtime's, and the caller the program's */
+static int rt_fd_guarded(int fd)
+{
+	if (!rt_fd_bit(fd))
+		return 0;
+	if (SHIM_INSIDE()) {
+		__atomic_and_fetch(&rt_fds[fd / 64], ~(1ull << (fd % 64)), __ATOMIC_RELAXED);
+		return 0;
+	}
+	return rt_fds_pid == getpid();
+}
+
+/* The next fd at or above fd (and at most last) that is the runtime's and
+ * guarded against the program; -1 if none. */
+static int rt_fd_next(unsigned fd, unsigned last)
+{
+	if (SHIM_INSIDE() || rt_fds_pid != getpid())
+		return -1;
+	for (; fd <= last && fd < FDSNAP_MAX; fd++)
+		if (rt_fd_bit((int)fd))
+			return (int)fd;
+	return -1;
+}
+
 /* This thread's stack instance, started on first use; NULL (once logged)
  * when the device cannot start. */
 struct stack *shim_stack(void)
@@ -181,6 +234,8 @@ struct stack *shim_stack(void)
 	if (!rt_started())
 		before = fdsnap_take();
 	st = rt_stack();
+	if (before && st)
+		rt_fds_note(before);
 	if (before)
 		fdsnap_cloexec_new(before);
 	shim_leave();
@@ -477,6 +532,13 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 	uint16_t port;
 	int rc;
 
+	if (ss->state == SS_BYPASS && addr && len >= sizeof(sin) && addr->sa_family == AF_INET) {
+		/* bound or connected already: Linux's EINVAL, for an address the
+		 * program has (the stack's, or any) */
+		a = ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr);
+		if (a == INADDR_ANY || stack_addr_is(a))
+			return (int)shim_ret(-EINVAL);
+	}
 	if (ss->state != SS_CANDIDATE)
 		return REAL(bind)(fd, addr, len);
 	if (ss->domain == AF_INET6) {
@@ -520,6 +582,17 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 		}
 	}
 	pthread_mutex_unlock(&shim_mu);
+	if (!rc && !port && ss->state == SS_BYPASS && !ss->kbound) {
+		/* Linux picks the port at bind: getsockname must tell it now */
+		int at = ss_attach(ss, fd);
+		if (at < 0)
+			rc = at;
+		else if (at == 0) {
+			rt_lock(ss->st);
+			sock_name(ss->sk, &ss->local);
+			rt_unlock(ss->st);
+		}
+	}
 	return (int)shim_ret(rc);
 }
 
@@ -712,6 +785,7 @@ static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockadd
 	pthread_mutex_lock(&shim_mu);
 	fobj_put(fdtab_set(nfd, &nss->h), NULL);
 	pthread_mutex_unlock(&shim_mu);
+	log_debug("fd %d: %s", nfd, ss_reason_str(WHY_ACCEPTED));
 	rc = addr_out_as(addr, len, peer, ss->domain);
 	if (rc) {
 		/* as the kernel: the connection is gone with the bad buffer */
@@ -890,6 +964,10 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 	rt_lock(ss->st);
 	rc = sock_connect(ss->sk, &sin);
 	rt_unlock(ss->st);
+	if (rc == -EISCONN && ss->connecting)
+		rc = 0; /* the first call to see the connection made */
+	if (rc != -EALREADY)
+		ss->connecting = rc == -EINPROGRESS;
 	if (rc == 0 || rc == -EINPROGRESS)
 		ss_shrink_kernel(ss, fd);
 	if (rc != -EINPROGRESS || ss->nonblock)
@@ -897,6 +975,7 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 	rc = ss_wait(ss, EPOLLOUT, ss_deadline(&ss->sndtimeo), -1);
 	if (rc == -EAGAIN)
 		return (int)shim_ret(-EINPROGRESS);
+	ss->connecting = 0;
 	if (rc < 0)
 		return (int)shim_ret(rc);
 	rt_lock(ss->st);
@@ -1168,12 +1247,32 @@ SHIM_EXPORT int close(int fd)
 	struct linger_set closing = {0};
 	int rc;
 
+	if (rt_fd_guarded(fd)) {
+		errno = EBADF;
+		return -1;
+	}
 	if (!shim_tracks(fd))
 		return REAL(close)(fd);
 	fd_forget_range((unsigned)fd, (unsigned)fd, &closing);
 	rc = REAL(close)(fd);
 	linger_wait(&closing);
 	return rc;
+}
+
+/* close_range around the runtime's fds: the program's parts of the range,
+ * in turn (CLOSE_RANGE_UNSHARE unshares at the first) */
+static int close_range_around(unsigned first, unsigned last, int flags)
+{
+	int rt;
+
+	while ((rt = rt_fd_next(first, last)) >= 0) {
+		if ((unsigned)rt > first && REAL(close_range)(first, (unsigned)rt - 1, flags) < 0)
+			return -1;
+		if ((unsigned)rt == last)
+			return 0;
+		first = (unsigned)rt + 1;
+	}
+	return REAL(close_range)(first, last, flags);
 }
 
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
@@ -1186,7 +1285,10 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	if (!SHIM_INSIDE() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last &&
 	    !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
 		fd_forget_range(first, last, &closing);
-	rc = REAL(close_range)(first, last, flags);
+	if (first <= last && !(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
+		rc = close_range_around(first, last, flags);
+	else
+		rc = REAL(close_range)(first, last, flags);
 	linger_wait(&closing);
 	return rc;
 }
@@ -1197,7 +1299,10 @@ SHIM_EXPORT void closefrom(int lowfd)
 
 	if (!SHIM_INSIDE() && lowfd >= 0)
 		fd_forget_range((unsigned)lowfd, ~0u, &closing);
-	REAL(closefrom)(lowfd);
+	if (lowfd >= 0 && rt_fd_next((unsigned)lowfd, ~0u) >= 0)
+		close_range_around((unsigned)lowfd, ~0u, 0);
+	else
+		REAL(closefrom)(lowfd);
 	linger_wait(&closing);
 }
 
@@ -1243,6 +1348,12 @@ static int fd_dup_over(int fd, int fd2, int flags, int three)
 	struct fobj *old = NULL;
 	int r, e;
 
+	if (fd != fd2 && rt_fd_guarded(fd2)) {
+		/* the number is held, not by the program: Linux's answer when
+		 * another open holds it (dup2 would close the runtime's file) */
+		errno = EBUSY;
+		return -1;
+	}
 	if (!shim_tracks(fd) && !shim_tracks(fd2))
 		return three ? REAL(dup3)(fd, fd2, flags) : REAL(dup2)(fd, fd2);
 	pthread_mutex_lock(&shim_mu);

@@ -341,7 +341,7 @@ static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, 
 		return 0;
 	if (from)
 		tcp_fill_addr(from, t->raddr, t->rport);
-	if (t->state == TCP_STATE_LISTEN || (t->state == TCP_STATE_CLOSED && !t->raddr))
+	if (t->state == TCP_STATE_LISTEN || (t->state == TCP_STATE_CLOSED && !t->raddr && !(t->flags & TF_RCV_SHUT)))
 		return -ENOTCONN;
 	if (!t->rq_bytes) {
 		if (t->so_error) {
@@ -406,6 +406,8 @@ static void tcp_queue_fin(struct tcb *t)
 static int tcp_op_shutdown(struct sock *s, int how)
 {
 	struct tcb *t = tcb_of_sock(s);
+	if (t && t->state == TCP_STATE_CLOSED && !t->raddr && how != SHUT_WR)
+		t->flags |= TF_RCV_SHUT; /* as Linux: ENOTCONN, yet reads then see the end */
 	if (!t || !tcp_state_have_established(t->state))
 		return -ENOTCONN;
 	if (how == SHUT_RD || how == SHUT_RDWR)
@@ -591,8 +593,11 @@ static int tcp_setopt_tcp(struct tcb *t, int name, const void *val, socklen_t le
 			return -EINVAL;
 		t->user_mss = (uint16_t)v;
 		return 0;
+	case TCP_FASTOPEN: /* as Linux: only before a connection, closed or listening */
+		if (v < 0 || (t->state != TCP_STATE_CLOSED && t->state != TCP_STATE_LISTEN))
+			return -EINVAL;
+		return 0;
 	case TCP_DEFER_ACCEPT:
-	case TCP_FASTOPEN:
 	case TCP_QUICKACK:
 	case TCP_USER_TIMEOUT:
 		return 0; /* known, accepted, without effect */

@@ -1,5 +1,6 @@
 /* TCP socket options: what Linux's getsockopt/setsockopt answer for the
  * ones applications use (nginx, redis, memcached, curl, iperf3). */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -140,12 +141,29 @@ static void test_sockopt_tcp_info_and_maxseg_when_established(void **state)
 	assert_int_equal(geti(t->sock, IPPROTO_TCP, TCP_MAXSEG), 1448);
 }
 
-/* Idle connections must be cheap: the TCB, its socket, no buffers. */
+/* the bytes the program's heap holds; not under ASan, whose allocator
+ * mallinfo2 does not see (the plain build measures) */
+static size_t heap_now(void)
+{
+	return mallinfo2().uordblks;
+}
+
+/* Idle connections must be cheap: the TCB, its socket, no buffers. What
+ * the heap holds more once the connection is established is measured
+ * (mallinfo2, allocator overhead included; about 2.1 KiB), not the size of
+ * the structures: under 3 KiB, below a kernel TCP socket (about 3.4 KiB). */
 static void test_sockopt_idle_connection_footprint(void **state)
 {
 	struct tt *t = *state;
+	size_t before = heap_now(), held;
+
 	tt_established(t);
-	assert_true(sizeof(struct tcb) + sizeof(struct sock) < 2048);
+	held = heap_now() - before;
+	print_message("an idle connection holds %zu bytes of heap\n", held);
+#ifndef __SANITIZE_ADDRESS__
+	assert_true(held > 0);
+	assert_true(held < 3072);
+#endif
 	assert_null(tt_tcb(t)->sbuf);
 	assert_null(tt_tcb(t)->rq_head);
 }

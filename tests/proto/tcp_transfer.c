@@ -20,6 +20,100 @@
 static uint64_t XFER_BYTES = XFER_DEFAULT; /* TT_XFER_KB overrides, for debugging */
 #define US 1000ull
 
+/* What went on the wire: the TCP option kinds each side's SYNs and its
+ * other segments carried (bit = kind), read from every frame either port
+ * sends. */
+static struct {
+	uint32_t syn_kinds, seg_kinds;
+	uint64_t syns, segs;
+} wire;
+static struct netif *wire_nif[2];
+static const struct netif_ops *wire_orig[2];
+static struct netif_ops wire_ops[2];
+
+static void wire_note(const struct pbuf *p)
+{
+	const uint8_t *f = p->data, *ip, *tcp;
+	uint32_t kinds = 0;
+	unsigned ihl, doff;
+
+	if (p->len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00)
+		return;
+	ip = f + 14;
+	ihl = (ip[0] & 15u) * 4;
+	if (ip[9] != IPPROTO_TCP || p->len < 14 + ihl + 20)
+		return;
+	tcp = ip + ihl;
+	doff = (tcp[12] >> 4) * 4u;
+	assert_true(doff >= 20 && p->len >= 14 + ihl + doff);
+	for (unsigned i = 20; i < doff;) {
+		uint8_t k = tcp[i];
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		kinds |= 1u << (k & 31);
+		assert_true(i + 1 < doff && tcp[i + 1] >= 2);
+		i += tcp[i + 1];
+	}
+	if (tcp[13] & 0x02) { /* SYN */
+		wire.syn_kinds |= kinds;
+		wire.syns++;
+	} else {
+		wire.seg_kinds |= kinds;
+		wire.segs++;
+	}
+}
+
+static uint16_t wire_tx(struct netif *nif, struct pbuf **pkts, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		wire_note(pkts[i]);
+	return wire_orig[nif == wire_nif[1]]->tx_burst(nif, pkts, n);
+}
+
+static void wire_watch(struct tt *t)
+{
+	memset(&wire, 0, sizeof(wire));
+	wire_nif[0] = t->snif;
+	wire_nif[1] = t->peer;
+	for (int i = 0; i < 2; i++) {
+		wire_orig[i] = wire_nif[i]->ops;
+		wire_ops[i] = *wire_orig[i];
+		wire_ops[i].tx_burst = wire_tx;
+		wire_nif[i]->ops = &wire_ops[i];
+	}
+}
+
+#define KIND(k) (1u << (k))
+enum { OPT_MSS = 2, OPT_WS = 3, OPT_SACK_OK = 4, OPT_SACK = 5, OPT_TS = 8 };
+
+/* The options opts_off leaves out are on no segment, SYNs included; the
+ * others are there (the check sees options at all). */
+static void wire_check(uint8_t opts_off, int lossy)
+{
+	uint32_t all = wire.syn_kinds | wire.seg_kinds;
+
+	print_message("  wire: %llu SYNs options %#x, %llu segments options %#x\n", (unsigned long long)wire.syns,
+		      wire.syn_kinds, (unsigned long long)wire.segs, wire.seg_kinds);
+	assert_true(wire.syns >= 2 && wire.segs > 1000);
+	assert_true(wire.syn_kinds & KIND(OPT_MSS));
+	if (opts_off & TCP_OPTF_TS)
+		assert_false(all & KIND(OPT_TS));
+	else
+		assert_true((wire.syn_kinds & KIND(OPT_TS)) && (wire.seg_kinds & KIND(OPT_TS)));
+	if (opts_off & TCP_OPTF_SACK_OK)
+		assert_false(all & (KIND(OPT_SACK_OK) | KIND(OPT_SACK)));
+	else
+		assert_true((wire.syn_kinds & KIND(OPT_SACK_OK)) && (!lossy || (wire.seg_kinds & KIND(OPT_SACK))));
+	if (opts_off & TCP_OPTF_WS)
+		assert_false(all & KIND(OPT_WS));
+	else
+		assert_true(wire.syn_kinds & KIND(OPT_WS));
+}
+
 
 
 static void transfer(struct tt *t, const char *cc, const struct memlink_faults *f, uint8_t opts_off)
@@ -34,6 +128,7 @@ static void transfer(struct tt *t, const char *cc, const struct memlink_faults *
 	socklen_t nl = sizeof(name);
 
 	t->st->tcp->opts_off = t->st2->tcp->opts_off = opts_off;
+	wire_watch(t);
 	memlink_set_faults(t->snif, f);
 	memlink_set_faults(t->peer, f);
 	assert_int_equal(sock_create(t->st, SOCK_STREAM, &t->lsock), 0);
@@ -80,6 +175,7 @@ static void transfer(struct tt *t, const char *cc, const struct memlink_faults *
 		assert_true(x->rcvbuf > TCP_RCVBUF_DEFAULT && y->rcvbuf > TCP_RCVBUF_DEFAULT);
 		assert_true(x->sndbuf > TCP_SNDBUF_DEFAULT && y->sndbuf > TCP_SNDBUF_DEFAULT);
 	}
+	wire_check(opts_off, f->drop_ppm > 0);
 	/* both sides shut down writing and read EOF: close, wait out TIME-WAIT */
 	sock_close(t->sock);
 	sock_close(t->sock2);

@@ -1,6 +1,9 @@
 /* The socket calls an unmodified program makes, with their return values,
  * errno and bytes: run on the kernel and under the shim, the outputs must be
- * identical (tests/shim/sockcalls.sh). */
+ * identical (tests/shim/sockcalls.sh). Each case runs twice: once with the
+ * listening and accepted sockets on the T_LOCAL side, once with the
+ * connecting sockets on the T_PEER side (see t_side in t.h): in a bypassed
+ * run, each of the two is the stack's in one pass. */
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
@@ -28,13 +31,18 @@ static void wait_in(int fd)
 
 static void test_errors(void)
 {
-	struct sockaddr_in a = t_lo(1);
+	struct sockaddr_in a = t_side_addr(0, 1);
 	socklen_t l = sizeof(a);
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	char b[4];
 
 	T("socket bad domain", socket(12345, SOCK_STREAM, 0));
 	T("socket bad type", socket(AF_INET, 99, 0));
+	T("bind short len", bind(s, (struct sockaddr *)&a, 4));
+	T("bind", bind(s, (struct sockaddr *)&a, sizeof(a)));
+	t_subject("errors", s);
+	T("bind again", bind(s, (struct sockaddr *)&a, sizeof(a)));
+	a = t_lo(1);
 	T("getpeername unconnected", getpeername(s, (struct sockaddr *)&a, &l));
 	T("accept not listening", accept(s, NULL, NULL));
 	T("accept4 bad flags", accept4(s, NULL, NULL, 0x40000000));
@@ -42,7 +50,12 @@ static void test_errors(void)
 	T("send unconnected", send(s, b, sizeof(b), MSG_NOSIGNAL));
 	T("shutdown unconnected", shutdown(s, SHUT_RDWR));
 	T("shutdown bad how", shutdown(s, 7));
-	T("bind short len", bind(s, (struct sockaddr *)&a, 4));
+	T("getsockopt short len", getsockopt(s, SOL_SOCKET, SO_TYPE, b, &(socklen_t){2}));
+	T("getsockopt bad len", getsockopt(s, SOL_SOCKET, SO_TYPE, b, &(socklen_t){(socklen_t)-1}));
+	T("setsockopt NULL value", setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, NULL, sizeof(int)));
+	T("getsockopt unknown", getsockopt(s, SOL_SOCKET, 12345, b, &(socklen_t){4}));
+	T("recv bad buffer", recv(s, (void *)8, 4, MSG_DONTWAIT));
+	T("bind bad family", bind(s, (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET6}, sizeof(a)));
 	T("listen again ok", listen(s, 4) == 0 && listen(s, 8) == 0);
 	T("connect on listener", connect(s, (struct sockaddr *)&a, sizeof(a)));
 	close(s);
@@ -51,10 +64,15 @@ static void test_errors(void)
 	T("getsockopt closed", getsockopt(s, SOL_SOCKET, SO_TYPE, b, &l));
 	T("dup closed", dup(s));
 	T("fcntl closed", fcntl(s, F_GETFL));
+	/* from the connecting side: nothing listens on port 1 */
+	t_side = "T_PEER";
 	s = socket(AF_INET, SOCK_STREAM, 0);
-	a = t_lo(1); /* nothing listens on port 1 */
+	a = t_lo(1);
 	T("connect refused", connect(s, (struct sockaddr *)&a, sizeof(a)));
+	t_subject("connect refused", s);
+	T("connect refused, SO_ERROR", getsockopt(s, SOL_SOCKET, SO_ERROR, b, &l) == 0 ? *(int *)b : -1);
 	close(s);
+	t_side = "T_LOCAL";
 }
 
 static void test_options(int fd, const char *what)
@@ -106,7 +124,7 @@ static void test_options(int fd, const char *what)
 #undef OPT
 }
 
-static void test_stream(void)
+static void test_stream(int side_listen)
 {
 	unsigned short port;
 	int ls = t_listener(0, &port), c, s, s2, d, v;
@@ -128,12 +146,24 @@ static void test_stream(void)
 	c = t_connect(port);
 	s = accept4(ls, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	T("accept4", s >= 0);
+	if (side_listen) {
+		t_subject("stream listener", ls);
+		t_subject("stream accepted", s);
+	} else {
+		t_subject("stream connected", c);
+	}
 	T("accept4 peer family", peer.sin_family);
 	T("accept4 peer len", pl);
-	T("accept4 peer is lo", peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+	{
+		struct sockaddr_in cn;
+		socklen_t cl = sizeof(cn);
+		getsockname(c, (struct sockaddr *)&cn, &cl);
+		T("accept4 peer is the client", peer.sin_port == cn.sin_port);
+	}
 	T("accepted nonblock", (fcntl(s, F_GETFL) & O_NONBLOCK) != 0);
 	T("accepted cloexec", fcntl(s, F_GETFD) & FD_CLOEXEC);
 	test_options(s, "accepted");
+	test_options(c, "connected");
 	{
 		struct sockaddr_in a1, a2;
 		socklen_t l1 = sizeof(a1), l2 = sizeof(a2);
@@ -146,6 +176,12 @@ static void test_stream(void)
 	}
 
 	T("recv nothing", recv(s, buf, sizeof(buf), 0));
+	T("send bad buffer", send(s, (void *)8, 4, MSG_NOSIGNAL));
+	T("write", write(c, "q", 1));
+	wait_in(s);
+	T("recv bad buffer", recv(s, (void *)8, 4, 0));
+	T("recv after the bad buffer", recv(s, buf, sizeof(buf), 0));
+	T("recvfrom bad addrlen", recvfrom(s, buf, 1, MSG_DONTWAIT, (struct sockaddr *)&peer, &(socklen_t){(socklen_t)-1}));
 	T("write zero", write(c, buf, 0));
 	T("send zero", send(c, buf, 0, 0));
 	T("write", write(c, "hello", 5));
@@ -264,6 +300,7 @@ static void test_stream(void)
 	wait_in(c);
 	T("peer reads EOF", read(c, buf, sizeof(buf)));
 	T("send after SHUT_WR", send(s2, "x", 1, MSG_NOSIGNAL));
+	sigpipes = 0;
 	T("write after SHUT_WR SIGPIPE", (write(s2, "x", 1) < 0 ? errno : 0) == EPIPE && sigpipes == 1);
 	T("peer still sends", write(c, "late", 4));
 	wait_in(s2);
@@ -275,7 +312,7 @@ static void test_stream(void)
 	close(ls);
 }
 
-static void test_reset(void)
+static void test_reset(int side_listen)
 {
 	unsigned short port;
 	int ls = t_listener(0, &port), c, s;
@@ -285,6 +322,7 @@ static void test_reset(void)
 	c = t_connect(port);
 	s = accept(ls, NULL, NULL);
 	T("accept plain", s >= 0);
+	t_subject(side_listen ? "reset accepted" : "reset connected", side_listen ? s : c);
 	T("accept plain blocking", (fcntl(s, F_GETFL) & O_NONBLOCK) != 0);
 	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(c); /* RST */
@@ -298,6 +336,8 @@ static void test_reset(void)
 	struct sockaddr_in a = t_lo(port);
 	int r = connect(c, (struct sockaddr *)&a, sizeof(a));
 	T("nonblocking connect", r == 0 || errno == EINPROGRESS);
+	if (!side_listen)
+		t_subject("nonblocking connect", c);
 	struct pollfd p = {.fd = c, .events = POLLOUT};
 	T("poll connect", poll(&p, 1, 5000));
 	T("poll connect revents", p.revents);
@@ -311,16 +351,18 @@ static void test_reset(void)
 	close(ls);
 }
 
-static void test_udp(void)
+static void test_udp(int side_listen)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET}, from;
+	struct sockaddr_in a = t_side_addr(0, 1), from;
 	socklen_t l = sizeof(a);
 	int u1 = socket(AF_INET, SOCK_DGRAM, 0), u2 = socket(AF_INET, SOCK_DGRAM, 0);
 	char buf[64];
 
-	bind(u1, (struct sockaddr *)&a, sizeof(a));
+	T("udp bind", bind(u1, (struct sockaddr *)&a, sizeof(a)));
 	getsockname(u1, (struct sockaddr *)&a, &l);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_addr = t_lo(0).sin_addr;
+	if (side_listen)
+		t_subject("udp bound", u1);
 	test_options(u1, "udp");
 	T("udp sendto", sendto(u2, "dgram", 5, 0, (struct sockaddr *)&a, sizeof(a)));
 	T("udp sendto zero", sendto(u2, "", 0, 0, (struct sockaddr *)&a, sizeof(a)));
@@ -328,11 +370,19 @@ static void test_udp(void)
 	l = sizeof(from);
 	T("udp recvfrom", recvfrom(u1, buf, 3, 0, (struct sockaddr *)&from, &l));
 	T("udp from len", l);
-	T("udp from lo", from.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+	{
+		struct sockaddr_in n2;
+		socklen_t l2 = sizeof(n2);
+		getsockname(u2, (struct sockaddr *)&n2, &l2);
+		T("udp from u2", from.sin_port == n2.sin_port);
+	}
 	T("udp zero datagram", recv(u1, buf, sizeof(buf), 0));
 	T("udp nothing", recv(u1, buf, sizeof(buf), MSG_DONTWAIT));
 	T("udp send unconnected", send(u2, "x", 1, 0));
 	T("udp connect", connect(u2, (struct sockaddr *)&a, sizeof(a)));
+	if (!side_listen)
+		t_subject("udp connected", u2);
+	test_options(u2, "udp connected");
 	T("udp send connected", send(u2, "conn", 4, 0));
 	wait_in(u1);
 	T("udp recv truncated", recv(u1, buf, 2, MSG_TRUNC));
@@ -343,10 +393,17 @@ static void test_udp(void)
 int main(void)
 {
 	signal(SIGPIPE, on_sigpipe);
+	t_start();
+	t_side = "T_LOCAL";
 	test_errors();
-	test_stream();
-	test_reset();
-	test_udp();
+	for (int side_listen = 1; side_listen >= 0; side_listen--) {
+		t_side = side_listen ? "T_LOCAL" : "T_PEER";
+		SAY("-- %s", side_listen ? "listening and accepted sockets on T_LOCAL" : "connecting sockets to T_PEER");
+		test_stream(side_listen);
+		test_reset(side_listen);
+		test_udp(side_listen);
+	}
+	/* AF_UNIX: the kernel's, never bypassed */
 	T("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, (int[2]){0}));
 	SAY("sigpipes = %d", (int)sigpipes);
 	return 0;

@@ -2,7 +2,8 @@
  * errors, printed for a comparison of the kernel and the shim
  * (tests/shim/waits.sh). The listener joins its epoll set before listen(),
  * so under a config that bypasses every listener it changes sides while in
- * the set (to the stack, and back to the kernel when the stack cannot start). */
+ * the set (to the stack, and back to the kernel when the stack cannot start).
+ * Both run twice, on the T_LOCAL then the T_PEER side (t_side in t.h). */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,9 +31,9 @@ static int fd_of(int n, int fd)
 			SAY("%s events = %#x", name, fd_of(n_, (fd)));                         \
 	} while (0)
 
-static void test_epoll(void)
+static void test_epoll(int side_listen)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = t_side_addr(0, 1);
 	socklen_t l = sizeof(a);
 	struct epoll_event ev;
 	int ls, c, s, pp[2], one = 1;
@@ -63,6 +64,12 @@ static void test_epoll(void)
 	WAIT("listener still ready (LT)", 0, ls);
 	s = accept(ls, NULL, NULL);
 	T("accept", s >= 0);
+	if (side_listen) {
+		t_subject("epoll listener", ls);
+		t_subject("epoll accepted", s);
+	} else {
+		t_subject("epoll connected", c);
+	}
 	WAIT("listener drained", 0, ls);
 
 	ev = (struct epoll_event){.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.fd = s};
@@ -97,7 +104,9 @@ static void test_epoll(void)
 	/* maxevents 1 with two fds ready: both are reported over two calls */
 	write(pp[1], "p", 1);
 	write(c, "i", 1);
-	usleep(10000);
+	/* both ready before the waits: the byte may wait for an ACK of the
+	 * last one (Nagle), later over a tap than on loopback */
+	poll(&(struct pollfd){.fd = s, .events = POLLIN}, 1, 5000);
 	{
 		int n1 = epoll_wait(ep, evs, 1, 1000), f1 = evs[0].data.fd;
 		int n2 = epoll_wait(ep, evs, 1, 1000), f2 = evs[0].data.fd;
@@ -167,9 +176,9 @@ static void test_epoll(void)
 	T("close epoll", close(ep));
 }
 
-static void test_poll_select(void)
+static void test_poll_select(int side_listen)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = t_side_addr(0, 1);
 	socklen_t l = sizeof(a);
 	int ls = socket(AF_INET, SOCK_STREAM, 0), c, s, pp[2];
 	char b[8];
@@ -190,6 +199,7 @@ static void test_poll_select(void)
 		SAY("revents %d %d %d", p[0].revents, p[1].revents, p[2].revents);
 	}
 	s = accept(ls, NULL, NULL);
+	t_subject(side_listen ? "poll accepted" : "poll connected", side_listen ? s : c);
 	write(pp[1], "p", 1);
 	write(c, "s", 1);
 	usleep(10000);
@@ -247,7 +257,12 @@ static void test_poll_select(void)
 
 int main(void)
 {
-	test_epoll();
-	test_poll_select();
+	t_start();
+	for (int side_listen = 1; side_listen >= 0; side_listen--) {
+		t_side = side_listen ? "T_LOCAL" : "T_PEER";
+		SAY("-- %s", side_listen ? "listening and accepted sockets on T_LOCAL" : "connecting sockets to T_PEER");
+		test_epoll(side_listen);
+		test_poll_select(side_listen);
+	}
 	return 0;
 }
