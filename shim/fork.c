@@ -1,9 +1,10 @@
 /* fork and exec. A child forgets the parent's stack (its DPDK threads did not
  * survive) and keeps every bypassed description: a listener made before fork
  * (nginx's master) is replayed into the child's own stack on first use; a
- * connection of the parent's stack cannot follow and fails in the child.
- * exec keeps LD_PRELOAD and DEMI_CONFIG when the program dropped them from
- * the environment it passes on. */
+ * connection of the parent's started stack stays there and reaches the child
+ * through the parent's relay (relay.c). exec keeps LD_PRELOAD and
+ * DEMI_CONFIG when the program dropped them from the environment it passes
+ * on. */
 #include <alloca.h>
 #include <dirent.h>
 #include <errno.h>
@@ -22,10 +23,12 @@ static char *saved_env[2]; /* "LD_PRELOAD=...", "DEMI_CONFIG=..." */
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&shim_mu);
+	relay_prepare();
 }
 
 static void fork_parent(void)
 {
+	relay_parent();
 	pthread_mutex_unlock(&shim_mu);
 }
 
@@ -44,7 +47,8 @@ static void child_fix(int fd, struct fobj *o, void *arg)
 	if (!ss->listening) {
 		ss->dead = -ENOTCONN;
 		ss->why = WHY_FORKED;
-		log_debug("fd %d: %s", fd, ss_reason_str(WHY_FORKED));
+		log_warn("fd %d: a %s socket of the parent's stack cannot follow into this process: "
+			 "its calls fail with ENOTCONN", fd, ss->type == SOCK_STREAM ? "TCP" : "UDP");
 	}
 }
 
@@ -53,11 +57,13 @@ static void fork_child(void)
 	pthread_mutex_init(&shim_mu, NULL);
 	fdtab_atfork_child();
 	sig_atfork_child();
+	relay_child();
 	if (!cfg.active)
 		return;
 	rt_atfork_child();
 	shim_rt_failed = 0;
 	fdtab_foreach(child_fix, NULL);
+	relay_child_epoll();
 	fdrec_atfork_child();
 }
 

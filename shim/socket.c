@@ -41,6 +41,7 @@ static const char *const why_str[] = {
 	[WHY_ATTACH_FAILED] = "kernel: the stack refused the socket",
 	[WHY_KERNEL_ACCEPT] = "kernel: accepted on the kernel side of a bypassed listener",
 	[WHY_FORKED] = "lost: a connection of the parent's stack",
+	[WHY_RELAYED] = "kernel: a connection of the parent's stack, relayed through the parent",
 };
 
 const char *ss_reason_str(int why)
@@ -889,6 +890,8 @@ static int ss_getsockname(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 	struct sockaddr_in sin;
 	int rc = 0;
 
+	if (ss->why == WHY_RELAYED)
+		return (int)shim_ret(addr_out_as(addr, len, &ss->local, ss->domain));
 	if (ss->state != SS_BYPASS || (!ss->sk && ss->kbound))
 		return REAL(getsockname)(fd, addr, len);
 	if (ss->sk) {
@@ -920,6 +923,8 @@ static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 	struct sockaddr_in sin;
 	int rc = -ENOTCONN;
 
+	if (ss->why == WHY_RELAYED)
+		return (int)shim_ret(addr_out_as(addr, len, &ss->rpeer, ss->domain));
 	if (ss->state != SS_BYPASS)
 		return REAL(getpeername)(fd, addr, len);
 	if (ss->sk) {
