@@ -44,7 +44,14 @@ static void child_fix(int fd, struct fobj *o, void *arg)
 		return;
 	ss->sk = NULL;
 	ss->st = NULL;
-	if (!ss->listening) {
+	if (ss->listening) {
+		/* its connections arrive at the parent's stack, and this process
+		 * cannot start one on the parent's device: accept fails (and says
+		 * why at the default level, ss_attach_locked) rather than wait on a
+		 * kernel listener that nothing reaches */
+		ss->dead = -EOPNOTSUPP;
+		ss->why = WHY_FORKED;
+	} else {
 		ss->dead = -ENOTCONN;
 		ss->why = WHY_FORKED;
 		log_warn("fd %d: a %s socket of the parent's stack cannot follow into this process: "
@@ -114,10 +121,51 @@ static char *const *env_fix(char *const envp[], char ***alloc)
 	return e;
 }
 
+/* What exec does to the sockets the new program inherits (not
+ * close-on-exec): a connection relayed from the parent's stack goes on (it
+ * is a kernel socket), its addresses there are the relay's; a bypassed
+ * socket of this process's own stack cannot follow (the stack ends with
+ * the program): the new program finds a socket at its end of file. Each is
+ * said at the default level. */
+static void exec_one(int fd, struct fobj *o, void *arg)
+{
+	struct ssock *ss = ss_of(o);
+	int fl, sv[2];
+	(void)arg;
+
+	if (!ss || (fl = REAL(fcntl)(fd, F_GETFD)) < 0 || (fl & FD_CLOEXEC))
+		return;
+	if (ss->why == WHY_RELAYED) {
+		log_warn("fd %d: a connection relayed through process %d's stack follows exec; getsockname and "
+			 "getpeername there show the relay's local socket", fd, (int)getppid());
+		return;
+	}
+	if (ss->state != SS_BYPASS || ss->listening)
+		return;
+	log_warn("fd %d: a connection of this process's stack cannot follow exec: the new program reads "
+		 "its end and cannot write to it", fd);
+	/* a pair whose other end is closed: EOF to read, EPIPE to write */
+	if (REAL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+		REAL(dup3)(sv[0], fd, 0);
+		REAL(close)(sv[0]);
+		REAL(close)(sv[1]);
+	}
+}
+
+static void exec_check(void)
+{
+	if (SHIM_INSIDE() || !cfg.active)
+		return;
+	pthread_mutex_lock(&shim_mu);
+	fdtab_foreach(exec_one, NULL);
+	pthread_mutex_unlock(&shim_mu);
+}
+
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	char **alloc;
 	char *const *e = env_fix(envp, &alloc);
+	exec_check();
 	int r = REAL(execve)(path, argv, e);
 	free(alloc);
 	return r;
@@ -127,6 +175,7 @@ SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]
 {
 	char **alloc;
 	char *const *e = env_fix(envp, &alloc);
+	exec_check();
 	int r = REAL(execvpe)(file, argv, e);
 	free(alloc);
 	return r;

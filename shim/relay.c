@@ -32,6 +32,7 @@
 
 #define RELAY_BUF (64 * 1024)
 #define RELAY_EXIT_WAIT_S 2
+#define RELAY_HELD_NS (5 * 1000 * 1000ull)
 
 struct relay {
 	struct relay *next;
@@ -45,6 +46,8 @@ struct relay {
 	int up_shut;             /* ... and the connection's is shut, or needs not be */
 	int dn_eof;              /* the connection's end relayed to the child */
 	int closed;              /* the child's end closed: the hold ends */
+	int used;                /* the child wrote on the connection */
+	int held_back;           /* data waits in the stack for a child that may not read it */
 	size_t up_off, up_len, dn_off, dn_len;
 	char up[RELAY_BUF];      /* child -> connection */
 	char dn[RELAY_BUF];      /* connection -> child */
@@ -81,7 +84,7 @@ static int relay_step(struct relay *r)
 		if (n > 0) {
 			r->up_off = 0;
 			r->up_len = (size_t)n;
-			moved = 1;
+			r->used = moved = 1;
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			r->up_eof = 1;
 			moved = 1;
@@ -118,8 +121,18 @@ static int relay_step(struct relay *r)
 		r->dn_off = r->dn_len = 0;
 		return moved;
 	}
-	/* connection -> child */
-	if (r->dn_off == r->dn_len && !r->dn_eof) {
+	/* connection -> child. What is read here only this child can read:
+	 * while another process holds the connection too (the parent, or a
+	 * child forked with it that never used it), only a child that wrote
+	 * on it takes its data, or a child that only reads would take what
+	 * the one that uses it waits for. */
+	r->held_back = 0;
+	if (r->dn_off == r->dn_len && !r->dn_eof && !r->used && !r->up_eof &&
+	    atomic_load(&r->ss->h.refs) > 1) {
+		rt_lock(st);
+		r->held_back = (sock_events(sk) & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+		rt_unlock(st);
+	} else if (r->dn_off == r->dn_len && !r->dn_eof) {
 		v = (struct iovec){r->dn, RELAY_BUF};
 		rt_lock(st);
 		n = sock_recv(sk, &v, 1, 0, NULL);
@@ -208,7 +221,7 @@ static void *relay_main(void *arg)
 		struct rl_wctx w = {atomic_load_explicit(&shim_gen, memory_order_acquire)};
 		struct relay *r, **pp, *done = NULL;
 		struct stack *st = NULL;
-		int stop = atomic_load(&rl_stop), moved = 0;
+		int stop = atomic_load(&rl_stop), moved = 0, held = 0;
 		uint64_t v;
 
 		pthread_mutex_lock(&rl_mu);
@@ -225,6 +238,7 @@ static void *relay_main(void *arg)
 				r->closed = 1;
 			if (!st)
 				st = r->ss->st;
+			held |= r->held_back;
 			relay_arm(r);
 		}
 		pthread_mutex_lock(&rl_mu);
@@ -247,7 +261,10 @@ static void *relay_main(void *arg)
 		if (moved)
 			continue;
 		if (st) {
-			if (rt_wait(st, rl_ready, &w, UINT64_MAX, rl_epfd) == 1)
+			/* a held-back relay looks again when the others may have let go
+			 * (a close wakes nothing here) */
+			uint64_t until = held ? rt_now() + RELAY_HELD_NS : UINT64_MAX;
+			if (rt_wait(st, rl_ready, &w, until, rl_epfd) == 1)
 				REAL(epoll_wait)(rl_epfd, evs, 64, 0);
 		} else {
 			struct pollfd p = {.fd = rl_wake, .events = POLLIN};

@@ -178,6 +178,7 @@ struct ssock {
 	int bound, kbound;       /* bound (local valid); also bound on the kernel fd */
 	int listening, backlog, klistening;
 	int dead;                /* -errno every call returns (connection lost across fork) */
+	int dead_warned;        /* the dead listener's warning was given */
 	struct sockaddr_in local;
 	int nopts;
 	struct ssopt *opts;      /* SS_MAX_OPTS of them, on the first option recorded */

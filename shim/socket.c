@@ -241,8 +241,13 @@ int ss_attach_locked(struct ssock *ss, int fd)
 
 	if (ss->state != SS_BYPASS)
 		return 1;
-	if (ss->dead)
+	if (ss->dead) {
+		if (ss->listening && ss->why == WHY_FORKED && !ss->dead_warned++)
+			log_warn("fd %d: a listener of the parent's started stack: this process cannot accept on it "
+				 "(only a listener made before the parent's stack started follows a fork): %s",
+				 fd, strerror(-ss->dead));
 		return ss->dead;
+	}
 	if (ss->sk)
 		return 0;
 	st = shim_stack();

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# A connection used by forked children (tests/shim/forkconn.c): the parent
+# closes its copy at once, the child waits with poll and select timeouts,
+# reads nonblocking, echoes 1 MiB; four children at once; a child that
+# _exits with data unread; exec after fork (inetd). On the kernel (loopback
+# in a namespace) and under the shim (a tap with the kernel peer, the
+# connections bypassed: they stay in the parent's stack and the children
+# reach them through its relay): the observations must be identical, the
+# peer must get the 4444 bytes the _exiting child wrote, then the end, and
+# exec says at the default level that the connection followed it.
+. "$(dirname "$0")/../lib/shim.sh"
+need_root
+need_cmd python3
+need_lib
+PROG=$DEMI_TOP/build/tests/shim/forkconn
+[ -x "$PROG" ] || fail "$PROG not built"
+T=$SHIM_TMP
+ns=$(net_ns_new dfc)
+tap=$(net_tag dfc)
+ip netns exec "$ns" timeout 120 python3 "$DEMI_TOP/tests/shim/forkpeer.py" 7600 >"$T/peer.log" 2>&1 &
+net_kill_at_exit $!
+for ((i = 0; i < 100; i++)); do grep -q listening "$T/peer.log" && break; sleep 0.05; done
+
+ip netns exec "$ns" timeout 60 "$PROG" 127.0.0.1 7600 >"$T/kernel.out" 2>"$T/kernel.err" ||
+	{ cat "$T/kernel.out" "$T/kernel.err"; fail "the kernel run failed"; }
+for ((i = 0; i < 50; i++)); do grep -q "^U got" "$T/peer.log" && break; sleep 0.1; done
+grep -q "^U got 4444 bytes" "$T/peer.log" || { cat "$T/peer.log"; fail "kernel run: the peer did not get the 4444 bytes"; }
+: >"$T/peer.log"
+
+demi_conf "$T/c.conf" device="tap:$tap" address=198.18.28.2/24 connect=198.18.28.0/24 level=info
+demi_pre -n "$ns" "$T/c.conf"
+"${DEMI_PRE[@]}" timeout 60 "$PROG" 198.18.28.1 7600 >"$T/shim.out" 2>"$T/shim.err" &
+pid=$!
+net_kill_at_exit $pid
+net_tap_attach "$ns" "$tap" 198.18.28.1/24 || { cat "$T/shim.err"; fail "tap $tap never appeared"; }
+wait $pid || { cat "$T/shim.out" "$T/shim.err"; fail "the shim run failed"; }
+grep -q "on the stack" "$T/shim.err" || { cat "$T/shim.err"; fail "the connections were not bypassed"; }
+diff -u "$T/kernel.out" "$T/shim.out" || { cat "$T/shim.err"; fail "the shim run differs from the kernel's"; }
+for ((i = 0; i < 50; i++)); do grep -q "^U got" "$T/peer.log" && break; sleep 0.1; done
+grep -q "^U got 4444 bytes" "$T/peer.log" || { cat "$T/peer.log" "$T/shim.err"; fail "the peer did not get what the _exiting child wrote"; }
+grep -q "warn: fd [0-9]*: a connection relayed through process [0-9]*'s stack follows exec" "$T/shim.err" ||
+	{ cat "$T/shim.err"; fail "no warning that the connection followed exec"; }
+grep -q "warn: exiting with" "$T/shim.err" && { cat "$T/shim.err"; fail "a relay outlived its child"; }
+cat "$T/shim.out"
+echo "connections used by forked children: the kernel's observations, the data of an _exiting child delivered"
