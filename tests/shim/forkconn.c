@@ -5,6 +5,8 @@
  *
  *   forkconn ADDR PORT         the cases below, against tests/shim/forkpeer.py
  *   forkconn execd FD          (the exec'd program of case D)
+ *   forkconn ADDR PORT orphan  the parent exits while its child still holds
+ *                              the connection (the child reports after 1 s)
  *
  * A  the parent closes its copy right after fork; the child: poll and
  *    select with a timeout, a nonblocking read, getpeername, 1 MiB echoed
@@ -199,15 +201,37 @@ static int execd(int c)
 	return 0;
 }
 
+static int orphan(void)
+{
+	int c = conn('E');
+	pid_t p;
+	char b[8];
+
+	fflush(stdout);
+	if ((p = fork()) < 0)
+		DIE("fork");
+	if (p == 0) {
+		sleep(1);
+		T("orphan child: send", send(c, "x", 1, MSG_NOSIGNAL));
+		T("orphan child: read", read(c, b, sizeof(b)));
+		SAY("orphan child: done");
+		_exit(0);
+	}
+	SAY("orphan parent: exits");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "execd"))
 		return execd(atoi(argv[2]));
-	if (argc != 3)
-		DIE("usage: forkconn ADDR PORT");
+	if (argc != 3 && argc != 4)
+		DIE("usage: forkconn ADDR PORT [orphan]");
 	peer.sin_family = AF_INET;
 	peer.sin_port = htons((unsigned short)atoi(argv[2]));
 	inet_pton(AF_INET, argv[1], &peer.sin_addr);
+	if (argc == 4)
+		return orphan();
 	case_a();
 	case_b();
 	case_c();

@@ -7,7 +7,8 @@
 # connections bypassed: they stay in the parent's stack and the children
 # reach them through its relay): the observations must be identical, the
 # peer must get the 4444 bytes the _exiting child wrote, then the end, and
-# exec says at the default level that the connection followed it.
+# exec says at the default level that the connection followed it. Then the
+# parent exits while its child still holds a connection.
 . "$(dirname "$0")/../lib/shim.sh"
 need_root
 need_cmd python3
@@ -42,4 +43,23 @@ grep -q "warn: fd [0-9]*: a connection relayed through process [0-9]*'s stack fo
 	{ cat "$T/shim.err"; fail "no warning that the connection followed exec"; }
 grep -q "warn: exiting with" "$T/shim.err" && { cat "$T/shim.err"; fail "a relay outlived its child"; }
 cat "$T/shim.out"
+
+# the parent exits while its child holds the connection: a warning says the
+# connection closes, the exit takes no longer than its drain bound, and the
+# child finds the end (EPIPE, then EOF)
+"${DEMI_PRE[@]}" timeout 30 "$PROG" 198.18.28.1 7600 orphan >"$T/orphan.out" 2>"$T/orphan.err" &
+pid=$!
+net_kill_at_exit $pid
+net_tap_attach "$ns" "$tap" 198.18.28.1/24 || { cat "$T/orphan.err"; fail "tap $tap never appeared"; }
+for ((i = 0; i < 300; i++)); do grep -q "orphan parent: exits" "$T/orphan.out" && break; sleep 0.05; done
+s=$(date +%s.%N)
+wait $pid || { cat "$T/orphan.out" "$T/orphan.err"; fail "the orphan run failed"; }
+e=$(date +%s.%N)
+awk -v s="$s" -v e="$e" 'BEGIN { exit !(e - s < 4) }' || fail "the parent took $(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }') s to exit"
+grep -q "warn: exiting with 1 connection(s) still used by forked children" "$T/orphan.err" ||
+	{ cat "$T/orphan.err"; fail "no warning when the parent exits before its child"; }
+for ((i = 0; i < 50; i++)); do grep -q "orphan child: done" "$T/orphan.out" && break; sleep 0.1; done
+grep -q "orphan child: send = -1 EPIPE" "$T/orphan.out" && grep -q "orphan child: read = 0" "$T/orphan.out" ||
+	{ cat "$T/orphan.out" "$T/orphan.err"; fail "the orphaned child did not find the end"; }
+echo "the parent exits first: warned, and the child finds the end"
 echo "connections used by forked children: the kernel's observations, the data of an _exiting child delivered"
