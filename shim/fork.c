@@ -20,9 +20,12 @@
 
 static char *saved_env[2]; /* "LD_PRELOAD=...", "DEMI_CONFIG=..." */
 
+static int fork_started; /* the stack was up in the process that forked */
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&shim_mu);
+	fork_started = cfg.active && shim_has_bypass && !shim_rt_failed && rt_started();
 	relay_prepare();
 }
 
@@ -35,12 +38,12 @@ static void fork_parent(void)
 static void child_fix(int fd, struct fobj *o, void *arg)
 {
 	struct ssock *ss = ss_of(o);
-	(void)arg;
+	int parent_started = *(int *)arg;
 	if (o->kind == FOBJ_EPOLL) {
 		ep_fork_child(o);
 		return;
 	}
-	if (!ss || !ss->sk)
+	if (!ss || ss->state != SS_BYPASS || (!ss->sk && !(ss->listening && parent_started)))
 		return;
 	ss->sk = NULL;
 	ss->st = NULL;
@@ -69,7 +72,7 @@ static void fork_child(void)
 		return;
 	rt_atfork_child();
 	shim_rt_failed = 0;
-	fdtab_foreach(child_fix, NULL);
+	fdtab_foreach(child_fix, &fork_started);
 	relay_child_epoll();
 	fdrec_atfork_child();
 }

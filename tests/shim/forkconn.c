@@ -6,7 +6,9 @@
  *   forkconn ADDR PORT         the cases below, against tests/shim/forkpeer.py
  *   forkconn execd FD          (the exec'd program of case D)
  *   forkconn ADDR PORT orphan  the parent exits while its child still holds
- *                              the connection (the child reports after 1 s)
+ *                              the connection (the child reports after 1 s);
+ *                              the child first tries to accept on a listener
+ *                              of the parent's started stack (port 7601)
  *
  * A  the parent closes its copy right after fork; the child: poll and
  *    select with a timeout, a nonblocking read, getpeername, 1 MiB echoed
@@ -203,14 +205,19 @@ static int execd(int c)
 
 static int orphan(void)
 {
-	int c = conn('E');
+	int c = conn('E'), ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7601)};
 	pid_t p;
 	char b[8];
 
+	/* a listener of the started stack, which the child cannot accept on */
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 8) < 0)
+		DIE("listen");
 	fflush(stdout);
 	if ((p = fork()) < 0)
 		DIE("fork");
 	if (p == 0) {
+		T("orphan child: accept on the parent's listener", accept(ls, NULL, NULL));
 		sleep(1);
 		T("orphan child: send", send(c, "x", 1, MSG_NOSIGNAL));
 		T("orphan child: read", read(c, b, sizeof(b)));

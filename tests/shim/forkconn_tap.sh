@@ -8,7 +8,8 @@
 # reach them through its relay): the observations must be identical, the
 # peer must get the 4444 bytes the _exiting child wrote, then the end, and
 # exec says at the default level that the connection followed it. Then the
-# parent exits while its child still holds a connection.
+# parent exits while its child still holds a connection, and the child's
+# accept on a listener of the parent's started stack fails and says why.
 . "$(dirname "$0")/../lib/shim.sh"
 need_root
 need_cmd python3
@@ -28,7 +29,7 @@ for ((i = 0; i < 50; i++)); do grep -q "^U got" "$T/peer.log" && break; sleep 0.
 grep -q "^U got 4444 bytes" "$T/peer.log" || { cat "$T/peer.log"; fail "kernel run: the peer did not get the 4444 bytes"; }
 : >"$T/peer.log"
 
-demi_conf "$T/c.conf" device="tap:$tap" address=198.18.28.2/24 connect=198.18.28.0/24 level=info
+demi_conf "$T/c.conf" device="tap:$tap" address=198.18.28.2/24 connect=198.18.28.0/24 listen=7601 level=info
 demi_pre -n "$ns" "$T/c.conf"
 "${DEMI_PRE[@]}" timeout 60 "$PROG" 198.18.28.1 7600 >"$T/shim.out" 2>"$T/shim.err" &
 pid=$!
@@ -46,7 +47,8 @@ cat "$T/shim.out"
 
 # the parent exits while its child holds the connection: a warning says the
 # connection closes, the exit takes no longer than its drain bound, and the
-# child finds the end (EPIPE, then EOF)
+# child finds the end (EPIPE, then EOF); its accept on the parent's
+# listener fails with EOPNOTSUPP and a warning
 "${DEMI_PRE[@]}" timeout 30 "$PROG" 198.18.28.1 7600 orphan >"$T/orphan.out" 2>"$T/orphan.err" &
 pid=$!
 net_kill_at_exit $pid
@@ -61,5 +63,8 @@ grep -q "warn: exiting with 1 connection(s) still used by forked children" "$T/o
 for ((i = 0; i < 50; i++)); do grep -q "orphan child: done" "$T/orphan.out" && break; sleep 0.1; done
 grep -q "orphan child: send = -1 EPIPE" "$T/orphan.out" && grep -q "orphan child: read = 0" "$T/orphan.out" ||
 	{ cat "$T/orphan.out" "$T/orphan.err"; fail "the orphaned child did not find the end"; }
+grep -q "orphan child: accept on the parent's listener = -1 EOPNOTSUPP" "$T/orphan.out" &&
+	grep -q "warn: fd [0-9]*: a listener of the parent's started stack: this process cannot accept on it" "$T/orphan.err" ||
+	{ cat "$T/orphan.out" "$T/orphan.err"; fail "accept on a listener of the parent's started stack: no clear error"; }
 echo "the parent exits first: warned, and the child finds the end"
 echo "connections used by forked children: the kernel's observations, the data of an _exiting child delivered"
