@@ -143,7 +143,7 @@ static void exec_one(int fd, struct fobj *o, void *arg)
 			 "getpeername there show the relay's local socket", fd, (int)getppid());
 		return;
 	}
-	if (ss->state != SS_BYPASS || ss->listening)
+	if (ss->state != SS_BYPASS || ss->listening || !ss->sk || ss->dead)
 		return;
 	log_warn("fd %d: a connection of this process's stack cannot follow exec: the new program reads "
 		 "its end and cannot write to it", fd);

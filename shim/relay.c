@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -57,9 +56,23 @@ static pthread_mutex_t rl_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct relay *rl_pending; /* made for the fork under way (rl_mu held across it) */
 static struct relay *rl_incoming; /* handed to the thread, rl_mu */
 static struct relay *rl_active;   /* the thread's; rl_mu for changes */
-static int rl_thread_on, rl_epfd = -1, rl_wake = -1;
+/* rl_wake: a pipe (a program counting its eventfds sees none of the shim's) */
+static int rl_thread_on, rl_epfd = -1, rl_wake = -1, rl_wake_w = -1;
 static pthread_t rl_thread;
-static atomic_int rl_stop, rl_count, rl_done;
+static atomic_int rl_stop, rl_count;
+
+/* The thread ends (rl_mu held): its fds go with it. */
+static void relay_thread_gone(void)
+{
+	if (rl_epfd >= 0)
+		REAL(close)(rl_epfd);
+	if (rl_wake >= 0) {
+		REAL(close)(rl_wake);
+		REAL(close)(rl_wake_w);
+	}
+	rl_epfd = rl_wake = rl_wake_w = -1;
+	rl_thread_on = 0;
+}
 
 static int fd_hup(int fd)
 {
@@ -222,7 +235,7 @@ static void *relay_main(void *arg)
 		struct relay *r, **pp, *done = NULL;
 		struct stack *st = NULL;
 		int stop = atomic_load(&rl_stop), moved = 0, held = 0;
-		uint64_t v;
+		char v[64];
 
 		pthread_mutex_lock(&rl_mu);
 		while ((r = rl_incoming)) {
@@ -230,12 +243,22 @@ static void *relay_main(void *arg)
 			r->next = rl_active;
 			rl_active = r;
 		}
+		if (!rl_active) {
+			/* nothing to relay: the thread and its fds go until the next fork needs them */
+			relay_thread_gone();
+			pthread_mutex_unlock(&rl_mu);
+			break;
+		}
 		pthread_mutex_unlock(&rl_mu);
 		for (r = rl_active; r; r = r->next) {
 			for (int i = 0; i < 16 && relay_step(r); i++)
 				moved = 1;
-			if (stop)
+			if (stop && !r->closed && !fd_hup(r->fd)) {
+				/* a child still holds it: cut (one whose end is closed
+				 * already goes on until what it wrote is queued) */
 				r->closed = 1;
+				r->up_off = r->up_len = 0;
+			}
 			if (!st)
 				st = r->ss->st;
 			held |= r->held_back;
@@ -243,7 +266,7 @@ static void *relay_main(void *arg)
 		}
 		pthread_mutex_lock(&rl_mu);
 		for (pp = &rl_active; (r = *pp);) {
-			if (r->closed && (r->up_off == r->up_len || stop)) {
+			if (r->closed && r->up_off == r->up_len) {
 				*pp = r->next;
 				r->next = done;
 				done = r;
@@ -256,8 +279,6 @@ static void *relay_main(void *arg)
 			done = r->next;
 			relay_end(r);
 		}
-		if (stop)
-			break;
 		if (moved)
 			continue;
 		if (st) {
@@ -270,10 +291,9 @@ static void *relay_main(void *arg)
 			struct pollfd p = {.fd = rl_wake, .events = POLLIN};
 			REAL(poll)(&p, 1, -1);
 		}
-		if (REAL(read)(rl_wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		if (REAL(read)(rl_wake, v, sizeof(v)) < 0 && errno != EAGAIN)
 			break;
 	}
-	atomic_store(&rl_done, 1);
 	shim_leave();
 	return NULL;
 }
@@ -282,32 +302,40 @@ static int relay_thread_start(void)
 {
 	sigset_t all, old;
 	struct epoll_event ev = {.events = EPOLLIN};
-	int rc;
+	pthread_attr_t at;
+	int pp[2], rc;
 
 	if (rl_thread_on)
 		return 0;
-	if (rl_epfd < 0 && (rl_epfd = REAL(epoll_create1)(EPOLL_CLOEXEC)) < 0)
+	if ((rl_epfd = REAL(epoll_create1)(EPOLL_CLOEXEC)) < 0)
 		return -1;
-	if (rl_wake < 0) {
-		if ((rl_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-			return -1;
-		REAL(epoll_ctl)(rl_epfd, EPOLL_CTL_ADD, rl_wake, &ev);
+	if (pipe2(pp, O_CLOEXEC | O_NONBLOCK) < 0) {
+		relay_thread_gone();
+		return -1;
 	}
+	rl_wake = pp[0];
+	rl_wake_w = pp[1];
+	REAL(epoll_ctl)(rl_epfd, EPOLL_CTL_ADD, rl_wake, &ev);
 	/* the program's signals are not for it */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&rl_thread, NULL, relay_main, NULL);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&rl_thread, &at, relay_main, NULL);
+	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
+	if (rc) {
+		relay_thread_gone();
 		return -1;
+	}
 	rl_thread_on = 1;
 	return 0;
 }
 
+/* rl_mu held: the thread closes the pipe under it when it ends */
 static void relay_wake(void)
 {
-	uint64_t one = 1;
-	if (rl_wake >= 0 && REAL(write)(rl_wake, &one, sizeof(one)) < 0)
+	if (rl_wake_w >= 0 && REAL(write)(rl_wake_w, "w", 1) < 0 && errno != EAGAIN)
 		log_debug("relay wake: %s", strerror(errno));
 }
 
@@ -392,9 +420,9 @@ void relay_parent(void)
 		n++;
 	}
 	atomic_fetch_add(&rl_count, n);
-	pthread_mutex_unlock(&rl_mu);
 	if (n)
 		relay_wake();
+	pthread_mutex_unlock(&rl_mu);
 }
 
 struct child_walk {
@@ -436,9 +464,11 @@ void relay_child(void)
 	rl_active = rl_incoming = NULL;
 	if (rl_epfd >= 0)
 		REAL(close)(rl_epfd);
-	if (rl_wake >= 0)
+	if (rl_wake >= 0) {
 		REAL(close)(rl_wake);
-	rl_epfd = rl_wake = -1;
+		REAL(close)(rl_wake_w);
+	}
+	rl_epfd = rl_wake = rl_wake_w = -1;
 	rl_thread_on = 0;
 	atomic_store(&rl_count, 0);
 	atomic_store(&rl_stop, 0);
@@ -479,21 +509,40 @@ void relay_child_epoll(void)
 
 /* ---- exit ---- */
 
+/* Relays whose child still holds its end (rl_mu held). */
+static int live_count(struct relay *r)
+{
+	int n = 0;
+	for (; r; r = r->next)
+		n += !r->closed && !fd_hup(r->fd);
+	return n;
+}
+
 void relay_exit(void)
 {
-	struct timespec ts;
-	int n = atomic_load(&rl_count);
+	int n, on;
 
-	if (!rl_thread_on)
+	pthread_mutex_lock(&rl_mu);
+	on = rl_thread_on;
+	n = live_count(rl_active) + live_count(rl_incoming);
+	pthread_mutex_unlock(&rl_mu);
+	if (!on)
 		return;
 	if (n)
 		log_warn("exiting with %d connection(s) still used by forked children: they close now (FIN after what "
 			 "the stack holds; the children read EOF and their writes fail with EPIPE)", n);
+	pthread_mutex_lock(&rl_mu);
 	atomic_store(&rl_stop, 1);
 	relay_wake();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += RELAY_EXIT_WAIT_S;
-	if (pthread_timedjoin_np(rl_thread, NULL, &ts) != 0)
-		log_warn("the relay thread did not stop in %d s", RELAY_EXIT_WAIT_S);
-	rl_thread_on = 0;
+	pthread_mutex_unlock(&rl_mu);
+	for (int i = 0; i < RELAY_EXIT_WAIT_S * 100; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		pthread_mutex_lock(&rl_mu);
+		on = rl_thread_on;
+		pthread_mutex_unlock(&rl_mu);
+		if (!on)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	log_warn("the relay thread did not stop in %d s", RELAY_EXIT_WAIT_S);
 }
