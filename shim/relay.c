@@ -17,7 +17,15 @@
  * (EOF without the end closed) shuts the connection's. The connection's
  * end reaches the child as EOF (FIN) or as EOF and EPIPE (reset).
  * getsockname and getpeername answer the connection's addresses (the entry
- * says WHY_RELAYED); after exec they show the pair's. */
+ * says WHY_RELAYED); after exec they show the pair's.
+ *
+ * Each fork gives each child its own pair, so a relay knows when its child
+ * lets go (EPOLLHUP on its end). While others hold the connection too (the
+ * parent, or siblings forked while it was open), a relay takes the stack's
+ * data only for a child that wrote on it. One thread serves every relay of
+ * the process, waiting in the stack's own wait with the pairs' epoll fd as
+ * its kernel fd; it ends, with its fds, when nothing is left to relay. The
+ * cost is one copy through the pair per direction. */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
