@@ -139,8 +139,8 @@ static void exec_one(int fd, struct fobj *o, void *arg)
 	if (!ss || (fl = REAL(fcntl)(fd, F_GETFD)) < 0 || (fl & FD_CLOEXEC))
 		return;
 	if (ss->why == WHY_RELAYED) {
-		log_warn("fd %d: a connection relayed through process %d's stack follows exec; getsockname and "
-			 "getpeername there show the relay's local socket", fd, (int)getppid());
+		log_warn("fd %d: a connection relayed through the stack of the process that forked this one "
+			 "follows exec; getsockname and getpeername there show the relay's local socket", fd);
 		return;
 	}
 	if (ss->state != SS_BYPASS || ss->listening || !ss->sk || ss->dead)

@@ -154,7 +154,8 @@ enum ss_reason {
 	WHY_DEVICE_FAILED, /* kernel: the stack could not start */
 	WHY_ATTACH_FAILED, /* kernel: the stack refused the socket (bind, listen) */
 	WHY_KERNEL_ACCEPT, /* kernel: accepted on the kernel side of a bypassed listener */
-	WHY_FORKED,        /* dead: a connection of the parent's stack, after fork */
+	WHY_FORKED,        /* dead after fork: a socket of the parent's started stack not relayed
+	                    * (UDP, unconnected) or a listener of it (relay.c) */
 	WHY_RELAYED,       /* kernel: a connection of the parent's stack, carried through it (relay.c) */
 };
 const char *ss_reason_str(int why);

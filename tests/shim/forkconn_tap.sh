@@ -40,7 +40,7 @@ grep -q "on the stack" "$T/shim.err" || { cat "$T/shim.err"; fail "the connectio
 diff -u "$T/kernel.out" "$T/shim.out" || { cat "$T/shim.err"; fail "the shim run differs from the kernel's"; }
 for ((i = 0; i < 50; i++)); do grep -q "^U got" "$T/peer.log" && break; sleep 0.1; done
 grep -q "^U got 4444 bytes" "$T/peer.log" || { cat "$T/peer.log" "$T/shim.err"; fail "the peer did not get what the _exiting child wrote"; }
-grep -q "warn: fd [0-9]*: a connection relayed through process [0-9]*'s stack follows exec" "$T/shim.err" ||
+grep -q "warn: fd [0-9]*: a connection relayed through the stack of the process that forked this one follows exec" "$T/shim.err" ||
 	{ cat "$T/shim.err"; fail "no warning that the connection followed exec"; }
 grep -q "warn: exiting with" "$T/shim.err" && { cat "$T/shim.err"; fail "a relay outlived its child"; }
 cat "$T/shim.out"
