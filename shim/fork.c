@@ -1,9 +1,10 @@
 /* fork and exec. A child forgets the parent's stack (its DPDK threads did not
  * survive) and keeps every bypassed description: a listener made before fork
  * (nginx's master) is replayed into the child's own stack on first use; a
- * connection of the parent's stack cannot follow and fails in the child.
- * exec keeps LD_PRELOAD and DEMI_CONFIG when the program dropped them from
- * the environment it passes on. */
+ * connection of the parent's started stack stays there and reaches the child
+ * through the parent's relay (relay.c). exec keeps LD_PRELOAD and
+ * DEMI_CONFIG when the program dropped them from the environment it passes
+ * on. */
 #include <alloca.h>
 #include <dirent.h>
 #include <errno.h>
@@ -19,32 +20,45 @@
 
 static char *saved_env[2]; /* "LD_PRELOAD=...", "DEMI_CONFIG=..." */
 
+static int fork_started; /* the stack was up in the process that forked */
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&shim_mu);
+	fork_started = cfg.active && shim_has_bypass && !shim_rt_failed && rt_started();
+	relay_prepare();
 }
 
 static void fork_parent(void)
 {
+	relay_parent();
 	pthread_mutex_unlock(&shim_mu);
 }
 
 static void child_fix(int fd, struct fobj *o, void *arg)
 {
 	struct ssock *ss = ss_of(o);
-	(void)arg;
+	int parent_started = *(int *)arg;
 	if (o->kind == FOBJ_EPOLL) {
 		ep_fork_child(o);
 		return;
 	}
-	if (!ss || !ss->sk)
+	if (!ss || ss->state != SS_BYPASS || (!ss->sk && !(ss->listening && parent_started)))
 		return;
 	ss->sk = NULL;
 	ss->st = NULL;
-	if (!ss->listening) {
+	if (ss->listening) {
+		/* its connections arrive at the parent's stack, and this process
+		 * cannot start one on the parent's device: accept fails (and says
+		 * why at the default level, ss_attach_locked) rather than wait on a
+		 * kernel listener that nothing reaches */
+		ss->dead = -EOPNOTSUPP;
+		ss->why = WHY_FORKED;
+	} else {
 		ss->dead = -ENOTCONN;
 		ss->why = WHY_FORKED;
-		log_debug("fd %d: %s", fd, ss_reason_str(WHY_FORKED));
+		log_warn("fd %d: a %s socket of the parent's stack cannot follow into this process: "
+			 "its calls fail with ENOTCONN", fd, ss->type == SOCK_STREAM ? "TCP" : "UDP");
 	}
 }
 
@@ -53,11 +67,13 @@ static void fork_child(void)
 	pthread_mutex_init(&shim_mu, NULL);
 	fdtab_atfork_child();
 	sig_atfork_child();
+	relay_child();
 	if (!cfg.active)
 		return;
 	rt_atfork_child();
 	shim_rt_failed = 0;
-	fdtab_foreach(child_fix, NULL);
+	fdtab_foreach(child_fix, &fork_started);
+	relay_child_epoll();
 	fdrec_atfork_child();
 }
 
@@ -108,10 +124,51 @@ static char *const *env_fix(char *const envp[], char ***alloc)
 	return e;
 }
 
+/* What exec does to the sockets the new program inherits (not
+ * close-on-exec): a connection relayed from the parent's stack goes on (it
+ * is a kernel socket), its addresses there are the relay's; a bypassed
+ * socket of this process's own stack cannot follow (the stack ends with
+ * the program): the new program finds a socket at its end of file. Each is
+ * said at the default level. */
+static void exec_one(int fd, struct fobj *o, void *arg)
+{
+	struct ssock *ss = ss_of(o);
+	int fl, sv[2];
+	(void)arg;
+
+	if (!ss || (fl = REAL(fcntl)(fd, F_GETFD)) < 0 || (fl & FD_CLOEXEC))
+		return;
+	if (ss->why == WHY_RELAYED) {
+		log_warn("fd %d: a connection relayed through the stack of the process that forked this one "
+			 "follows exec; getsockname and getpeername there show the relay's local socket", fd);
+		return;
+	}
+	if (ss->state != SS_BYPASS || ss->listening || !ss->sk || ss->dead)
+		return;
+	log_warn("fd %d: a connection of this process's stack cannot follow exec: the new program reads "
+		 "its end and cannot write to it", fd);
+	/* a pair whose other end is closed: EOF to read, EPIPE to write */
+	if (REAL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+		REAL(dup3)(sv[0], fd, 0);
+		REAL(close)(sv[0]);
+		REAL(close)(sv[1]);
+	}
+}
+
+static void exec_check(void)
+{
+	if (SHIM_INSIDE() || !cfg.active)
+		return;
+	pthread_mutex_lock(&shim_mu);
+	fdtab_foreach(exec_one, NULL);
+	pthread_mutex_unlock(&shim_mu);
+}
+
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	char **alloc;
 	char *const *e = env_fix(envp, &alloc);
+	exec_check();
 	int r = REAL(execve)(path, argv, e);
 	free(alloc);
 	return r;
@@ -121,6 +178,7 @@ SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]
 {
 	char **alloc;
 	char *const *e = env_fix(envp, &alloc);
+	exec_check();
 	int r = REAL(execvpe)(file, argv, e);
 	free(alloc);
 	return r;

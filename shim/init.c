@@ -42,6 +42,7 @@ void shim_exit_drain(void)
 	if (!cfg.active || SHIM_INSIDE() || !rt_started())
 		return;
 	shim_enter();
+	relay_exit();
 	if (pthread_mutex_trylock(&shim_mu) == 0) {
 		fdtab_foreach(exit_close, NULL);
 		pthread_mutex_unlock(&shim_mu);

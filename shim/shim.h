@@ -154,7 +154,9 @@ enum ss_reason {
 	WHY_DEVICE_FAILED, /* kernel: the stack could not start */
 	WHY_ATTACH_FAILED, /* kernel: the stack refused the socket (bind, listen) */
 	WHY_KERNEL_ACCEPT, /* kernel: accepted on the kernel side of a bypassed listener */
-	WHY_FORKED,        /* dead: a connection of the parent's stack, after fork */
+	WHY_FORKED,        /* dead after fork: a socket of the parent's started stack not relayed
+	                    * (UDP, unconnected) or a listener of it (relay.c) */
+	WHY_RELAYED,       /* kernel: a connection of the parent's stack, carried through it (relay.c) */
 };
 const char *ss_reason_str(int why);
 
@@ -179,10 +181,12 @@ struct ssock {
 	int bound, kbound;       /* bound (local valid); also bound on the kernel fd */
 	int listening, backlog, klistening;
 	int dead;                /* -errno every call returns (connection lost across fork) */
+	int dead_warned;        /* the dead listener's warning was given */
 	struct sockaddr_in local;
 	int nopts;
 	struct ssopt *opts;      /* SS_MAX_OPTS of them, on the first option recorded */
 	struct timeval rcvtimeo, sndtimeo;
+	struct sockaddr_in rpeer; /* WHY_RELAYED: the connection's peer (local: its address) */
 	int placeholder;         /* its fd numbers hold an AF_UNIX socket, not one of the family */
 	atomic_uint gen;         /* bumped by every readiness notification */
 	struct sitem *items;     /* epoll memberships */
@@ -344,6 +348,17 @@ struct fd_snap {
 };
 struct fd_snap *fdsnap_take(void);
 void fdsnap_cloexec_new(struct fd_snap *before);
+
+/* ---- relay.c: connections that follow a fork ---- */
+/* fork's handlers: prepare (shim_mu held) makes a pair per connection of a
+ * started stack, parent hands them to the relay thread, child puts the
+ * pairs at the connections' fd numbers (before the fds are fixed). */
+void relay_prepare(void);
+void relay_parent(void);
+void relay_child(void);
+void relay_child_epoll(void); /* after ep_fork_child: fix the relayed members */
+/* At exit of a process that relays connections for children: stop, bounded. */
+void relay_exit(void);
 
 /* ---- init.c ---- */
 extern int shim_ready; /* config loaded */

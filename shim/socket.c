@@ -41,6 +41,7 @@ static const char *const why_str[] = {
 	[WHY_ATTACH_FAILED] = "kernel: the stack refused the socket",
 	[WHY_KERNEL_ACCEPT] = "kernel: accepted on the kernel side of a bypassed listener",
 	[WHY_FORKED] = "lost: a connection of the parent's stack",
+	[WHY_RELAYED] = "kernel: a connection of the parent's stack, relayed through the parent",
 };
 
 const char *ss_reason_str(int why)
@@ -295,8 +296,13 @@ int ss_attach_locked(struct ssock *ss, int fd)
 
 	if (ss->state != SS_BYPASS)
 		return 1;
-	if (ss->dead)
+	if (ss->dead) {
+		if (ss->listening && ss->why == WHY_FORKED && !ss->dead_warned++)
+			log_warn("fd %d: a listener of the parent's started stack: this process cannot accept on it "
+				 "(only a listener made before the parent's stack started follows a fork): %s",
+				 fd, strerror(-ss->dead));
 		return ss->dead;
+	}
 	if (ss->sk)
 		return 0;
 	st = shim_stack();
@@ -1003,6 +1009,8 @@ static int ss_getsockname(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 	struct sockaddr_in sin;
 	int rc = 0;
 
+	if (ss->why == WHY_RELAYED)
+		return (int)shim_ret(addr_out_as(addr, len, &ss->local, ss->domain));
 	if (ss->state != SS_BYPASS || (!ss->sk && ss->kbound))
 		return REAL(getsockname)(fd, addr, len);
 	if (ss->sk) {
@@ -1034,6 +1042,8 @@ static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 	struct sockaddr_in sin;
 	int rc = -ENOTCONN;
 
+	if (ss->why == WHY_RELAYED)
+		return (int)shim_ret(addr_out_as(addr, len, &ss->rpeer, ss->domain));
 	if (ss->state != SS_BYPASS)
 		return REAL(getpeername)(fd, addr, len);
 	if (ss->sk) {
