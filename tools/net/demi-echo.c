@@ -655,7 +655,7 @@ static int run_sink_udp(uint16_t port)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: demi-echo -d DEVICE -a ADDR/LEN [-g GW] [-e EAL_ARGS] [-t SECS] [-S SPIN_US] MODE ...\n"
+		"usage: demi-echo -d DEVICE -a ADDR/LEN [-g GW] [-e EAL_ARGS] [-t SECS] [-S SPIN_US] [-C cubic|newreno] MODE ...\n"
 		"  serve | server tcp|udp PORT | sink tcp PORT | connect tcp IP:PORT\n"
 		"  client tcp IP:PORT -n BYTES [-c CHUNK] [-1] | client udp IP:PORT -n COUNT [-s SIZE]\n"
 		"  pingpong tcp|udp IP:PORT -n COUNT [-s SIZE]\n"
@@ -676,7 +676,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.name, sizeof(cfg.name), "demi-echo");
 	/* options may follow the mode's arguments */
-	while ((opt = getopt(argc, argv, "+d:a:g:e:t:n:c:s:S:1h")) != -1 || optind < argc) {
+	while ((opt = getopt(argc, argv, "+d:a:g:e:t:n:c:s:S:C:1h")) != -1 || optind < argc) {
 		if (opt == -1) {
 			optind++; /* a positional argument: skip it for now */
 			continue;
@@ -691,6 +691,7 @@ int main(int argc, char **argv)
 		case 'c': chunk = strtoull(optarg, NULL, 0); break;
 		case 's': size = strtoull(optarg, NULL, 0); break;
 		case 'S': cfg.spin_us = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'C': cfg.stack.cc = strcmp(optarg, "newreno") ? STACK_CC_CUBIC : STACK_CC_NEWRENO; break;
 		case '1': oneway = 1; break;
 		default: usage();
 		}
@@ -701,7 +702,7 @@ int main(int argc, char **argv)
 		int np = 0;
 		for (int i = 1; i < argc && np < 4; i++) {
 			if (argv[i][0] == '-') {
-				if (strchr("dagetncsS", argv[i][1]) && !argv[i][2])
+				if (strchr("dagetncsSC", argv[i][1]) && !argv[i][2])
 					i++;
 				continue;
 			}
