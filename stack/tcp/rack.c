@@ -192,19 +192,25 @@ void tcp_rack_update(struct tcb *t, uint32_t ack)
 	}
 }
 
-/* r is lost: RFC 6675's rules will resend it (a lost retransmission too). */
-static void rack_mark_lost(struct tcb *t, struct tcp_txrec *r)
+/* r (up to RACK.end_seq when r holds it) is lost: RFC 6675's rules will
+ * resend it, a lost retransmission too. Returns 1 when that is news. */
+static int rack_mark_lost(struct tcb *t, struct tcp_txrec *r)
 {
 	uint32_t end = r->order != t->rack_order || seq_lt(r->e, t->rack_end) ? r->e : t->rack_end;
-	if (!(r->flags & TCP_TXR_LOST))
-		STAT_INC(t->st, TCP_RACK_LOST);
-	r->flags |= TCP_TXR_LOST;
+	int news = !t->sb.lost_valid || seq_lt(t->sb.lost_end, end);
 	tcp_sb_mark_lost(&t->sb, end);
-	if ((r->flags & TCP_TXR_RETRANS) && seq_gt(t->high_rxt, r->s)) {
-		STAT_INC(t->st, TCP_LOST_RETRANS);
-		t->high_rxt = seq_gt(r->s, t->snd_una) ? r->s : t->snd_una;
-		t->rxt_mark = t->snd_max;
+	if (r->flags & TCP_TXR_RETRANS) {
+		r->flags |= TCP_TXR_LOST; /* resent from here once */
+		news = 1;
+		if (seq_gt(t->high_rxt, r->s)) {
+			STAT_INC(t->st, TCP_LOST_RETRANS);
+			t->high_rxt = seq_gt(r->s, t->snd_una) ? r->s : t->snd_una;
+			t->rxt_mark = t->snd_max;
+		}
 	}
+	if (news)
+		STAT_INC(t->st, TCP_RACK_LOST);
+	return news;
 }
 
 int tcp_rack_detect(struct tcb *t)
@@ -221,8 +227,7 @@ int tcp_rack_detect(struct tcb *t)
 		if (r->flags & TCP_TXR_LOST)
 			continue;
 		if (due <= t->st->now) {
-			rack_mark_lost(t, r);
-			lost = 1;
+			lost |= rack_mark_lost(t, r);
 		} else if (due - t->st->now > wait) {
 			wait = due - t->st->now;
 		}
@@ -283,6 +288,7 @@ static void dsack_undo(struct tcb *t, uint32_t s, uint32_t e)
 		t->flags &= ~TF_IN_RECOVERY;
 		t->recovery_extra = 0;
 		t->dupacks = 0;
+		t->recover = t->snd_una; /* no reduction stands: the next loss may recover */
 		tcp_rack_recovery_end(t);
 	}
 }

@@ -323,7 +323,7 @@ void tcp_wake(struct tcb *t);
 /* rack.c: RACK-TLP (RFC 8985) and received D-SACKs (RFC 2883) */
 #define TCP_TXLOG_MAX 128 /* transmissions remembered; the oldest go first */
 #define TCP_TXR_RETRANS 1 /* a retransmission */
-#define TCP_TXR_LOST    2 /* RACK found it lost */
+#define TCP_TXR_LOST    2 /* a retransmission RACK found lost */
 struct tcp_txrec {
 	uint32_t s, e;   /* [s, e) sent together */
 	uint32_t dlv;    /* the highest byte delivered (SACKed or acked), s when none */

@@ -136,6 +136,29 @@ static void test_rack_dsack_undoes_spurious_fast_retransmit(void **state)
 	assert_true(tt_tcb(t)->cc.cwnd >= cwnd);
 }
 
+/* Undone in the middle of recovery, a recovery may start again at once: a
+ * later hole RACK finds lost is retransmitted by the reordering timer, not
+ * left to a probe and the RTO. */
+static void test_rack_dsack_undo_in_recovery_then_new_loss(void **state)
+{
+	struct tt *t = *state;
+	uint32_t base = rack_established(t, 20), cwnd;
+	struct tt_seg r = recovery_setup(t, base, &cwnd), s;
+	while (tt_recv(t, &s))
+		;
+	/* the original first segment arrived: D-SACK of the retransmission,
+	 * ACK of the first four; the fifth is missing below three SACKed */
+	ack_sack(t, base + 4 * MSS, r.opt.tsval, 2, base, base + MSS, base + 5 * MSS, base + 8 * MSS);
+	assert_int_equal(t->st->ctr.v[TCP_DSACK_UNDO], 1);
+	assert_false(tt_tcb(t)->flags & TF_IN_RECOVERY);
+	tt_advance(t, 11 * TT_MS); /* past the reordering window, at most 10 ms here */
+	s = tt_expect(t, TCP_ACK, base + 4 * MSS, P1);
+	assert_int_equal(s.len, MSS);
+	assert_int_equal(t->st->ctr.v[TCP_FAST_RETRANS], 2);
+	assert_int_equal(t->st->ctr.v[TCP_TLP_PROBES], 0);
+	assert_int_equal(t->st->ctr.v[TCP_RTO_FIRED], 0);
+}
+
 /* A D-SACK of data never retransmitted (the network duplicated it)
  * undoes nothing. */
 static void test_rack_dsack_of_unretransmitted_data_no_undo(void **state)
@@ -320,6 +343,7 @@ int main(void)
 		T(test_rack_dsack_inside_second_block_detected),
 		T(test_rack_plain_sack_is_not_dsack),
 		T(test_rack_dsack_undoes_spurious_fast_retransmit),
+		T(test_rack_dsack_undo_in_recovery_then_new_loss),
 		T(test_rack_dsack_of_unretransmitted_data_no_undo),
 		T(test_rack_dsack_widens_reo_wnd),
 		T(test_rack_marks_lost_after_reo_wnd_by_timer),
