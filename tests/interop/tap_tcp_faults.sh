@@ -4,7 +4,7 @@
 # has no netem) to a veth into the peer's namespace, with 5% loss, 25%
 # reordering, 1% duplication, 0.1% corruption and 1 ms delay each way.
 # For each congestion control (both ends use it): the stack as client sends
-# 16 MiB and checks the echo; a kernel client does the same against the
+# 8 MiB and checks the echo; a kernel client does the same against the
 # stack as server; and, for the bar, a kernel client in a third namespace
 # does the same through the same relay and wire against the kernel server.
 # Every byte must match. Times and their ratio to Linux's are printed, not
@@ -16,7 +16,7 @@ need_cmd python3 ethtool
 [ -x "$DEMI_TOP/build/impair" ] || fail "build/impair not built"
 
 MiB=$((1 << 20))
-bytes=$((${FAULTS_MIB:-16} * MiB))
+bytes=$((${FAULTS_MIB:-8} * MiB))
 ccs=${FAULTS_CC:-cubic newreno}
 nss=$(net_ns_new dfs) # the stack and the relay
 nsp=$(net_ns_new dfp) # the kernel peer
