@@ -351,7 +351,6 @@ static void tcp_output_sack_recovery(struct tcb *t)
 				return;
 			STAT_INC(t->st, TCP_SACK_RETRANS);
 			t->high_rxt = s + (uint32_t)sent;
-			t->rxt_mark = t->snd_max;
 			pipe += (uint32_t)sent;
 			continue;
 		}

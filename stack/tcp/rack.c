@@ -205,7 +205,6 @@ static int rack_mark_lost(struct tcb *t, struct tcp_txrec *r)
 		if (seq_gt(t->high_rxt, r->s)) {
 			STAT_INC(t->st, TCP_LOST_RETRANS);
 			t->high_rxt = seq_gt(r->s, t->snd_una) ? r->s : t->snd_una;
-			t->rxt_mark = t->snd_max;
 		}
 	}
 	if (news)

@@ -206,21 +206,7 @@ void tcp_in_enter_recovery(struct tcb *t)
 		if (t->flags & TF_TS_OK)
 			t->flags |= TF_UNDO_OK;
 	}
-	t->rxt_mark = t->snd_max;
 	t->retransmits++;
-}
-
-/* A retransmission is lost when data sent after it is SACKed (the idea of
- * RFC 8985's RACK, on the scoreboard): go over the holes again. */
-static void tcp_in_lost_retrans(struct tcb *t)
-{
-	if (!(t->flags & TF_IN_RECOVERY) || !t->sb.n || !seq_gt(t->high_rxt, t->snd_una) || t->sb.rack)
-		return;
-	if (!seq_geq(t->sb.high_sacked, t->rxt_mark + 3u * t->mss))
-		return;
-	STAT_INC(t->st, TCP_LOST_RETRANS);
-	t->high_rxt = t->snd_una;
-	t->rxt_mark = t->snd_max;
 }
 
 /* RFC 8985 §6.2 step 5 on an ACK or the reordering timer: what RACK (or a
@@ -255,9 +241,7 @@ static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sac
 	t->dupacks++;
 	if (t->sb.rack)
 		return; /* RACK's timing decides (tcp_in_ack) */
-	if ((t->dupacks >= t->sb.dupthresh ||
-	     ((t->flags & TF_SACK_OK) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss))) &&
-	    seq_geq(t->snd_una, t->recover))
+	if (t->dupacks >= t->sb.dupthresh && seq_geq(t->snd_una, t->recover))
 		tcp_in_enter_recovery(t);
 }
 
@@ -432,16 +416,10 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 		tcp_in_ack_new(t, seg);
 	else if (h->ack == t->snd_una)
 		tcp_in_dupack(t, seg, newly_sacked);
-	/* RFC 6675 §5 (loss detection on any ACK): the scoreboard says the
-	 * first segment is lost, also when the ACKs carry data; with RACK,
-	 * when its timing says so (RFC 8985 §6.2) */
+	/* loss detection on any ACK, also when the ACKs carry data (RFC 6675
+	 * §5), by RACK's timing (RFC 8985 §6.2); SACK agreed means RACK */
 	if (t->sb.rack)
 		tcp_in_rack_loss(t);
-	else if (newly_sacked && !(t->flags & TF_IN_RECOVERY) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss) &&
-		 seq_geq(t->snd_una, t->recover))
-		tcp_in_enter_recovery(t);
-	else if (newly_sacked)
-		tcp_in_lost_retrans(t);
 	tcp_in_window_update(t, seg);
 	return tcp_in_fin_acked(t);
 }

@@ -142,7 +142,6 @@ struct tcb {
 	/* send sequence space, continued */
 	uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
 	uint32_t recover, high_rxt, rtt_seq, fin_seq;
-	uint32_t rxt_mark;            /* snd_max when recovery last (re)started retransmitting */
 	uint64_t rtt_start;           /* ns */
 	uint32_t recovery_extra;      /* NewReno inflation, bytes */
 	uint16_t mss;                 /* send MSS (SMSS): payload of a full segment */
