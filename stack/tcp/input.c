@@ -56,6 +56,7 @@ void tcp_established(struct tcb *t)
 	t->retransmits = 0;
 	t->last_rcv = t->st->now;
 	t->recover = t->snd_una - 1; /* RFC 6582: nothing to recover yet */
+	t->sb.rack = tcp_rack_on(t);
 	tw_cancel(&t->st->tw, &t->rto_timer);
 	tcp_keep_arm(t);
 	if (t->parent)

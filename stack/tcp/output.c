@@ -310,7 +310,13 @@ int tcp_send_data(struct tcb *t, uint32_t seq, uint32_t len, uint8_t extra)
 	if (tcp_xmit(t, seq, len, flags))
 		return 0;
 	used = len + (uint32_t)fin;
+	tcp_txlog_add(t, seq, seq + used, seq_lt(seq, t->snd_max));
 	if (seq_lt(seq, t->snd_max)) {
+		if (t->flags & TF_DSACK_UNDO) {
+			t->undo_dsack_left++;
+			if (seq_gt(seq + used, t->undo_rxt_end))
+				t->undo_rxt_end = seq + used;
+		}
 		t->total_retrans++;
 		STAT_INC(t->st, TCP_RETRANS_SEGS);
 		if ((t->flags & TF_RTT_TIMING) && seq_leq(seq, t->rtt_seq))
@@ -345,7 +351,6 @@ static void tcp_output_sack_recovery(struct tcb *t)
 				return;
 			STAT_INC(t->st, TCP_SACK_RETRANS);
 			t->high_rxt = s + (uint32_t)sent;
-			t->rxt_mark = t->snd_max;
 			pipe += (uint32_t)sent;
 			continue;
 		}

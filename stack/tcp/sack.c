@@ -12,6 +12,7 @@ void tcp_sb_reset(struct tcp_scoreboard *sb)
 	sb->high_sacked = 0;
 	sb->lost_valid = 0;
 	sb->dupthresh = TCP_DUPTHRESH;
+	sb->rack = 0;
 }
 
 void tcp_sb_mark_lost(struct tcp_scoreboard *sb, uint32_t end)
@@ -106,14 +107,10 @@ int tcp_sb_is_sacked(const struct tcp_scoreboard *sb, uint32_t start, uint32_t e
 	return 0;
 }
 
-/* RFC 6675 §4 IsLost(SeqNum): DupThresh discontiguous SACKed sequences above
- * SeqNum, or more than (DupThresh - 1) * SMSS bytes SACKed above it. */
-int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss)
+int tcp_sb_dupthresh_met(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss)
 {
 	uint32_t bytes = 0;
 	int ranges = 0;
-	if (sb->lost_valid && seq_lt(seq, sb->lost_end))
-		return 1;
 	for (int i = sb->n - 1; i >= 0; i--) {
 		const struct tcp_sack_block *r = &sb->r[i];
 		if (seq_leq(r->end, seq))
@@ -122,6 +119,16 @@ int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss)
 		ranges++;
 	}
 	return ranges >= (int)sb->dupthresh || bytes > (sb->dupthresh - 1) * mss;
+}
+
+/* RFC 6675 §4 IsLost(SeqNum): DupThresh discontiguous SACKed sequences above
+ * SeqNum, or more than (DupThresh - 1) * SMSS bytes SACKed above it; with
+ * RACK, only what its timing marked (RFC 8985 replaces the count). */
+int tcp_sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss)
+{
+	if (sb->lost_valid && seq_lt(seq, sb->lost_end))
+		return 1;
+	return !sb->rack && tcp_sb_dupthresh_met(sb, seq, mss);
 }
 
 /* The unSACKed stretch starting at s, cut at mss, the next SACKed range and end. */

@@ -23,9 +23,13 @@ struct tcp_scoreboard {
 	int lost_valid;
 	uint32_t dupthresh;   /* segments SACKed above a hole that make it lost: TCP_DUPTHRESH,
 			       * raised when the path proves to reorder more (RFC 4653 §3) */
+	int rack;             /* RACK marks losses (lost_end): IsLost counts no SACKs (RFC 8985 §6) */
 };
 
 void tcp_sb_reset(struct tcp_scoreboard *sb);
+/* RFC 6675's DupThresh rule alone: DupThresh discontiguous SACKed ranges
+ * above seq, or more than (DupThresh - 1) * mss bytes. */
+int tcp_sb_dupthresh_met(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss);
 /* Merge the blocks of one ACK; ranges at or below snd_una are forgotten,
  * blocks outside (snd_una, snd_nxt] are ignored (RFC 2018 validity).
  * Returns the bytes newly SACKed. */

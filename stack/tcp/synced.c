@@ -191,6 +191,9 @@ void tcp_in_enter_recovery(struct tcb *t)
 	t->undo_fack = t->sb.n ? t->sb.high_sacked : t->snd_una;
 	t->undo_tsval = tcp_ts_now(t); /* the TSval the retransmission carries */
 	t->flags &= ~TF_UNDO_OK;
+	t->flags |= TF_DSACK_UNDO;
+	t->undo_dsack_left = 0;
+	t->undo_rxt_end = t->snd_una;
 	t->cco->on_loss(&t->cc, tcp_flight(t), t->st->now);
 	t->flags |= TF_IN_RECOVERY;
 	t->flags &= ~TF_RTT_TIMING;
@@ -203,21 +206,18 @@ void tcp_in_enter_recovery(struct tcb *t)
 		if (t->flags & TF_TS_OK)
 			t->flags |= TF_UNDO_OK;
 	}
-	t->rxt_mark = t->snd_max;
 	t->retransmits++;
 }
 
-/* A retransmission is lost when data sent after it is SACKed (the idea of
- * RFC 8985's RACK, on the scoreboard): go over the holes again. */
-static void tcp_in_lost_retrans(struct tcb *t)
+/* RFC 8985 §6.2 step 5 on an ACK or the reordering timer: what RACK (or a
+ * probe's ACK) marks lost starts a recovery when snd_una is in it. */
+void tcp_in_rack_loss(struct tcb *t)
 {
-	if (!(t->flags & TF_IN_RECOVERY) || !t->sb.n || !seq_gt(t->high_rxt, t->snd_una))
+	tcp_rack_detect(t);
+	if ((t->flags & TF_IN_RECOVERY) || !seq_geq(t->snd_una, t->recover))
 		return;
-	if (!seq_geq(t->sb.high_sacked, t->rxt_mark + 3u * t->mss))
-		return;
-	STAT_INC(t->st, TCP_LOST_RETRANS);
-	t->high_rxt = t->snd_una;
-	t->rxt_mark = t->snd_max;
+	if (tcp_sb_is_lost(&t->sb, t->snd_una, t->mss) && !tcp_sb_is_sacked(&t->sb, t->snd_una, t->snd_una + 1))
+		tcp_in_enter_recovery(t);
 }
 
 static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sacked)
@@ -239,9 +239,9 @@ static void tcp_in_dupack(struct tcb *t, struct tcp_seg *seg, uint32_t newly_sac
 		return;
 	}
 	t->dupacks++;
-	if ((t->dupacks >= t->sb.dupthresh ||
-	     ((t->flags & TF_SACK_OK) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss))) &&
-	    seq_geq(t->snd_una, t->recover))
+	if (t->sb.rack)
+		return; /* RACK's timing decides (tcp_in_ack) */
+	if (t->dupacks >= t->sb.dupthresh && seq_geq(t->snd_una, t->recover))
 		tcp_in_enter_recovery(t);
 }
 
@@ -296,6 +296,7 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 	}
 	tcp_in_undo_spurious(t, seg);
 	tcp_sbuf_drop_acked(t, acked);
+	tcp_txlog_advance(t, ack);
 	t->flags &= ~TF_TLP_OUT; /* the probe, or what it chased, was answered */
 	t->snd_una = ack;
 	if (seq_lt(t->snd_nxt, ack))
@@ -311,6 +312,7 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 			t->recovery_extra = 0;
 			t->dupacks = 0;
 			t->cco->on_recovery_end(&t->cc, t->st->now);
+			tcp_rack_recovery_end(t);
 		} else {
 			/* RFC 6582 §3.2 step 5: partial ACK, resend the next hole, deflate */
 			uint32_t len = t->sb_len < t->mss ? t->sb_len : t->mss;
@@ -401,8 +403,11 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 		struct tcp_sack_block b[TCP_SACK_MAX_BLOCKS];
 		for (int i = 0; i < h->opt.nsack; i++)
 			b[i].start = h->opt.sack[i].start, b[i].end = h->opt.sack[i].end;
+		tcp_dsack_input(t, h->ack, b, h->opt.nsack);
 		newly_sacked = tcp_sb_update(&t->sb, t->snd_una, t->snd_max, b, h->opt.nsack);
 	}
+	if (t->sb.rack && seq_geq(h->ack, t->snd_una))
+		tcp_rack_update(t, h->ack);
 	/* RFC 8985 §7.4.2: the ACK of a tail loss probe; what was sent before
 	 * the probe, at least 2*SRTT ago, and is not SACKed now is lost */
 	if (newly_sacked && (t->flags & TF_TLP_OUT) && t->sb.n)
@@ -411,13 +416,10 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 		tcp_in_ack_new(t, seg);
 	else if (h->ack == t->snd_una)
 		tcp_in_dupack(t, seg, newly_sacked);
-	/* RFC 6675 §5 (loss detection on any ACK): the scoreboard says the
-	 * first segment is lost, also when the ACKs carry data */
-	if (newly_sacked && !(t->flags & TF_IN_RECOVERY) && tcp_sb_is_lost(&t->sb, t->snd_una, t->mss) &&
-	    seq_geq(t->snd_una, t->recover))
-		tcp_in_enter_recovery(t);
-	else if (newly_sacked)
-		tcp_in_lost_retrans(t);
+	/* loss detection on any ACK, also when the ACKs carry data (RFC 6675
+	 * §5), by RACK's timing (RFC 8985 §6.2); SACK agreed means RACK */
+	if (t->sb.rack)
+		tcp_in_rack_loss(t);
 	tcp_in_window_update(t, seg);
 	return tcp_in_fin_acked(t);
 }

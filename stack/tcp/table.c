@@ -202,6 +202,7 @@ static void tcp_sbuf_free(struct tcb *t)
 {
 	free(t->sbuf);
 	t->sbuf = NULL;
+	tcp_txlog_free(t);
 	t->sb_cap = t->sb_head = t->sb_len = 0;
 }
 

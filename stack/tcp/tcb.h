@@ -98,6 +98,9 @@ static inline int tcp_state_fin_unacked(int s)
 #define TF_TLP_OUT    (1u << 23) /* a tail loss probe is unanswered */
 #define TF_UNDO_OK    (1u << 24) /* recovery may still prove spurious (RFC 3522) */
 #define TF_STEERED    (1u << 25) /* an active open whose 4-tuple the device steers to us (netif_steer) */
+#define TF_DSACK_UNDO (1u << 26) /* the last recovery may be undone by D-SACKs (RFC 2883 §5) */
+#define TF_RACK_REORD (1u << 27) /* the peer was seen to reorder (RFC 8985 RACK.reord) */
+#define TF_DSACK_ROUND (1u << 28) /* reo_wnd was raised this round: rack_dsack_round is set */
 
 /* Fields that are also one named struct, so they can be copied whole
  * (Linux's struct_group): t->laddr and t->tw.laddr are the same bytes. */
@@ -139,7 +142,6 @@ struct tcb {
 	/* send sequence space, continued */
 	uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
 	uint32_t recover, high_rxt, rtt_seq, fin_seq;
-	uint32_t rxt_mark;            /* snd_max when recovery last (re)started retransmitting */
 	uint64_t rtt_start;           /* ns */
 	uint32_t recovery_extra;      /* NewReno inflation, bytes */
 	uint16_t mss;                 /* send MSS (SMSS): payload of a full segment */
@@ -182,6 +184,22 @@ struct tcb {
 	uint32_t undo_fack;           /* the highest SACKed when recovery began */
 	const struct tcp_cc_ops *cco;
 	struct tcp_scoreboard sb;
+	uint32_t undo_dsack_left;     /* retransmissions of the last recovery not yet D-SACKed */
+	uint32_t undo_rxt_end;        /* the end of the highest of them */
+
+	/* RACK-TLP (RFC 8985): when each range in flight was last sent, and
+	 * the newest delivered transmission */
+	struct tcp_txrec *txlog;      /* oldest first; allocated with the first send */
+	uint16_t txlog_n;
+	uint8_t rack_reo_mult;        /* reo_wnd in quarters of min_rtt; 0 counts as 1 */
+	uint8_t rack_reo_persist;     /* recoveries left before reo_wnd_mult decays */
+	uint64_t rack_xmit_ts;        /* ns: RACK.xmit_ts, 0: nothing delivered yet */
+	uint32_t rack_end;            /* RACK.end_seq */
+	uint32_t rack_order;          /* the send order of RACK's transmission (tcp_txrec.order) */
+	uint32_t txlog_order;         /* the next record's order */
+	uint32_t rack_rtt_us;         /* RACK.rtt */
+	uint32_t rack_min_rtt_us;     /* the least RTT sample, 0: none yet */
+	uint32_t rack_dsack_round;    /* RACK.dsack_round (valid with TF_DSACK_ROUND) */
 
 	struct tw_timer rto_timer;    /* retransmission, persist, SYN-ACK, TIME_WAIT */
 	struct tw_timer delack_timer;
@@ -195,7 +213,7 @@ struct tcb {
 	struct tcb *acceptq, *acceptq_tail;
 };
 
-enum tcp_rto_kind { TCP_TK_NONE, TCP_TK_RTO, TCP_TK_PERSIST, TCP_TK_TIME_WAIT, TCP_TK_TLP };
+enum tcp_rto_kind { TCP_TK_NONE, TCP_TK_RTO, TCP_TK_PERSIST, TCP_TK_TIME_WAIT, TCP_TK_TLP, TCP_TK_REO };
 
 #define TCP_SBUF_MIN   4096
 #define TCP_SBUF_CACHE 64
@@ -301,9 +319,44 @@ void tcp_established(struct tcb *t);
 void tcp_reass_purge(struct tcb *t);
 /* Fast retransmit of snd_una, recovery begins (RFC 6675 / RFC 6582). */
 void tcp_in_enter_recovery(struct tcb *t);
+/* RACK's loss marking; recovery when it reaches snd_una (RFC 8985 §6.2). */
+void tcp_in_rack_loss(struct tcb *t);
 void tcp_listener_child_ready(struct tcb *t);
 
 /* sock.c */
 void tcp_wake(struct tcb *t);
+
+/* rack.c: RACK-TLP (RFC 8985) and received D-SACKs (RFC 2883) */
+#define TCP_TXLOG_MAX 128 /* transmissions remembered; the oldest go first */
+#define TCP_TXR_RETRANS 1 /* a retransmission */
+#define TCP_TXR_LOST    2 /* a retransmission RACK found lost */
+struct tcp_txrec {
+	uint32_t s, e;   /* [s, e) sent together */
+	uint32_t dlv;    /* the highest byte delivered (SACKed or acked), s when none */
+	uint8_t flags;   /* TCP_TXR_* */
+	uint32_t order;  /* send order: clock ticks may be coarser than sends */
+	uint64_t ts;     /* ns */
+};
+/* [s, e) went out now: appended, older records of it superseded. */
+void tcp_txlog_add(struct tcb *t, uint32_t s, uint32_t e, int retrans);
+/* Forget what snd_una passed. */
+void tcp_txlog_advance(struct tcb *t, uint32_t snd_una);
+void tcp_txlog_free(struct tcb *t);
+/* RACK applies: SACK agreed (without it, NewReno's dupthresh). */
+int tcp_rack_on(const struct tcb *t);
+/* An ACK up to ack with SACK blocks blk (before the scoreboard takes them):
+ * counts and uses a D-SACK; returns 1 when blk[0] is one. */
+int tcp_dsack_input(struct tcb *t, uint32_t ack, const struct tcp_sack_block *blk, int n);
+/* RFC 8985 §6.2 steps 1-2: the newest transmission delivered by an ACK
+ * to ack (the scoreboard already updated). */
+void tcp_rack_update(struct tcb *t, uint32_t ack);
+/* Steps 5-6: mark lost what a later delivery proves lost, arm the
+ * reordering timer for the rest. Returns 1 when anything was marked. */
+int tcp_rack_detect(struct tcb *t);
+/* The reordering window in us (§6.2 step 4). */
+uint32_t tcp_rack_reo_wnd(const struct tcb *t);
+void tcp_rack_rtt_sample(struct tcb *t, uint32_t rtt_us);
+/* A recovery ended: reo_wnd_mult decays after 16 of them. */
+void tcp_rack_recovery_end(struct tcb *t);
 
 #endif

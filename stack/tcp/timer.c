@@ -81,6 +81,20 @@ static void tcp_tlp_fire(struct tcb *t)
 	tcp_rto_arm(t);
 }
 
+/* RFC 8985 §6.3: the reordering window ran out for a segment sent before
+ * one delivered: detect again; then the usual loss timer. */
+static void tcp_reo_fire(struct tcb *t)
+{
+	STAT_INC(t->st, TCP_RACK_REO_TIMEOUTS);
+	t->rto_kind = TCP_TK_NONE;
+	if (t->snd_max == t->snd_una)
+		return;
+	tcp_in_rack_loss(t);
+	tcp_output(t);
+	if (!tw_timer_pending(&t->rto_timer))
+		tcp_rto_restart(t);
+}
+
 void tcp_persist_arm(struct tcb *t)
 {
 	t->rto_kind = TCP_TK_PERSIST;
@@ -112,6 +126,7 @@ void tcp_rtt_sample(struct tcb *t, uint32_t rtt_us)
 	uint32_t rto;
 	if (!rtt_us)
 		rtt_us = 1;
+	tcp_rack_rtt_sample(t, rtt_us);
 	if (!t->srtt_us) {
 		t->srtt_us = rtt_us;
 		t->rttvar_us = rtt_us / 2;
@@ -170,6 +185,7 @@ static void tcp_rto_fire(struct tcb *t)
 	}
 	if (t->backoff == 0 || !(t->flags & TF_IN_RECOVERY))
 		t->cco->on_rto(&t->cc, tcp_flight(t), t->st->now);
+	t->flags &= ~TF_DSACK_UNDO; /* the timeout's reduction stands */
 	t->backoff++;
 	t->retransmits++;
 	t->flags &= ~(TF_IN_RECOVERY | TF_RTT_TIMING);
@@ -235,6 +251,9 @@ static void tcp_rto_cb(struct tw_timer *tm, uint64_t now)
 		break;
 	case TCP_TK_TLP:
 		tcp_tlp_fire(t);
+		break;
+	case TCP_TK_REO:
+		tcp_reo_fire(t);
 		break;
 	case TCP_TK_TIME_WAIT:
 		STAT_INC(t->st, TCP_CONN_CLOSED);

@@ -12,6 +12,7 @@
 The pattern is demi-echo's: byte i of a stream is (i*7 + (i >> 13)) & 255.
 Prints one line starting with RESULT; exit 0 when every check held."""
 import selectors
+import os
 import socket
 import struct
 import sys
@@ -27,8 +28,17 @@ def pat(off, n):
     return BLOCK[o:o + n]
 
 
+def set_cc(s):
+    """The congestion control KPEER_CC names, if set (the namespace's
+    default cannot always be changed)."""
+    cc = os.environ.get("KPEER_CC")
+    if cc:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+
+
 def echo_server(addr, port, once):
     ls = socket.socket()
+    set_cc(ls)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((addr, port))
     ls.listen(16)
@@ -54,6 +64,7 @@ def echo_server(addr, port, once):
 
 def client(addr, port, nbytes):
     s = socket.create_connection((addr, port), timeout=30)
+    set_cc(s)
     s.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)

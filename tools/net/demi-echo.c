@@ -890,7 +890,7 @@ static int run_sink_udp(uint16_t port)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: demi-echo -d DEVICE -a ADDR/LEN [-g GW] [-e EAL_ARGS] [-t SECS] [-S SPIN_US] MODE ...\n"
+		"usage: demi-echo -d DEVICE -a ADDR/LEN [-g GW] [-e EAL_ARGS] [-t SECS] [-S SPIN_US] [-C cubic|newreno] MODE ...\n"
 		"  serve | server tcp|udp PORT | sink tcp PORT | connect tcp IP:PORT\n"
 		"  client tcp IP:PORT -n BYTES [-c CHUNK] [-1] | client udp IP:PORT -n COUNT [-s SIZE]\n"
 		"  pingpong tcp|udp IP:PORT -n COUNT [-s SIZE]\n"
@@ -913,7 +913,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.name, sizeof(cfg.name), "demi-echo");
 	/* options may follow the mode's arguments */
-	while ((opt = getopt(argc, argv, "+d:a:g:e:t:n:c:s:S:w:1h")) != -1 || optind < argc) {
+	while ((opt = getopt(argc, argv, "+d:a:g:e:t:n:c:s:S:w:C:1h")) != -1 || optind < argc) {
 		if (opt == -1) {
 			optind++; /* a positional argument: skip it for now */
 			continue;
@@ -929,6 +929,7 @@ int main(int argc, char **argv)
 		case 's': size = strtoull(optarg, NULL, 0); break;
 		case 'S': cfg.spin_us = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'w': conns = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'C': cfg.stack.cc = strcmp(optarg, "newreno") ? STACK_CC_CUBIC : STACK_CC_NEWRENO; break;
 		case '1': oneway = 1; break;
 		default: usage();
 		}
@@ -939,7 +940,7 @@ int main(int argc, char **argv)
 		int np = 0;
 		for (int i = 1; i < argc && np < 4; i++) {
 			if (argv[i][0] == '-') {
-				if (strchr("dagetncsSw", argv[i][1]) && !argv[i][2])
+				if (strchr("dagetncsSwC", argv[i][1]) && !argv[i][2])
 					i++;
 				continue;
 			}
