@@ -119,6 +119,16 @@ static ssize_t io_recv(struct ssock *ss, int fd, const struct iovec *iov, int io
 	}
 }
 
+/* A pending error (EPOLLERR) on the socket. */
+static int io_send_failed(struct ssock *ss)
+{
+	uint32_t ev;
+	rt_lock(ss->st);
+	ev = sock_events(ss->sk);
+	rt_unlock(ss->st);
+	return (ev & EPOLLERR) != 0;
+}
+
 /* sock_send with Linux's semantics: a blocking stream send returns when all
  * is queued (or on timeout/signal with the count so far); EPIPE raises SIGPIPE
  * unless MSG_NOSIGNAL. */
@@ -161,6 +171,10 @@ static ssize_t io_send(struct ssock *ss, int fd, const struct iovec *iov, int io
 				ss_sigpipe();
 			return done ? (ssize_t)done : r;
 		}
+		/* an error after part was queued: the count now, the error to
+		 * the next call (Linux's tcp_sendmsg), so it must not be taken */
+		if (done && io_send_failed(ss))
+			return (ssize_t)done;
 		if (nb) {
 			if (polled++)
 				return done ? (ssize_t)done : -EAGAIN;
@@ -172,6 +186,8 @@ static ssize_t io_send(struct ssock *ss, int fd, const struct iovec *iov, int io
 		int w = ss_wait(ss, EPOLLOUT, deadline, -1);
 		if (w < 0)
 			return done ? (ssize_t)done : w;
+		if (done && io_send_failed(ss))
+			return (ssize_t)done;
 	}
 }
 

@@ -54,6 +54,7 @@ void tcp_established(struct tcb *t)
 	t->cco->init(&t->cc, t->mss, t->st->now);
 	t->backoff = 0;
 	t->retransmits = 0;
+	t->rtx_since = 0;
 	t->last_rcv = t->st->now;
 	t->recover = t->snd_una - 1; /* RFC 6582: nothing to recover yet */
 	t->sb.rack = tcp_rack_on(t);
@@ -72,6 +73,7 @@ static void tcp_child_inherit(struct tcb *c, const struct tcb *l)
 	c->keepidle_s = l->keepidle_s;
 	c->keepintvl_s = l->keepintvl_s;
 	c->keepcnt = l->keepcnt;
+	c->user_timeout_ms = l->user_timeout_ms;
 	c->linger_s = l->linger_s;
 	c->user_mss = l->user_mss;
 	c->cco = l->cco;

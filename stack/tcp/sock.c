@@ -597,9 +597,13 @@ static int tcp_setopt_tcp(struct tcb *t, int name, const void *val, socklen_t le
 		if (v < 0 || (t->state != TCP_STATE_CLOSED && t->state != TCP_STATE_LISTEN))
 			return -EINVAL;
 		return 0;
+	case TCP_USER_TIMEOUT:
+		if (v < 0)
+			return -EINVAL;
+		t->user_timeout_ms = (uint32_t)v;
+		return 0;
 	case TCP_DEFER_ACCEPT:
 	case TCP_QUICKACK:
-	case TCP_USER_TIMEOUT:
 		return 0; /* known, accepted, without effect */
 	default:
 		return -ENOPROTOOPT;
@@ -712,10 +716,11 @@ static int tcp_getopt_tcp(struct tcb *t, int name, void *val, socklen_t *len)
 		if (t->user_mss && (t->state == TCP_STATE_CLOSED || t->state == TCP_STATE_LISTEN))
 			return tcp_put_int(val, len, t->user_mss);
 		return tcp_put_int(val, len, tcp_state_have_established(t->state) ? t->mss : TCP_DEF_MSS);
+	case TCP_USER_TIMEOUT:
+		return tcp_put_int(val, len, (int)t->user_timeout_ms);
 	case TCP_DEFER_ACCEPT:
 	case TCP_FASTOPEN:
 	case TCP_QUICKACK:
-	case TCP_USER_TIMEOUT:
 		return tcp_put_int(val, len, 0);
 	case TCP_INFO: {
 		struct tcp_info ti;

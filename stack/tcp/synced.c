@@ -306,6 +306,7 @@ static void tcp_in_ack_new(struct tcb *t, struct tcp_seg *seg)
 	tcp_sb_advance(&t->sb, ack);
 	t->backoff = 0;
 	t->retransmits = 0;
+	t->rtx_since = 0;
 	if (t->flags & TF_IN_RECOVERY) {
 		if (seq_geq(ack, t->recover)) {
 			t->flags &= ~TF_IN_RECOVERY;
@@ -397,8 +398,10 @@ static int tcp_in_ack(struct tcb *t, struct tcp_seg *seg)
 		t->flags |= TF_ACK_NOW;
 		return TCP_IN_DONE;
 	}
-	if (t->rto_kind == TCP_TK_PERSIST)
+	if (t->rto_kind == TCP_TK_PERSIST) {
 		t->retransmits = 0; /* the peer answers our window probes */
+		t->probe_since = 0;
+	}
 	if ((t->flags & TF_SACK_OK) && (h->opt.has & TCP_OPTF_SACK)) {
 		struct tcp_sack_block b[TCP_SACK_MAX_BLOCKS];
 		for (int i = 0; i < h->opt.nsack; i++)

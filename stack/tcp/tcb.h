@@ -175,6 +175,11 @@ struct tcb {
 	uint64_t last_rcv;            /* ns: for keepalive */
 	uint32_t retransmits, total_retrans;
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
+	/* TCP_USER_TIMEOUT (RFC 5482, as Linux): how long, in ms, sent data
+	 * or window probes may go unacknowledged before the connection is
+	 * aborted (0: the retry counts decide); since when they have */
+	uint32_t user_timeout_ms;
+	uint64_t rtx_since, probe_since;
 	uint32_t linger_s;
 	uint16_t user_mss;            /* TCP_MAXSEG: a cap on the MSS we offer and use; 0: none */
 

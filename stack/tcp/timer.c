@@ -15,10 +15,28 @@ static uint32_t tcp_rto_backed_off(const struct tcb *t)
 	return r > TCP_RTO_MAX_MS ? TCP_RTO_MAX_MS : (uint32_t)r;
 }
 
+/* TCP_USER_TIMEOUT: has the data sent since `since` gone unanswered too
+ * long? A timer is never set past that moment (Linux's
+ * tcp_clamp_rto_to_user_timeout), so the abort comes on time. */
+static int tcp_user_timed_out(const struct tcb *t, uint64_t since)
+{
+	return t->user_timeout_ms && since && t->st->now - since >= (uint64_t)t->user_timeout_ms * MS_NS;
+}
+
+static uint64_t tcp_user_clamp(const struct tcb *t, uint64_t since, uint64_t at)
+{
+	uint64_t end;
+	if (!t->user_timeout_ms || !since)
+		return at;
+	end = since + (uint64_t)t->user_timeout_ms * MS_NS;
+	return end < at ? (end > t->st->now ? end : t->st->now + 1) : at;
+}
+
 void tcp_rto_arm(struct tcb *t)
 {
 	t->rto_kind = TCP_TK_RTO;
-	tw_add(&t->st->tw, &t->rto_timer, t->st->now + tcp_rto_backed_off(t) * MS_NS);
+	tw_add(&t->st->tw, &t->rto_timer,
+	       tcp_user_clamp(t, t->rtx_since, t->st->now + tcp_rto_backed_off(t) * MS_NS));
 }
 
 /* RFC 8985 §7.2: a probe timeout of 2*SRTT (plus the receiver's delayed
@@ -98,7 +116,8 @@ static void tcp_reo_fire(struct tcb *t)
 void tcp_persist_arm(struct tcb *t)
 {
 	t->rto_kind = TCP_TK_PERSIST;
-	tw_add(&t->st->tw, &t->rto_timer, t->st->now + tcp_rto_backed_off(t) * MS_NS);
+	tw_add(&t->st->tw, &t->rto_timer,
+	       tcp_user_clamp(t, t->probe_since, t->st->now + tcp_rto_backed_off(t) * MS_NS));
 }
 
 void tcp_delack_arm(struct tcb *t)
@@ -150,7 +169,7 @@ void tcp_time_wait_enter(struct tcb *t)
 
 static void tcp_rto_syn(struct tcb *t)
 {
-	if (t->backoff >= TCP_SYN_RETRIES) {
+	if (t->backoff >= TCP_SYN_RETRIES || tcp_user_timed_out(t, t->rtx_since)) {
 		STAT_INC(t->st, TCP_CONN_TIMEDOUT);
 		tcp_done(t, ETIMEDOUT);
 		return;
@@ -172,13 +191,15 @@ static void tcp_rto_syn(struct tcb *t)
 static void tcp_rto_fire(struct tcb *t)
 {
 	STAT_INC(t->st, TCP_RTO_FIRED);
+	if (!t->rtx_since) /* the episode began when what timed out was sent */
+		t->rtx_since = t->st->now - (uint64_t)tcp_rto_backed_off(t) * MS_NS;
 	if (tcp_state_opening(t->state))
 		return tcp_rto_syn(t);
 	if (t->snd_max == t->snd_una) {
 		tcp_output(t); /* nothing in flight: a send that failed earlier */
 		return;
 	}
-	if (t->backoff >= TCP_RETRIES2) {
+	if (t->user_timeout_ms ? tcp_user_timed_out(t, t->rtx_since) : t->backoff >= TCP_RETRIES2) {
 		STAT_INC(t->st, TCP_CONN_TIMEDOUT);
 		tcp_done(t, ETIMEDOUT);
 		return;
@@ -225,7 +246,9 @@ static void tcp_persist_fire(struct tcb *t)
 			tcp_persist_arm(t);
 		return;
 	}
-	if (++t->retransmits > TCP_RETRIES2) {
+	if (t->user_timeout_ms && !t->probe_since)
+		t->probe_since = t->st->now;
+	if (t->user_timeout_ms ? tcp_user_timed_out(t, t->probe_since) : ++t->retransmits > TCP_RETRIES2) {
 		/* tcp_probe_timer: probes nobody answers end the connection */
 		STAT_INC(t->st, TCP_CONN_TIMEDOUT);
 		tcp_done(t, ETIMEDOUT);
@@ -291,7 +314,10 @@ static void tcp_keep_cb(struct tw_timer *tm, uint64_t now)
 		tcp_keep_arm(t);
 		return;
 	}
-	if (t->keep_probes >= t->keepcnt) {
+	/* with a user timeout, unanswered probes end it after that long
+	 * since the peer was last heard (Linux's tcp_keepalive_timer) */
+	if (t->user_timeout_ms ? t->keep_probes && now - t->last_rcv >= (uint64_t)t->user_timeout_ms * MS_NS
+			       : t->keep_probes >= t->keepcnt) {
 		STAT_INC(t->st, TCP_CONN_TIMEDOUT);
 		tcp_send_rst(t);
 		tcp_done(t, ETIMEDOUT);
