@@ -17,9 +17,15 @@ int tcp_rack_on(const struct tcb *t)
 	return !!(t->flags & TF_SACK_OK);
 }
 
+/* A log given back goes to the stack's cache: a request/response
+ * connection empties its log at every ACK. */
 void tcp_txlog_free(struct tcb *t)
 {
-	free(t->txlog);
+	struct tcp_table *tt = t->st->tcp;
+	if (t->txlog && tt->txlog_ncache < TCP_SBUF_CACHE)
+		tt->txlog_cache[tt->txlog_ncache++] = t->txlog;
+	else
+		free(t->txlog);
 	t->txlog = NULL;
 	t->txlog_n = 0;
 }
@@ -34,6 +40,9 @@ static void txlog_del(struct tcb *t, int i)
  * whatever a later record's loss marks below it). */
 static int txlog_room(struct tcb *t)
 {
+	struct tcp_table *tt = t->st->tcp;
+	if (!t->txlog && tt->txlog_ncache)
+		t->txlog = tt->txlog_cache[--tt->txlog_ncache];
 	if (!t->txlog && !(t->txlog = malloc(TCP_TXLOG_MAX * sizeof(t->txlog[0]))))
 		return 0;
 	if (t->txlog_n == TCP_TXLOG_MAX)

@@ -376,6 +376,8 @@ void tcp_fini(struct stack *st)
 	}
 	while (tt->sb_ncache)
 		free(tt->sb_cache[--tt->sb_ncache]);
+	while (tt->txlog_ncache)
+		free(tt->txlog_cache[--tt->txlog_ncache]);
 	free(tt->hash);
 	free(tt->bhash);
 	free(tt);

@@ -238,6 +238,9 @@ struct tcp_table {
 	 * request/response connection empties its buffer at every ACK */
 	uint8_t *sb_cache[TCP_SBUF_CACHE];
 	unsigned sb_ncache;
+	/* the same for RACK's transmission logs (rack.c) */
+	struct tcp_txrec *txlog_cache[TCP_SBUF_CACHE];
+	unsigned txlog_ncache;
 };
 
 /* segment being processed */
