@@ -14,7 +14,8 @@
  *     the 4-tuple over that set;
  *   - another TCP segment: its owner's current queue while the owner is live,
  *     else like a SYN (a listener may know it: a SYN cookie);
- *   - anything else (ARP, ICMP, no listener): queue 0 or the hash.
+ *   - not TCP (ARP, ICMP): the live process that announced a listener last;
+ *   - TCP to a port nobody listens on: the hash.
  * Queue numbers change when a queue detaches (tun moves the last queue into
  * the hole), so only pids are kept per flow and per port; a pid's queue is
  * refreshed by its next announcement. A process that stops announcing (it
@@ -73,6 +74,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } qpid SEC(".maps");
+
+/* The last process that announced itself with a listener: the one for
+ * frames that are not TCP (ARP, ICMP), which any stack answers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} last SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -158,6 +168,10 @@ static int announce(struct __sk_buff *skb, __u32 queue)
 		*qp = a.pid;
 	}
 	bpf_map_update_elem(&procs, &a.pid, &np, BPF_ANY);
+	if (np.nports) {
+		__u32 zero = 0;
+		bpf_map_update_elem(&last, &zero, &a.pid, BPF_ANY);
+	}
 	return TC_ACT_SHOT;
 }
 
@@ -222,11 +236,12 @@ int tap_steer(struct __sk_buff *skb)
 	struct lset *l;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 h, *pid, n = 0, pick;
+	__u32 zero = 0;
 	__u8 flags;
 	int i;
 
 	if (!tcp_parse(skb, &w, &flags))
-		return 0;
+		return (pid = bpf_map_lookup_elem(&last, &zero)) && (p = live(*pid, now)) ? p->queue : 0;
 	/* from the kernel: the stack's address and port are the destination */
 	k.laddr = w.raddr;
 	k.raddr = w.laddr;
