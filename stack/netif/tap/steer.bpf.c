@@ -202,6 +202,7 @@ int tap_learn(struct __sk_buff *skb)
 {
 	struct flow_key k;
 	__u32 queue = skb->queue_mapping ? skb->queue_mapping - 1 : 0, *pid, *old;
+	struct proc *p;
 	__u16 proto;
 	__u8 flags;
 
@@ -211,6 +212,9 @@ int tap_learn(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (!(pid = bpf_map_lookup_elem(&qpid, &queue)) || !*pid)
 		return TC_ACT_OK;
+	/* a process busy sending may announce late: what it sends keeps it live */
+	if ((p = bpf_map_lookup_elem(&procs, pid)) && p->queue == queue && p->ts)
+		p->ts = bpf_ktime_get_ns();
 	old = bpf_map_lookup_elem(&owner, &k);
 	if (!old || *old != *pid)
 		bpf_map_update_elem(&owner, &k, pid, BPF_ANY);
