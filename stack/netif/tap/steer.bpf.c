@@ -134,6 +134,29 @@ static __always_inline void lset_set(__u16 port, __u32 pid, int on, __u64 now)
 		l->pid[spot] = pid;
 }
 
+/* The process on queue hole leaves (its queue detaches next): tun moves
+ * the last queue into the hole. Said at once for the live process that
+ * announced the highest queue, rather than after its next announcement
+ * (it corrects a wrong guess: a queue nobody announced from). */
+static __always_inline void gone_moves(__u32 hole, __u64 now)
+{
+	struct proc *p;
+	__u32 *qp, mover;
+
+	for (__u32 i = 0; i < TAP_QUEUES; i++) {
+		__u32 q = TAP_QUEUES - 1 - i;
+		if (q <= hole)
+			break;
+		if (!(qp = bpf_map_lookup_elem(&qpid, &q)) || !(mover = *qp) || !(p = live(mover, now)) ||
+		    p->queue != q)
+			continue;
+		p->queue = hole;
+		if ((qp = bpf_map_lookup_elem(&qpid, &hole)))
+			*qp = mover;
+		break;
+	}
+}
+
 static int announce(struct __sk_buff *skb, __u32 queue)
 {
 	struct tap_ann a;
@@ -167,6 +190,8 @@ static int announce(struct __sk_buff *skb, __u32 queue)
 			prev->ts = 0;
 		*qp = a.pid;
 	}
+	if (a.nports == TAP_ANN_GONE)
+		gone_moves(queue, now);
 	bpf_map_update_elem(&procs, &a.pid, &np, BPF_ANY);
 	if (np.nports) {
 		__u32 zero = 0;
