@@ -76,6 +76,7 @@ struct dpdk_netif {
 	int link_fd;         /* the bpf_link holding the program on the interface */
 	int steer_warned;
 	struct port_hold *holds[256]; /* kernel sockets holding the ports of the stack's active opens */
+	struct tap_steer *tap_steer; /* a tap shared with other processes: its steering */
 };
 
 static struct dpdk_netif dn = { .prog_memfd = -1, .map_listen = -1, .map_udp = -1, .map_flows = -1, .link_fd = -1 };
@@ -358,6 +359,8 @@ static void dpdk_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_
 	const void *key = &port;
 	int fd, rc;
 
+	if (d->tap_steer && proto == IPPROTO_TCP && !raddr)
+		tap_steer_port(d->tap_steer, lport, on);
 	if (raddr) {
 		fd = proto == IPPROTO_TCP ? d->map_flows : -1;
 		key = &fk;
@@ -488,6 +491,8 @@ static void dpdk_close(struct netif *nif)
 	if (!d->started)
 		return;
 	d->started = 0;
+	tap_steer_close(d->tap_steer); /* before the queue goes */
+	d->tap_steer = NULL;
 	rte_eth_dev_stop(d->port);
 	/* af_xdp's detach fails on our bpf_link (and without privilege) and
 	 * says so at error level: the link's close below detaches instead */
@@ -498,6 +503,11 @@ static void dpdk_close(struct netif *nif)
 	port_holds_close(d);
 }
 
+static void dpdk_announce(struct netif *nif)
+{
+	tap_steer_announce(((struct dpdk_netif *)nif)->tap_steer);
+}
+
 static const struct netif_ops dpdk_ops = {
 	.rx_burst = dpdk_rx_burst,
 	.tx_burst = dpdk_tx_burst,
@@ -506,6 +516,7 @@ static const struct netif_ops dpdk_ops = {
 	.link_up = dpdk_link_up,
 	.close = dpdk_close,
 	.steer = dpdk_steer,
+	.announce = dpdk_announce,
 };
 
 /* ------------------------------------------------------------ start-up */
@@ -1137,6 +1148,13 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	if (d->spec.dev.t.multi_proc && cfg->keep_dev && (rc = dpdk_tap_keep(d->spec.dev.iface, d->wait_fd)) != 0)
 		demi_log(rc > 0 ? DEMI_LOG_INFO : DEMI_LOG_WARN, "%s: shared with another process: %s", cfg->device,
 			 rc > 0 ? "made persistent, it outlives this one" : strerror(-rc));
+	if (d->spec.dev.t.multi_proc && cfg->keep_dev) {
+		char why[160];
+		if (!(d->tap_steer = tap_steer_open(d->spec.dev.iface, d->wait_fd, d->spec.mac, why, sizeof(why))))
+			demi_log(DEMI_LOG_WARN, "%s: no steering, the kernel places the flows: %s", cfg->device, why);
+		else if (why[0])
+			demi_log(DEMI_LOG_INFO, "%s: %s", cfg->device, why);
+	}
 	*out = &d->nif;
 	return 0;
 
