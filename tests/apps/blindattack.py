@@ -7,13 +7,14 @@
       its counters file can be read.
   blindattack.py peer DEV ADDR PORT ROUNDS CHUNK
       (on the kernel, on the tap's kernel end DEV) a kernel TCP client that
-      sends ROUNDS chunks of CHUNK known bytes and reads each one's echo,
-      and an off-path third party: an AF_PACKET socket on DEV that learns
-      the connection's sequence numbers and the stack's window from what it
-      sees on the wire, and between the rounds, when the wire is quiet,
-      forges segments from the client's address (RFC 5961's blind attacks),
-      each followed by a look at what the stack sent back. Last, a RST at
-      exactly RCV.NXT, which must reset the connection.
+      sends ROUNDS + 1 chunks of CHUNK known bytes and reads each one's
+      echo, and an off-path third party: an AF_PACKET socket on DEV that
+      learns the connection's sequence numbers and the stack's window from
+      what it sees on the wire and forges segments from the client's address
+      (RFC 5961's blind attacks): in the middle of each round after the
+      first (MID_KINDS), and between the rounds, when the wire is quiet
+      (KINDS), each of these followed by a look at what the stack sent back.
+      Last, a RST at exactly RCV.NXT, which must reset the connection.
       Prints one "inject KIND ..." line per forged segment and a RESULT line.
 """
 import errno
@@ -75,6 +76,7 @@ class Wire:
         self.cport = None
         self.cli_nxt = self.srv_nxt = None  # next seq of each side, as seen
         self.wnd = 0
+        self.edge = None  # the right edge of the stack's receive window: SEG.ACK + SEG.WND
         self.wscale = 0
         self.cmac = self.smac = self.caddr = None
         self.replies = []  # (time, seq, ack, flags, len) from the stack
@@ -109,6 +111,9 @@ class Wire:
             else:
                 wnd_val = wnd << self.wscale
             self.wnd = wnd_val
+            if flags & ACK and not flags & SYN:
+                e = (ack + wnd_val) & 0xFFFFFFFF
+                self.edge = e if self.edge is None or seq_gt(e, self.edge) else self.edge
             self.srv_nxt = end if self.srv_nxt is None or seq_gt(end, self.srv_nxt) else self.srv_nxt
             self.replies.append((time.monotonic(), seq, ack, flags, plen))
 
@@ -148,6 +153,12 @@ def tcp_wscale(opts):
 KINDS = ["rst_in_window", "syn_in_window", "data_ack_beyond_snd_nxt", "data_ack_below_snd_una",
          "rst_far", "data_far"]
 
+# forged while the round's data flows: a RST and a SYN at the last byte of the
+# window the stack last advertised (still in the window, and not RCV.NXT, when
+# that edge is beyond where the round can take RCV.NXT: checked), a RST far
+# beyond it
+MID_KINDS = ["mid_rst_edge", "mid_syn_edge", "mid_rst_far"]
+
 
 def inject(w, kind):
     """Forge one segment of KIND from what the wire showed; returns its seq."""
@@ -173,6 +184,15 @@ def inject(w, kind):
     elif kind == "data_far":
         seq = rn + 0x40000000
         w.forge(seq, sn, ACK | PSH, junk)
+    elif kind == "mid_rst_edge":  # while data flows: the window's last byte
+        seq = w.edge - 1
+        w.forge(seq, 0, RST)
+    elif kind == "mid_syn_edge":
+        seq = w.edge - 1
+        w.forge(seq, 0, SYN)
+    elif kind == "mid_rst_far":
+        seq = rn + 0x40000000
+        w.forge(seq, 0, RST)
     elif kind == "rst_exact":
         seq = rn
         w.forge(seq, 0, RST)
@@ -190,11 +210,14 @@ def peer(dev, addr, port, rounds, chunk):
     plan = [KINDS[i % len(KINDS)] for i in range(rounds)]
     answered = {k: 0 for k in KINDS}
     injected = {k: 0 for k in KINDS}
-    for r in range(rounds):
+    mid = {k: 0 for k in MID_KINDS}
+    for r in range(-1, rounds):  # round -1 warms up: nothing forged
         data = rng.randbytes(chunk)
         sent_h.update(data)
         total += len(data)
         out, got = 0, 0
+        w.drain()
+        start = w.cli_nxt  # RCV.NXT now; the round moves it at most chunk bytes
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
         t0 = time.monotonic()
         while got < chunk:
@@ -203,7 +226,19 @@ def peer(dev, addr, port, rounds, chunk):
                 return 1
             for _, ev in sel.select(0.5):
                 if ev & selectors.EVENT_WRITE and out < chunk:
+                    half = out < chunk // 2
                     out += s.send(data[out:out + 65536])
+                    if half and out >= chunk // 2 and r >= 0:
+                        # half the round is on its way: forge one mid-flow
+                        # segment (one whose fate does not depend on how far
+                        # RCV.NXT has moved meanwhile)
+                        w.drain()
+                        if w.edge is None or not seq_gt(w.edge - 1, start + chunk):
+                            print(f"RESULT ok=0 error=no window edge beyond {start}+{chunk}: {w.edge}")
+                            return 1
+                        k = MID_KINDS[r % len(MID_KINDS)]
+                        print(f"inject {k} seq={inject(w, k)} (mid-flow)", flush=True)
+                        mid[k] += 1
                     if out == chunk:
                         sel.modify(s, selectors.EVENT_READ)
                 if ev & selectors.EVENT_READ:
@@ -215,6 +250,8 @@ def peer(dev, addr, port, rounds, chunk):
                     got += len(d)
             w.drain()
         sel.unregister(s)
+        if r < 0:
+            continue
         # the round's echo is in: let the last ACKs cross, then attack
         time.sleep(0.03)
         w.drain()
@@ -248,7 +285,8 @@ def peer(dev, addr, port, rounds, chunk):
     time.sleep(0.3)
     print(" ".join(["RESULT", f"ok={int(echo_ok)}", f"bytes={total}", f"sent_sha={sent_h.hexdigest()}",
                     f"echo_sha={got_h.hexdigest()}"] +
-                   [f"{k}={injected[k]}/{answered[k]}" for k in KINDS]), flush=True)
+                   [f"{k}={injected[k]}/{answered[k]}" for k in KINDS] +
+                   [f"{k}={mid[k]}" for k in MID_KINDS]), flush=True)
     s.close()
     return 0 if echo_ok else 1
 
