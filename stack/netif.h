@@ -29,6 +29,9 @@ struct netif_ops {
 	int (*wait_fd)(struct netif *nif);
 	int (*intr_arm)(struct netif *nif, int on);
 	int (*link_up)(struct netif *nif); /* 1 up, 0 down */
+	/* Optional: 1 once the device no longer exists (its kernel interface
+	 * was deleted); a device that is merely down is not gone. */
+	int (*gone)(struct netif *nif);
 	void (*close)(struct netif *nif);
 	/* Optional: the stack now serves (on 1) or no longer serves (on 0) a
 	 * local port (raddr 0: a listener, a bound UDP port) or the 4-tuple of

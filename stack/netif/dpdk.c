@@ -77,6 +77,7 @@ struct dpdk_netif {
 	int steer_warned;
 	struct port_hold *holds[256]; /* kernel sockets holding the ports of the stack's active opens */
 	struct tap_steer *tap_steer; /* a tap shared with other processes: its steering */
+	unsigned ifindex;    /* tap, af_xdp, af_packet: the interface's index at open, 0: none */
 };
 
 static struct dpdk_netif dn = { .prog_memfd = -1, .map_listen = -1, .map_udp = -1, .map_flows = -1, .link_fd = -1 };
@@ -485,6 +486,19 @@ static int dpdk_link_up(struct netif *nif)
 	return l.link_status == RTE_ETH_LINK_UP;
 }
 
+/* The interface was deleted: its name is unknown (ENODEV, not a lack of
+ * fds), or names another interface now. */
+static int dpdk_gone(struct netif *nif)
+{
+	struct dpdk_netif *d = (struct dpdk_netif *)nif;
+	unsigned idx;
+	if (!d->ifindex)
+		return 0;
+	errno = 0;
+	idx = if_nametoindex(d->spec.dev.iface);
+	return idx ? idx != d->ifindex : errno == ENODEV;
+}
+
 static void dpdk_close(struct netif *nif)
 {
 	struct dpdk_netif *d = (struct dpdk_netif *)nif;
@@ -514,6 +528,7 @@ static const struct netif_ops dpdk_ops = {
 	.wait_fd = dpdk_wait_fd,
 	.intr_arm = dpdk_intr_arm,
 	.link_up = dpdk_link_up,
+	.gone = dpdk_gone,
 	.close = dpdk_close,
 	.steer = dpdk_steer,
 	.announce = dpdk_announce,
@@ -1142,6 +1157,7 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 
 	d->started = 1;
 	netif_fill(d, caps);
+	d->ifindex = d->spec.dev.iface[0] ? if_nametoindex(d->spec.dev.iface) : 0;
 	snprintf(d->nif.name, sizeof(d->nif.name), "%s", cfg->device);
 	link_wait(d, link, sizeof(link));
 	open_banner(d, cfg->device, link);

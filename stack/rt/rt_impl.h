@@ -98,6 +98,10 @@ struct rt_inst {
 	int rst_idx;             /* the stack's TCP_RST_SENT counter, -1: none */
 	int cksum_idx, rxsegs_idx; /* DROP_TCP_CKSUM, TCP_RX_SEGS, -1: none */
 	int cksum_warned;
+	/* The device was deleted under the stack (netif ops->gone): its
+	 * connections stay and time out as Linux's do; rt_stack() answers NULL
+	 * so that sockets made from now on go as [fallback] on_error says. */
+	atomic_int gone;
 	uint64_t rst_seen, rst_at; /* its value as last seen, and when it moved */
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;

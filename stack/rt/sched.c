@@ -11,6 +11,7 @@
  * context switches (tens of ns). Coroutines never leave their thread; a
  * thread sharing instance 0 has a scheduler of its own. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "co.h"
@@ -69,6 +70,20 @@ static void inst_cksum_check(struct rt_inst *in)
 		 in->nif->name, (unsigned long long)bad);
 }
 
+/* A deleted device: said once at warn, and rt_stack() stops handing out
+ * the stack (rt.err says why). */
+static void inst_gone_check(struct rt_inst *in)
+{
+	if (atomic_load(&in->gone) || !in->nif->ops->gone || !in->nif->ops->gone(in->nif))
+		return;
+	/* rt.mu is not taken under the instance's lock; rt.err is read only
+	 * after gone is seen (a seq_cst store orders it) */
+	snprintf(rt.err, sizeof(rt.err), "device %s is gone (its interface was deleted)", in->nif->name);
+	atomic_store(&in->gone, 1);
+	demi_log(DEMI_LOG_WARN, "%s: the device is gone (its interface was deleted): its connections time out, "
+		 "sockets made from now on go as [fallback] on_error says", in->nif->name);
+}
+
 /* Counters to shared memory about once per ms, the connection table and
  * the link state about every 100 ms. */
 static void inst_housekeep(struct rt_inst *in, uint64_t now)
@@ -89,6 +104,7 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 		if (in->nif->ops->link_up)
 			in->ctr[RT_LINK_UP] = (uint64_t)in->nif->ops->link_up(in->nif);
 		inst_cksum_check(in);
+		inst_gone_check(in);
 		if (in->nif->ops->announce)
 			in->nif->ops->announce(in->nif);
 		rt_shm_update_conns(&in->shm, in->st, now);

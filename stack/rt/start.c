@@ -194,7 +194,7 @@ struct stack *rt_stack(void)
 {
 	struct rt_inst *in;
 	if (rt_me.gen == rt.gen && rt_me.inst)
-		return rt_me.inst->st;
+		return atomic_load(&rt_me.inst->gone) ? NULL : rt_me.inst->st;
 	pthread_mutex_lock(&rt.mu);
 	if (rt.state == RT_NOT_STARTED)
 		rt_start_locked();
@@ -203,5 +203,5 @@ struct stack *rt_stack(void)
 	rt_me.gen = rt.gen;
 	rt_me.inst = in;
 	pthread_mutex_unlock(&rt.mu);
-	return in ? in->st : NULL;
+	return in && !atomic_load(&in->gone) ? in->st : NULL;
 }
