@@ -2,9 +2,10 @@
 # nginx under libdemi on a tap, served to a legitimate client (wrk with 100
 # connections, curl opening a new connection every second) from the tap's
 # namespace while tools/synflood sends SYNs from random sources in
-# 198.18.128.0/17 for 8 s at 40,000 a second (SYNFLOOD_PPS; 0: as fast as it
-# can, which on a tap makes some of wrk's requests time out). The stack routes its SYN-ACKs to those sources
-# through the gateway (the tap's kernel end, which does not forward them).
+# 198.18.128.0/17 for 8 s at 40,000 a second (SYNFLOOD_PPS; 0: as fast as
+# it can, which on a tap makes some of wrk's requests time out). The stack
+# routes its SYN-ACKs to those sources through the gateway (the tap's kernel
+# end, which does not forward them).
 # Checks: no wrk socket error, every curl succeeds, SYN cookies were sent,
 # the worker's RSS grows by less than 50 MB, and the stack's packet buffers
 # in use return to their idle level. Requests/s are printed, not asserted.
