@@ -513,6 +513,78 @@ def b_nginx_veth(kind):
     return run
 
 
+# ------------------------------------------------ nginx under a SYN flood
+# nginx on a veth as above (libdemi: AF_XDP, the whole queue), wrk -c100 from
+# the other namespace, unflooded and then while build/synflood sends SYNs from
+# random sources in 198.18.128.0/17 at SYNFLOOD_PPS a second from the client's
+# namespace (the same rate for both sides, one both reach on this machine).
+# The server answers those sources through the client's end, which does not
+# forward them.
+SYNFLOOD_PPS = int(os.environ.get("BENCH_SYNFLOOD_PPS", "40000"))
+
+
+def b_nginx_synflood(mode, tmp, cfg):
+    tag = f"{(os.getpid() + time.monotonic_ns()) & 0xfffff:05x}"
+    nss, nsc, dev, cleanup = veth_pair(tag)
+    try:
+        port = free_port()
+        if not is_demi(mode):
+            sh(["ip", "-n", nss, "addr", "add", VETH_SRV + "/24", "dev", dev], check=True)
+            sh(["ip", "-n", nss, "route", "add", "default", "via", VETH_CLI], check=True)
+            # a veth delivers on the sender's core: RPS moves the kernel server's receive
+            # processing (the flood's SYNs included) onto the server's core, as under libdemi
+            sh(["ip", "netns", "exec", nss, "sh", "-c",
+                f"echo {1 << SRV_CPU:x} >/sys/class/net/{dev}/queues/rx-0/rps_cpus"], check=True)
+        conf = os.path.join(tmp, "server.conf")
+        with open(conf, "w") as f:
+            f.write(f"[dpdk]\ndevice = af_xdp:{dev}\n[net]\naddress = {VETH_SRV}/24\n"
+                    f"gateway = {VETH_CLI}\n[bypass]\nlisten = {port}\n"
+                    "[fallback]\non_error = fail\n[log]\nlevel = warn\n")
+        url = f"http://{VETH_SRV}:{port}/index.html"
+        with nginx_server(mode, tmp, port, netns=nss) as srv:
+            end = time.time() + 30
+            while time.time() < end:
+                if sh(["ip", "netns", "exec", nsc, "curl", "-s", "-o", "/dev/null", "-m", "1",
+                       url]).returncode == 0:
+                    break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError(f"nginx on af_xdp:{dev} never answered: {srv.output()}")
+
+            def wrk():
+                out = client(["ip", "netns", "exec", nsc, "wrk", "-t1", "-c100", f"-d{cfg.secs}s",
+                              "--latency", url], Side("kernel", "client", tmp), CLI_CPU,
+                             timeout=cfg.secs + 60)
+                rps, lat, errs, bad, etext = wrk_parse(out)
+                if bad:
+                    raise RuntimeError(f"wrk: {bad} non-2xx responses")
+                return rps, lat, errs
+            calm, calm_lat, calm_errs = wrk()
+            flood = subprocess.Popen(
+                ["taskset", "-c", str(CLI_CPU), "ip", "netns", "exec", nsc,
+                 os.path.join(TOP, "build", "synflood"), VETH_SRV, str(port), "198.18.128.0/17",
+                 str(cfg.secs + 1), str(SYNFLOOD_PPS)],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            try:
+                time.sleep(0.5)
+                hit, hit_lat, hit_errs = wrk()
+                fout = flood.communicate(timeout=30)[0]
+            finally:
+                if flood.poll() is None:
+                    flood.kill()
+                    flood.wait()
+            m = re.search(r"([\d.]+) SYN/s", fout)
+            if flood.returncode != 0 or not m:
+                raise RuntimeError(f"synflood: {fout.strip()[-300:]}")
+            ev = through_stack(srv, rx_bytes=int(hit * cfg.secs) * 40, rx_segs=int(hit * cfg.secs))
+        return {"req_per_s": calm, "flooded_req_per_s": hit, "kept_share": hit / calm,
+                "p99_us": calm_lat.get("99", 0), "flooded_p99_us": hit_lat.get("99", 0),
+                "flooded_sock_errors": hit_errs, "sock_errors": calm_errs,
+                "flood_syn_per_s": float(m.group(1)), "_stack": ev}
+    finally:
+        cleanup()
+
+
 def b_redis(pipeline):
     """redis-server against redis-benchmark -c 50, GET and SET."""
     def run(mode, tmp, cfg):
@@ -948,6 +1020,7 @@ BENCHES = [
     B("nginx_c256", b_nginx(256), SRV),
     B("nginx_veth_af_xdp", b_nginx_veth("af_xdp"), SRV),
     B("nginx_veth_xdp", b_nginx_veth("xdp"), SRV),
+    B("nginx_synflood", b_nginx_synflood, SRV),
     B("connrate", b_nginx(32, close=True), SRV),
     B("redis_P1", b_redis(1), SRV),
     B("redis_P16", b_redis(16), SRV),
