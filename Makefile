@@ -38,15 +38,14 @@ STACK_SRC   := $(filter-out stack/netif/dpdk.c,$(wildcard stack/*.c stack/wire/*
 STACK_ASM   := $(wildcard stack/*.S)
 STACK_OBJ   := $(STACK_SRC:%.c=$(B)/obj/%.o) $(STACK_ASM:%.S=$(B)/obj/%.o)
 STACK_AOBJ  := $(STACK_SRC:%.c=$(B)/asan/obj/%.o) $(STACK_ASM:%.S=$(B)/asan/obj/%.o)
-DPDK_SRC    := $(wildcard stack/netif/dpdk.c stack/netif/tap/steer.c)
+DPDK_SRC    := $(wildcard stack/netif/dpdk.c)
 # The xdp: kind's XDP program (stack/netif/xdp/*.bpf.c): built with clang's
 # BPF target and linked into the DPDK side as bytes (steer_obj.o).
 BPF_CC      ?= clang
 BPF_CFLAGS  := -target bpf -O2 -g -Wall -Werror -I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
 XDP_OBJ     := $(B)/obj/stack/netif/xdp/steer_obj.o
-TAP_OBJ     := $(B)/obj/stack/netif/tap/steer_obj.o # the shared tap's steering (stack/netif/tap/)
-DPDK_OBJ    := $(DPDK_SRC:%.c=$(B)/obj/%.o) $(XDP_OBJ) $(TAP_OBJ)
-DPDK_AOBJ   := $(DPDK_SRC:%.c=$(B)/asan/obj/%.o) $(XDP_OBJ) $(TAP_OBJ)
+DPDK_OBJ    := $(DPDK_SRC:%.c=$(B)/obj/%.o) $(XDP_OBJ)
+DPDK_AOBJ   := $(DPDK_SRC:%.c=$(B)/asan/obj/%.o) $(XDP_OBJ)
 SHIM_SRC    := $(wildcard shim/*.c)
 SHIM_OBJ    := $(SHIM_SRC:%.c=$(B)/obj/%.o)
 TLIB_SRC    := $(wildcard tests/lib/*.c)
@@ -94,15 +93,6 @@ $(XDP_OBJ): $(B)/xdp/steer.bpf.o
 	printf '%s\n' '.section .rodata' '.balign 8' '.globl demi_xdp_steer_obj, demi_xdp_steer_obj_end' \
 		'.hidden demi_xdp_steer_obj, demi_xdp_steer_obj_end' 'demi_xdp_steer_obj:' '.incbin "$<"' \
 		'demi_xdp_steer_obj_end:' '.section .note.GNU-stack,"",@progbits' | $(CC) -x assembler -c - -o $@
-
-$(B)/tap/%.bpf.o: stack/netif/tap/%.bpf.c stack/netif/tap/tap_ann.h
-	@mkdir -p $(dir $@)
-	$(BPF_CC) $(BPF_CFLAGS) -c $< -o $@
-$(TAP_OBJ): $(B)/tap/steer.bpf.o
-	@mkdir -p $(dir $@)
-	printf '%s\n' '.section .rodata' '.balign 8' '.globl demi_tap_steer_obj, demi_tap_steer_obj_end' \
-		'.hidden demi_tap_steer_obj, demi_tap_steer_obj_end' 'demi_tap_steer_obj:' '.incbin "$<"' \
-		'demi_tap_steer_obj_end:' '.section .note.GNU-stack,"",@progbits' | $(CC) -x assembler -c - -o $@
 
 $(B)/libdemistack.a: $(STACK_OBJ)
 	@mkdir -p $(dir $@)

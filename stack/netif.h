@@ -40,9 +40,6 @@ struct netif_ops {
 	 * stack. */
 	void (*steer)(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		      uint16_t rport, int on);
-	/* Optional, about every 100 ms: a device shared by several processes
-	 * is told again what this one serves (a shared tap's steering). */
-	void (*announce)(struct netif *nif);
 };
 
 struct netif {

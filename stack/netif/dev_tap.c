@@ -4,10 +4,9 @@
  * its own (02:de:.. vs 02:df:..). The queue fd is its rx interrupt.
  *
  * Several processes share one tap: each attaches a queue of its own
- * (IFF_MULTI_QUEUE). The queue of a frame the kernel sends into the tap is
- * chosen by the tap's steering programs (tap/steer.bpf.c, installed by the
- * first forked worker, tap/steer.c): a SYN to one of the processes that
- * listen on its port, the rest of a flow to its owner. The device can be used by several processes (trait multi_proc): in a worker forked by the
+ * (IFF_MULTI_QUEUE), the kernel picks the queue of a frame it sends into
+ * the tap (tun's flow table: the queue that last sent the flow; a new flow
+ * by hash). The device can be used by several processes (trait multi_proc): in a worker forked by the
  * configured process a segment of a connection the stack does not know is
  * dropped, never answered with a RST, as it may be a sibling's (rt/start.c
  * sets stack_cfg.shared_dev). A forked worker that finds another queue attached

@@ -76,7 +76,6 @@ struct dpdk_netif {
 	int link_fd;         /* the bpf_link holding the program on the interface */
 	int steer_warned;
 	struct port_hold *holds[256]; /* kernel sockets holding the ports of the stack's active opens */
-	struct tap_steer *tap_steer; /* a tap shared with other processes: its steering */
 	unsigned ifindex;    /* tap, af_xdp, af_packet: the interface's index at open, 0: none */
 };
 
@@ -360,8 +359,6 @@ static void dpdk_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_
 	const void *key = &port;
 	int fd, rc;
 
-	if (d->tap_steer && proto == IPPROTO_TCP && !raddr)
-		tap_steer_port(d->tap_steer, lport, on);
 	if (raddr) {
 		fd = proto == IPPROTO_TCP ? d->map_flows : -1;
 		key = &fk;
@@ -505,8 +502,6 @@ static void dpdk_close(struct netif *nif)
 	if (!d->started)
 		return;
 	d->started = 0;
-	tap_steer_close(d->tap_steer); /* before the queue goes */
-	d->tap_steer = NULL;
 	rte_eth_dev_stop(d->port);
 	/* af_xdp's detach fails on our bpf_link (and without privilege) and
 	 * says so at error level: the link's close below detaches instead */
@@ -515,11 +510,6 @@ static void dpdk_close(struct netif *nif)
 	rte_eth_dev_close(d->port); /* memif unlinks its socket, af_xdp detaches its program */
 	steer_maps_close(d);
 	port_holds_close(d);
-}
-
-static void dpdk_announce(struct netif *nif)
-{
-	tap_steer_announce(((struct dpdk_netif *)nif)->tap_steer);
 }
 
 static const struct netif_ops dpdk_ops = {
@@ -531,7 +521,6 @@ static const struct netif_ops dpdk_ops = {
 	.gone = dpdk_gone,
 	.close = dpdk_close,
 	.steer = dpdk_steer,
-	.announce = dpdk_announce,
 };
 
 /* ------------------------------------------------------------ start-up */
@@ -1164,13 +1153,6 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	if (d->spec.dev.t.multi_proc && cfg->keep_dev && (rc = dpdk_tap_keep(d->spec.dev.iface, d->wait_fd)) != 0)
 		demi_log(rc > 0 ? DEMI_LOG_INFO : DEMI_LOG_WARN, "%s: shared with another process: %s", cfg->device,
 			 rc > 0 ? "made persistent, it outlives this one" : strerror(-rc));
-	if (d->spec.dev.t.multi_proc && cfg->keep_dev) {
-		char why[160];
-		if (!(d->tap_steer = tap_steer_open(d->spec.dev.iface, d->wait_fd, d->spec.mac, why, sizeof(why))))
-			demi_log(DEMI_LOG_WARN, "%s: no steering, the kernel places the flows: %s", cfg->device, why);
-		else if (why[0])
-			demi_log(DEMI_LOG_INFO, "%s: %s", cfg->device, why);
-	}
 	*out = &d->nif;
 	return 0;
 

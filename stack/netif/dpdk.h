@@ -78,14 +78,5 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
  * persistent, through our queue fd qfd (-1: a queue attached for the call).
  * 1 made so, 0 alone on it, or -errno. */
 int dpdk_tap_keep(const char *iface, int qfd);
-/* Steering on a tap shared by several processes (tap/steer.c): installs the
- * tap's programs unless there, through queue fd qfd, and announces this
- * process (pid, queue, listening TCP ports; mac: the frames' source). NULL
- * if it cannot (why says), else a note in why ("" or what it did). */
-struct tap_steer;
-struct tap_steer *tap_steer_open(const char *iface, int qfd, const uint8_t mac[6], char *why, size_t whylen);
-void tap_steer_port(struct tap_steer *t, uint16_t port, int on); /* a TCP listener on port (host order) */
-void tap_steer_announce(struct tap_steer *t);                    /* again (periodic) */
-void tap_steer_close(struct tap_steer *t);                       /* this process leaves */
 
 #endif

@@ -105,8 +105,6 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 			in->ctr[RT_LINK_UP] = (uint64_t)in->nif->ops->link_up(in->nif);
 		inst_cksum_check(in);
 		inst_gone_check(in);
-		if (in->nif->ops->announce)
-			in->nif->ops->announce(in->nif);
 		rt_shm_update_conns(&in->shm, in->st, now);
 	}
 	rt_shm_update(&in->shm, in->st, in->ctr, (int)in->ctr[RT_LINK_UP], now);

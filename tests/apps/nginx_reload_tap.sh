@@ -2,15 +2,13 @@
 # nginx (2 workers) on a tap, reloaded 3 times while wrk runs: the workers
 # make the tap persistent, so the old workers' exit leaves it, with its
 # kernel-side address and route, while the new workers attach queues of their
-# own; the tap's steering (stack/netif/tap/) sends new connections only to
-# workers that listen, an old worker saying so when it closes its listener;
-# the old workers finish and leave within worker_shutdown_timeout; no
+# own; the old workers finish and leave within worker_shutdown_timeout; no
 # worker answers another's connection with a RST. wrk sees no non-2xx and no
 # connect error or timeout. Not yet: the kernel (one listening socket shared
-# by all workers) cuts no request at all; here the connections an old
-# worker holds unaccepted when it closes its own listener are still cut
-# (wrk read/write errors, 0.3-1% of the requests): the test bounds them by
-# the connections open at each reload (64), at most one cut request each.
+# by all workers) cuts no request at all; here the requests an old worker
+# holds when it closes its own listener are still cut (wrk read/write
+# errors, 0.3-2% of the requests): the test bounds them by the connections
+# open at each reload (64), at most one cut request each.
 # The test's cleanup removes the tap.
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
