@@ -468,6 +468,18 @@ def veth_pair(tag):
     return nss, nsc, dev, cleanup
 
 
+def wait_http(ns, url, srv, what, secs=30):
+    """Until url answers from namespace ns (a server reached from another
+    namespace, which Server cannot wait for itself)."""
+    end = time.time() + secs
+    while time.time() < end:
+        if sh(["ip", "netns", "exec", ns, "curl", "-s", "-o", "/dev/null", "-m", "1",
+               url]).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"nginx on {what} never answered: {srv.output()}")
+
+
 def b_nginx_veth(kind):
     """nginx, one worker, a 600-byte page, wrk -t1 -c32 from the other end of a
     veth: the kernel's nginx against nginx under libdemi on kind (af_xdp, xdp)."""
@@ -488,14 +500,7 @@ def b_nginx_veth(kind):
             srv = nginx_server(mode, tmp, port, netns=nss)
             with srv:
                 url = f"http://{VETH_SRV}:{port}/index.html"
-                end = time.time() + 30
-                while time.time() < end:
-                    if sh(["ip", "netns", "exec", nsc, "curl", "-s", "-o", "/dev/null", "-m", "1",
-                           url]).returncode == 0:
-                        break
-                    time.sleep(0.2)
-                else:
-                    raise RuntimeError(f"nginx on {kind}:{dev} never answered: {srv.output()}")
+                wait_http(nsc, url, srv, f"{kind}:{dev}")
                 out = client(["ip", "netns", "exec", nsc, "wrk", "-t1", "-c32", f"-d{cfg.secs}s",
                               "--latency", url], Side("kernel", "client", tmp), CLI_CPU,
                              timeout=cfg.secs + 60)
@@ -542,14 +547,7 @@ def b_nginx_synflood(mode, tmp, cfg):
                     "[fallback]\non_error = fail\n[log]\nlevel = warn\n")
         url = f"http://{VETH_SRV}:{port}/index.html"
         with nginx_server(mode, tmp, port, netns=nss) as srv:
-            end = time.time() + 30
-            while time.time() < end:
-                if sh(["ip", "netns", "exec", nsc, "curl", "-s", "-o", "/dev/null", "-m", "1",
-                       url]).returncode == 0:
-                    break
-                time.sleep(0.2)
-            else:
-                raise RuntimeError(f"nginx on af_xdp:{dev} never answered: {srv.output()}")
+            wait_http(nsc, url, srv, f"af_xdp:{dev}")
 
             def wrk():
                 out = client(["ip", "netns", "exec", nsc, "wrk", "-t1", "-c100", f"-d{cfg.secs}s",
