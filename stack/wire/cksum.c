@@ -61,3 +61,12 @@ uint32_t cksum_pseudo_ipv4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t l
 		acc = (acc & 0xffffffffu) + (acc >> 32);
 	return (uint32_t)acc;
 }
+
+uint32_t cksum_pseudo_ipv6(const void *src, const void *dst, uint8_t proto, uint32_t l4_len)
+{
+	uint32_t sum = cksum_partial(src, 16, 0);
+	uint64_t acc = (uint64_t)cksum_partial(dst, 16, sum) + (l4_len >> 16) + (l4_len & 0xffff) + proto;
+	while (acc >> 32)
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
+}

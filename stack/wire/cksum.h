@@ -13,6 +13,9 @@ uint32_t cksum_partial(const void *data, size_t len, uint32_t sum);
 uint16_t cksum_fold(uint32_t sum);
 /* The TCP/UDP pseudo-header sum for IPv4 (RFC 9293 §3.1, RFC 768). */
 uint32_t cksum_pseudo_ipv4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4_len);
+/* The same for IPv6 (RFC 8200 §8.1); src and dst are 16 bytes each,
+ * network byte order. */
+uint32_t cksum_pseudo_ipv6(const void *src, const void *dst, uint8_t proto, uint32_t l4_len);
 
 static inline uint16_t cksum(const void *data, size_t len)
 {

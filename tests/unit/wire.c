@@ -294,6 +294,20 @@ static void test_cksum_pseudo_header_golden(void **state)
 	assert_int_equal(cksum_fold(0x500fa), 0xff00);
 }
 
+static void test_cksum_pseudo_ipv6_golden(void **state)
+{
+	(void)state;
+	/* UDP 1234 -> 53 "hello", 2001:db8::1 -> fe80::2; the value computed
+	 * independently from RFC 8200 §8.1 */
+	static const uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	static const uint8_t dst[16] = {0xfe, 0x80, [15] = 2};
+	uint8_t udp[13] = {0x04, 0xd2, 0x00, 0x35, 0x00, 13, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+	uint16_t c = cksum_fold(cksum_partial(udp, sizeof udp, cksum_pseudo_ipv6(src, dst, 17, sizeof udp)));
+	assert_int_equal(c, 0x8abe);
+	udp[6] = (uint8_t)(c >> 8), udp[7] = (uint8_t)c;
+	assert_int_equal(cksum_fold(cksum_partial(udp, sizeof udp, cksum_pseudo_ipv6(src, dst, 17, sizeof udp))), 0);
+}
+
 static void test_eth_multicast_detected(void **state)
 {
 	(void)state;
@@ -460,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_arp_parse_emit_golden),
 		cmocka_unit_test(test_arp_parse_malformed_rejected),
 		cmocka_unit_test(test_cksum_pseudo_header_golden),
+		cmocka_unit_test(test_cksum_pseudo_ipv6_golden),
 		cmocka_unit_test(test_eth_multicast_detected),
 		cmocka_unit_test(test_eth_parse_every_truncation_rejected),
 		cmocka_unit_test(test_ipv4_parse_options_golden),

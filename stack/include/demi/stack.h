@@ -32,6 +32,9 @@ struct stack_cfg {
 	struct in_addr addr;    /* the stack's IPv4 address */
 	uint8_t prefix_len;     /* e.g. 24 */
 	struct in_addr gateway; /* INADDR_ANY: none */
+	struct in6_addr addr6;  /* the stack's IPv6 address; :: (all zero): no IPv6 */
+	uint8_t prefix6_len;    /* e.g. 64 */
+	struct in6_addr gateway6; /* ::: none */
 	uint16_t mtu;           /* 0: the netif's */
 	enum stack_cc cc;
 	uint8_t isn_secret[16]; /* RFC 6528 key; all zero: drawn with getrandom() */
