@@ -64,6 +64,11 @@ const struct in6_addr *ipv6_src_for(const struct stack *st, const struct in6_add
  * p->data at the L4 header. Takes ownership. */
 int ipv6_output_hdr(struct stack *st, struct pbuf *p, const struct ipv6_hdr *h);
 
+/* The flow label of a packet (p->data at its L4 header) from src to dst:
+ * as Linux's auto_flowlabels, a keyed hash of addresses, protocol and
+ * ports, never 0. */
+uint32_t ipv6_flow_hash(const struct stack *st, const struct in6_addr *src, const struct in6_addr *dst,
+			uint8_t proto, const struct pbuf *p);
 /* One fragment of a datagram: p->data at its share, off bytes into the
  * fragmentable part; h the datagram's header (nxt: the upper layer). */
 int ipv6_send_fragment(struct stack *st, struct pbuf *p, const struct ipv6_hdr *h, uint32_t id, uint32_t off,

@@ -315,8 +315,8 @@ void ipv6_input_reassembled(struct stack *st, struct pbuf *p, const struct ipv6_
 
 /* RFC 6437 / Linux's auto_flowlabels: a keyed hash of the flow's addresses,
  * protocol and ports, the same for every packet of a connection. */
-static uint32_t ipv6_flow_hash(const struct stack *st, const struct in6_addr *src, const struct in6_addr *dst,
-			       uint8_t proto, const struct pbuf *p)
+uint32_t ipv6_flow_hash(const struct stack *st, const struct in6_addr *src, const struct in6_addr *dst,
+			uint8_t proto, const struct pbuf *p)
 {
 	uint8_t d[40] = { 0 };
 	uint32_t f;

@@ -2,7 +2,8 @@
 # IPv6 on a tap through the shim: a program under the preload with one
 # bypassed IPv4 listener (so its stack is up) and [net] address6; from the
 # kernel end, in a namespace of its own: ping -6 of the stack's address at
-# 56 and 1400 bytes (ping checks each reply's payload), of its link-local
+# 56, 1400 and 4000 bytes (in fragments both ways; ping checks each
+# reply's payload), of its link-local
 # address (EUI-64 of its MAC), the counters file shows the echoes; then the
 # kernel end changes its MAC, twice: announced (an unsolicited NA with
 # override, ndisc_notify) and not (the kernel's next solicitation carries
@@ -45,7 +46,7 @@ for ((i = 0; i < 40; i++)); do
 	sleep 0.25
 done
 [ $i -lt 40 ] || { cat "$T/ping" "$T/log"; fail "the stack's IPv6 address never answered"; }
-for size in 56 1400; do
+for size in 56 1400 4000; do
 	ping6 3 $size $PFX::2 || { cat "$T/ping" "$T/log"; fail "ping -6 -s $size: not every echo answered"; }
 	grep -E "bytes from" "$T/ping" | head -1
 done
@@ -62,7 +63,9 @@ shm=/dev/shm/demi.$pid.0
 ctr() { python3 "$DEMI_TOP/tests/interop/demishm.py" "$shm" "$1" | cut -d= -f2; }
 [ -f "$shm" ] || fail "no counters file $shm"
 replies=$(ctr ICMP6_ECHO_REPLIES)
-[ "${replies:-0}" -ge 9 ] || fail "counters file shows $replies ICMPv6 echo replies, want >= 9"
+[ "${replies:-0}" -ge 12 ] || fail "counters file shows $replies ICMPv6 echo replies, want >= 12"
+[ "$(ctr IPV6_REASSEMBLED)" -ge 3 ] && [ "$(ctr IPV6_FRAGS_TX)" -ge 6 ] ||
+	fail "4000-byte pings: $(ctr IPV6_REASSEMBLED) reassembled, $(ctr IPV6_FRAGS_TX) fragments sent"
 
 # the kernel end moves to another MAC and says so (unsolicited NA, override)
 ip netns exec "$ns" sysctl -qw net.ipv6.conf."$tap".ndisc_notify=1
@@ -83,5 +86,5 @@ ping6 3 56 $PFX::2 || { cat "$T/ping"; fail "after the MAC change (silent): ping
 [ "$(ctr ND_LLADDR_CHANGED)" -ge 2 ] || fail "the stack did not learn the new MAC from the solicitation"
 echo "MAC change silent: followed"
 
-echo "tap ping6: 56/1400 bytes and the link-local answered byte-exact, $(ctr ICMP6_ECHO_REPLIES) replies counted," \
+echo "tap ping6: 56/1400/4000 bytes and the link-local answered byte-exact, $(ctr ICMP6_ECHO_REPLIES) replies counted," \
 	"$(ctr ND_NA_SENT) NAs sent, two MAC changes followed"
