@@ -197,10 +197,20 @@ void icmp6_send_error(struct stack *st, const struct pbuf *orig, uint8_t type, u
 	if (ipv6_addr_multicast(&odst) && type != ICMP6_PACKET_TOO_BIG &&
 	    !(type == ICMP6_PARAM_PROB && code == ICMP6_PARAMPROB_OPTION))
 		return;
-	for (nxt = orig->data[6], off = IPV6_HDR_LEN;
-	     (nxt == IPV6_NH_HOPOPTS || nxt == IPV6_NH_DSTOPTS || nxt == IPV6_NH_ROUTING) && off + 8 <= orig->len;
-	     nxt = orig->data[off], off += (uint32_t)(orig->data[off + 1] + 1) * 8)
-		;
+	/* the upper layer past the extension headers (a later fragment has
+	 * none to look at) */
+	nxt = orig->data[6];
+	off = IPV6_HDR_LEN;
+	while ((nxt == IPV6_NH_HOPOPTS || nxt == IPV6_NH_DSTOPTS || nxt == IPV6_NH_ROUTING || nxt == IPV6_NH_FRAGMENT) &&
+	       off + 8 <= orig->len) {
+		if (nxt == IPV6_NH_FRAGMENT && (rd16(orig->data + off + 2) & IPV6_FRAG_OFF_MASK)) {
+			nxt = IPV6_NH_NONE;
+			break;
+		}
+		uint32_t hlen = nxt == IPV6_NH_FRAGMENT ? IPV6_FRAG_HDR_LEN : (uint32_t)(orig->data[off + 1] + 1) * 8;
+		nxt = orig->data[off];
+		off += hlen;
+	}
 	if (nxt == IPV6_NH_ICMPV6 && off < orig->len && (orig->data[off] < 128 || orig->data[off] == ND_REDIRECT))
 		return;
 	if (type != ICMP6_PACKET_TOO_BIG && !icmp6_rate_allow(st)) {

@@ -349,8 +349,8 @@ static const uint8_t *nd_opt_lladdr(const uint8_t *b, uint32_t len, uint8_t opt,
 {
 	const uint8_t *found = NULL;
 	for (uint32_t i = 0; i < len;) {
-		uint32_t olen = (uint32_t)b[i + 1] * 8;
-		if (i + 2 > len || !olen || i + olen > len) {
+		uint32_t olen = i + 2 <= len ? (uint32_t)b[i + 1] * 8 : 0;
+		if (!olen || i + olen > len) {
 			*bad = 1;
 			return NULL;
 		}
