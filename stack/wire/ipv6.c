@@ -17,7 +17,8 @@ int ipv6_hdr_parse(const uint8_t *buf, size_t len, struct ipv6_hdr *h)
 	h->hlim = buf[7];
 	memcpy(&h->src, buf + 8, 16);
 	memcpy(&h->dst, buf + 24, 16);
-	if (!h->plen || (size_t)h->plen + IPV6_HDR_LEN > len)
+	/* 0 behind hop-by-hop options: a jumbogram (RFC 2675), not served */
+	if ((!h->plen && h->nxt == 0) || (size_t)h->plen + IPV6_HDR_LEN > len)
 		return -IPV6_ERR_LEN;
 	return 0;
 }

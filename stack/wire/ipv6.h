@@ -38,7 +38,7 @@ struct ipv6_hdr {
 enum ipv6_parse_err {
 	IPV6_ERR_SHORT = 1, /* shorter than 40 bytes */
 	IPV6_ERR_VERSION,   /* not 6 */
-	IPV6_ERR_LEN,       /* payload length beyond the frame (or 0: a jumbogram, not served) */
+	IPV6_ERR_LEN,       /* payload length beyond the frame, or a jumbogram (not served) */
 };
 
 /* 0 or -IPV6_ERR_*. Bytes past 40 + plen are link padding. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fuzzers as a regression test: each replays its committed corpus
 # (tests/fuzz/corpus/<name>/), then fuzzes afresh for a bounded, seeded run
-# (25 s in all at most). A crash, a sanitizer report, a leak or a hang is a
+# (30 s in all at most). A crash, a sanitizer report, a leak or a hang is a
 # failure; the input that did it is kept in build/fuzz-artifacts/.
 #   tests/fuzz/run.sh [RUNS_SCALE]   (e.g. 10 for a run ten times as long)
 set -uo pipefail
@@ -11,7 +11,8 @@ if ! command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
 	echo "skip: clang is not installed (libFuzzer comes with it: apt-get install clang)"
 	exit 77
 fi
-if [ ! -x build/fuzz/stack ] || [ ! -x build/fuzz/wire ] || [ ! -x build/fuzz/config ]; then
+if [ ! -x build/fuzz/stack ] || [ ! -x build/fuzz/wire ] || [ ! -x build/fuzz/config ] ||
+   [ ! -x build/fuzz/ipv6 ]; then
 	make --no-print-directory -j2 fuzz >/dev/null || { echo "fuzzers do not build"; exit 1; }
 fi
 
@@ -24,8 +25,8 @@ mkdir -p "$art"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rc=0
-# name  fresh runs  max input length  time cap (s): 25 s of fresh fuzzing at most
-for spec in "wire 300000 1600 5" "stack 6000 4096 15" "config 30000 2048 5"; do
+# name  fresh runs  max input length  time cap (s): 30 s of fresh fuzzing at most
+for spec in "wire 300000 1600 5" "stack 6000 4096 15" "config 30000 2048 5" "ipv6 20000 2048 5"; do
 	set -- $spec
 	name=$1 runs=$(($2 * scale)) maxlen=$3 cap=$(($4 * scale))
 	fz=build/fuzz/$name corpus=tests/fuzz/corpus/$name

@@ -324,9 +324,17 @@ static void test_no_next_header_and_truncated_ext(void **state)
 	f[54] = IPV6_NH_ICMPV6;
 	f[55] = 1;
 	pt_send_frame(t, f, n);
+	/* an empty payload is a packet (no next header), payload length 0
+	 * behind hop-by-hop options a jumbogram (not served) */
+	n = pt6_build_ip(f, NULL, &PT6_PEER, &PT6_US, IPV6_NH_NONE, 0, 64);
+	pt_send_frame(t, f, n);
+	n = pt6_build_ip(f, NULL, &PT6_PEER, &PT6_US, IPV6_NH_HOPOPTS, 0, 64);
+	memset(f + 54, 0, 8);
+	pt_send_frame(t, f, n + 8);
 	pt_step(t, 0);
 	pt_expect_nothing(t);
-	assert_int_equal(ctr(t, DROP_IPV6_NO_NEXT), 1);
+	assert_int_equal(ctr(t, DROP_IPV6_NO_NEXT), 2);
+	assert_int_equal(ctr(t, DROP_IPV6_LEN), 1);
 	assert_int_equal(ctr(t, DROP_IPV6_EXT_TRUNC), 1);
 }
 
