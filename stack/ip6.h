@@ -59,6 +59,9 @@ int ipv6_addr_ours(const struct stack *st, const struct in6_addr *a);
  * and link-scope multicast destinations, the configured one otherwise;
  * NULL when that one is not usable. */
 const struct in6_addr *ipv6_src_for(const struct stack *st, const struct in6_addr *dst);
+/* The next hop toward dst: dst on the link (link-local, multicast, the
+ * configured prefix), else the gateway; NULL: no route. */
+const struct in6_addr *ipv6_next_hop(const struct stack *st, const struct in6_addr *dst);
 /* Send with everything given (ND: hop limit 255, source :: during DAD,
  * flow 0; nh NULL: dst's next hop; a multicast dst needs no resolution).
  * p->data at the L4 header. Takes ownership. */

@@ -330,25 +330,25 @@ uint32_t ipv6_flow_hash(const struct stack *st, const struct in6_addr *src, cons
 	return f ? f : 1;
 }
 
-int ipv6_output_hdr(struct stack *st, struct pbuf *p, const struct ipv6_hdr *h)
+const struct in6_addr *ipv6_next_hop(const struct stack *st, const struct in6_addr *dst)
 {
 	const struct stack6 *v6 = st->v6;
-	struct ipv6_hdr hh = *h;
-	const struct in6_addr *nh;
-	uint8_t *b;
-
-	if (!v6) {
-		ipv6_drop_pkt(st, p, DROP_IPV6_NO_ROUTE);
-		return -ENETUNREACH;
-	}
+	if (!v6)
+		return NULL;
 	/* link-local destinations, the on-link prefix: the destination itself;
 	 * else the gateway */
-	if (ipv6_addr_multicast(&h->dst) || ipv6_addr_linklocal(&h->dst) ||
-	    ipv6_prefix_eq(&h->dst, &v6->addr, v6->plen))
-		nh = &h->dst;
-	else if (!ipv6_addr_any(&v6->gw))
-		nh = &v6->gw;
-	else {
+	if (ipv6_addr_multicast(dst) || ipv6_addr_linklocal(dst) || ipv6_prefix_eq(dst, &v6->addr, v6->plen))
+		return dst;
+	return ipv6_addr_any(&v6->gw) ? NULL : &v6->gw;
+}
+
+int ipv6_output_hdr(struct stack *st, struct pbuf *p, const struct ipv6_hdr *h)
+{
+	struct ipv6_hdr hh = *h;
+	const struct in6_addr *nh = ipv6_next_hop(st, &h->dst);
+	uint8_t *b;
+
+	if (!nh) {
 		ipv6_drop_pkt(st, p, DROP_IPV6_NO_ROUTE);
 		return -ENETUNREACH;
 	}

@@ -265,6 +265,18 @@ int nd_neigh_set(struct stack *st, const struct in6_addr *ip, const uint8_t mac[
 	return 0;
 }
 
+void nd_confirm(struct stack *st, const struct in6_addr *dst)
+{
+	const struct in6_addr *nh = ipv6_next_hop(st, dst);
+	struct nd_entry *e = nh ? nd_find(st, nh) : NULL;
+	if (!e || (e->state != ND_REACHABLE && e->state != ND_STALE && e->state != ND_DELAY && e->state != ND_PROBE))
+		return;
+	tw_cancel(&st->tw, &e->timer);
+	e->state = ND_REACHABLE;
+	e->probes = 0;
+	e->expires = st->now + ND_REACHABLE_NS;
+}
+
 int nd_neigh_state(struct stack *st, const struct in6_addr *ip, uint8_t mac[6])
 {
 	struct nd_entry *e = nd_find(st, ip);

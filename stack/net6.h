@@ -46,6 +46,9 @@ enum nd_state { ND_NONE, ND_INCOMPLETE, ND_REACHABLE, ND_STALE, ND_DELAY, ND_PRO
  * (learnt elsewhere, as the kernel's table on a shared device).
  * 0, or -ENOSPC when the cache is full of entries in use. */
 int nd_neigh_set(struct stack *st, const struct in6_addr *ip, const uint8_t mac[6], int permanent);
+/* Forward progress toward dst (RFC 4861 §7.3.1: new data acknowledged by
+ * TCP): its next hop's entry is REACHABLE again, with no probe to send. */
+void nd_confirm(struct stack *st, const struct in6_addr *dst);
 /* The state of ip's entry (ND_NONE if none); its MAC into mac if not NULL. */
 int nd_neigh_state(struct stack *st, const struct in6_addr *ip, uint8_t mac[6]);
 /* Calls fn once per entry of the cache (demistat). */

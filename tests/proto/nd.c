@@ -279,6 +279,25 @@ static void test_nud_stale_delay_probe(void **state)
 	assert_int_equal(nd_neigh_state(t->st, &PT6_PEER, NULL), ND_NONE);
 }
 
+static void test_upper_layer_confirmation_spares_the_probe(void **state)
+{
+	struct pt *t = *state;
+	struct pt6_frame r;
+	resolve_peer(t);
+	pt_step(t, 31 * SEC);
+	assert_int_equal(send_udp6(t, 8), 0);
+	pt_step(t, 0);
+	pt6_expect_ip(t, &r);
+	assert_int_equal(nd_neigh_state(t->st, &PT6_PEER, NULL), ND_DELAY);
+	/* TCP saw its data acknowledged (§7.3.1) */
+	nd_confirm(t->st, &PT6_PEER);
+	assert_int_equal(nd_neigh_state(t->st, &PT6_PEER, NULL), ND_REACHABLE);
+	pt_step(t, 5 * SEC + 2000000);
+	pt_expect_nothing(t);
+	assert_int_equal(nd_neigh_state(t->st, &PT6_PEER, NULL), ND_REACHABLE);
+	assert_int_equal(ctr(t, ND_NS_SENT), 1);
+}
+
 static void test_neigh_set_permanent(void **state)
 {
 	struct pt *t = *state;
@@ -413,6 +432,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_bounded_and_unanswered_fails, pt6_setup_no_nd, pt_teardown),
 		cmocka_unit_test_setup_teardown(test_na_override_moves_the_neighbour, pt6_setup_no_nd, pt_teardown),
 		cmocka_unit_test_setup_teardown(test_nud_stale_delay_probe, pt6_setup_no_nd, pt_teardown),
+		cmocka_unit_test_setup_teardown(test_upper_layer_confirmation_spares_the_probe, pt6_setup_no_nd,
+						pt_teardown),
 		cmocka_unit_test_setup_teardown(test_neigh_set_permanent, pt6_setup_no_nd, pt_teardown),
 		cmocka_unit_test_setup_teardown(test_dad_passes_after_retrans_timer, pt6_setup_dad, pt_teardown),
 		cmocka_unit_test_setup_teardown(test_dad_na_from_another_node_is_duplicate, pt6_setup_dad, pt_teardown),
