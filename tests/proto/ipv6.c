@@ -222,8 +222,7 @@ static void test_unknown_next_header_param_problem(void **state)
 {
 	struct pt *t = *state;
 	uint8_t f[256];
-	/* golden: type 4, code 1, pointer 6 (the IPv6 header's Next Header) */
-	static const uint8_t golden_hdr[] = { 0x04, 0x01 };
+	/* type 4, code 1, pointer 6 (the IPv6 header's Next Header), the packet quoted */
 	uint32_t n = pt6_build_ip(f, NULL, &PT6_PEER, &PT6_US, 253, 8, 64);
 	memset(f + 54, 0xab, 8);
 	pt_send_frame(t, f, n);
@@ -231,7 +230,6 @@ static void test_unknown_next_header_param_problem(void **state)
 	expect_param_problem(t, ICMP6_PARAMPROB_NEXTHDR, 6, f, n);
 	assert_int_equal(ctr(t, DROP_IPV6_NEXT_HDR), 1);
 	assert_int_equal(ctr(t, ICMP6_ERRORS_SENT), 1);
-	(void)golden_hdr;
 	/* behind a destination options header: the pointer is that header's Next Header */
 	const uint8_t ext[] = { 253, 0, 1, 4, 0, 0, 0, 0 };
 	n = build_ext_echo(f, IPV6_NH_DSTOPTS, ext, sizeof(ext), &PT6_US);
