@@ -62,9 +62,9 @@ const struct in6_addr *ipv6_src_for(const struct stack *st, const struct in6_add
 /* The next hop toward dst: dst on the link (link-local, multicast, the
  * configured prefix), else the gateway; NULL: no route. */
 const struct in6_addr *ipv6_next_hop(const struct stack *st, const struct in6_addr *dst);
-/* Send with everything given (ND: hop limit 255, source :: during DAD,
- * flow 0; nh NULL: dst's next hop; a multicast dst needs no resolution).
- * p->data at the L4 header. Takes ownership. */
+/* Send with every header field given (ND: hop limit 255, source :: during
+ * DAD, flow 0) to dst's next hop; a multicast dst needs no resolution.
+ * p->data at the L4 header; plen is filled in. Takes ownership. */
 int ipv6_output_hdr(struct stack *st, struct pbuf *p, const struct ipv6_hdr *h);
 
 /* The flow label of a packet (p->data at its L4 header) from src to dst:
