@@ -373,7 +373,7 @@ static void print_queues(int stats_fd, int owners_fd)
 			continue;
 		printf("    queue %u: ", q);
 		if (pid)
-			printf("pid %u, ", pid);
+			printf("pid %u%s, ", pid, kill((pid_t)pid, 0) != 0 && errno == ESRCH ? " (gone)" : "");
 		else
 			printf("no process, ");
 		printf("redirected %llu, passed %llu, misqueued %llu\n", (unsigned long long)red,

@@ -77,7 +77,11 @@ int xdp_queue_count(const char *iface)
 	ifr.ifr_data = (void *)&ch;
 	rc = ioctl(fd, SIOCETHTOOL, &ifr);
 	close(fd);
-	return rc != 0 || ch.max_combined == 0 ? 1 : (int)ch.combined_count;
+	if (rc != 0)
+		return 1;
+	if (ch.max_combined) /* a NIC's channels */
+		return (int)ch.combined_count;
+	return ch.rx_count ? (int)ch.rx_count : 1; /* a veth's separate rx queues */
 }
 
 static int xdp_prepare(const struct dev *d, char *why, size_t whylen)

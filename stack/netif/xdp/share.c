@@ -292,8 +292,8 @@ static int queue_take(struct xdp_share *s, const char *iface, int want, char *wh
 	if (want >= 0)
 		return why_set(why, n, -EBUSY, "queue %d of %s is taken by another process (pid %u)", want, iface,
 			       owner_of(s, want));
-	return why_set(why, n, -EBUSY, "all %d queue%s of %s taken by other processes (one queue each)", nq,
-		       nq == 1 ? " is" : "s are", iface);
+	return why_set(why, n, -EBUSY, "%s has %d queue%s, all taken by other processes (one queue each)", iface, nq,
+		       nq == 1 ? "" : "s");
 }
 
 int xdp_share_open(struct xdp_share *s, const char *iface, int want, char *why, size_t n)
