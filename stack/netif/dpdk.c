@@ -944,7 +944,9 @@ static void netif_fill(struct dpdk_netif *d, uint32_t caps)
 	}
 	d->nif.ops = &dpdk_ops;
 	d->nif.pool = &d->pool;
-	d->nif.caps = caps | (d->spec.dev.t.multi_proc ? NETIF_CAP_SHARED : 0);
+	/* tap's queues, and a shared NIC's (one queue per process): a forked
+	 * worker sends no RST for a connection it does not know */
+	d->nif.caps = caps | (d->spec.dev.t.multi_proc || d->spec.dev.t.shared ? NETIF_CAP_SHARED : 0);
 	rte_eth_macaddr_get(d->port, &mac);
 	memcpy(d->nif.mac, mac.addr_bytes, 6);
 	if (d->spec.dev.t.own_mac) /* the port's is the kernel end's */
