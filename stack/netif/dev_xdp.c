@@ -24,6 +24,7 @@
 #include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
@@ -62,6 +63,18 @@ static int xdp_devarg(struct dpdk_spec *sp, const struct dpdk_env *env, char *wh
 	snprintf(sp->devarg, sizeof(sp->devarg), "net_af_xdp0,iface=%s,start_queue=%d,queue_count=1", sp->dev.iface,
 		 sp->dev.queue >= 0 ? sp->dev.queue : env->xdp_queue);
 	return 0;
+}
+
+void xdp_lock_path(char *out, size_t n, const char *iface, int queue)
+{
+	struct stat ns;
+
+	if (stat("/proc/self/ns/net", &ns) != 0)
+		ns.st_ino = 0;
+	if (queue < 0)
+		snprintf(out, n, XDP_LOCK_DIR "/xdp.%lu.%s.lock", (unsigned long)ns.st_ino, iface);
+	else
+		snprintf(out, n, XDP_LOCK_DIR "/xdp.%lu.%s.q%d.lock", (unsigned long)ns.st_ino, iface, queue);
 }
 
 int xdp_queue_count(const char *iface)

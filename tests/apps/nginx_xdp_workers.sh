@@ -16,6 +16,7 @@ need_lib
 
 sns=$(net_ns_new dxws) kns=$(net_ns_new dxwk)
 sdev=$(net_tag dxws) kdev=$(net_tag dxwk)
+net_cleanup_add "rm -f /run/libdemi/xdp.*.$sdev.*" # the queues' lock files (xdp/share.c)
 ip -n "$sns" link add "$sdev" numtxqueues 2 numrxqueues 2 type veth peer name "$kdev" numtxqueues 2 \
 	numrxqueues 2 netns "$kns" || fail "veth with 2 queues"
 ip -n "$sns" addr add 198.18.23.2/24 dev "$sdev"

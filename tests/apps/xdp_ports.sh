@@ -15,6 +15,7 @@ need_lib
 
 net_veth_pair dxp 198.18.17.1/24
 sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV
+net_cleanup_add "rm -f /run/libdemi/xdp.*.$sdev.*" # the queues' lock files (xdp/share.c)
 T=$APPS_TMP
 ip -n "$sns" addr add 198.18.17.2/24 dev "$sdev" || fail "address on $sdev"
 ip netns exec "$sns" sysctl -qw net.ipv4.ip_local_port_range="40000 40001" || fail "port range"

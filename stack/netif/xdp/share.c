@@ -19,9 +19,15 @@
  * xsks_map; the kernel removes it when the socket closes. The driver's
  * netlink detach at close fails on the link, harmlessly.
  *
- * Starting needs CAP_NET_ADMIN and CAP_BPF (or root) to load or attach,
- * CAP_SYS_ADMIN to open another process's link and maps by id, and
- * CAP_NET_RAW for the XDP socket; leaving needs none. */
+ * Starting needs, as root has them or as an administrator grants them to
+ * a process that never had root (ambient capabilities): CAP_NET_RAW (the
+ * AF_XDP socket), CAP_NET_ADMIN (attaching, the interface's flags),
+ * CAP_SYS_ADMIN (the program, its link and maps by id: libxdp in the
+ * driver looks the program up so too) and CAP_IPC_LOCK unless the memlock
+ * limit is unlimited (the packet memory is pinned); and lock files it may
+ * open (demi-run --prepare IF makes them for any user). Leaving needs none.
+ * DPDK 22.11's driver takes no socket made by another process, so there is
+ * no way without CAP_NET_RAW. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -32,7 +38,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 
 #include <bpf/bpf.h>
@@ -65,26 +74,52 @@ static int why_set(char *why, size_t n, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* XDP_LOCK_DIR/xdp.NETNS.IF[.qN].lock: interface names are per network
- * namespace, so the namespace's inode is part of the name. */
+/* The capabilities starting needs that this process lacks, as one line:
+ * 0, or -EPERM with the reason in why. */
+static int caps_check(char *why, size_t n)
+{
+	static const struct { int cap; const char *name; } need[] = {
+		{ CAP_NET_RAW, "CAP_NET_RAW (an AF_XDP socket needs it)" },
+		{ CAP_NET_ADMIN, "CAP_NET_ADMIN" },
+		{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN" },
+		{ CAP_IPC_LOCK, "CAP_IPC_LOCK" },
+	};
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	char list[160];
+	struct rlimit ml;
+	size_t u = 0;
+
+	if (syscall(SYS_capget, &h, d) != 0)
+		return 0; /* the steps themselves will say */
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]) && u < sizeof(list); i++) {
+		int c = need[i].cap;
+		if (d[c / 32].effective & (1u << (c % 32)))
+			continue;
+		if (c == CAP_IPC_LOCK && getrlimit(RLIMIT_MEMLOCK, &ml) == 0 && ml.rlim_cur == RLIM_INFINITY)
+			continue;
+		u += (size_t)snprintf(list + u, sizeof(list) - u, "%s%s", u ? ", " : "", need[i].name);
+	}
+	if (!u)
+		return 0;
+	return why_set(why, n, -EPERM, "this process lacks %s: run as root or grant them (ambient capabilities)", list);
+}
+
+/* The lock file, made if absent (mode 0644: flock needs only read access). */
 static int lock_open(const char *iface, int queue, char *why, size_t n)
 {
 	char path[128];
-	struct stat ns;
 	int fd;
 
-	if (stat("/proc/self/ns/net", &ns) != 0)
-		ns.st_ino = 0;
-	if (mkdir(XDP_LOCK_DIR, 0755) != 0 && errno != EEXIST)
+	if (mkdir(XDP_LOCK_DIR, 0755) != 0 && errno != EEXIST && errno != EACCES)
 		return why_set(why, n, -errno, "cannot make %s: %s", XDP_LOCK_DIR, strerror(errno));
-	if (queue < 0)
-		snprintf(path, sizeof(path), XDP_LOCK_DIR "/xdp.%lu.%s.lock", (unsigned long)ns.st_ino, iface);
-	else
-		snprintf(path, sizeof(path), XDP_LOCK_DIR "/xdp.%lu.%s.q%d.lock", (unsigned long)ns.st_ino, iface,
-			 queue);
+	xdp_lock_path(path, sizeof(path), iface, queue);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EACCES)
+	if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
 		fd = open(path, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
+	if (fd < 0 && errno == ENOENT)
+		return why_set(why, n, -EACCES, "%s was not prepared for this user (no %s): run `demi-run --prepare %s` as root",
+			       iface, path, iface);
 	if (fd < 0)
 		return why_set(why, n, -errno, "cannot open %s: %s", path, strerror(errno));
 	return fd;
@@ -304,6 +339,8 @@ int xdp_share_open(struct xdp_share *s, const char *iface, int want, char *why, 
 
 	if (!ifindex)
 		return why_set(why, n, -ENODEV, "no interface %s", iface);
+	if ((rc = caps_check(why, n)) != 0)
+		return rc;
 	if ((ifl = lock_open(iface, -1, why, n)) < 0)
 		return ifl;
 	flock(ifl, LOCK_EX);

@@ -39,6 +39,11 @@ int xdp_share_steer(struct xdp_share *s, uint8_t proto, uint32_t laddr, uint16_t
  * reported: one). In dev_xdp.c. */
 int xdp_queue_count(const char *iface);
 
+/* XDP_LOCK_DIR/xdp.NETNS.IF.lock (queue -1) or .qN.lock: interface names
+ * are per network namespace, so this one's inode is in the name. In
+ * dev_xdp.c (demi-run --prepare makes them). */
+void xdp_lock_path(char *out, size_t n, const char *iface, int queue);
+
 /* Whether the program behind prog_fd is ours (the name libxdp looks for,
  * and our maps). */
 int xdp_share_is_ours(int prog_fd);
