@@ -560,6 +560,30 @@ static int xdp_foreign(const struct dev *dv, char *why, size_t n)
 	return 0;
 }
 
+/* For a kind that takes the whole queue (af_xdp): libxdp in the driver
+ * would adopt the shared program of xdp: processes (it has the name libxdp
+ * looks for) and receive only their steered flows. Refused, named. */
+static int xdp_shared_here(const struct dev *dv, char *why, size_t n)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	unsigned idx = if_nametoindex(dv->iface);
+	__u32 id;
+	int fd, ours;
+
+	if (!idx || bpf_xdp_query((int)idx, 0, &q) != 0)
+		return 0;
+	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	if (!id || (fd = bpf_prog_get_fd_by_id(id)) < 0)
+		return 0;
+	ours = xdp_share_is_ours(fd);
+	close(fd);
+	if (!ours)
+		return 0;
+	snprintf(why, n, "%s is shared with the kernel by xdp:%s processes (libdemi's program, id %u): use xdp:%s",
+		 dv->iface, dv->iface, id, dv->iface);
+	return -EBUSY;
+}
+
 /* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) at debug
  * level, without its newline. */
 static int bpf_vlog(const char *fmt, va_list ap)
@@ -626,6 +650,8 @@ static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char
 		libbpf_set_print(bpf_log);
 		libxdp_set_print(xdp_log);
 		xdp_reclaim(&sp->dev); /* ours is held by links: the netlink detach leaves it */
+		if (!sp->dev.t.shared && (rc = xdp_shared_here(&sp->dev, why, sizeof(why))) != 0)
+			return open_err(err, errlen, cfg->device, why, NULL);
 		if (sp->dev.t.shared && (rc = xdp_foreign(&sp->dev, why, sizeof(why))) != 0)
 			return open_err(err, errlen, cfg->device, why, NULL);
 	}

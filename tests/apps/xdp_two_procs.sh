@@ -6,7 +6,8 @@
 # other namespace through their stacks. The one on 8001 is SIGKILLed: the
 # program stays (same id) and the other keeps serving. A third process
 # then takes the freed queue and clears what the killed one left there
-# (its port 8001). After the last one leaves (one by SIGINT, one by
+# (its port 8001). An af_xdp process on the interface is refused in one
+# line naming the shared program. After the last one leaves (one by SIGINT, one by
 # SIGKILL), no XDP program is left on the interface and the kernel serves
 # every port again.
 . "$(dirname "$0")/../lib/apps.sh"
@@ -85,6 +86,22 @@ fetch 8002 24
 ob2=$(ctr $b TCP_PASSIVE_OPENS)
 [ "$ob2" -gt "$ob1" ] || fail "8002's stack served nothing after the other was killed"
 echo "8001 killed: program $id stays, 8002 served 24 more ($((ob2 - ob1)) through its stack)"
+
+# an af_xdp device on the shared interface would take the program over:
+# refused in one line, the program untouched
+demi_conf "$T/afx.conf" device="af_xdp:$sdev" address=198.18.21.2/24 listen=8009
+demi_run -n "$sns" "$T/afx.conf" $PY -c '
+import socket
+s = socket.socket(); s.bind(("0.0.0.0", 8009)); s.listen(); s.settimeout(0.3)
+try:
+    s.accept()  # the first wait starts the stack
+except socket.timeout:
+    print("waited")
+' >"$T/afx.log" 2>&1 || { cat "$T/afx.log"; fail "the af_xdp process failed"; }
+grep -q "warn: stack unavailable: device 'af_xdp:$sdev': $sdev is shared with the kernel by xdp:$sdev processes (libdemi's program, id $id)" \
+	"$T/afx.log" || { cat "$T/afx.log"; fail "af_xdp on the shared interface: no line naming the shared program"; }
+[ "$(prog_id)" = "$id" ] || fail "the af_xdp process changed the program"
+fetch 8002 4
 
 # a third process takes the killed one's queue and clears its entries
 serve 8003; c=$srv
