@@ -38,7 +38,7 @@ STACK_SRC   := $(filter-out stack/netif/dpdk.c,$(wildcard stack/*.c stack/wire/*
 STACK_ASM   := $(wildcard stack/*.S)
 STACK_OBJ   := $(STACK_SRC:%.c=$(B)/obj/%.o) $(STACK_ASM:%.S=$(B)/obj/%.o)
 STACK_AOBJ  := $(STACK_SRC:%.c=$(B)/asan/obj/%.o) $(STACK_ASM:%.S=$(B)/asan/obj/%.o)
-DPDK_SRC    := $(wildcard stack/netif/dpdk.c)
+DPDK_SRC    := $(wildcard stack/netif/dpdk.c stack/netif/xdp/share.c)
 # The xdp: kind's XDP program (stack/netif/xdp/*.bpf.c): built with clang's
 # BPF target and linked into the DPDK side as bytes (steer_obj.o).
 BPF_CC      ?= clang

@@ -110,6 +110,25 @@ static struct stack *poll_classify(struct pollfd *fds, nfds_t nfds, struct pent 
 	return st;
 }
 
+/* The kernel side of the bypassed listeners that listen there too: a
+ * connection the kernel took (a SYN the shared NIC's XDP program passed
+ * to it) waits in that queue, and accept() takes from both sides. Added
+ * to kep (made if -1); the number added in *n. */
+static int kernel_epoll_listeners(int kep, const struct pollfd *fds, const struct pent *idx, nfds_t nb, nfds_t *n)
+{
+	*n = 0;
+	for (nfds_t j = 0; j < nb; j++) {
+		struct epoll_event ev = {.events = EPOLLIN};
+		if (!idx[j].ss->klistening || !(fds[idx[j].i].events & POLLIN))
+			continue;
+		if (kep < 0 && (kep = REAL(epoll_create1)(EPOLL_CLOEXEC)) < 0)
+			return -1;
+		if (REAL(epoll_ctl)(kep, EPOLL_CTL_ADD, fds[idx[j].i].fd, &ev) == 0)
+			(*n)++;
+	}
+	return kep;
+}
+
 static void poll_release(struct pent *idx, nfds_t nb, struct pent *small)
 {
 	for (nfds_t j = 0; j < nb; j++)
@@ -130,6 +149,11 @@ static short poll_entry(const struct pollfd *p)
 		rt_lock(ss->st);
 		rev = (short)(sock_events(ss->sk) & ((uint32_t)(uint16_t)p->events | POLLERR | POLLHUP));
 		rt_unlock(ss->st);
+		if (ss->klistening && (p->events & POLLIN) && !(rev & POLLIN)) { /* the kernel side's queue */
+			struct pollfd k = {.fd = p->fd, .events = POLLIN};
+			if (REAL(poll)(&k, 1, 0) > 0 && (k.revents & POLLIN))
+				rev |= POLLIN;
+		}
 	} else if (ss && ss->state == SS_BYPASS) {
 		rev = POLLERR | POLLHUP;
 	} else {
@@ -203,8 +227,15 @@ static int mix_poll(struct pollfd *fds, nfds_t nfds, uint64_t deadline, int zero
 			rt_poll(st);
 			continue;
 		}
-		if (kep == -2)
+		if (kep == -2) {
+			nfds_t nkl;
 			kep = nk ? kernel_epoll(fds, nfds) : -1;
+			kep = kernel_epoll_listeners(kep, fds, idx, nb, &nkl);
+			if (kep >= 0 && !nk && !nkl) {
+				REAL(close)(kep);
+				kep = -1;
+			}
+		}
 		sig_wait_begin();
 		int w = rt_wait(st, gen_ready, &gen, deadline, kep >= 0 ? kep : -1);
 		if (w == -EINTR && !sig_wait_resume(0)) {

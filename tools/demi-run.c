@@ -1,20 +1,31 @@
 /* demi-run: run a program with libdemi preloaded, as `onload` wraps one.
  *
  *   demi-run [-c FILE] [-v] [--] PROGRAM [ARGS...]
+ *   demi-run --prepare IF
  *
  * Finds libdemi.so next to this binary (build/) or in ../lib (an installed
  * PREFIX/bin/demi-run), puts its absolute path first in LD_PRELOAD, sets
  * DEMI_CONFIG to the absolute path of FILE, DEMI_LOG=debug with -v, and
  * execs PROGRAM. Exit status as a shell's: 127 when PROGRAM is not found,
- * 126 when it cannot be executed; 1 for our own errors, 2 for bad usage. */
+ * 126 when it cannot be executed; 1 for our own errors, 2 for bad usage.
+ *
+ * --prepare IF (as root, in IF's network namespace) is the administrator's
+ * side of a shared NIC (device xdp:IF) for processes that are not root: it
+ * makes the lock files of IF and of each of its queues (stack/netif/xdp/
+ * share.c), which any user may then lock, and says which capabilities such
+ * a process needs. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "netif/xdp/share.h"
 
 #define LIB_NAME "libdemi.so"
 
@@ -22,7 +33,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: demi-run [-c FILE] [-v] [--] PROGRAM [ARGS...]\n"
+		"       demi-run --prepare IF\n"
 		"Run PROGRAM with its sockets on libdemi's stack (LD_PRELOAD=" LIB_NAME ").\n"
+		"  --prepare IF  as root: let processes of any user share IF (device xdp:IF)\n"
 		"  -c FILE    configuration file (sets DEMI_CONFIG)\n"
 		"  -v         debug logging (sets DEMI_LOG=debug)\n"
 		"  -h, --help this text\n");
@@ -97,10 +110,44 @@ static int set_config(const char *file)
 	return setenv("DEMI_CONFIG", abs, 1);
 }
 
+/* The lock files of a shared interface, mode 0644 whatever the umask. */
+static int prepare(const char *iface)
+{
+	char path[128];
+	int nq;
+
+	if (!if_nametoindex(iface)) {
+		fprintf(stderr, "demi-run: --prepare %s: no such interface (in this network namespace)\n", iface);
+		return 1;
+	}
+	if (mkdir(XDP_LOCK_DIR, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "demi-run: --prepare %s: cannot make %s: %s\n", iface, XDP_LOCK_DIR, strerror(errno));
+		return 1;
+	}
+	nq = xdp_queue_count(iface);
+	for (int q = -1; q < nq; q++) {
+		int fd;
+		xdp_lock_path(path, sizeof(path), iface, q);
+		if ((fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644)) < 0 || fchmod(fd, 0644) != 0) {
+			fprintf(stderr, "demi-run: --prepare %s: %s: %s\n", iface, path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return 1;
+		}
+		close(fd);
+	}
+	printf("%s: prepared for device xdp:%s, %d queue%s (lock files in %s). A process that is not root\n"
+	       "needs CAP_NET_RAW, CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_IPC_LOCK (e.g. systemd\n"
+	       "AmbientCapabilities=, setpriv --ambient-caps); one queue per process.\n",
+	       iface, iface, nq, nq == 1 ? "" : "s", XDP_LOCK_DIR);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "prepare", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL;
@@ -119,6 +166,8 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'P':
+			return prepare(optarg);
 		default:
 			usage(stderr);
 			return 2;

@@ -276,8 +276,12 @@ struct steer_flow_key {
 	uint16_t lport, rport;
 };
 
+struct steer_port_key {
+	uint16_t port, queue;
+};
+
 struct steer_stats {
-	uint64_t redirected, passed;
+	uint64_t redirected, passed, misqueued;
 };
 
 /* Enter the network namespace of pid (where its interface is), once. */
@@ -311,12 +315,12 @@ static int netns_enter(int pid)
 
 static void print_ports(int fd, const char *what)
 {
-	uint16_t key, next, *prev = NULL;
+	struct steer_port_key key, next, *prev = NULL;
 	int n = 0;
 
-	printf("    %s:", what);
+	printf("    %s (port/queue):", what);
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		printf(" %u", ntohs(next));
+		printf(" %u/%u", ntohs(next.port), next.queue);
 		key = next;
 		prev = &key;
 		n++;
@@ -327,14 +331,17 @@ static void print_ports(int fd, const char *what)
 static void print_flows(int fd)
 {
 	struct steer_flow_key key, next, *prev = NULL;
+	uint32_t q;
 	int n = 0;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		char l[INET_ADDRSTRLEN], r[INET_ADDRSTRLEN];
 		if (!n++)
 			printf("    flows (connections the stack opened):\n");
-		printf("      %s:%u <- %s:%u\n", ip4(next.laddr, l), ntohs(next.lport), ip4(next.raddr, r),
-		       ntohs(next.rport));
+		if (bpf_map_lookup_elem(fd, &next, &q) != 0)
+			q = 0;
+		printf("      %s:%u <- %s:%u queue %u\n", ip4(next.laddr, l), ntohs(next.lport), ip4(next.raddr, r),
+		       ntohs(next.rport), q);
 		key = next;
 		prev = &key;
 	}
@@ -342,7 +349,8 @@ static void print_flows(int fd)
 		printf("    flows (connections the stack opened): none\n");
 }
 
-static void print_stats(int fd)
+/* Per queue: the process on it (owners) and the program's counts. */
+static void print_queues(int stats_fd, int owners_fd)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct steer_stats *v;
@@ -350,16 +358,26 @@ static void print_stats(int fd)
 	if (ncpu <= 0 || !(v = calloc((size_t)ncpu, sizeof(*v))))
 		return;
 	for (uint32_t q = 0; q < 64; q++) {
-		uint64_t red = 0, pass = 0;
-		if (bpf_map_lookup_elem(fd, &q, v) != 0)
+		uint64_t red = 0, pass = 0, mis = 0;
+		uint32_t pid = 0;
+		if (stats_fd < 0 || bpf_map_lookup_elem(stats_fd, &q, v) != 0)
 			break;
+		if (owners_fd >= 0)
+			bpf_map_lookup_elem(owners_fd, &q, &pid);
 		for (int c = 0; c < ncpu; c++) {
 			red += v[c].redirected;
 			pass += v[c].passed;
+			mis += v[c].misqueued;
 		}
-		if (red || pass)
-			printf("    queue %u: redirected %llu, passed %llu\n", q, (unsigned long long)red,
-			       (unsigned long long)pass);
+		if (!red && !pass && !mis && !pid)
+			continue;
+		printf("    queue %u: ", q);
+		if (pid)
+			printf("pid %u%s, ", pid, kill((pid_t)pid, 0) != 0 && errno == ESRCH ? " (gone)" : "");
+		else
+			printf("no process, ");
+		printf("redirected %llu, passed %llu, misqueued %llu\n", (unsigned long long)red,
+		       (unsigned long long)pass, (unsigned long long)mis);
 	}
 	free(v);
 }
@@ -398,30 +416,42 @@ static void print_xdp(const struct snap *s)
 	pi.map_ids = (__u64)(uintptr_t)map_ids;
 	rc = bpf_obj_get_info_by_fd(pfd, &pi, &len);
 	close(pfd);
-	printf("  xdp: program %s id %u on %s (%s)\n", rc == 0 ? pi.name : "?", id, ifname,
-	       q.drv_prog_id == id ? "native" : q.skb_prog_id == id ? "generic" : "offloaded");
-	if (rc != 0 || strcmp(pi.name, "demi_steer"))
-		return;
-	for (const char *want = "listen_ports\0udp_ports\0flows\0stats\0"; *want; want += strlen(want) + 1) {
-		for (__u32 i = 0; i < pi.nr_map_ids && i < 16; i++) {
+	{
+		int fds[5] = { -1, -1, -1, -1, -1 }; /* listen_ports udp_ports flows stats owners */
+		const char *names[5] = { "listen_ports", "udp_ports", "flows", "stats", "owners" };
+		for (__u32 i = 0; rc == 0 && i < pi.nr_map_ids && i < 16; i++) {
 			struct bpf_map_info mi;
 			__u32 ml = sizeof(mi);
-			int fd = bpf_map_get_fd_by_id(map_ids[i]);
+			int fd = bpf_map_get_fd_by_id(map_ids[i]), used = 0;
 			if (fd < 0)
 				continue;
 			memset(&mi, 0, sizeof(mi));
-			if (bpf_obj_get_info_by_fd(fd, &mi, &ml) == 0 && !strcmp(mi.name, want)) {
-				if (!strcmp(want, "listen_ports"))
-					print_ports(fd, "listen ports");
-				else if (!strcmp(want, "udp_ports"))
-					print_ports(fd, "udp ports");
-				else if (!strcmp(want, "flows"))
-					print_flows(fd);
-				else
-					print_stats(fd);
-			}
-			close(fd);
+			if (bpf_obj_get_info_by_fd(fd, &mi, &ml) == 0)
+				for (int k = 0; k < 5; k++)
+					if (fds[k] < 0 && !strcmp(mi.name, names[k])) {
+						fds[k] = fd;
+						used = 1;
+					}
+			if (!used)
+				close(fd);
 		}
+		/* ours: the name libxdp looks for (xsk_def_prog) and our maps */
+		if (rc == 0 && !strcmp(pi.name, "xsk_def_prog") && fds[0] >= 0 && fds[4] >= 0) {
+			printf("  xdp: program demi_steer id %u on %s (%s), shared by the processes on its queues\n", id,
+			       ifname, q.drv_prog_id == id ? "native" : q.skb_prog_id == id ? "generic" : "offloaded");
+			print_queues(fds[3], fds[4]);
+			print_ports(fds[0], "listen ports");
+			if (fds[1] >= 0)
+				print_ports(fds[1], "udp ports");
+			if (fds[2] >= 0)
+				print_flows(fds[2]);
+		} else {
+			printf("  xdp: program %s id %u on %s (%s), not libdemi's\n", rc == 0 ? pi.name : "?", id, ifname,
+			       q.drv_prog_id == id ? "native" : q.skb_prog_id == id ? "generic" : "offloaded");
+		}
+		for (int k = 0; k < 5; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
 	}
 }
 

@@ -40,7 +40,7 @@ struct dev {
 	int server;             /* memif: role=server */
 	char extra[256];        /* memif: further KEY=VALUE devargs, each after a ',' */
 	char pci[64];           /* pci: the address */
-	int queue;              /* xdp: the interface's queue (queue=N, default 0) */
+	int queue;              /* xdp: the interface's queue (queue=N; -1: the first free one) */
 };
 
 struct dev_kind {

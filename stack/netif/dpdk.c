@@ -51,6 +51,7 @@
 
 #include "demi/log.h"
 #include "dpdk.h"
+#include "xdp/share.h"
 
 _Static_assert(RTE_PKTMBUF_HEADROOM == PBUF_HEADROOM, "mbuf headroom must match the pbuf's");
 _Static_assert(RTE_MBUF_DEFAULT_BUF_SIZE == DPDK_ROOM_DEFAULT, "the default data room");
@@ -70,21 +71,15 @@ struct dpdk_netif {
 	int started;
 	uint16_t mtu;        /* IP MTU the port is configured for */
 	struct dpdk_spec spec;
-	/* shared (xdp): our program's object for the driver, and its maps */
-	int prog_memfd;
-	int map_listen, map_udp, map_flows;
-	int link_fd;         /* the bpf_link holding the program on the interface */
+	/* shared (xdp): our program, shared with the other processes on the interface */
+	struct xdp_share share;
 	int steer_warned;
 	struct port_hold *holds[256]; /* kernel sockets holding the ports of the stack's active opens */
 	unsigned ifindex;    /* tap, af_xdp, af_packet: the interface's index at open, 0: none */
 };
 
-static struct dpdk_netif dn = { .prog_memfd = -1, .map_listen = -1, .map_udp = -1, .map_flows = -1, .link_fd = -1 };
+static struct dpdk_netif dn = { .share = XDP_SHARE_INIT };
 static int eal_state;            /* 0 never started, 1 up, -1 failed */
-
-/* The steering program (xdp/steer.bpf.c), built by clang and linked in as
- * bytes (the Makefile's steer_obj.o). */
-extern const char demi_xdp_steer_obj[], demi_xdp_steer_obj_end[];
 
 static inline struct pbuf *mb_pbuf(struct rte_mbuf *m)
 {
@@ -267,16 +262,6 @@ static int dpdk_intr_arm(struct netif *nif, int on)
 
 /* ------------------------------------------------ shared device (xdp) */
 
-static void steer_maps_close(struct dpdk_netif *d)
-{
-	int *fds[] = { &d->map_listen, &d->map_udp, &d->map_flows, &d->link_fd };
-	for (int i = 0; i < 4; i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
 /* Keys as the program reads them: network byte order. */
 struct steer_flow_key {
 	uint32_t laddr, raddr;
@@ -354,125 +339,17 @@ static void dpdk_steer(struct netif *nif, uint8_t proto, uint32_t laddr, uint16_
 {
 	struct dpdk_netif *d = (struct dpdk_netif *)nif;
 	struct steer_flow_key fk = { htonl(laddr), htonl(raddr), htons(lport), htons(rport) };
-	uint16_t port = htons(lport);
-	uint8_t one = 1;
-	const void *key = &port;
-	int fd, rc;
+	int rc;
 
-	if (raddr) {
-		fd = proto == IPPROTO_TCP ? d->map_flows : -1;
-		key = &fk;
-		if (fd >= 0)
-			port_hold(d, &fk, on);
-	} else {
-		fd = proto == IPPROTO_TCP ? d->map_listen : d->map_udp;
-	}
-	if (fd < 0)
+	if (d->share.queue < 0)
 		return;
-	rc = on ? bpf_map_update_elem(fd, key, &one, BPF_ANY) : bpf_map_delete_elem(fd, key);
-	if (rc != 0 && !(rc == -ENOENT && !on) && !d->steer_warned) {
+	if (raddr && proto == IPPROTO_TCP)
+		port_hold(d, &fk, on);
+	rc = xdp_share_steer(&d->share, proto, laddr, lport, raddr, rport, on);
+	if (rc != 0 && !d->steer_warned) {
 		demi_log(DEMI_LOG_WARN, "%s: cannot update the XDP program's map: %s", d->nif.name, strerror(-rc));
 		d->steer_warned = 1;
 	}
-}
-
-/* Our program, as DPDK's xdp_prog= takes it: a file, here a memfd. */
-static int steer_prog_file(struct dpdk_netif *d, char *path, size_t n)
-{
-	size_t len = (size_t)(demi_xdp_steer_obj_end - demi_xdp_steer_obj);
-	int fd = memfd_create("demi_xdp_steer", MFD_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, demi_xdp_steer_obj, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
-	}
-	d->prog_memfd = fd;
-	snprintf(path, n, "/proc/self/fd/%d", fd);
-	return 0;
-}
-
-/* The driver attached the program through netlink, which only a process
- * with CAP_NET_ADMIN can undo: a worker that dropped root (nginx's) could
- * not detach it at exit, nor can a killed process. The program is moved to
- * a bpf_link this process holds: the kernel detaches it when the link's
- * last fd closes (exit, crash, close), with no privilege needed. If the
- * kernel refuses links, the driver's attachment stays. */
-static void steer_link(struct dpdk_netif *d, int pfd, unsigned idx)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	LIBBPF_OPTS(bpf_link_create_opts, lo);
-	__u32 mode;
-	int fd;
-
-	if (bpf_xdp_query((int)idx, 0, &q) != 0)
-		return;
-	mode = q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	if (bpf_xdp_detach((int)idx, mode, NULL) != 0)
-		return;
-	lo.flags = mode;
-	fd = bpf_link_create(pfd, (int)idx, BPF_XDP, &lo);
-	if (fd < 0) {
-		demi_log(DEMI_LOG_INFO, "%s: no bpf_link for the XDP program (%s): it stays attached by netlink",
-			 d->spec.dev.iface, strerror(errno));
-		(void)bpf_xdp_attach((int)idx, pfd, mode, NULL);
-		return;
-	}
-	d->link_fd = fd;
-}
-
-/* The maps of the program the driver attached to the interface, by name. */
-static int steer_maps_find(struct dpdk_netif *d, char *why, size_t n)
-{
-	unsigned idx = if_nametoindex(d->spec.dev.iface);
-	struct bpf_prog_info pi;
-	__u32 prog_id = 0, map_ids[16], len = sizeof(pi);
-	int pfd;
-
-	if (!idx || bpf_xdp_query_id((int)idx, 0, &prog_id) != 0 || !prog_id) {
-		snprintf(why, n, "no XDP program on %s after start", d->spec.dev.iface);
-		return -ENOENT;
-	}
-	if ((pfd = bpf_prog_get_fd_by_id(prog_id)) < 0) {
-		snprintf(why, n, "XDP program %u: %s", prog_id, strerror(errno));
-		return -errno;
-	}
-	memset(&pi, 0, sizeof(pi));
-	pi.nr_map_ids = 16;
-	pi.map_ids = (__u64)(uintptr_t)map_ids;
-	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) != 0 || strcmp(pi.name, "demi_steer")) {
-		snprintf(why, n, "the XDP program on %s is not ours (%s)", d->spec.dev.iface, pi.name);
-		close(pfd);
-		return -EEXIST;
-	}
-	steer_link(d, pfd, idx);
-	close(pfd);
-	for (__u32 i = 0; i < pi.nr_map_ids && i < 16; i++) {
-		struct bpf_map_info mi;
-		__u32 ml = sizeof(mi);
-		int fd = bpf_map_get_fd_by_id(map_ids[i]);
-		int *slot = NULL;
-		if (fd < 0)
-			continue;
-		memset(&mi, 0, sizeof(mi));
-		if (bpf_obj_get_info_by_fd(fd, &mi, &ml) == 0)
-			slot = !strcmp(mi.name, "listen_ports") ? &d->map_listen :
-			       !strcmp(mi.name, "udp_ports")    ? &d->map_udp :
-			       !strcmp(mi.name, "flows")        ? &d->map_flows : NULL;
-		if (slot && *slot < 0) {
-			*slot = fd;
-			continue;
-		}
-		close(fd);
-	}
-	if (d->map_listen < 0 || d->map_udp < 0 || d->map_flows < 0) {
-		snprintf(why, n, "the XDP program on %s lacks its maps", d->spec.dev.iface);
-		steer_maps_close(d);
-		return -ENOENT;
-	}
-	d->nif.kernel_ifindex = (int)idx;
-	return 0;
 }
 
 static int dpdk_link_up(struct netif *nif)
@@ -504,11 +381,11 @@ static void dpdk_close(struct netif *nif)
 	d->started = 0;
 	rte_eth_dev_stop(d->port);
 	/* af_xdp's detach fails on our bpf_link (and without privilege) and
-	 * says so at error level: the link's close below detaches instead */
-	if (d->link_fd >= 0)
+	 * says so at error level: the last link's close detaches instead */
+	if (d->share.link_fd >= 0)
 		rte_log_set_level_pattern("pmd.net.af_xdp*", RTE_LOG_CRIT);
 	rte_eth_dev_close(d->port); /* memif unlinks its socket, af_xdp detaches its program */
-	steer_maps_close(d);
+	xdp_share_close(&d->share);
 	port_holds_close(d);
 }
 
@@ -610,9 +487,11 @@ static int open_err(char *err, size_t errlen, const char *dev, const char *why, 
 	return -ENODEV;
 }
 
-/* An XDP program left by an af_xdp or xdp process that exited without
- * closing its port would keep the queue: detach it if it is DPDK's default
- * program or our steering program. */
+/* An XDP program left by an af_xdp process that exited without closing
+ * its port would keep the queue: detach it if it is libxdp's default
+ * program (or the steering program of an older libdemi, attached by
+ * netlink). The xdp: kind's program is held by bpf_links, which a netlink
+ * detach cannot remove: the kernel detaches it with the last link. */
 static void xdp_reclaim(const struct dev *dv)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -637,10 +516,11 @@ static void xdp_reclaim(const struct dev *dv)
 	}
 }
 
-/* After the reclaim: any XDP program still on the interface is another's,
- * which the driver's attach would refuse with a bare EBUSY. Named here,
- * with its id (a libxdp dispatcher is named as such: it runs programs
- * libxdp attached, which the driver cannot join). */
+/* After the reclaim: an XDP program on the interface that is not our
+ * shared one (xdp/share.c) is another's, which the driver's attach would
+ * refuse with a bare EBUSY. Named here, with its id (a libxdp dispatcher
+ * is named as such: it runs programs libxdp attached, which the driver
+ * cannot join). */
 static int xdp_foreign(const struct dev *dv, char *why, size_t n)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -655,16 +535,19 @@ static int xdp_foreign(const struct dev *dv, char *why, size_t n)
 	for (int i = 0; i < 3; i++) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
-		int fd;
+		int fd, ours = 0;
 		if (!ids[i])
 			continue;
 		memset(&info, 0, sizeof(info));
 		if ((fd = bpf_prog_get_fd_by_id(ids[i])) >= 0) {
 			(void)bpf_obj_get_info_by_fd(fd, &info, &len);
+			ours = xdp_share_is_ours(fd);
 			close(fd);
 		}
-		if (!strcmp(info.name, "demi_steer"))
-			snprintf(why, n, "%s is held by another libdemi process (its program demi_steer, id %u)",
+		if (ours)
+			return 0;
+		if (!strcmp(info.name, "xsk_def_prog"))
+			snprintf(why, n, "%s is held by an af_xdp device (libxdp's program xsk_def_prog, id %u)",
 				 dv->iface, ids[i]);
 		else if (!strncmp(info.name, "xdp_dispatcher", 14))
 			snprintf(why, n, "%s has a libxdp dispatcher attached (id %u), which this device cannot join",
@@ -675,6 +558,30 @@ static int xdp_foreign(const struct dev *dv, char *why, size_t n)
 		return -EBUSY;
 	}
 	return 0;
+}
+
+/* For a kind that takes the whole queue (af_xdp): libxdp in the driver
+ * would adopt the shared program of xdp: processes (it has the name libxdp
+ * looks for) and receive only their steered flows. Refused, named. */
+static int xdp_shared_here(const struct dev *dv, char *why, size_t n)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	unsigned idx = if_nametoindex(dv->iface);
+	__u32 id;
+	int fd, ours;
+
+	if (!idx || bpf_xdp_query((int)idx, 0, &q) != 0)
+		return 0;
+	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	if (!id || (fd = bpf_prog_get_fd_by_id(id)) < 0)
+		return 0;
+	ours = xdp_share_is_ours(fd);
+	close(fd);
+	if (!ours)
+		return 0;
+	snprintf(why, n, "%s is shared with the kernel by xdp:%s processes (libdemi's program, id %u): use xdp:%s",
+		 dv->iface, dv->iface, id, dv->iface);
+	return -EBUSY;
 }
 
 /* libbpf's and libxdp's chatter (no bpffs, skipped ELF sections) at debug
@@ -724,7 +631,7 @@ static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char
 {
 	struct dpdk_env env = { .prog = cfg->name };
 	uint32_t room = dpdk_mbuf_room(cfg->mtu, 256); /* the most any driver needs */
-	char cpus[256], why[256], prog[64];
+	char cpus[256], why[256];
 	cpu_set_t aff;
 	int rc;
 
@@ -735,14 +642,6 @@ static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char
 	env.cpus = cpus;
 	env.mem_mb = dpdk_mem_mb(dpdk_pool_mbufs(cfg->mbufs, room), room);
 	env.hugepages = dpdk_hugepages_free("/proc/meminfo", "/proc/mounts") >= (uint64_t)env.mem_mb << 20;
-	{
-		struct dev probe;
-		if (dev_parse(&probe, cfg->device, why, sizeof(why)) == 0 && probe.t.shared) {
-			if ((rc = steer_prog_file(&dn, prog, sizeof(prog))) != 0)
-				return open_err(err, errlen, cfg->device, "cannot hold the XDP program", strerror(-rc));
-			env.xdp_prog = prog;
-		}
-	}
 	if ((rc = dpdk_spec_build(sp, cfg->device, cfg->eal_args, &env, err, errlen)) != 0)
 		return rc;
 	if (sp->dev.kind->prepare && (rc = sp->dev.kind->prepare(&sp->dev, why, sizeof(why))) != 0)
@@ -750,9 +649,20 @@ static int open_spec(struct dpdk_spec *sp, const struct dpdk_open_cfg *cfg, char
 	if (sp->dev.t.xdp_prog) {
 		libbpf_set_print(bpf_log);
 		libxdp_set_print(xdp_log);
-		xdp_reclaim(&sp->dev);
+		xdp_reclaim(&sp->dev); /* ours is held by links: the netlink detach leaves it */
+		if (!sp->dev.t.shared && (rc = xdp_shared_here(&sp->dev, why, sizeof(why))) != 0)
+			return open_err(err, errlen, cfg->device, why, NULL);
 		if (sp->dev.t.shared && (rc = xdp_foreign(&sp->dev, why, sizeof(why))) != 0)
 			return open_err(err, errlen, cfg->device, why, NULL);
+	}
+	if (sp->dev.t.shared) { /* the program joined or loaded, a queue taken: the driver's queue */
+		if ((rc = xdp_share_open(&dn.share, sp->dev.iface, sp->dev.queue, why, sizeof(why))) != 0)
+			return open_err(err, errlen, cfg->device, why, NULL);
+		env.xdp_queue = dn.share.queue;
+		if ((rc = dpdk_spec_build(sp, cfg->device, cfg->eal_args, &env, err, errlen)) != 0) {
+			xdp_share_close(&dn.share);
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -1060,7 +970,9 @@ static void netif_fill(struct dpdk_netif *d, uint32_t caps)
 	}
 	d->nif.ops = &dpdk_ops;
 	d->nif.pool = &d->pool;
-	d->nif.caps = caps | (d->spec.dev.t.multi_proc ? NETIF_CAP_SHARED : 0);
+	/* tap's queues, and a shared NIC's (one queue per process): a forked
+	 * worker sends no RST for a connection it does not know */
+	d->nif.caps = caps | (d->spec.dev.t.multi_proc || d->spec.dev.t.shared ? NETIF_CAP_SHARED : 0);
 	rte_eth_macaddr_get(d->port, &mac);
 	memcpy(d->nif.mac, mac.addr_bytes, 6);
 	if (d->spec.dev.t.own_mac) /* the port's is the kernel end's */
@@ -1099,13 +1011,6 @@ static void open_banner(const struct dpdk_netif *d, const char *device, const ch
 		 d->pool.capacity, d->spec.hugepages ? ", hugepages" : ", no hugepages", link);
 }
 
-static void prog_file_close(struct dpdk_netif *d)
-{
-	if (d->prog_memfd >= 0)
-		close(d->prog_memfd);
-	d->prog_memfd = -1;
-}
-
 /* The steps in order; after EAL began, a failure takes the one way out
  * below: DPDK's last line is the detail, the port closed, the pool freed. */
 int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *err, size_t errlen)
@@ -1121,10 +1026,8 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	if (eal_state != 0)
 		return open_err(err, errlen, cfg->device, eal_state < 0 ? "EAL failed earlier in this process" :
 				"DPDK starts once per process (started before, or before fork)", NULL);
-	if ((rc = open_spec(&d->spec, cfg, err, errlen)) != 0) {
-		prog_file_close(d);
+	if ((rc = open_spec(&d->spec, cfg, err, errlen)) != 0)
 		return rc;
-	}
 
 	log_capture_begin(); /* DPDK's lines until the port runs: the reason of a failure */
 	if ((rc = eal_start(&d->spec, &f)) != 0)
@@ -1137,11 +1040,8 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	d->mtu = port_mtu(d, cfg->mtu ? cfg->mtu : 1500, cfg->device);
 	if ((rc = pool_make(d, cfg->mbufs, &f)) != 0 || (rc = port_start(d, &caps, &f)) != 0)
 		goto fail;
-	if (d->spec.dev.t.shared && (rc = steer_maps_find(d, f.why, sizeof(f.why))) != 0) {
-		rte_eth_dev_stop(d->port);
-		goto fail;
-	}
-	prog_file_close(d);
+	if (d->spec.dev.t.shared)
+		d->nif.kernel_ifindex = (int)if_nametoindex(d->spec.dev.iface);
 	log_capture_end(last, sizeof(last));
 
 	d->started = 1;
@@ -1157,10 +1057,12 @@ int dpdk_netif_open(struct netif **out, const struct dpdk_open_cfg *cfg, char *e
 	return 0;
 
 fail:
-	prog_file_close(d);
 	log_capture_end(last, sizeof(last));
+	if (d->share.link_fd >= 0) /* its detach fails on our link, harmlessly */
+		rte_log_set_level_pattern("pmd.net.af_xdp*", RTE_LOG_CRIT);
 	if (have_port)
 		rte_eth_dev_close(d->port);
+	xdp_share_close(&d->share);
 	if (d->mp) {
 		rte_mempool_free(d->mp);
 		d->mp = NULL;

@@ -33,7 +33,7 @@ struct dpdk_env {
 	int hugepages;        /* usable hugepages: --in-memory, else --no-huge -m */
 	uint32_t mem_mb;      /* -m with --no-huge */
 	const uint8_t *mac;   /* tap: the stack's MAC (NULL: derived from the name) */
-	const char *xdp_prog; /* xdp: a path to our XDP program's object (dpdk.c makes it) */
+	int xdp_queue;        /* xdp: the queue this process took (xdp/share.c), unless the device names one */
 };
 
 /* Parse `device`, append `eal_args` (split on blanks), build the EAL argv.

@@ -20,6 +20,7 @@ need_lib
 
 net_veth_pair dxn 198.18.11.1/24
 sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV
+net_cleanup_add "rm -f /run/libdemi/xdp.*.$sdev.*" # the queues' lock files (xdp/share.c)
 T=$APPS_TMP
 ip -n "$sns" addr add 198.18.11.2/24 dev "$sdev" || fail "address on $sdev"
 sx() { ip netns exec "$sns" "$@"; }

@@ -15,6 +15,7 @@ need_lib
 
 net_veth_pair dxp 198.18.17.1/24
 sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV
+net_cleanup_add "rm -f /run/libdemi/xdp.*.$sdev.*" # the queues' lock files (xdp/share.c)
 T=$APPS_TMP
 ip -n "$sns" addr add 198.18.17.2/24 dev "$sdev" || fail "address on $sdev"
 ip netns exec "$sns" sysctl -qw net.ipv4.ip_local_port_range="40000 40001" || fail "port range"
@@ -95,9 +96,9 @@ grep -q "^connect from" "$T/kern.log" || fail "the kernel made no connection at 
 sed -n '/^  xdp:/,$p' "$T/stat.txt"
 id=$(ip -n "$sns" -d link show "$sdev" | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p' | head -1)
 grep -q "xdp: program demi_steer id $id on $sdev (native)" "$T/stat.txt" || fail "demistat: not the program $id"
-grep -q "listen ports: 7000\$" "$T/stat.txt" || fail "demistat: not the listen port 7000"
-grep -q "198.18.17.2:$port <- 198.18.17.1:9000" "$T/stat.txt" || fail "demistat: not the connection's 4-tuple"
-grep -Eq "queue 0: redirected [1-9][0-9]*, passed [1-9]" "$T/stat.txt" || fail "demistat: no per-queue counts"
+grep -q "listen ports (port/queue): 7000/0\$" "$T/stat.txt" || fail "demistat: not the listen port 7000 on queue 0"
+grep -q "198.18.17.2:$port <- 198.18.17.1:9000 queue 0" "$T/stat.txt" || fail "demistat: not the connection's 4-tuple"
+grep -Eq "queue 0: pid $cpid, redirected [1-9][0-9]*, passed [1-9]" "$T/stat.txt" || fail "demistat: no per-queue counts"
 
 touch "$T/go"
 for ((i = 0; i < 200; i++)); do grep -q '^done' "$T/cli.log" && break; kill -0 $cpid 2>/dev/null || break; sleep 0.05; done

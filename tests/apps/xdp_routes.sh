@@ -14,6 +14,7 @@ need_lib
 
 net_veth_pair dxg 198.18.18.1/24
 sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV kdev=$NET_KDEV
+net_cleanup_add "rm -f /run/libdemi/xdp.*.$sdev.*" # the queues' lock files (xdp/share.c)
 T=$APPS_TMP
 ip -n "$sns" addr add 198.18.18.2/24 dev "$sdev" || fail "address on $sdev"
 ip -n "$kns" addr add 198.18.18.4/24 dev "$kdev"

@@ -16,6 +16,7 @@ need_cmd "$BPF_CC"
 
 net_veth_pair dxr 198.18.16.1/24
 sns=$NET_SNS kns=$NET_KNS sdev=$NET_SDEV
+net_cleanup_add "rm -f /run/libdemi/xdp.*.$sdev.*" # the queues' lock files (xdp/share.c)
 ip -n "$sns" addr add 198.18.16.2/24 dev "$sdev" || fail "address on $sdev"
 tun=$(net_tag dxrt)
 ip -n "$sns" tuntap add "$tun" mode tun || fail "tun $tun"

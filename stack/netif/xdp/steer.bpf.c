@@ -2,19 +2,29 @@
  * socket only the packets of flows the stack serves, and everything else to
  * the kernel, which keeps the interface's address, ARP and other services.
  *
- * Redirected to xsks_map[rx queue] (XDP_PASS if that queue has no socket):
- *   - IPv4 TCP to a port in listen_ports (the stack's listeners),
- *   - IPv4 TCP whose 4-tuple is in flows (the stack's active opens),
- *   - IPv4 UDP to a port in udp_ports (the stack's bound UDP ports).
+ * Several processes share it, one receive queue each: an XDP socket only
+ * receives from its own queue, so every entry names the queue of the
+ * process that made it. Redirected to xsks_map[rx queue] (XDP_PASS if that
+ * queue has no socket, e.g. its process was killed):
+ *   - IPv4 TCP to (port, rx queue) in listen_ports (the listeners of the
+ *     process on that queue; the same port on a queue whose process does
+ *     not listen goes to the kernel, where the listener's kernel twin is),
+ *   - IPv4 TCP whose 4-tuple is in flows with the rx queue as its value
+ *     (the active opens of that queue's process); the same 4-tuple on
+ *     another queue is dropped and counted as misqueued: no other process
+ *     knows it, and the kernel would answer with a RST,
+ *   - IPv4 UDP to (port, rx queue) in udp_ports (bound UDP ports).
  * Passed to the kernel: ARP, ICMP, IPv6, VLAN-tagged frames, every other
  * port, IPv4 fragments (any with MF set or an offset: they cannot be
  * classified by port) and headers cut short. IP options are skipped by the
  * header length, so they do not prevent classification.
  *
- * stats counts, per queue, what was redirected and what passed.
- * The maps are filled by the driver (dpdk.c) through libbpf; DPDK's
- * net_af_xdp loads this object (xdp_prog=) and inserts its socket into
- * xsks_map. Built with clang -target bpf, embedded in the library. */
+ * stats counts, per queue, what was redirected, passed and misqueued;
+ * owners has, per queue, the pid of the process on it (for demistat).
+ * The program is named xsk_def_prog so that libxdp's socket set-up (in
+ * DPDK's net_af_xdp) finds it attached and only inserts its socket into
+ * xsks_map at its queue. The maps are filled by dpdk.c through libbpf.
+ * Built with clang -target bpf, embedded in the library. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -34,6 +44,12 @@ struct flow_key {
 	__u16 lport, rport;
 };
 
+/* A port (network order) and the receive queue of the process that has it. */
+struct port_key {
+	__u16 port;
+	__u16 queue;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, STEER_QUEUES);
@@ -44,14 +60,14 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, STEER_PORTS);
-	__type(key, __u16);
+	__type(key, struct port_key);
 	__type(value, __u8);
 } listen_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, STEER_PORTS);
-	__type(key, __u16);
+	__type(key, struct port_key);
 	__type(value, __u8);
 } udp_ports SEC(".maps");
 
@@ -59,13 +75,21 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, STEER_FLOWS);
 	__type(key, struct flow_key);
-	__type(value, __u8);
+	__type(value, __u32); /* the owner's queue */
 } flows SEC(".maps");
 
-/* Per receive queue and CPU: packets redirected to the stack and passed
- * to the kernel (read by demistat, summed over the CPUs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, STEER_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} owners SEC(".maps");
+
+/* Per receive queue and CPU: packets redirected to the stack, passed to
+ * the kernel, and dropped as another queue's flow (read by demistat,
+ * summed over the CPUs). */
 struct steer_stats {
-	__u64 redirected, passed;
+	__u64 redirected, passed, misqueued;
 };
 
 struct {
@@ -83,6 +107,8 @@ static __always_inline int verdict(struct xdp_md *ctx, int act)
 	if (s) {
 		if (act == XDP_REDIRECT)
 			s->redirected++;
+		else if (act == XDP_DROP)
+			s->misqueued++;
 		else
 			s->passed++;
 	}
@@ -93,9 +119,10 @@ static __always_inline int classify(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	struct port_key pk = { .queue = (__u16)ctx->rx_queue_index };
 	struct iphdr *ip;
 	void *l4;
-	__u32 ihl;
+	__u32 ihl, *owner;
 
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
@@ -113,32 +140,41 @@ static __always_inline int classify(struct xdp_md *ctx)
 		struct flow_key k;
 		if ((void *)(th + 1) > end)
 			return XDP_PASS;
-		if (bpf_map_lookup_elem(&listen_ports, &th->dest))
+		pk.port = th->dest;
+		if (bpf_map_lookup_elem(&listen_ports, &pk))
 			goto redirect;
 		k.laddr = ip->daddr;
 		k.raddr = ip->saddr;
 		k.lport = th->dest;
 		k.rport = th->source;
-		if (bpf_map_lookup_elem(&flows, &k))
-			goto redirect;
+		if ((owner = bpf_map_lookup_elem(&flows, &k)))
+			return *owner == ctx->rx_queue_index ? bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS) :
+							       XDP_DROP;
 		return XDP_PASS;
 	}
 	if (ip->protocol == IPPROTO_UDP) {
 		struct udphdr *uh = l4;
 		if ((void *)(uh + 1) > end)
 			return XDP_PASS;
-		if (bpf_map_lookup_elem(&udp_ports, &uh->dest))
+		pk.port = uh->dest;
+		if (bpf_map_lookup_elem(&udp_ports, &pk))
 			goto redirect;
 	}
 	return XDP_PASS;
-redirect:
+redirect: /* not to a queue no process holds (entries a killed one left) */
+	ihl = ctx->rx_queue_index;
+	owner = bpf_map_lookup_elem(&owners, &ihl);
+	if (!owner || !*owner)
+		return XDP_PASS;
 	return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
 }
 
 SEC("xdp")
-int demi_steer(struct xdp_md *ctx)
+int xsk_def_prog(struct xdp_md *ctx)
 {
 	return verdict(ctx, classify(ctx));
 }
 
 char _license[] SEC("license") = "GPL";
+/* libxdp checks the version of an xsk_def_prog it adopts (its own is 1) */
+__uint(xsk_prog_version, 1) SEC("xdp_metadata");
