@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "tcp/isn.h"
 
 #define SEC 1000000000ull
@@ -105,6 +107,52 @@ static void test_syncookie_ts_carries_options(void **state)
 	}
 }
 
+static union ip_addr a6(const char *text)
+{
+	union ip_addr a;
+	assert_int_equal(inet_pton(AF_INET6, text, a.b), 1);
+	return a;
+}
+
+/* The rule (isn.c): an IPv4 pair hashes its 4-byte addresses, an IPv6 pair
+ * its 16-byte ones. IPv4 written v4-mapped is IPv4, the same connection, so
+ * the same ISN; an IPv6 address that ends in the same 4 bytes is another
+ * connection with another ISN. */
+static void test_isn_ipv6_rule(void **state)
+{
+	(void)state;
+	union ip_addr l = a6("2001:db8::2"), r = a6("2001:db8::1"), r2 = a6("2001:db8:0:1::1");
+	union ip_addr m_l = a6("::ffff:198.18.0.2"), m_r = a6("::ffff:198.18.0.1");
+	union ip_addr c_l = a6("::198.18.0.2"), c_r = a6("::198.18.0.1");
+	uint32_t v4 = tcp_isn(key, V4(0xc6120002), 80, V4(0xc6120001), 40000, 0);
+	uint32_t v6 = tcp_isn(key, &l, 80, &r, 40000, 0);
+
+	assert_int_equal(tcp_isn(key, &m_l, 80, &m_r, 40000, 0), v4);
+	assert_true(tcp_isn(key, &c_l, 80, &c_r, 40000, 0) != v4);
+	assert_true(v6 != v4);
+	assert_int_equal(tcp_isn(key, &l, 80, &r, 40000, 0), v6);
+	/* every byte of the address counts, not only the low 4 */
+	assert_true(tcp_isn(key, &l, 80, &r2, 40000, 0) != v6);
+	assert_true(tcp_isn(key, &l, 80, &r, 40001, 0) != v6);
+	assert_int_equal(tcp_isn(key, &l, 80, &r, 40000, 4000) - v6, 1);
+}
+
+static void test_syncookie_ipv6(void **state)
+{
+	(void)state;
+	union ip_addr l = a6("2001:db8::2"), r = a6("2001:db8::1"), r2 = a6("2001:db8:1::1");
+	union ip_addr c_r = a6("::198.18.0.1");
+	uint16_t mss = 0;
+	uint32_t c = tcp_syncookie_make(key, &l, 80, &r, 5555, 77, 1440, 100 * SEC);
+	assert_int_equal(tcp_syncookie_check(key, &l, 80, &r, 5555, 77, c, 100 * SEC + 5, &mss), 0);
+	assert_int_equal(mss, 1440);
+	assert_int_equal(tcp_syncookie_check(key, &l, 80, &r2, 5555, 77, c, 100 * SEC, &mss), -1);
+	/* not valid for the IPv4 pair with the same low bytes, nor the reverse */
+	assert_int_equal(tcp_syncookie_check(key, V4(0x20010db8), 80, V4(1), 5555, 77, c, 100 * SEC, &mss), -1);
+	c = tcp_syncookie_make(key, V4(0xc6120002), 80, V4(0xc6120001), 5555, 77, 1440, 100 * SEC);
+	assert_int_equal(tcp_syncookie_check(key, &l, 80, &c_r, 5555, 77, c, 100 * SEC, &mss), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +163,8 @@ int main(void)
 		cmocka_unit_test(test_syncookie_wrong_inputs_rejected),
 		cmocka_unit_test(test_syncookie_expires_after_two_periods),
 		cmocka_unit_test(test_syncookie_ts_carries_options),
+		cmocka_unit_test(test_isn_ipv6_rule),
+		cmocka_unit_test(test_syncookie_ipv6),
 	};
 	return cmocka_run_group_tests_name("isn", tests, setup, NULL);
 }
