@@ -496,6 +496,33 @@ void udp_input_chain(struct stack *st, struct pbuf *p, uint32_t total, const str
 	udp_enqueue(st, us, p);
 }
 
+void udp_input6(struct stack *st, struct pbuf *p, const struct ipv6_meta *m)
+{
+	union ip_addr src = ip_addr_v6(&m->src), dst = ip_addr_v6(&m->dst);
+	struct udp_hdr h;
+	struct udp_sock *us;
+	int rc;
+
+	p->user[1] = 0;
+	if ((rc = udp_hdr_parse(p->data, p->len, 0, 0, 0, &h)) != 0)
+		return udp_drop(st, p, udp_parse_drop[-rc]);
+	/* RFC 8200 §8.1: the checksum is mandatory, over the IPv6 pseudo-header */
+	if ((p->flags & PBUF_F_RX_L4_CKSUM_BAD) || h.cksum == 0 ||
+	    (!m->l4_cksum_ok &&
+	     cksum_fold(cksum_partial(p->data, h.len, cksum_pseudo_ipv6(&m->src, &m->dst, IPPROTO_UDP, h.len)))))
+		return udp_drop(st, p, DROP_UDP_CKSUM);
+	if (ip_addr_is_v4(&src) || ip_addr_is_v4(&dst) || !(us = udp_lookup(st, &src, h.sport, &dst, h.dport))) {
+		/* RFC 4443 §3.1: port unreachable, quoting the packet */
+		if (!ip_addr_is_v4(&src) && m->l3_off && pbuf_prepend(p, m->l3_off))
+			icmp6_send_error(st, p, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, 0);
+		return udp_drop(st, p, DROP_UDP_NO_PORT);
+	}
+	pbuf_trim(p, h.len);
+	pbuf_adj(p, UDP_HDR_LEN);
+	udp_src_set(p, &src, h.sport);
+	udp_enqueue(st, us, p);
+}
+
 void udp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
 		    int err, int hard)
 {

@@ -311,6 +311,13 @@ static int tcp_addr_bad(uint32_t a)
 	return a == 0 || a == 0xffffffffu || (a >> 28) == 0xe;
 }
 
+/* An IPv6 source no connection may have: unspecified, multicast, or one
+ * that reads as IPv4 (v4-mapped; ipaddr.h). */
+static int tcp_addr6_bad(const union ip_addr *a)
+{
+	return ip_addr_is_zero(a) || a->b[0] == 0xff || ip_addr_is_v4(a);
+}
+
 /* Both families from here on: seg.src/dst set, the header parsed and its
  * checksum checked. */
 static void tcp_input_seg(struct stack *st, struct pbuf *p, struct tcp_seg *seg)
@@ -363,6 +370,38 @@ void tcp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 		return;
 	}
 	if (tcp_addr_bad(m->src) || !seg.h.sport || !seg.h.dport) {
+		STAT_INC(st, DROP_TCP_BAD_ADDR);
+		pbuf_free(p);
+		return;
+	}
+	tcp_input_seg(st, p, &seg);
+}
+
+void tcp_input6(struct stack *st, struct pbuf *p, const struct ipv6_meta *m)
+{
+	struct tcp_seg seg = { .src = ip_addr_v6(&m->src), .dst = ip_addr_v6(&m->dst) };
+	int rc;
+
+	STAT_INC(st, TCP_RX_SEGS);
+	if (p->flags & PBUF_F_RX_L4_CKSUM_BAD) {
+		STAT_INC(st, DROP_TCP_CKSUM);
+		pbuf_free(p);
+		return;
+	}
+	/* the IPv6 pseudo-header here (RFC 8200 §8.1), the rest as IPv4's */
+	if (!m->l4_cksum_ok &&
+	    cksum_fold(cksum_partial(p->data, p->len, cksum_pseudo_ipv6(&m->src, &m->dst, IPPROTO_TCP, p->len)))) {
+		STAT_INC(st, DROP_TCP_CKSUM);
+		pbuf_free(p);
+		return;
+	}
+	rc = tcp_hdr_parse(p->data, p->len, 0, 0, 0, &seg.h);
+	if (rc) {
+		STAT_INC(st, tcp_parse_drop[-rc]);
+		pbuf_free(p);
+		return;
+	}
+	if (tcp_addr6_bad(&seg.src) || ip_addr_is_v4(&seg.dst) || !seg.h.sport || !seg.h.dport) {
 		STAT_INC(st, DROP_TCP_BAD_ADDR);
 		pbuf_free(p);
 		return;

@@ -930,3 +930,34 @@ void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport
 {
 	tcp_unreach(st, IP_ADDR_V4_PTR(src), sport, IP_ADDR_V4_PTR(dst), dport, err);
 }
+
+/* ICMPv6 (RFC 4443) about a segment we sent: Packet Too Big lowers the MSS
+ * to the path's (the network layer keeps the path MTU, RFC 8201), and a
+ * destination unreachable is an error as over IPv4 (RFC 4443 §3.1 codes
+ * as Linux's icmpv6_err_convert). */
+void tcp_icmp6_error(struct stack *st, const struct ipv6_meta *inner, const uint8_t *l4, uint32_t l4_len,
+		     uint8_t type, uint8_t code, uint32_t mtu)
+{
+	union ip_addr src = ip_addr_v6(&inner->src), dst = ip_addr_v6(&inner->dst);
+	uint16_t sport, dport;
+	struct tcb *t;
+	if (l4_len < 8)
+		return;
+	sport = rd16(l4), dport = rd16(l4 + 2);
+	if (type == ICMP6_PACKET_TOO_BIG) {
+		if (mtu < 1280) /* RFC 8201 §4: never below the IPv6 minimum */
+			mtu = 1280;
+		if ((t = tcp_icmp_tcb(st, &src, sport, &dst, dport, rd32(l4 + 4))) != NULL) {
+			uint32_t path = ipv6_max_payload(st, &dst.in6) + 40u;
+			if (path < mtu)
+				mtu = path;
+			tcp_mtu_lower(t, (uint16_t)(mtu - 40 - TCP_HDR_LEN));
+		}
+		return;
+	}
+	if (type == ICMP6_DST_UNREACH) {
+		static const int errs[] = { ENETUNREACH, EACCES, EHOSTUNREACH, EHOSTUNREACH, ECONNREFUSED,
+					    EACCES, EACCES };
+		tcp_unreach(st, &src, sport, &dst, dport, code < 7 ? errs[code] : EHOSTUNREACH);
+	}
+}
