@@ -24,6 +24,7 @@ struct cfg_reader {
 	int errors;
 	int sec_line, sec_reported; /* line of the current [section] */
 	int has_device, has_address, has_rules;
+	int gateway6_line; /* checked against address6 at the end */
 };
 
 #define cfg_err(r, ...)                                                            \
@@ -206,6 +207,105 @@ static int set_gateway(struct cfg_reader *r, const char *v)
 	return 0;
 }
 
+/* "ADDR/len" or "ADDR" (len 128 out, or required when need_len). */
+static int parse_cidr6(const char *s, int need_len, struct in6_addr *a, uint32_t *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	if (inet_pton(AF_INET6, buf, a) != 1)
+		return -1;
+	if (!slash) {
+		*len = 128;
+		return need_len ? -1 : 0;
+	}
+	return parse_u32(slash + 1, 0, 128, len);
+}
+
+/* What makes a an address no host may have, or NULL. */
+static const char *addr6_not_host(const struct in6_addr *a)
+{
+	if (IN6_IS_ADDR_UNSPECIFIED(a))
+		return "the unspecified address ::";
+	if (IN6_IS_ADDR_LOOPBACK(a))
+		return "the loopback address";
+	if (IN6_IS_ADDR_MULTICAST(a))
+		return "a multicast address";
+	if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a))
+		return "an IPv4-mapped address";
+	return NULL;
+}
+
+static int set_address6(struct cfg_reader *r, const char *v)
+{
+	struct in6_addr a;
+	uint32_t len;
+	const char *why;
+	if (parse_cidr6(v, 1, &a, &len) || len == 0 || len > 128)
+		return CFG_BAD;
+	if ((why = addr6_not_host(&a)) != NULL) {
+		cfg_err(r, "[net] address6: '%s' is %s, not a host's", v, why);
+		return CFG_REPORTED;
+	}
+	if (IN6_IS_ADDR_LINKLOCAL(&a)) {
+		cfg_err(r, "[net] address6: '%s' is link-local: the stack makes its link-local address from the MAC; "
+			   "give a global or unique local one", v);
+		return CFG_REPORTED;
+	}
+	r->c->rt.stack.addr6 = a;
+	r->c->rt.stack.prefix6_len = (uint8_t)len;
+	return 0;
+}
+
+static int set_gateway6(struct cfg_reader *r, const char *v)
+{
+	struct in6_addr a;
+	uint32_t len;
+	const char *why;
+	if (parse_cidr6(v, 0, &a, &len) || len != 128)
+		return CFG_BAD;
+	if ((why = addr6_not_host(&a)) != NULL) {
+		cfg_err(r, "[net] gateway6: '%s' is %s, not a router's", v, why);
+		return CFG_REPORTED;
+	}
+	r->c->rt.stack.gateway6 = a;
+	r->gateway6_line = r->line;
+	return 0;
+}
+
+/* gateway6 once the whole file is read: an address6 to go with it, and on
+ * the link (link-local, or inside address6's prefix) as a next hop must be. */
+static void check_gateway6(struct cfg_reader *r)
+{
+	const struct stack_cfg *s = &r->c->rt.stack;
+	unsigned plen = s->prefix6_len, n = plen / 8, rem = plen % 8;
+	int on_link;
+	if (!r->gateway6_line)
+		return;
+	r->line = r->gateway6_line;
+	if (IN6_IS_ADDR_UNSPECIFIED(&s->addr6)) {
+		cfg_err(r, "[net] gateway6 needs [net] address6");
+		return;
+	}
+	on_link = !memcmp(s->addr6.s6_addr, s->gateway6.s6_addr, n) &&
+		  (!rem || !((s->addr6.s6_addr[n] ^ s->gateway6.s6_addr[n]) & (0xff00 >> rem)));
+	if (IN6_IS_ADDR_LINKLOCAL(&s->gateway6))
+		on_link = 1;
+	if (!on_link) {
+		char a[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &s->addr6, a, sizeof(a));
+		inet_ntop(AF_INET6, &s->gateway6, g, sizeof(g));
+		cfg_err(r, "[net] gateway6: %s is not on the link (neither link-local nor in %s/%u)", g, a, plen);
+	} else if (!memcmp(&s->addr6, &s->gateway6, 16)) {
+		cfg_err(r, "[net] gateway6: the stack's own address6");
+	}
+}
+
 static int set_mtu(struct cfg_reader *r, const char *v)
 {
 	uint32_t u;
@@ -290,6 +390,8 @@ static const struct cfg_key {
 	{"dpdk", "spin_us", set_spin_us, "microseconds"},
 	{"net", "address", set_address, "a.b.c.d/len"},
 	{"net", "gateway", set_gateway, "a.b.c.d"},
+	{"net", "address6", set_address6, "IPv6 address/len, len 1-128"},
+	{"net", "gateway6", set_gateway6, "an IPv6 address"},
 	{"net", "mtu", set_mtu, "576-9000"},
 	{"bypass", "listen", set_listen_key, NULL},
 	{"bypass", "connect", set_connect_key, NULL},
@@ -366,6 +468,7 @@ int cfg_parse_file(struct shim_cfg *c, const char *path)
 		r.line = rc;
 		cfg_err(&r, "syntax error (expected [section] or key = value)");
 	}
+	check_gateway6(&r);
 	if (r.errors == 0 && r.has_rules && !r.has_device) {
 		r.line = 0;
 		log_error("%s: [dpdk] device is required when [bypass] names ports or destinations", path);
@@ -452,6 +555,15 @@ static void cfg_banner(const char *path)
 	if (cfg.rt.stack.gateway.s_addr) {
 		inet_ntop(AF_INET, &cfg.rt.stack.gateway, a, sizeof(a));
 		ADD(", gateway %s", a);
+	}
+	if (!IN6_IS_ADDR_UNSPECIFIED(&cfg.rt.stack.addr6)) {
+		char a6[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &cfg.rt.stack.addr6, a6, sizeof(a6));
+		ADD(", address6 %s/%u", a6, cfg.rt.stack.prefix6_len);
+		if (!IN6_IS_ADDR_UNSPECIFIED(&cfg.rt.stack.gateway6)) {
+			inet_ntop(AF_INET6, &cfg.rt.stack.gateway6, a6, sizeof(a6));
+			ADD(", gateway6 %s", a6);
+		}
 	}
 	if (cfg.rt.stack.mtu && cfg.rt.stack.mtu != 1500)
 		ADD(", mtu %u", cfg.rt.stack.mtu);

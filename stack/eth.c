@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "net6.h"
 #include "wire/eth.h"
 
 void eth_input(struct stack *st, struct pbuf *p)
@@ -24,6 +25,9 @@ void eth_input(struct stack *st, struct pbuf *p)
 		break;
 	case ETH_TYPE_ARP:
 		arp_input(st, p);
+		break;
+	case ETH_TYPE_IPV6:
+		ipv6_input(st, p);
 		break;
 	default:
 		STAT_INC(st, DROP_ETH_TYPE);

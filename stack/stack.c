@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "arp.h"
+#include "ip6.h"
 #include "net.h"
 #include "tcp/tcb.h"
 
@@ -22,7 +23,8 @@ int stack_create(struct stack **out, const struct stack_cfg *cfg, struct netif *
 	struct stack *st;
 	int rc;
 
-	if (!cfg->addr.s_addr || cfg->prefix_len > 32 || !nif || !nif->pool)
+	if (!cfg->addr.s_addr || cfg->prefix_len > 32 || !nif || !nif->pool || cfg->prefix6_len > 128 ||
+	    cfg->addr6.s6_addr[0] == 0xff)
 		return -EINVAL;
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
@@ -40,16 +42,17 @@ int stack_create(struct stack **out, const struct stack_cfg *cfg, struct netif *
 		free(st);
 		return -EIO;
 	}
-	if ((rc = arp_init(st)) != 0 || (rc = udp_init(st)) != 0 || (rc = tcp_init(st)) != 0) {
+	if ((rc = arp_init(st)) != 0 || (rc = udp_init(st)) != 0 || (rc = tcp_init(st)) != 0 ||
+	    (rc = ipv6_init(st)) != 0) {
+		tcp_fini(st);
 		udp_fini(st);
 		arp_fini(st);
 		free(st);
 		return rc;
 	}
-	if (cfg->gratuitous_arp && !cfg->kernel_neigh) {
+	if (cfg->gratuitous_arp && !cfg->kernel_neigh)
 		arp_announce(st);
-		stack_tx_flush(st);
-	}
+	stack_tx_flush(st); /* the announcement, IPv6's DAD solicitations */
 	*out = st;
 	return 0;
 }
@@ -61,6 +64,7 @@ void stack_destroy(struct stack *st)
 	tcp_fini(st);
 	udp_fini(st);
 	ipv4_reass_expire(st, 1);
+	ipv6_fini(st);
 	stack_tx_flush(st);
 	arp_fini(st);
 	for (uint16_t i = 0; i < st->txq_len; i++)

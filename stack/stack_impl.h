@@ -23,6 +23,7 @@
 struct arp_cache;  /* arp.c */
 struct udp_table;  /* udp.c */
 struct tcp_table;  /* tcp/ */
+struct stack6;     /* ip6.h */
 
 struct stack {
 	struct netif *nif;
@@ -38,6 +39,7 @@ struct stack {
 	struct arp_cache *arp;
 	struct udp_table *udp;
 	struct tcp_table *tcp;
+	struct stack6 *v6; /* IPv6 (ipv6.c, nd.c, icmp6.c); NULL without an IPv6 address */
 	uint64_t icmp_tokens, icmp_last; /* ICMP error rate limit */
 	struct {
 		uint32_t dst;       /* host byte order; 0: free */

@@ -9,6 +9,7 @@
 #define ETH_HDR_LEN   14
 #define ETH_TYPE_IPV4 0x0800
 #define ETH_TYPE_ARP  0x0806
+#define ETH_TYPE_IPV6 0x86dd
 
 struct eth_hdr {
 	uint8_t dst[6];

@@ -61,6 +61,8 @@ int pt_open(struct pt *t, const struct pt_opts *o)
 	t->ops.rx_burst = pt_rx_burst;
 	t->snif->ops = &t->ops;
 	pt_cur = t;
+	if (o->cfg_hook)
+		o->cfg_hook(&cfg);
 	if (stack_create(&t->st, &cfg, t->snif, t->now))
 		return -1;
 	if (!o->no_arp && arp_cache_add(t->st, PT_PEER_IP, PT_PEER_MAC))

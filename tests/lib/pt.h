@@ -46,6 +46,7 @@ struct pt_opts {
 	uint16_t mtu;
 	uint8_t isn_secret[16];
 	int no_arp;             /* leave the peer's MAC out of the ARP cache */
+	void (*cfg_hook)(struct stack_cfg *cfg); /* changes the stack's config before it is made (IPv6: pt6.h) */
 };
 /* Build the link and the stack in *t (zeroed first); -1 on failure. */
 int pt_open(struct pt *t, const struct pt_opts *o);

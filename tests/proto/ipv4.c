@@ -264,7 +264,7 @@ static void test_eth_unknown_type_dropped(void **state)
 {
 	uint8_t f[128];
 	uint32_t len = datagram(f);
-	wr16(f + 12, 0x86dd); /* IPv6 */
+	wr16(f + 12, 0x88cc); /* LLDP */
 	expect_drop(*state, f, len, DROP_ETH_TYPE);
 }
 

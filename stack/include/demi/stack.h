@@ -35,6 +35,9 @@ struct stack_cfg {
 	struct in6_addr addr6;  /* the stack's IPv6 address; :: (all zero): no IPv6 */
 	uint8_t prefix6_len;    /* e.g. 64 */
 	struct in6_addr gateway6; /* ::: none */
+	uint32_t dad_wait_ms;   /* IPv6 Duplicate Address Detection: how long its NS waits for an
+				 * answer (RFC 4861 RetransTimer); 0: 1000 */
+	int no_dad;             /* IPv6 addresses in use at once, without DAD (tests) */
 	uint16_t mtu;           /* 0: the netif's */
 	enum stack_cc cc;
 	uint8_t isn_secret[16]; /* RFC 6528 key; all zero: drawn with getrandom() */
