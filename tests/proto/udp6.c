@@ -99,14 +99,21 @@ static void test_port_unreachable(void **state)
 	assert_int_equal(ctr(t, DROP_UDP_NO_PORT), 1);
 }
 
-/* A zero checksum means none, which IPv6 does not allow: dropped. */
+/* A zero checksum means none, which IPv6 does not allow (RFC 8200 §8.1):
+ * dropped, even when the datagram sums to zero with it (its checksum
+ * would be sent as 0xffff). */
 static void test_zero_checksum_dropped(void **state)
 {
 	struct tt *t = *state;
 	struct sock *s = bound6(t, 7, 0);
+	uint8_t d[4] = { 'a', 'b', 0, 0 }, u[12] = { 5353 >> 8, 5353 & 255, 0, 7, 0, 12, 0, 0 };
 	char buf[8];
 	struct iovec v = { buf, sizeof(buf) };
-	send6(t, 5353, 7, "abc", 3, 0);
+	uint16_t w;
+	memcpy(u + 8, d, 4);
+	w = cksum_fold(cksum_partial(u, 12, cksum_pseudo_ipv6(&PT6_PEER, &PT6_US, IPV6_NH_UDP, 12)));
+	wr16(d + 2, w); /* now the whole sums to 0xffff: a zero field checks */
+	send6(t, 5353, 7, d, 4, 0);
 	assert_int_equal(ctr(t, DROP_UDP_CKSUM), 1);
 	assert_int_equal(sock_recv(s, &v, 1, 0, NULL), -EAGAIN);
 	sock_close(s);
