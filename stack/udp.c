@@ -798,6 +798,8 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	}
 	if ((rc = udp_route(st, us, &dst)) != 0)
 		return rc;
+	if (!ip_addr_is_any(&us->laddr) && ip_addr_is_v4(&us->laddr) != ip_addr_is_v4(&dst))
+		return -ENETUNREACH; /* bound to an address of the other family */
 	/* the path's MTU is looked up only for what the least one might not take */
 	frags = len > udp_payload_in(st, stack_least_mtu(st)) && len > udp_max_payload_to(st, us, &dst);
 	if (frags && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt || !udp_may_fragment(us) ||

@@ -153,6 +153,25 @@ static void test_families(void **state)
 	sock_close(s4);
 }
 
+/* An AF_INET6 socket bound to our IPv4 address (v4-mapped) sends no IPv6:
+ * its source could not be that address. */
+static void test_bound_v4_mapped_sends_no_ipv6(void **state)
+{
+	struct tt *t = *state;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(7),
+				  .sin6_addr.s6_addr = { [10] = 0xff, [11] = 0xff, 198, 18, 0, 2 } };
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(5353), .sin6_addr = PT6_PEER };
+	struct sock *s;
+	char buf[4] = "x";
+	struct iovec v = { buf, 1 };
+	assert_int_equal(sock_create_af(t->st, AF_INET6, SOCK_DGRAM, &s), 0);
+	assert_int_equal(sock_bind(s, &a), 0);
+	assert_int_equal(sock_send(s, &v, 1, 0, &to), -ENETUNREACH);
+	tt_advance(t, 0);
+	assert_int_equal(pt_recv_frame(&t->pt, (uint8_t[2048]){ 0 }, 2048), 0);
+	sock_close(s);
+}
+
 /* A connected AF_INET6 socket takes only its peer's datagrams and sends
  * to it without an address. */
 static void test_connected(void **state)
@@ -189,6 +208,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_zero_checksum_dropped, tt6_setup, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_families, tt6_setup, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_connected, tt6_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_bound_v4_mapped_sends_no_ipv6, tt6_setup, tt_teardown),
 	};
 	return cmocka_run_group_tests_name("udp6", tests, NULL, NULL);
 }
