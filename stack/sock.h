@@ -4,22 +4,30 @@
 #define DEMI_SOCK_H
 
 #include "demi/stack.h"
+#include "ipaddr.h"
+
+/* An endpoint as the protocols take and give it: the address (ipaddr.h:
+ * IPv4 v4-mapped) and the port in host order. sock.c converts it from and
+ * to the caller's struct sockaddr_in / sockaddr_in6 by the socket's family. */
+struct sock_ep {
+	union ip_addr addr;
+	uint16_t port;
+	uint16_t family; /* given: AF_INET, AF_INET6, AF_UNSPEC (connect: dissolve) */
+};
 
 struct sock_ops {
-	int (*bind)(struct sock *s, const struct sockaddr_in *addr);
+	int (*bind)(struct sock *s, const struct sock_ep *addr);
 	int (*listen)(struct sock *s, int backlog);
-	int (*accept)(struct sock *s, struct sock **out, struct sockaddr_in *peer);
-	int (*connect)(struct sock *s, const struct sockaddr_in *addr);
-	ssize_t (*send)(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-			const struct sockaddr_in *to);
-	ssize_t (*recv)(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-			struct sockaddr_in *from);
+	int (*accept)(struct sock *s, struct sock **out, struct sock_ep *peer);
+	int (*connect)(struct sock *s, const struct sock_ep *addr);
+	ssize_t (*send)(struct sock *s, const struct iovec *iov, int iovcnt, int flags, const struct sock_ep *to);
+	ssize_t (*recv)(struct sock *s, const struct iovec *iov, int iovcnt, int flags, struct sock_ep *from);
 	int (*shutdown)(struct sock *s, int how);
 	int (*close)(struct sock *s); /* frees the protocol state's link to s; sock.c frees s */
 	int (*setopt)(struct sock *s, int level, int name, const void *val, socklen_t len);
 	int (*getopt)(struct sock *s, int level, int name, void *val, socklen_t *len);
-	int (*name)(struct sock *s, struct sockaddr_in *local);
-	int (*peer)(struct sock *s, struct sockaddr_in *peer);
+	int (*name)(struct sock *s, struct sock_ep *local);
+	int (*peer)(struct sock *s, struct sock_ep *peer);
 	uint32_t (*events)(const struct sock *s);
 	int (*take_error)(struct sock *s);
 	size_t (*rx_bytes)(const struct sock *s);
@@ -30,10 +38,20 @@ struct sock {
 	struct stack *st;
 	const struct sock_ops *ops;
 	int type;        /* SOCK_STREAM, SOCK_DGRAM */
+	int family;      /* AF_INET, AF_INET6 */
+	uint8_t v6only;  /* IPV6_V6ONLY (AF_INET6) */
 	void *proto;     /* struct tcb or struct udp_sock */
 	sock_notify_fn notify;
 	void *notify_arg;
 };
+
+/* A caller's address: 0, or -EAFNOSUPPORT for a family other than
+ * AF_INET, AF_INET6, AF_UNSPEC. */
+int sock_ep_parse(const struct sockaddr *sa, struct sock_ep *ep);
+/* A connection's addresses for stack_foreach_sock: AF_INET6 when v6, else
+ * AF_INET with the v4-mapped addresses' IPv4 ones. */
+void sock_info_addr(struct sock_info *si, int v6, const union ip_addr *laddr, uint16_t lport,
+		    const union ip_addr *raddr, uint16_t rport);
 
 /* Allocate a handle of the given protocol (sock.c); NULL on no memory. */
 struct sock *sock_alloc(struct stack *st, int type, const struct sock_ops *ops, void *proto);

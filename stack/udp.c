@@ -9,7 +9,10 @@
 #include <netinet/udp.h>
 #include <sys/epoll.h>
 
+#include <netinet/icmp6.h>
+
 #include "net.h"
+#include "net6.h"
 #include "sock.h"
 #include "udp.h"
 #include "wire/cksum.h"
@@ -27,17 +30,18 @@ struct udp_sock {
 	struct sock *s;
 	struct udp_sock *next;  /* in the local port's hash chain */
 	struct udp_sock **all_pprev, *all_next; /* every socket of the stack */
-	uint32_t laddr, faddr; /* host order; laddr 0: any */
+	union ip_addr laddr, faddr; /* ipaddr.h; laddr 0.0.0.0 or ::: any */
 	uint16_t lport, fport; /* lport 0: not bound */
 	uint8_t connected;
 	uint8_t addr_locked, port_locked; /* set by bind(), kept by disconnect (Linux userlocks) */
 	uint8_t reuseaddr, reuseport, broadcast, tos;
 	uint8_t shut;          /* UDP_SHUT_* */
+	uint8_t v6only;        /* bound to :: with IPV6_V6ONLY (its handle's, at the bind) */
 	int err;               /* pending error, positive errno */
 	uint8_t cork_opt;      /* UDP_CORK */
 	uint8_t pmtudisc;      /* IP_MTU_DISCOVER: IP_PMTUDISC_WANT unless set */
 	struct pbuf *cork;     /* a datagram held back by MSG_MORE or UDP_CORK (p->data at its header) */
-	uint32_t cork_dst;
+	union ip_addr cork_dst;
 	uint16_t cork_dport;
 	int rcvbuf, sndbuf;    /* as getsockopt reports them (Linux doubles what is set) */
 	struct pbuf *rxq_head, *rxq_tail;
@@ -139,14 +143,14 @@ void udp_fini(struct stack *st)
 /* Linux's udp_lib_lport_inuse(): another socket on the port blocks binding
  * unless both set SO_REUSEADDR, both set SO_REUSEPORT, or their local
  * addresses differ with neither being the wildcard. */
-static int udp_blocks(const struct udp_sock *o, const struct udp_sock *us, uint32_t addr)
+static int udp_blocks(const struct udp_sock *o, const struct udp_sock *us, const union ip_addr *addr)
 {
-	if (o == us || (o->laddr && addr && o->laddr != addr))
+	if (o == us || !ip_addr_overlap(&o->laddr, o->v6only, addr, us->s->v6only))
 		return 0;
 	return !((o->reuseaddr && us->reuseaddr) || (o->reuseport && us->reuseport));
 }
 
-static int udp_port_conflict(struct stack *st, const struct udp_sock *us, uint32_t addr, uint16_t port)
+static int udp_port_conflict(struct stack *st, const struct udp_sock *us, const union ip_addr *addr, uint16_t port)
 {
 	for (const struct udp_sock *o = *udp_bucket(st, port); o; o = o->next) {
 		if (o->lport == port && udp_blocks(o, us, addr))
@@ -155,14 +159,22 @@ static int udp_port_conflict(struct stack *st, const struct udp_sock *us, uint32
 	return 0;
 }
 
-static void udp_hash(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+/* The device steers IPv4 only: ports that take IPv4. */
+static int udp_steered(const struct udp_sock *us)
+{
+	return ip_addr_is_v4(&us->laddr) || (ip_addr_is_zero(&us->laddr) && !us->v6only);
+}
+
+static void udp_hash(struct stack *st, struct udp_sock *us, const union ip_addr *addr, uint16_t port)
 {
 	struct udp_sock **b = udp_bucket(st, port);
-	us->laddr = addr;
+	us->laddr = *addr;
 	us->lport = port;
+	us->v6only = us->s->v6only;
 	us->next = *b; /* newest first, as Linux's IPv4 chains */
 	*b = us;
-	netif_steer(st->nif, IPPROTO_UDP, addr, port, 0, 0, 1);
+	if (udp_steered(us))
+		netif_steer(st->nif, IPPROTO_UDP, ip_addr_to_v4(addr), port, 0, 0, 1);
 }
 
 static void udp_unhash(struct stack *st, struct udp_sock *us)
@@ -179,8 +191,8 @@ static void udp_unhash(struct stack *st, struct udp_sock *us)
 	}
 	for (struct udp_sock *o = *udp_bucket(st, us->lport); o; o = o->next)
 		others += o->lport == us->lport;
-	if (!others) /* the port's last socket */
-		netif_steer(st->nif, IPPROTO_UDP, us->laddr, us->lport, 0, 0, 0);
+	if (!others && udp_steered(us)) /* the port's last socket */
+		netif_steer(st->nif, IPPROTO_UDP, ip_addr_to_v4(&us->laddr), us->lport, 0, 0, 0);
 	us->next = NULL;
 	us->lport = 0;
 }
@@ -188,7 +200,7 @@ static void udp_unhash(struct stack *st, struct udp_sock *us)
 /* A free ephemeral port, searched as Linux's udp_lib_get_port() does: from
  * a random port, one hash chain at a time, marking in a bitmap the ports of
  * the chain that are taken, so each chain is walked once. */
-static int udp_get_port_any(struct stack *st, struct udp_sock *us, uint32_t addr)
+static int udp_get_port_any(struct stack *st, struct udp_sock *us, const union ip_addr *addr)
 {
 	const uint32_t per_slot = 65536 / UDP_HASH_SIZE;
 	uint32_t first = (uint32_t)(udp_rand(st->udp) % (UDP_PORT_EPHEMERAL_HI - UDP_PORT_EPHEMERAL_LO + 1)) +
@@ -213,7 +225,7 @@ static int udp_get_port_any(struct stack *st, struct udp_sock *us, uint32_t addr
 }
 
 /* Bind to addr:port, port 0 meaning a free ephemeral port. */
-static int udp_get_port(struct stack *st, struct udp_sock *us, uint32_t addr, uint16_t port)
+static int udp_get_port(struct stack *st, struct udp_sock *us, const union ip_addr *addr, uint16_t port)
 {
 	if (!port)
 		return udp_get_port_any(st, us, addr);
@@ -225,27 +237,41 @@ static int udp_get_port(struct stack *st, struct udp_sock *us, uint32_t addr, ui
 
 /* Linux's inet_autobind(): the first send or connect of an unbound socket
  * takes an ephemeral port on the wildcard address. */
-static int udp_autobind(struct stack *st, struct udp_sock *us)
+/* The wildcard of the socket's family: 0.0.0.0, or :: (both families). */
+static union ip_addr udp_any(const struct udp_sock *us)
 {
-	if (us->lport)
-		return 0;
-	return udp_get_port(st, us, 0, 0) ? -EAGAIN : 0;
+	union ip_addr a = { .q = { 0, 0 } };
+	return us->s->family == AF_INET6 ? a : ip_addr_v4(0);
 }
 
-static int udp_bind(struct sock *s, const struct sockaddr_in *a)
+/* The stack's own address in the family of a. */
+static union ip_addr udp_local_addr(const struct stack *st, const union ip_addr *a)
+{
+	return ip_addr_is_v4(a) ? ip_addr_v4(st->addr) : ip_addr_v6(&st->cfg.addr6);
+}
+
+static int udp_autobind(struct stack *st, struct udp_sock *us)
+{
+	union ip_addr any = udp_any(us);
+	if (us->lport)
+		return 0;
+	return udp_get_port(st, us, &any, 0) ? -EAGAIN : 0;
+}
+
+static int udp_bind(struct sock *s, const struct sock_ep *a)
 {
 	struct udp_sock *us = s->proto;
-	uint32_t addr = ntohl(a->sin_addr.s_addr);
-	uint16_t port = ntohs(a->sin_port);
+	union ip_addr mine = udp_local_addr(s->st, &a->addr);
+	uint16_t port = a->port;
 	int rc;
 
 	if (us->lport || us->connected)
 		return -EINVAL;
-	if (addr != INADDR_ANY && addr != s->st->addr)
+	if (!ip_addr_is_any(&a->addr) && (!ip_addr_eq(&a->addr, &mine) || ip_addr_is_zero(&mine)))
 		return -EADDRNOTAVAIL;
-	if ((rc = udp_get_port(s->st, us, addr, port)) != 0)
+	if ((rc = udp_get_port(s->st, us, &a->addr, port)) != 0)
 		return rc;
-	us->addr_locked = addr != INADDR_ANY;
+	us->addr_locked = !ip_addr_is_any(&a->addr);
 	us->port_locked = port != 0;
 	return 0;
 }
@@ -254,25 +280,33 @@ static int udp_bind(struct sock *s, const struct sockaddr_in *a)
 
 /* Linux's compute_score(): -1 if us cannot take a datagram saddr:sport ->
  * daddr, more points for each field it is bound or connected to. */
-static int udp_score(const struct udp_sock *us, uint32_t saddr, uint16_t sport, uint32_t daddr)
+static int udp_score(const struct udp_sock *us, const union ip_addr *saddr, uint16_t sport,
+		     const union ip_addr *daddr)
 {
 	int score = 0;
-	if (us->laddr) {
-		if (us->laddr != daddr)
-			return -1;
+	if (!ip_addr_covers(&us->laddr, us->v6only, daddr))
+		return -1;
+	if (!ip_addr_is_any(&us->laddr))
 		score += 4;
-	}
 	if (us->connected) {
-		if (us->faddr != saddr || us->fport != sport)
+		if (!ip_addr_eq(&us->faddr, saddr) || us->fport != sport)
 			return -1;
 		score += 8;
 	}
 	return score;
 }
 
-static uint32_t udp_flow_hash(struct udp_table *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+/* An address as 32 bits for the flow hash: IPv4's own (host order), IPv6's folded. */
+static uint32_t udp_addr32(const union ip_addr *a)
 {
-	uint64_t h = ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) ^ t->flow_key;
+	return ip_addr_is_v4(a) ? ip_addr_to_v4(a) : a->w[0] ^ a->w[1] ^ a->w[2] ^ a->w[3];
+}
+
+static uint32_t udp_flow_hash(struct udp_table *t, const union ip_addr *saddr, uint16_t sport,
+			      const union ip_addr *daddr, uint16_t dport)
+{
+	uint64_t h = ((uint64_t)udp_addr32(saddr) << 32 | udp_addr32(daddr)) ^ ((uint64_t)sport << 16 | dport) ^
+		     t->flow_key;
 	h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
 	h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
 	return (uint32_t)(h ^ (h >> 33));
@@ -281,7 +315,8 @@ static uint32_t udp_flow_hash(struct udp_table *t, uint32_t saddr, uint16_t spor
 /* The socket a unicast datagram goes to: the best score; among equally good
  * SO_REUSEPORT sockets, one chosen by a hash of the flow, so one flow always
  * reaches the same socket. */
-static struct udp_sock *udp_lookup(struct stack *st, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+static struct udp_sock *udp_lookup(struct stack *st, const union ip_addr *saddr, uint16_t sport,
+				   const union ip_addr *daddr, uint16_t dport)
 {
 	struct udp_sock *us, *best = NULL;
 	int score, best_score = -1;
@@ -351,9 +386,10 @@ static void udp_input_broadcast(struct stack *st, struct pbuf *p, const struct i
 {
 	struct udp_sock *us, *prev = NULL;
 	struct pbuf *c;
+	union ip_addr src = ip_addr_v4(m->src), dst = ip_addr_v4(m->dst);
 
 	for (us = *udp_bucket(st, h->dport); us; us = us->next) {
-		if (us->lport != h->dport || udp_score(us, m->src, h->sport, m->dst) < 0)
+		if (us->lport != h->dport || udp_score(us, &src, h->sport, &dst) < 0)
 			continue;
 		if (prev) {
 			if ((c = pbuf_alloc(st->pool)) != NULL) {
@@ -372,10 +408,37 @@ static void udp_input_broadcast(struct stack *st, struct pbuf *p, const struct i
 	udp_enqueue(st, prev, p);
 }
 
+/* Where a queued datagram came from: IPv4 in user[0] (address << 16 |
+ * port); IPv6 marked in bit 48 of it, the address in the 16 bytes before
+ * the payload (the headers' room, which nothing uses any more). */
+#define UDP_SRC_V6 (1ull << 48)
+static void udp_src_set(struct pbuf *p, const union ip_addr *src, uint16_t sport)
+{
+	if (ip_addr_is_v4(src)) {
+		p->user[0] = (uint64_t)ip_addr_to_v4(src) << 16 | sport;
+	} else {
+		memcpy(p->data - 16, src->b, 16);
+		p->user[0] = UDP_SRC_V6 | sport;
+	}
+}
+
+static void udp_src_get(const struct pbuf *p, struct sock_ep *ep)
+{
+	if (p->user[0] & UDP_SRC_V6) {
+		memcpy(ep->addr.b, p->data - 16, 16);
+		ep->family = AF_INET6;
+	} else {
+		ep->addr = ip_addr_v4((uint32_t)(p->user[0] >> 16));
+		ep->family = AF_INET;
+	}
+	ep->port = (uint16_t)p->user[0];
+}
+
 void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 {
 	struct udp_hdr h;
 	struct udp_sock *us;
+	union ip_addr src = ip_addr_v4(m->src), dst = ip_addr_v4(m->dst);
 	int hw_bad = !!(p->flags & PBUF_F_RX_L4_CKSUM_BAD);
 	int rc;
 
@@ -392,7 +455,7 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 		p->user[1] = 0;
 		return udp_input_broadcast(st, p, m, &h);
 	}
-	if (!(us = udp_lookup(st, m->src, h.sport, m->dst, h.dport))) {
+	if (!(us = udp_lookup(st, &src, h.sport, &dst, h.dport))) {
 		/* RFC 1122 §4.1.3.1: port unreachable, quoting the IP packet */
 		if (p->l3_len >= IPV4_HDR_LEN && pbuf_prepend(p, p->l3_len))
 			icmp_send_unreach(st, p, ICMP_UNREACH_PORT);
@@ -400,7 +463,7 @@ void udp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 	}
 	pbuf_trim(p, h.len);
 	pbuf_adj(p, UDP_HDR_LEN);
-	p->user[0] = (uint64_t)m->src << 16 | h.sport;
+	udp_src_set(p, &src, h.sport);
 	p->user[1] = 0;
 	udp_enqueue(st, us, p);
 }
@@ -423,7 +486,7 @@ void udp_input_chain(struct stack *st, struct pbuf *p, uint32_t total, const str
 		if (cksum_fold(sum) != 0)
 			return udp_drop(st, p, DROP_UDP_CKSUM);
 	}
-	if (!(us = udp_lookup(st, m->src, rd16(p->data), m->dst, rd16(p->data + 2)))) {
+	if (!(us = udp_lookup(st, IP_ADDR_V4_PTR(m->src), rd16(p->data), IP_ADDR_V4_PTR(m->dst), rd16(p->data + 2)))) {
 		if (p->l3_len >= IPV4_HDR_LEN && pbuf_prepend(p, p->l3_len))
 			icmp_send_unreach(st, p, ICMP_UNREACH_PORT);
 		return udp_drop(st, p, DROP_UDP_NO_PORT);
@@ -433,10 +496,37 @@ void udp_input_chain(struct stack *st, struct pbuf *p, uint32_t total, const str
 	udp_enqueue(st, us, p);
 }
 
+void udp_input6(struct stack *st, struct pbuf *p, const struct ipv6_meta *m)
+{
+	union ip_addr src = ip_addr_v6(&m->src), dst = ip_addr_v6(&m->dst);
+	struct udp_hdr h;
+	struct udp_sock *us;
+	int rc;
+
+	p->user[1] = 0;
+	if ((rc = udp_hdr_parse(p->data, p->len, 0, 0, 0, &h)) != 0)
+		return udp_drop(st, p, udp_parse_drop[-rc]);
+	/* RFC 8200 §8.1: the checksum is mandatory, over the IPv6 pseudo-header */
+	if ((p->flags & PBUF_F_RX_L4_CKSUM_BAD) || h.cksum == 0 ||
+	    (!m->l4_cksum_ok &&
+	     cksum_fold(cksum_partial(p->data, h.len, cksum_pseudo_ipv6(&m->src, &m->dst, IPPROTO_UDP, h.len)))))
+		return udp_drop(st, p, DROP_UDP_CKSUM);
+	if (ip_addr_is_v4(&src) || ip_addr_is_v4(&dst) || !(us = udp_lookup(st, &src, h.sport, &dst, h.dport))) {
+		/* RFC 4443 §3.1: port unreachable, quoting the packet */
+		if (!ip_addr_is_v4(&src) && m->l3_off && pbuf_prepend(p, m->l3_off))
+			icmp6_send_error(st, p, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, 0);
+		return udp_drop(st, p, DROP_UDP_NO_PORT);
+	}
+	pbuf_trim(p, h.len);
+	pbuf_adj(p, UDP_HDR_LEN);
+	udp_src_set(p, &src, h.sport);
+	udp_enqueue(st, us, p);
+}
+
 void udp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
 		    int err, int hard)
 {
-	struct udp_sock *us = udp_lookup(st, dst, dport, src, sport);
+	struct udp_sock *us = udp_lookup(st, IP_ADDR_V4_PTR(dst), dport, IP_ADDR_V4_PTR(src), sport);
 	/* without IP_RECVERR Linux reports only hard errors, only to connected sockets */
 	if (!us || !hard || !us->connected)
 		return;
@@ -462,8 +552,11 @@ static size_t udp_iov_len(const struct iovec *iov, int iovcnt, int *fault)
 
 /* Where a datagram to dst can go: 0, -ENETUNREACH, or -EACCES for a
  * broadcast without SO_BROADCAST (as Linux). */
-static int udp_route(const struct stack *st, const struct udp_sock *us, uint32_t dst)
+static int udp_route(const struct stack *st, const struct udp_sock *us, const union ip_addr *dst6)
 {
+	uint32_t dst = ip_addr_to_v4(dst6);
+	if (!ip_addr_is_v4(dst6)) /* IPv6: unicast, with IPv6 up */
+		return ipv6_enabled(st) && !ip_addr_is_zero(dst6) && dst6->b[0] != 0xff ? 0 : -ENETUNREACH;
 	if (ipv4_is_broadcast(st, dst))
 		return us->broadcast ? 0 : -EACCES;
 	/* Linux routes 0.0.0.0 to the host itself; this stack has no loopback */
@@ -484,10 +577,13 @@ static size_t udp_payload_in(const struct stack *st, uint32_t mtu)
 
 /* The MTU a socket's datagrams to dst are cut to (IP_MTU_DISCOVER): the
  * path's as learned from ICMP (WANT, DO), or the interface's (the others). */
-static uint32_t udp_mtu_to(struct stack *st, const struct udp_sock *us, uint32_t dst)
+static uint32_t udp_mtu_to(struct stack *st, const struct udp_sock *us, const union ip_addr *dst)
 {
-	return us->pmtudisc == IP_PMTUDISC_WANT || us->pmtudisc == IP_PMTUDISC_DO ? stack_path_mtu(st, dst)
-										    : st->mtu;
+	if (!ip_addr_is_v4(dst)) /* as an IPv4 MTU: the IPv6 path's payload plus 20 */
+		return (uint32_t)ipv6_max_payload(st, &dst->in6) + IPV4_HDR_LEN;
+	return us->pmtudisc == IP_PMTUDISC_WANT || us->pmtudisc == IP_PMTUDISC_DO
+		       ? stack_path_mtu(st, ip_addr_to_v4(dst))
+		       : st->mtu;
 }
 
 /* IP_PMTUDISC_DO and PROBE: DF always, never fragments (EMSGSIZE instead) */
@@ -504,7 +600,7 @@ static uint16_t udp_df(const struct udp_sock *us)
 }
 
 /* The most one packet to dst carries for the socket. */
-static size_t udp_max_payload_to(struct stack *st, const struct udp_sock *us, uint32_t dst)
+static size_t udp_max_payload_to(struct stack *st, const struct udp_sock *us, const union ip_addr *dst)
 {
 	return udp_payload_in(st, udp_mtu_to(st, us, dst));
 }
@@ -523,11 +619,32 @@ static void udp_append(struct pbuf *p, const struct iovec *iov, int iovcnt, size
 /* Write the header and send. The checksum is computed here, or left to the
  * device with the pseudo-header sum in the field when it offers UDP
  * checksum offload. */
-static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, uint32_t dst, uint16_t dport)
+/* IPv6: the checksum in software over its pseudo-header, never 0 (RFC 8200 §8.1). */
+static void udp_finish6(struct stack *st, struct udp_sock *us, struct pbuf *p, const union ip_addr *dst,
+			uint16_t dport)
+{
+	union ip_addr src = ip_addr_is_any(&us->laddr) ? ip_addr_v6(&st->cfg.addr6) : us->laddr;
+	uint8_t *b = p->data;
+	uint16_t c;
+	wr16(b, us->lport);
+	wr16(b + 2, dport);
+	wr16(b + 4, (uint16_t)p->len);
+	wr16(b + 6, 0);
+	c = cksum_fold(cksum_partial(b, p->len, cksum_pseudo_ipv6(src.b, dst->b, IPPROTO_UDP, p->len)));
+	wr16(b + 6, c ? c : 0xffff);
+	STAT_INC(st, UDP_TX_DATAGRAMS);
+	(void)ipv6_output(st, p, &src.in6, &dst->in6, IPPROTO_UDP, us->tos, 0);
+}
+
+static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, const union ip_addr *dst6,
+		       uint16_t dport)
 {
 	struct udp_hdr h = { .sport = us->lport, .dport = dport, .len = (uint16_t)p->len };
 	uint8_t *b = p->data;
+	uint32_t dst = ip_addr_to_v4(dst6);
 
+	if (!ip_addr_is_v4(dst6))
+		return udp_finish6(st, us, p, dst6, dport);
 	if (st->nif->caps & NETIF_CAP_TX_CKSUM_UDP) {
 		uint32_t sum = cksum_pseudo_ipv4(st->addr, dst, IPV4_PROTO_UDP, h.len);
 		while (sum >> 16)
@@ -545,7 +662,7 @@ static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, ui
 	if (ipv4_is_broadcast(st, dst)) /* in a link-level broadcast frame: no ARP */
 		(void)ipv4_output_frag(st, p, dst, IPV4_PROTO_UDP, us->tos, st->ip_id++, IPV4_FLAG_DF, 1);
 	else if (!udp_may_fragment(us) || p->len <= (uint32_t)stack_least_mtu(st) - IPV4_HDR_LEN ||
-		 p->len <= udp_mtu_to(st, us, dst) - IPV4_HDR_LEN)
+		 p->len <= udp_mtu_to(st, us, dst6) - IPV4_HDR_LEN)
 		/* as Linux, a datagram lost to ARP or a full queue still counts as
 		 * sent; DF as Linux's ip_dont_fragment() sets it */
 		(void)ipv4_output_frag(st, p, dst, IPV4_PROTO_UDP, us->tos, st->ip_id++, udp_df(us), 0);
@@ -558,11 +675,11 @@ static void udp_finish(struct stack *st, struct udp_sock *us, struct pbuf *p, ui
  * multiple of 8 bytes, so the UDP checksum is summed over the fragments as
  * they are filled, in software. All or nothing: -ENOBUFS. */
 static ssize_t udp_send_frags(struct stack *st, struct udp_sock *us, const struct iovec *iov, int iovcnt,
-			      size_t len, uint32_t dst, uint16_t dport)
+			      size_t len, const union ip_addr *dst6, uint16_t dport)
 {
 	struct pbuf *f[128];
 	uint32_t total = (uint32_t)len + UDP_HDR_LEN, room = st->pool->buf_size - PBUF_HEADROOM;
-	uint32_t path = udp_mtu_to(st, us, dst) - IPV4_HDR_LEN;
+	uint32_t path = udp_mtu_to(st, us, dst6) - IPV4_HDR_LEN, dst = ip_addr_to_v4(dst6);
 	uint32_t per = path < room ? path : room, sum, nf = 0;
 	uint16_t id = st->ip_id++;
 	size_t ioff = 0;
@@ -615,7 +732,7 @@ static void udp_push_cork(struct stack *st, struct udp_sock *us)
 	if (!p)
 		return;
 	us->cork = NULL;
-	udp_finish(st, us, p, us->cork_dst, us->cork_dport);
+	udp_finish(st, us, p, &us->cork_dst, us->cork_dport);
 }
 
 /* MSG_MORE or UDP_CORK with data held back: append to it, as Linux's
@@ -647,12 +764,12 @@ static int udp_take_err(struct udp_sock *us)
 
 /* The checks in the order Linux's inet_sendmsg() and udp_sendmsg() make them. */
 static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-			const struct sockaddr_in *to)
+			const struct sock_ep *to)
 {
 	struct udp_sock *us = s->proto;
 	struct stack *st = s->st;
 	struct pbuf *p;
-	uint32_t dst;
+	union ip_addr dst;
 	uint16_t dport;
 	size_t len;
 	int fault, rc, frags;
@@ -669,8 +786,8 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	if (us->cork)
 		return udp_send_corked(st, us, iov, iovcnt, len, flags, fault);
 	if (to) {
-		dst = ntohl(to->sin_addr.s_addr);
-		dport = ntohs(to->sin_port);
+		dst = to->addr;
+		dport = to->port;
 		if (!dport)
 			return -EINVAL;
 	} else if (us->connected) { /* sendto() with an address overrides the peer: no EISCONN for UDP */
@@ -679,11 +796,14 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	} else {
 		return -EDESTADDRREQ;
 	}
-	if ((rc = udp_route(st, us, dst)) != 0)
+	if ((rc = udp_route(st, us, &dst)) != 0)
 		return rc;
+	if (!ip_addr_is_any(&us->laddr) && ip_addr_is_v4(&us->laddr) != ip_addr_is_v4(&dst))
+		return -ENETUNREACH; /* bound to an address of the other family */
 	/* the path's MTU is looked up only for what the least one might not take */
-	frags = len > udp_payload_in(st, stack_least_mtu(st)) && len > udp_max_payload_to(st, us, dst);
-	if (frags && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt || !udp_may_fragment(us)))
+	frags = len > udp_payload_in(st, stack_least_mtu(st)) && len > udp_max_payload_to(st, us, &dst);
+	if (frags && (len > UDP_MAX_PAYLOAD || (flags & MSG_MORE) || us->cork_opt || !udp_may_fragment(us) ||
+		      !ip_addr_is_v4(&dst))) /* no IPv6 fragments are sent */
 		return -EMSGSIZE;
 	if (us->err)
 		return -udp_take_err(us);
@@ -692,7 +812,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 	if (fault)
 		return -EFAULT;
 	if (frags)
-		return udp_send_frags(st, us, iov, iovcnt, len, dst, dport);
+		return udp_send_frags(st, us, iov, iovcnt, len, &dst, dport);
 	if (!(p = stack_alloc(st)))
 		return -ENOBUFS;
 	pbuf_append(p, UDP_HDR_LEN);
@@ -702,7 +822,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 		us->cork_dst = dst;
 		us->cork_dport = dport;
 	} else {
-		udp_finish(st, us, p, dst, dport);
+		udp_finish(st, us, p, &dst, dport);
 	}
 	return (ssize_t)len;
 }
@@ -710,7 +830,7 @@ static ssize_t udp_send(struct sock *s, const struct iovec *iov, int iovcnt, int
 /* ---- receive ---------------------------------------------------------- */
 
 static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-			struct sockaddr_in *from)
+			struct sock_ep *from)
 {
 	struct udp_sock *us = s->proto;
 	struct pbuf *p = us->rxq_head;
@@ -746,12 +866,8 @@ static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int
 			}
 		}
 	}
-	if (from) {
-		memset(from, 0, sizeof(*from));
-		from->sin_family = AF_INET;
-		from->sin_addr.s_addr = htonl((uint32_t)(p->user[0] >> 16));
-		from->sin_port = htons((uint16_t)p->user[0]);
-	}
+	if (from)
+		udp_src_get(p, from);
 	/* MSG_TRUNC: the real length of the datagram, even if it was cut */
 	ssize_t ret = (flags & MSG_TRUNC) ? (ssize_t)udp_dgram_len(p) : (ssize_t)copied;
 	if (!(flags & MSG_PEEK)) {
@@ -769,19 +885,18 @@ static ssize_t udp_recv(struct sock *s, const struct iovec *iov, int iovcnt, int
 
 /* ---- the rest of the socket calls ------------------------------------- */
 
-static int udp_connect(struct sock *s, const struct sockaddr_in *a)
+static int udp_connect(struct sock *s, const struct sock_ep *a)
 {
 	struct udp_sock *us = s->proto;
 	struct stack *st = s->st;
-	uint32_t dst;
 	int rc;
 
-	if (a->sin_family == AF_UNSPEC) { /* Linux's __udp_disconnect() */
+	if (a->family == AF_UNSPEC) { /* Linux's __udp_disconnect() */
 		us->connected = 0;
-		us->faddr = 0;
+		memset(&us->faddr, 0, sizeof(us->faddr));
 		us->fport = 0;
 		if (!us->addr_locked)
-			us->laddr = 0;
+			us->laddr = udp_any(us);
 		if (!us->port_locked)
 			udp_unhash(st, us);
 		return 0;
@@ -789,13 +904,14 @@ static int udp_connect(struct sock *s, const struct sockaddr_in *a)
 	/* Linux's inet_dgram_connect() binds first, even if the route then fails */
 	if ((rc = udp_autobind(st, us)) != 0)
 		return rc;
-	dst = ntohl(a->sin_addr.s_addr);
-	if ((rc = udp_route(st, us, dst)) != 0)
+	if ((rc = udp_route(st, us, &a->addr)) != 0)
 		return rc;
-	if (!us->laddr)
-		us->laddr = st->addr;
-	us->faddr = dst;
-	us->fport = ntohs(a->sin_port);
+	if (ip_addr_is_any(&us->laddr))
+		us->laddr = udp_local_addr(st, &a->addr);
+	else if (ip_addr_is_v4(&us->laddr) != ip_addr_is_v4(&a->addr))
+		return -ENETUNREACH; /* bound to an address of the other family */
+	us->faddr = a->addr;
+	us->fport = a->port;
 	us->connected = 1;
 	return 0;
 }
@@ -915,25 +1031,23 @@ static int udp_getopt(struct sock *s, int level, int name, void *val, socklen_t 
 	return 0;
 }
 
-static int udp_name(struct sock *s, struct sockaddr_in *local)
+static int udp_name(struct sock *s, struct sock_ep *local)
 {
 	struct udp_sock *us = s->proto;
-	memset(local, 0, sizeof(*local));
-	local->sin_family = AF_INET;
-	local->sin_addr.s_addr = htonl(us->laddr);
-	local->sin_port = htons(us->lport);
+	local->addr = us->laddr;
+	local->port = us->lport;
+	local->family = (uint16_t)s->family;
 	return 0;
 }
 
-static int udp_peer(struct sock *s, struct sockaddr_in *peer)
+static int udp_peer(struct sock *s, struct sock_ep *peer)
 {
 	struct udp_sock *us = s->proto;
 	if (!us->connected)
 		return -ENOTCONN;
-	memset(peer, 0, sizeof(*peer));
-	peer->sin_family = AF_INET;
-	peer->sin_addr.s_addr = htonl(us->faddr);
-	peer->sin_port = htons(us->fport);
+	peer->addr = us->faddr;
+	peer->port = us->fport;
+	peer->family = (uint16_t)s->family;
 	return 0;
 }
 
@@ -1017,9 +1131,11 @@ void udp_foreach(struct stack *st, void (*fn)(const struct sock_info *, void *),
 	for (const struct udp_sock *us = st->udp->all; us; us = us->all_next) {
 		struct sock_info si = { .type = SOCK_DGRAM, .state = -1, .rcv_queue = us->rxq_bytes,
 					.snd_queue = (uint32_t)udp_tx_bytes(us->s) };
-		udp_name(us->s, &si.local);
-		if (us->connected)
-			udp_peer(us->s, &si.peer);
+		union ip_addr none = { .q = { 0, 0 } };
+		const union ip_addr *peer = us->connected ? &us->faddr : &none;
+		int v6 = us->connected ? !ip_addr_is_v4(peer)
+				       : us->s->family == AF_INET6 && !ip_addr_is_v4(&us->laddr);
+		sock_info_addr(&si, v6, &us->laddr, us->lport, peer, us->connected ? us->fport : 0);
 		fn(&si, arg);
 	}
 }

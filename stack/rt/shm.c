@@ -131,7 +131,7 @@ static void conn_one(const struct sock_info *si, void *arg)
 	struct conn_fill *f = arg;
 	struct demi_shm_conn *c;
 	const char *name;
-	if (f->n >= RT_SHM_CONNS_MAX)
+	if (f->n >= RT_SHM_CONNS_MAX || si->local.sin_family != AF_INET) /* the table holds IPv4 */
 		return;
 	c = &f->sh->conns[f->n++];
 	memset(c, 0, sizeof(*c));

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../net6.h"
+#include "../wire/cksum.h"
 #include "isn.h"
 #include "tcb.h"
 
@@ -105,7 +107,7 @@ static void tcp_listen_cookie(struct tcb *l, struct tcp_seg *seg)
 		return;
 	c->parent = NULL;
 	tcp_opts_apply_syn(c, &seg->h.opt);
-	c->iss = tcp_syncookie_make(st->cfg.isn_secret, c->laddr, c->lport, c->raddr, c->rport,
+	c->iss = tcp_syncookie_make(st->cfg.isn_secret, &c->laddr, c->lport, &c->raddr, c->rport,
 				    seg->h.seq, c->mss_clamp, st->now);
 	if (c->flags & TF_TS_OK) {
 		/* options a cookie cannot hold ride in the TS value */
@@ -139,7 +141,7 @@ static int tcp_listen_ack(struct tcb *l, struct tcp_seg *seg)
 	struct stack *st = l->st;
 	uint16_t mss;
 	struct tcb *c;
-	if (tcp_syncookie_check(st->cfg.isn_secret, seg->dst, seg->h.dport, seg->src, seg->h.sport,
+	if (tcp_syncookie_check(st->cfg.isn_secret, &seg->dst, seg->h.dport, &seg->src, seg->h.sport,
 				seg->h.seq - 1, seg->h.ack - 1, st->now, &mss) != 0) {
 		STAT_INC(st, DROP_TCP_COOKIE_BAD);
 		tcp_refuse(st, seg);
@@ -215,7 +217,7 @@ int tcp_input_listen(struct tcb *l, struct tcp_seg *seg)
 	if (!(c = tcp_child_new(l, seg)))
 		return TCP_IN_DONE;
 	tcp_opts_apply_syn(c, &seg->h.opt);
-	c->iss = tcp_isn(st->cfg.isn_secret, c->laddr, c->lport, c->raddr, c->rport, st->now);
+	c->iss = tcp_isn(st->cfg.isn_secret, &c->laddr, c->lport, &c->raddr, c->rport, st->now);
 	c->ts_offset = (uint32_t)siphash24(st->cfg.isn_secret, &c->iss, 4);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->snd_wnd = c->max_snd_wnd = seg->h.wnd; /* never scaled in a SYN */
@@ -309,10 +311,50 @@ static int tcp_addr_bad(uint32_t a)
 	return a == 0 || a == 0xffffffffu || (a >> 28) == 0xe;
 }
 
+/* An IPv6 source no connection may have: unspecified, multicast, or one
+ * that reads as IPv4 (v4-mapped; ipaddr.h). */
+static int tcp_addr6_bad(const union ip_addr *a)
+{
+	return ip_addr_is_zero(a) || a->b[0] == 0xff || ip_addr_is_v4(a);
+}
+
+/* Both families from here on: seg.src/dst set, the header parsed and its
+ * checksum checked. */
+static void tcp_input_seg(struct stack *st, struct pbuf *p, struct tcp_seg *seg)
+{
+	struct tcb *t;
+	pbuf_adj(p, seg->h.off);
+	seg->p = p;
+	seg->len = p->len;
+	seg->seqlen = seg->len + !!(seg->h.flags & TCP_SYN) + !!(seg->h.flags & TCP_FIN);
+
+	t = tcp_lookup(st, &seg->dst, seg->h.dport, &seg->src, seg->h.sport);
+	if (t && t->state == TCP_STATE_TIME_WAIT && (seg->h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+	    seq_gt(seg->h.seq, t->rcv_nxt) && tcp_lookup_listener(st, &seg->dst, seg->h.dport)) {
+		/* RFC 9293 §3.10.7.4 / RFC 6191: a new SYN ends TIME-WAIT */
+		STAT_INC(st, TCP_TIME_WAIT_REUSED);
+		tcp_tcb_free(t);
+		t = NULL;
+	}
+	if (!t) {
+		struct tcb *l = tcp_lookup_listener(st, &seg->dst, seg->h.dport);
+		if (l)
+			tcp_input_listen(l, seg);
+		else {
+			STAT_INC(st, DROP_TCP_NO_SOCKET);
+			tcp_refuse(st, seg);
+		}
+	} else if (t->state == TCP_STATE_SYN_SENT) {
+		tcp_input_syn_sent(t, seg);
+	} else {
+		tcp_input_synced(t, seg);
+	}
+	pbuf_free(seg->p);
+}
+
 void tcp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 {
-	struct tcp_seg seg = { .src = m->src, .dst = m->dst };
-	struct tcb *t;
+	struct tcp_seg seg = { .src = ip_addr_v4(m->src), .dst = ip_addr_v4(m->dst) };
 	int rc;
 
 	STAT_INC(st, TCP_RX_SEGS);
@@ -332,31 +374,37 @@ void tcp_input(struct stack *st, struct pbuf *p, const struct ipv4_meta *m)
 		pbuf_free(p);
 		return;
 	}
-	pbuf_adj(p, seg.h.off);
-	seg.p = p;
-	seg.len = p->len;
-	seg.seqlen = seg.len + !!(seg.h.flags & TCP_SYN) + !!(seg.h.flags & TCP_FIN);
+	tcp_input_seg(st, p, &seg);
+}
 
-	t = tcp_lookup(st, m->dst, seg.h.dport, m->src, seg.h.sport);
-	if (t && t->state == TCP_STATE_TIME_WAIT && (seg.h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
-	    seq_gt(seg.h.seq, t->rcv_nxt) && tcp_lookup_listener(st, m->dst, seg.h.dport)) {
-		/* RFC 9293 §3.10.7.4 / RFC 6191: a new SYN ends TIME-WAIT */
-		STAT_INC(st, TCP_TIME_WAIT_REUSED);
-		tcp_tcb_free(t);
-		t = NULL;
+void tcp_input6(struct stack *st, struct pbuf *p, const struct ipv6_meta *m)
+{
+	struct tcp_seg seg = { .src = ip_addr_v6(&m->src), .dst = ip_addr_v6(&m->dst) };
+	int rc;
+
+	STAT_INC(st, TCP_RX_SEGS);
+	if (p->flags & PBUF_F_RX_L4_CKSUM_BAD) {
+		STAT_INC(st, DROP_TCP_CKSUM);
+		pbuf_free(p);
+		return;
 	}
-	if (!t) {
-		struct tcb *l = tcp_lookup_listener(st, m->dst, seg.h.dport);
-		if (l)
-			tcp_input_listen(l, &seg);
-		else {
-			STAT_INC(st, DROP_TCP_NO_SOCKET);
-			tcp_refuse(st, &seg);
-		}
-	} else if (t->state == TCP_STATE_SYN_SENT) {
-		tcp_input_syn_sent(t, &seg);
-	} else {
-		tcp_input_synced(t, &seg);
+	/* the IPv6 pseudo-header here (RFC 8200 §8.1), the rest as IPv4's */
+	if (!m->l4_cksum_ok &&
+	    cksum_fold(cksum_partial(p->data, p->len, cksum_pseudo_ipv6(&m->src, &m->dst, IPPROTO_TCP, p->len)))) {
+		STAT_INC(st, DROP_TCP_CKSUM);
+		pbuf_free(p);
+		return;
 	}
-	pbuf_free(seg.p);
+	rc = tcp_hdr_parse(p->data, p->len, 0, 0, 0, &seg.h);
+	if (rc) {
+		STAT_INC(st, tcp_parse_drop[-rc]);
+		pbuf_free(p);
+		return;
+	}
+	if (tcp_addr6_bad(&seg.src) || ip_addr_is_v4(&seg.dst) || !seg.h.sport || !seg.h.dport) {
+		STAT_INC(st, DROP_TCP_BAD_ADDR);
+		pbuf_free(p);
+		return;
+	}
+	tcp_input_seg(st, p, &seg);
 }

@@ -4,6 +4,8 @@
 
 #include "isn.h"
 
+#define TCP_TUPLE_MAX 36 /* two IPv6 addresses and two ports */
+
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
 static uint64_t le64(const uint8_t *p)
@@ -50,20 +52,36 @@ uint64_t siphash24(const uint8_t key[16], const void *data, uint32_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* The connection identity, serialised so the hash sees no padding bytes. */
-static uint32_t tuple_bytes(uint8_t *b, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+/* The connection identity, serialised so the hash sees no padding bytes.
+ * An IPv4 pair is its 4-byte addresses (host order, as before the address
+ * was 16 bytes: ISNs and cookies of IPv4 connections are unchanged), an
+ * IPv6 pair its 16-byte ones. v4-mapped means IPv4 (ipaddr.h), so IPv4 and
+ * its v4-mapped form are one connection with one ISN; an IPv6 address that
+ * merely ends in the same 4 bytes (::a.b.c.d, 64:ff9b::a.b.c.d) hashes
+ * other bytes, so gets another. */
+static uint32_t tuple_bytes(uint8_t *b, const union ip_addr *laddr, uint16_t lport, const union ip_addr *raddr,
+			    uint16_t rport)
 {
-	memcpy(b, &laddr, 4);
-	memcpy(b + 4, &raddr, 4);
-	memcpy(b + 8, &lport, 2);
-	memcpy(b + 10, &rport, 2);
-	return 12;
+	uint32_t n;
+	if (ip_addr_is_v4(laddr) && ip_addr_is_v4(raddr)) {
+		uint32_t l = ip_addr_to_v4(laddr), r = ip_addr_to_v4(raddr);
+		memcpy(b, &l, 4);
+		memcpy(b + 4, &r, 4);
+		n = 8;
+	} else {
+		memcpy(b, laddr->b, 16);
+		memcpy(b + 16, raddr->b, 16);
+		n = 32;
+	}
+	memcpy(b + n, &lport, 2);
+	memcpy(b + n + 2, &rport, 2);
+	return n + 4;
 }
 
-uint32_t tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
+uint32_t tcp_isn(const uint8_t key[16], const union ip_addr *laddr, uint16_t lport, const union ip_addr *raddr,
 		 uint16_t rport, uint64_t now_ns)
 {
-	uint8_t b[12];
+	uint8_t b[TCP_TUPLE_MAX];
 	uint32_t n = tuple_bytes(b, laddr, lport, raddr, rport);
 	/* RFC 6528 §3: M is a timer that ticks every 4 microseconds */
 	return (uint32_t)(now_ns / 4000) + (uint32_t)siphash24(key, b, n);
@@ -73,10 +91,10 @@ uint32_t tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t
 #define COOKIE_PERIOD_NS (64ull * 1000000000ull)
 static const uint16_t cookie_mss[8] = { 216, 536, 1024, 1300, 1440, 1460, 4312, 8960 };
 
-static uint32_t cookie_mac(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
-			   uint16_t rport, uint32_t peer_isn, uint64_t t, unsigned idx)
+static uint32_t cookie_mac(const uint8_t key[16], const union ip_addr *laddr, uint16_t lport,
+			   const union ip_addr *raddr, uint16_t rport, uint32_t peer_isn, uint64_t t, unsigned idx)
 {
-	uint8_t b[32];
+	uint8_t b[TCP_TUPLE_MAX + 13];
 	uint32_t n = tuple_bytes(b, laddr, lport, raddr, rport);
 	memcpy(b + n, &peer_isn, 4);
 	memcpy(b + n + 4, &t, 8);
@@ -84,8 +102,8 @@ static uint32_t cookie_mac(const uint8_t key[16], uint32_t laddr, uint16_t lport
 	return (uint32_t)siphash24(key, b, n + 13) & 0xffffff;
 }
 
-uint32_t tcp_syncookie_make(const uint8_t key[16], uint32_t laddr, uint16_t lport,
-			    uint32_t raddr, uint16_t rport, uint32_t peer_isn, uint16_t mss,
+uint32_t tcp_syncookie_make(const uint8_t key[16], const union ip_addr *laddr, uint16_t lport,
+			    const union ip_addr *raddr, uint16_t rport, uint32_t peer_isn, uint16_t mss,
 			    uint64_t now_ns)
 {
 	uint64_t t = now_ns / COOKIE_PERIOD_NS;
@@ -97,8 +115,8 @@ uint32_t tcp_syncookie_make(const uint8_t key[16], uint32_t laddr, uint16_t lpor
 	       cookie_mac(key, laddr, lport, raddr, rport, peer_isn, t, idx);
 }
 
-int tcp_syncookie_check(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
-			uint16_t rport, uint32_t peer_isn, uint32_t cookie, uint64_t now_ns,
+int tcp_syncookie_check(const uint8_t key[16], const union ip_addr *laddr, uint16_t lport,
+			const union ip_addr *raddr, uint16_t rport, uint32_t peer_isn, uint32_t cookie, uint64_t now_ns,
 			uint16_t *mss)
 {
 	uint64_t now_t = now_ns / COOKIE_PERIOD_NS;

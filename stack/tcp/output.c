@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include "../wire/cksum.h"
+#include "../net6.h"
 #include "../wire/ipv4.h"
 #include "tcb.h"
+
+#define TCP_IPV6_HDR_LEN 40 /* the fixed header: MSS and room for IPv6 */
 
 uint16_t tcp_mss_for_mtu(const struct stack *st)
 {
@@ -15,11 +18,28 @@ uint16_t tcp_mss_for_mtu(const struct stack *st)
 	return (uint16_t)(m < room ? m : room);
 }
 
+/* IPv6: the MTU less 60 bytes of headers, then the path's (RFC 8201). */
+static uint16_t tcp_mss_ours6(const struct tcb *t)
+{
+	uint16_t m = tcp_mss_for_mtu(t->st);
+	uint32_t path = ipv6_max_payload(t->st, &t->raddr.in6);
+	m = (uint16_t)(m - (TCP_IPV6_HDR_LEN - IPV4_HDR_LEN));
+	if (path - TCP_HDR_LEN < m)
+		m = (uint16_t)(path - TCP_HDR_LEN);
+	return m;
+}
+
 uint16_t tcp_mss_ours(const struct tcb *t)
 {
-	uint16_t m = tcp_mss_for_mtu(t->st), path = stack_path_mtu(t->st, t->raddr);
-	if (path < t->st->mtu && path - IPV4_HDR_LEN - TCP_HDR_LEN < m)
-		m = (uint16_t)(path - IPV4_HDR_LEN - TCP_HDR_LEN);
+	uint16_t m;
+	if (ip_addr_is_v4(&t->raddr)) {
+		uint16_t path = stack_path_mtu(t->st, ip_addr_to_v4(&t->raddr));
+		m = tcp_mss_for_mtu(t->st);
+		if (path < t->st->mtu && path - IPV4_HDR_LEN - TCP_HDR_LEN < m)
+			m = (uint16_t)(path - IPV4_HDR_LEN - TCP_HDR_LEN);
+	} else {
+		m = tcp_mss_ours6(t);
+	}
 	return t->user_mss && t->user_mss < m ? t->user_mss : m;
 }
 
@@ -135,14 +155,28 @@ static void tcp_copy_out(const struct tcb *t, uint32_t off, uint32_t len, uint8_
 	memcpy(dst + first, t->sbuf, len - first);
 }
 
-static int tcp_emit(struct stack *st, struct pbuf *p, uint32_t src, uint32_t dst)
+/* IPv6: the checksum over its pseudo-header, in software. */
+static int tcp_emit6(struct stack *st, struct pbuf *p, const union ip_addr *src, const union ip_addr *dst)
+{
+	uint16_t c;
+	wr16(p->data + 16, 0);
+	c = cksum_fold(cksum_partial(p->data, p->len, cksum_pseudo_ipv6(src->b, dst->b, IPPROTO_TCP, p->len)));
+	wr16(p->data + 16, c);
+	STAT_INC(st, TCP_TX_SEGS);
+	return ipv6_output(st, p, &src->in6, &dst->in6, IPPROTO_TCP, 0, 0);
+}
+
+static int tcp_emit(struct stack *st, struct pbuf *p, const union ip_addr *src, const union ip_addr *dst)
 {
 	int offload = !!(st->nif->caps & NETIF_CAP_TX_CKSUM_TCP);
-	tcp_cksum_set(p->data, p->len, src, dst, offload);
+	uint32_t s4 = ip_addr_to_v4(src), d4 = ip_addr_to_v4(dst);
+	if (!ip_addr_is_v4(dst))
+		return tcp_emit6(st, p, src, dst);
+	tcp_cksum_set(p->data, p->len, s4, d4, offload);
 	if (offload)
 		p->flags |= PBUF_F_TX_TCP_CKSUM;
 	STAT_INC(st, TCP_TX_SEGS);
-	return ipv4_output(st, p, dst, IPV4_PROTO_TCP, 0);
+	return ipv4_output(st, p, d4, IPV4_PROTO_TCP, 0);
 }
 
 /* Build and send one segment of the connection: [seq, seq+len) from the
@@ -189,7 +223,7 @@ static int tcp_xmit(struct tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
 	if (len)
 		STAT_ADD(st, TCP_TX_BYTES, len);
 	t->last_send = st->now;
-	return tcp_emit(st, p, t->laddr, t->raddr);
+	return tcp_emit(st, p, &t->laddr, &t->raddr);
 }
 
 int tcp_send_ctl(struct tcb *t, uint8_t flags, uint32_t seq)
@@ -253,7 +287,7 @@ void tcp_send_rst_for(struct stack *st, const struct tcp_seg *seg)
 	tcp_hdr_emit(b, &h);
 	p->l4_len = TCP_HDR_LEN;
 	STAT_INC(st, TCP_RST_SENT);
-	tcp_emit(st, p, seg->dst, seg->src);
+	tcp_emit(st, p, &seg->dst, &seg->src);
 }
 
 /* RFC 5961 §7: challenge ACKs limited to 1000 a second per stack. */

@@ -1,11 +1,14 @@
 /* The TCP socket: struct sock_ops over a TCB. Every call is non-blocking;
  * readiness follows Linux's tcp_poll(). */
 #include <errno.h>
+#include <netinet/icmp6.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "../net6.h"
+#include "../wire/cksum.h"
 #include "../wire/ipv4.h"
 #include "isn.h"
 #include "tcb.h"
@@ -102,70 +105,88 @@ static void tcp_sbuf_append(struct tcb *t, const uint8_t *src, uint32_t len)
 
 /* ---- ops ---- */
 
-static int tcp_bind_port(struct tcb *t, uint32_t laddr, uint16_t port)
+/* A listener or bound socket of an AF_INET6 handle serves IPv4 too unless
+ * IPV6_V6ONLY: the flag goes with the TCB into the bind hash. */
+static int tcp_bind_port(struct tcb *t, const union ip_addr *laddr, uint16_t port)
 {
 	struct stack *st = t->st;
 	int p;
+	if (t->sock && t->sock->v6only)
+		t->flags |= TF_V6ONLY;
 	if (!port) {
-		t->laddr = laddr;
-		if ((p = tcp_ephemeral_port(st, t, 0, 0)) < 0)
+		t->laddr = *laddr;
+		if ((p = tcp_ephemeral_port(st, t, NULL, 0)) < 0)
 			return p;
 		port = (uint16_t)p;
 	} else if (tcp_port_in_use(st, t, laddr, port)) {
 		return -EADDRINUSE;
 	}
-	t->laddr = laddr;
+	t->laddr = *laddr;
 	t->lport = port;
 	tcp_bind_insert(t);
 	return 0;
 }
 
-static int tcp_op_bind(struct sock *s, const struct sockaddr_in *a)
+/* The wildcard an unbound socket of s's family listens on: 0.0.0.0 or ::. */
+static union ip_addr tcp_any_addr(const struct sock *s)
+{
+	union ip_addr a = { .q = { 0, 0 } };
+	return s && s->family == AF_INET6 ? a : ip_addr_v4(0);
+}
+
+/* One of the stack's addresses, or a wildcard. */
+static int tcp_addr_ours(const struct stack *st, const union ip_addr *a)
+{
+	union ip_addr mine = tcp_local_addr(st, a);
+	return ip_addr_is_any(a) || (ip_addr_eq(a, &mine) && !ip_addr_is_zero(&mine));
+}
+
+static int tcp_op_bind(struct sock *s, const struct sock_ep *a)
 {
 	struct tcb *t = tcb_of_sock(s);
-	uint32_t laddr = ntohl(a->sin_addr.s_addr);
 	if (!t || t->state != TCP_STATE_CLOSED || (t->flags & TF_BOUND))
 		return -EINVAL;
-	if (laddr && laddr != t->st->addr)
+	if (!tcp_addr_ours(t->st, &a->addr))
 		return -EADDRNOTAVAIL;
-	return tcp_bind_port(t, laddr, ntohs(a->sin_port));
+	return tcp_bind_port(t, &a->addr, a->port);
 }
 
 static int tcp_op_listen(struct sock *s, int backlog)
 {
 	struct tcb *t = tcb_of_sock(s);
 	int rc;
-	if (!t || (t->state != TCP_STATE_CLOSED && t->state != TCP_STATE_LISTEN) || t->raddr)
+	if (!t || (t->state != TCP_STATE_CLOSED && t->state != TCP_STATE_LISTEN) || !ip_addr_is_zero(&t->raddr))
 		return -EINVAL;
 	if (backlog < 0)
 		backlog = 0;
 	if (backlog > 65535)
 		backlog = 65535;
 	if (t->state == TCP_STATE_CLOSED) {
-		if (!(t->flags & TF_BOUND) && (rc = tcp_bind_port(t, 0, 0)) != 0)
+		union ip_addr any = tcp_any_addr(s);
+		if (!(t->flags & TF_BOUND) && (rc = tcp_bind_port(t, &any, 0)) != 0)
 			return rc;
 		/* SO_REUSEADDR let bind share the port with a socket that listens now */
-		if (tcp_port_in_use(t->st, t, t->laddr, t->lport))
+		if (tcp_port_in_use(t->st, t, &t->laddr, t->lport))
 			return -EADDRINUSE;
 	}
 	t->backlog = backlog + 1; /* Linux: full when more than backlog wait */
 	if (t->state == TCP_STATE_CLOSED) {
 		tcp_set_state(t, TCP_STATE_LISTEN);
-		netif_steer(t->st->nif, IPPROTO_TCP, t->laddr, t->lport, 0, 0, 1);
+		if (ip_addr_is_v4(&t->laddr) || (ip_addr_is_zero(&t->laddr) && !(t->flags & TF_V6ONLY)))
+			netif_steer(t->st->nif, IPPROTO_TCP, ip_addr_to_v4(&t->laddr), t->lport, 0, 0, 1);
 	} else
 		tcp_wake(t); /* a new backlog */
 	return 0;
 }
 
-static void tcp_fill_addr(struct sockaddr_in *a, uint32_t addr, uint16_t port)
+static void tcp_fill_addr(struct sock_ep *a, const union ip_addr *addr, uint16_t port)
 {
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(addr);
-	a->sin_port = htons(port);
+	a->addr = *addr;
+	a->port = port;
+	a->family = ip_addr_is_v4(addr) ? AF_INET : AF_INET6;
 }
 
-static int tcp_op_accept(struct sock *s, struct sock **out, struct sockaddr_in *peer)
+static int tcp_op_accept(struct sock *s, struct sock **out, struct sock_ep *peer)
 {
 	struct tcb *l = tcb_of_sock(s), *c;
 	struct sock *ns;
@@ -184,12 +205,12 @@ static int tcp_op_accept(struct sock *s, struct sock **out, struct sockaddr_in *
 	c->flags &= ~TF_ACCEPTQ;
 	c->sock = ns;
 	if (peer)
-		tcp_fill_addr(peer, c->raddr, c->rport);
+		tcp_fill_addr(peer, &c->raddr, c->rport);
 	*out = ns;
 	return 0;
 }
 
-static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
+static int tcp_op_connect(struct sock *s, const struct sock_ep *a)
 {
 	struct tcb *t = tcb_of_sock(s);
 	struct stack *st;
@@ -208,40 +229,46 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 	default:
 		return -EISCONN;
 	}
-	if (t->raddr) { /* a connect that already ended */
+	if (!ip_addr_is_zero(&t->raddr)) { /* a connect that already ended */
 		int e = t->so_error;
 		t->so_error = 0;
 		return e ? -e : -ECONNABORTED; /* as Linux */
 	}
-	if (a->sin_family != AF_INET)
+	if (a->family != AF_INET && a->family != AF_INET6)
 		return -EAFNOSUPPORT;
-	if (!a->sin_addr.s_addr || !a->sin_port)
+	if (ip_addr_is_any(&a->addr) || !a->port)
 		return -EADDRNOTAVAIL;
-	if (!ipv4_next_hop(st, ntohl(a->sin_addr.s_addr)))
+	if (ip_addr_is_v4(&a->addr) ? !ipv4_next_hop(st, ip_addr_to_v4(&a->addr)) : !ipv6_enabled(st))
 		return -ENETUNREACH;
+	if ((t->flags & TF_BOUND) && !ip_addr_is_any(&t->laddr) &&
+	    ip_addr_is_v4(&t->laddr) != ip_addr_is_v4(&a->addr))
+		return -ENETUNREACH; /* bound to an address of the other family */
 	if (!(t->flags & TF_BOUND)) {
-		if ((rc = tcp_ephemeral_port(st, t, ntohl(a->sin_addr.s_addr), ntohs(a->sin_port))) < 0)
+		if ((rc = tcp_ephemeral_port(st, t, &a->addr, a->port)) < 0)
 			return rc;
-		t->laddr = st->addr;
+		t->laddr = tcp_local_addr(st, &a->addr);
 		t->lport = (uint16_t)rc;
 		t->flags |= TF_EPHEMERAL;
 		tcp_bind_insert(t);
 	}
-	if (!t->laddr)
-		t->laddr = st->addr;
-	if (tcp_lookup(st, t->laddr, t->lport, ntohl(a->sin_addr.s_addr), ntohs(a->sin_port)))
+	if (ip_addr_is_any(&t->laddr))
+		t->laddr = tcp_local_addr(st, &a->addr);
+	if (tcp_lookup(st, &t->laddr, t->lport, &a->addr, a->port))
 		return -EADDRNOTAVAIL;
-	t->raddr = ntohl(a->sin_addr.s_addr);
-	t->rport = ntohs(a->sin_port);
-	t->iss = tcp_isn(st->cfg.isn_secret, t->laddr, t->lport, t->raddr, t->rport, st->now);
+	t->raddr = a->addr;
+	t->rport = a->port;
+	t->iss = tcp_isn(st->cfg.isn_secret, &t->laddr, t->lport, &t->raddr, t->rport, st->now);
 	t->ts_offset = (uint32_t)siphash24(st->cfg.isn_secret, &t->iss, 4);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	t->rcv_wscale = TCP_WSCALE;
 	t->mss_clamp = tcp_mss_ours(t);
 	tcp_set_state(t, TCP_STATE_SYN_SENT);
 	tcp_hash_insert(t);
-	netif_steer(st->nif, IPPROTO_TCP, t->laddr, t->lport, t->raddr, t->rport, 1);
-	t->flags |= TF_STEERED;
+	if (ip_addr_is_v4(&t->raddr)) { /* the device steers IPv4 only */
+		netif_steer(st->nif, IPPROTO_TCP, ip_addr_to_v4(&t->laddr), t->lport, ip_addr_to_v4(&t->raddr),
+			    t->rport, 1);
+		t->flags |= TF_STEERED;
+	}
 	t->rtt_start = st->now;
 	tcp_send_syn(t);
 	tcp_rto_arm(t);
@@ -249,7 +276,7 @@ static int tcp_op_connect(struct sock *s, const struct sockaddr_in *a)
 }
 
 static ssize_t tcp_op_send(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-			   const struct sockaddr_in *to)
+			   const struct sock_ep *to)
 {
 	struct tcb *t = tcb_of_sock(s);
 	size_t total = 0, done = 0, room;
@@ -331,7 +358,7 @@ static void tcp_window_update(struct tcb *t)
 }
 
 static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-			   struct sockaddr_in *from)
+			   struct sock_ep *from)
 {
 	struct tcb *t = tcb_of_sock(s);
 	size_t copied = 0;
@@ -340,8 +367,9 @@ static ssize_t tcp_op_recv(struct sock *s, const struct iovec *iov, int iovcnt, 
 	if (!t)
 		return 0;
 	if (from)
-		tcp_fill_addr(from, t->raddr, t->rport);
-	if (t->state == TCP_STATE_LISTEN || (t->state == TCP_STATE_CLOSED && !t->raddr && !(t->flags & TF_RCV_SHUT)))
+		tcp_fill_addr(from, &t->raddr, t->rport);
+	if (t->state == TCP_STATE_LISTEN ||
+	    (t->state == TCP_STATE_CLOSED && ip_addr_is_zero(&t->raddr) && !(t->flags & TF_RCV_SHUT)))
 		return -ENOTCONN;
 	if (!t->rq_bytes) {
 		if (t->so_error) {
@@ -406,7 +434,7 @@ static void tcp_queue_fin(struct tcb *t)
 static int tcp_op_shutdown(struct sock *s, int how)
 {
 	struct tcb *t = tcb_of_sock(s);
-	if (t && t->state == TCP_STATE_CLOSED && !t->raddr && how != SHUT_WR)
+	if (t && t->state == TCP_STATE_CLOSED && ip_addr_is_zero(&t->raddr) && how != SHUT_WR)
 		t->flags |= TF_RCV_SHUT; /* as Linux: ENOTCONN, yet reads then see the end */
 	if (!t || !tcp_state_have_established(t->state))
 		return -ENOTCONN;
@@ -421,8 +449,9 @@ static int tcp_op_shutdown(struct sock *s, int how)
 static void tcp_listener_close(struct tcb *l)
 {
 	struct stack *st = l->st;
-	uint32_t laddr = l->laddr;
+	union ip_addr laddr = l->laddr;
 	uint16_t lport = l->lport;
+	int steered = ip_addr_is_v4(&laddr) || (ip_addr_is_zero(&laddr) && !(l->flags & TF_V6ONLY));
 
 	while (l->synq)
 		tcp_tcb_free(l->synq);
@@ -433,8 +462,8 @@ static void tcp_listener_close(struct tcb *l)
 		tcp_tcb_free(c);
 	}
 	tcp_tcb_free(l);
-	if (!tcp_lookup_listener(st, laddr, lport)) /* the port's last listener */
-		netif_steer(st->nif, IPPROTO_TCP, laddr, lport, 0, 0, 0);
+	if (steered && !tcp_lookup_listener(st, &laddr, lport)) /* the port's last listener */
+		netif_steer(st->nif, IPPROTO_TCP, ip_addr_to_v4(&laddr), lport, 0, 0, 0);
 }
 
 static int tcp_op_close(struct sock *s)
@@ -755,19 +784,20 @@ static int tcp_op_getopt(struct sock *s, int level, int name, void *val, socklen
 	return -ENOPROTOOPT;
 }
 
-static int tcp_op_name(struct sock *s, struct sockaddr_in *local)
+static int tcp_op_name(struct sock *s, struct sock_ep *local)
 {
 	struct tcb *t = tcb_of_sock(s);
-	tcp_fill_addr(local, t ? t->laddr : 0, t ? t->lport : 0);
+	union ip_addr none = { .q = { 0, 0 } };
+	tcp_fill_addr(local, t ? &t->laddr : &none, t ? t->lport : 0);
 	return 0;
 }
 
-static int tcp_op_peer(struct sock *s, struct sockaddr_in *peer)
+static int tcp_op_peer(struct sock *s, struct sock_ep *peer)
 {
 	struct tcb *t = tcb_of_sock(s);
-	if (!t || !t->raddr || !tcp_state_have_rcvd_syn(t->state))
+	if (!t || ip_addr_is_zero(&t->raddr) || !tcp_state_have_rcvd_syn(t->state))
 		return -ENOTCONN;
-	tcp_fill_addr(peer, t->raddr, t->rport);
+	tcp_fill_addr(peer, &t->raddr, t->rport);
 	return 0;
 }
 
@@ -840,25 +870,16 @@ const struct sock_ops tcp_sock_ops = {
 	.tx_bytes = tcp_op_tx_bytes,
 };
 
-/* RFC 1191 for a connection: a smaller MSS from now on, and what was in
- * flight sent again at that size with the window as it was (the segments
- * were dropped for their size, not for congestion), as Linux's
+/* RFC 1191 for a connection: a smaller MSS from now on (clamp: the largest
+ * payload and options a segment may now carry), and what was in flight
+ * sent again at that size with the window as it was (the segments were
+ * dropped for their size, not for congestion), as Linux's
  * tcp_simple_retransmit. */
-void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq,
-		  uint16_t mtu)
+static void tcp_mtu_lower(struct tcb *t, uint16_t clamp)
 {
-	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);
-	uint16_t clamp;
-
-	if (!t || !tcp_state_have_established(t->state) || !seq_geq(seq, t->snd_una) || !seq_lt(seq, t->snd_max)) {
-		STAT_INC(st, DROP_TCP_ICMP_MTU);
-		return;
-	}
-	mtu = stack_path_mtu_learn(st, dst, mtu);
-	clamp = (uint16_t)(mtu - IPV4_HDR_LEN - TCP_HDR_LEN);
 	if (clamp >= t->mss_clamp)
 		return;
-	STAT_INC(st, TCP_PMTU_REDUCED);
+	STAT_INC(t->st, TCP_PMTU_REDUCED);
 	t->mss_clamp = clamp;
 	t->mss = (uint16_t)(clamp - ((t->flags & TF_TS_OK) ? 12 : 0));
 	t->cc.mss = t->mss;
@@ -870,13 +891,73 @@ void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, 
 	tcp_output(t);
 }
 
+/* The connection an ICMP error quotes, if the quoted seq is in flight
+ * (RFC 5927 §4.1). */
+static struct tcb *tcp_icmp_tcb(struct stack *st, const union ip_addr *src, uint16_t sport,
+				const union ip_addr *dst, uint16_t dport, uint32_t seq)
+{
+	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);
+	if (!t || !tcp_state_have_established(t->state) || !seq_geq(seq, t->snd_una) || !seq_lt(seq, t->snd_max)) {
+		STAT_INC(st, DROP_TCP_ICMP_MTU);
+		return NULL;
+	}
+	return t;
+}
+
+void tcp_icmp_mtu(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq,
+		  uint16_t mtu)
+{
+	struct tcb *t = tcp_icmp_tcb(st, IP_ADDR_V4_PTR(src), sport, IP_ADDR_V4_PTR(dst), dport, seq);
+	if (!t)
+		return;
+	mtu = stack_path_mtu_learn(st, dst, mtu);
+	tcp_mtu_lower(t, (uint16_t)(mtu - IPV4_HDR_LEN - TCP_HDR_LEN));
+}
+
 /* ICMP destination unreachable and friends (RFC 1122 §4.2.3.9): hard
  * errors end a connection that is still opening; later ones are soft. */
-void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, int err)
+static void tcp_unreach(struct stack *st, const union ip_addr *src, uint16_t sport, const union ip_addr *dst,
+			uint16_t dport, int err)
 {
 	struct tcb *t = tcp_lookup(st, src, sport, dst, dport);
 	if (!t || t->state != TCP_STATE_SYN_SENT)
 		return;
 	STAT_INC(st, TCP_CONN_UNREACH);
 	tcp_done(t, err);
+}
+
+void tcp_icmp_error(struct stack *st, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, int err)
+{
+	tcp_unreach(st, IP_ADDR_V4_PTR(src), sport, IP_ADDR_V4_PTR(dst), dport, err);
+}
+
+/* ICMPv6 (RFC 4443) about a segment we sent: Packet Too Big lowers the MSS
+ * to the path's (the network layer keeps the path MTU, RFC 8201), and a
+ * destination unreachable is an error as over IPv4 (RFC 4443 §3.1 codes
+ * as Linux's icmpv6_err_convert). */
+void tcp_icmp6_error(struct stack *st, const struct ipv6_meta *inner, const uint8_t *l4, uint32_t l4_len,
+		     uint8_t type, uint8_t code, uint32_t mtu)
+{
+	union ip_addr src = ip_addr_v6(&inner->src), dst = ip_addr_v6(&inner->dst);
+	uint16_t sport, dport;
+	struct tcb *t;
+	if (l4_len < 8)
+		return;
+	sport = rd16(l4), dport = rd16(l4 + 2);
+	if (type == ICMP6_PACKET_TOO_BIG) {
+		if (mtu < 1280) /* RFC 8201 §4: never below the IPv6 minimum */
+			mtu = 1280;
+		if ((t = tcp_icmp_tcb(st, &src, sport, &dst, dport, rd32(l4 + 4))) != NULL) {
+			uint32_t path = ipv6_max_payload(st, &dst.in6) + 40u;
+			if (path < mtu)
+				mtu = path;
+			tcp_mtu_lower(t, (uint16_t)(mtu - 40 - TCP_HDR_LEN));
+		}
+		return;
+	}
+	if (type == ICMP6_DST_UNREACH) {
+		static const int errs[] = { ENETUNREACH, EACCES, EHOSTUNREACH, EHOSTUNREACH, ECONNREFUSED,
+					    EACCES, EACCES };
+		tcp_unreach(st, &src, sport, &dst, dport, code < 7 ? errs[code] : EHOSTUNREACH);
+	}
 }

@@ -21,12 +21,18 @@ static uint32_t fmix32(uint32_t h)
 	return h;
 }
 
-uint32_t tcp_hash(const struct tcp_table *tt, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+/* IPv4 hashes the IPv4 words alone, as before the address was 16 bytes;
+ * IPv6 folds the other words in first. */
+uint32_t tcp_hash(const struct tcp_table *tt, const union ip_addr *laddr, uint16_t lport, const union ip_addr *raddr,
+		  uint16_t rport)
 {
-	uint32_t k;
+	uint32_t k, l = laddr->w[3], r = raddr->w[3];
 	memcpy(&k, tt->key, 4);
-	return fmix32(raddr ^ fmix32(laddr ^ k) ^ ((uint32_t)rport << 16 | lport) * 0x9e3779b1u) &
-	       (tt->nbuckets - 1);
+	if (!ip_addr_is_v4(raddr)) {
+		l ^= fmix32(laddr->w[0] ^ fmix32(laddr->w[1] ^ fmix32(laddr->w[2] ^ k)));
+		r ^= fmix32(raddr->w[0] ^ fmix32(raddr->w[1] ^ fmix32(raddr->w[2] ^ k)));
+	}
+	return fmix32(r ^ fmix32(l ^ k) ^ ((uint32_t)rport << 16 | lport) * 0x9e3779b1u) & (tt->nbuckets - 1);
 }
 
 static uint32_t tcp_port_bucket(const struct tcp_table *tt, uint16_t port)
@@ -34,34 +40,41 @@ static uint32_t tcp_port_bucket(const struct tcp_table *tt, uint16_t port)
 	return (port * 0x9e3779b1u >> 12) & (tt->nbuckets - 1);
 }
 
-struct tcb *tcp_lookup(struct stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+struct tcb *tcp_lookup(struct stack *st, const union ip_addr *laddr, uint16_t lport, const union ip_addr *raddr,
+		       uint16_t rport)
 {
 	struct tcp_table *tt = st->tcp;
 	for (struct tcb *t = tt->hash[tcp_hash(tt, laddr, lport, raddr, rport)]; t; t = t->hnext)
-		if (t->rport == rport && t->raddr == raddr && t->lport == lport && t->laddr == laddr)
+		if (t->rport == rport && t->lport == lport && ip_addr_eq(&t->raddr, raddr) &&
+		    ip_addr_eq(&t->laddr, laddr))
 			return t;
 	return NULL;
 }
 
-struct tcb *tcp_lookup_listener(struct stack *st, uint32_t laddr, uint16_t lport)
+/* As Linux's scores: the exact address first, then 0.0.0.0 (IPv4), then ::. */
+struct tcb *tcp_lookup_listener(struct stack *st, const union ip_addr *laddr, uint16_t lport)
 {
 	struct tcp_table *tt = st->tcp;
-	struct tcb *any = NULL;
+	struct tcb *any = NULL, *any6 = NULL;
 	for (struct tcb *t = tt->bhash[tcp_port_bucket(tt, lport)]; t; t = t->bnext) {
 		if (t->lport != lport || t->state != TCP_STATE_LISTEN)
 			continue;
-		if (t->laddr == laddr)
+		if (ip_addr_eq(&t->laddr, laddr))
 			return t;
-		if (!t->laddr && !any)
+		if (ip_addr_is_zero(&t->laddr)) {
+			if (!any6 && ip_addr_covers(&t->laddr, !!(t->flags & TF_V6ONLY), laddr))
+				any6 = t;
+		} else if (!any && ip_addr_is_any(&t->laddr) && ip_addr_is_v4(laddr)) {
 			any = t;
+		}
 	}
-	return any;
+	return any ? any : any6;
 }
 
 void tcp_hash_insert(struct tcb *t)
 {
 	struct tcp_table *tt = t->st->tcp;
-	uint32_t b = tcp_hash(tt, t->laddr, t->lport, t->raddr, t->rport);
+	uint32_t b = tcp_hash(tt, &t->laddr, t->lport, &t->raddr, t->rport);
 	t->hnext = tt->hash[b];
 	tt->hash[b] = t;
 	t->flags |= TF_HASHED;
@@ -73,7 +86,7 @@ void tcp_hash_remove(struct tcb *t)
 	struct tcb **pp;
 	if (!(t->flags & TF_HASHED))
 		return;
-	pp = &tt->hash[tcp_hash(tt, t->laddr, t->lport, t->raddr, t->rport)];
+	pp = &tt->hash[tcp_hash(tt, &t->laddr, t->lport, &t->raddr, t->rport)];
 	while (*pp && *pp != t)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -107,13 +120,13 @@ void tcp_bind_remove(struct tcb *t)
 /* bind(2)'s conflict rule, as Linux: the same port and overlapping
  * addresses conflict unless both set SO_REUSEPORT, or both set
  * SO_REUSEADDR and the other one is not listening. */
-int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint16_t port)
+int tcp_port_in_use(struct stack *st, const struct tcb *t, const union ip_addr *laddr, uint16_t port)
 {
 	struct tcp_table *tt = st->tcp;
 	for (struct tcb *b = tt->bhash[tcp_port_bucket(tt, port)]; b; b = b->bnext) {
 		if (b == t || b->lport != port)
 			continue;
-		if (b->laddr && laddr && b->laddr != laddr)
+		if (!ip_addr_overlap(&b->laddr, !!(b->flags & TF_V6ONLY), laddr, !!(t->flags & TF_V6ONLY)))
 			continue;
 		if ((t->flags & b->flags & TF_REUSEPORT))
 			continue;
@@ -128,24 +141,30 @@ int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint1
 /* May connect() use this port towards (raddr, rport)? As Linux: ports
  * picked by connect() are shared between destinations; the 4-tuple must be
  * free and nobody may have bound the port explicitly. */
-static int tcp_port_connectable(struct stack *st, uint16_t port, uint32_t raddr, uint16_t rport)
+static int tcp_port_connectable(struct stack *st, uint16_t port, const union ip_addr *raddr, uint16_t rport)
 {
 	struct tcp_table *tt = st->tcp;
+	union ip_addr laddr = tcp_local_addr(st, raddr);
 	for (struct tcb *b = tt->bhash[tcp_port_bucket(tt, port)]; b; b = b->bnext)
 		if (b->lport == port && !(b->flags & TF_EPHEMERAL))
 			return 0;
-	return !tcp_lookup(st, st->addr, port, raddr, rport);
+	return !tcp_lookup(st, &laddr, port, raddr, rport);
+}
+
+union ip_addr tcp_local_addr(const struct stack *st, const union ip_addr *a)
+{
+	return ip_addr_is_v4(a) ? ip_addr_v4(st->addr) : ip_addr_v6(&st->cfg.addr6);
 }
 
 /* A local port for connect() to (raddr, rport), scanning from a rotating
  * cursor (RFC 6056 algorithm 1's simple form). */
-int tcp_ephemeral_port(struct stack *st, struct tcb *t, uint32_t raddr, uint16_t rport)
+int tcp_ephemeral_port(struct stack *st, struct tcb *t, const union ip_addr *raddr, uint16_t rport)
 {
 	struct tcp_table *tt = st->tcp;
 	const uint16_t lo = 32768, n = 61000 - 32768;
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(lo + (tt->next_ephemeral + i) % n);
-		if (raddr ? tcp_port_connectable(st, port, raddr, rport) : !tcp_port_in_use(st, t, st->addr, port)) {
+		if (raddr ? tcp_port_connectable(st, port, raddr, rport) : !tcp_port_in_use(st, t, &t->laddr, port)) {
 			tt->next_ephemeral = (uint16_t)((tt->next_ephemeral + i + 1) % n);
 			return port;
 		}
@@ -238,7 +257,8 @@ void tcp_tcb_free(struct tcb *t)
 {
 	struct tcp_table *tt = t->st->tcp;
 	if (t->flags & TF_STEERED)
-		netif_steer(t->st->nif, IPPROTO_TCP, t->laddr, t->lport, t->raddr, t->rport, 0);
+		netif_steer(t->st->nif, IPPROTO_TCP, ip_addr_to_v4(&t->laddr), t->lport, ip_addr_to_v4(&t->raddr),
+			    t->rport, 0);
 	tcp_timers_stop(t);
 	tcp_hash_remove(t);
 	tcp_bind_remove(t);
@@ -274,10 +294,11 @@ static const enum stack_counter tcp_state_entered[TCP_STATE_MAX] = {
 
 static void tcp_state_trace(const struct tcb *t, int from, int to)
 {
-	demi_log(DEMI_LOG_DEBUG, "tcp: %u.%u.%u.%u:%u -> %u.%u.%u.%u:%u: %s -> %s", t->laddr >> 24,
-		 t->laddr >> 16 & 255, t->laddr >> 8 & 255, t->laddr & 255, t->lport, t->raddr >> 24,
-		 t->raddr >> 16 & 255, t->raddr >> 8 & 255, t->raddr & 255, t->rport, stack_tcp_state_name(from),
-		 stack_tcp_state_name(to));
+	char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+	ip_addr_str(&t->laddr, l, sizeof(l));
+	ip_addr_str(&t->raddr, r, sizeof(r));
+	demi_log(DEMI_LOG_DEBUG, "tcp: %s:%u -> %s:%u: %s -> %s", l, t->lport, r, t->rport,
+		 stack_tcp_state_name(from), stack_tcp_state_name(to));
 }
 
 /* The only writer of a TCB's state. A TCB is born CLOSED (calloc), so one
@@ -384,15 +405,21 @@ void tcp_fini(struct stack *st)
 	st->tcp = NULL;
 }
 
+/* Shown as IPv6: a connection with an IPv6 peer, a socket bound to an
+ * IPv6 address or to :: (an unbound AF_INET6 one too). */
+static int tcp_shown_v6(const struct tcb *t)
+{
+	if (!ip_addr_is_zero(&t->raddr))
+		return !ip_addr_is_v4(&t->raddr);
+	if (!ip_addr_is_zero(&t->laddr))
+		return !ip_addr_is_v4(&t->laddr);
+	return t->sock ? t->sock->family == AF_INET6 : (t->flags & TF_BOUND) != 0;
+}
+
 static void tcp_info_fill(const struct tcb *t, struct sock_info *si)
 {
 	memset(si, 0, sizeof(*si));
-	si->local.sin_family = AF_INET;
-	si->local.sin_addr.s_addr = htonl(t->laddr);
-	si->local.sin_port = htons(t->lport);
-	si->peer.sin_family = AF_INET;
-	si->peer.sin_addr.s_addr = htonl(t->raddr);
-	si->peer.sin_port = htons(t->rport);
+	sock_info_addr(si, tcp_shown_v6(t), &t->laddr, t->lport, &t->raddr, t->rport);
 	si->type = SOCK_STREAM;
 	si->state = t->state;
 	si->snd_queue = t->sb_len;
@@ -425,12 +452,12 @@ const char *stack_tcp_state_name(int state)
 	return state >= 0 && state < TCP_STATE_MAX ? names[state] : "?";
 }
 
-int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const struct sockaddr_in *peer)
+int stack_tcp_closing(struct stack *st, union sock_addr_in local, union sock_addr_in peer)
 {
+	struct sock_ep l, p;
 	struct tcb *t;
-	if (!st->tcp)
+	if (!st->tcp || sock_ep_parse(local.sa, &l) || sock_ep_parse(peer.sa, &p))
 		return 0;
-	t = tcp_lookup(st, ntohl(local->sin_addr.s_addr), ntohs(local->sin_port), ntohl(peer->sin_addr.s_addr),
-		       ntohs(peer->sin_port));
+	t = tcp_lookup(st, &l.addr, l.port, &p.addr, p.port);
 	return t && tcp_state_fin_unacked(t->state);
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "../ipaddr.h"
 #include "../net.h"
 #include "../sock.h"
 #include "../wire/tcp.h"
@@ -101,6 +102,7 @@ static inline int tcp_state_fin_unacked(int s)
 #define TF_DSACK_UNDO (1u << 26) /* the last recovery may be undone by D-SACKs (RFC 2883 §5) */
 #define TF_RACK_REORD (1u << 27) /* the peer was seen to reorder (RFC 8985 RACK.reord) */
 #define TF_DSACK_ROUND (1u << 28) /* reo_wnd was raised this round: rack_dsack_round is set */
+#define TF_V6ONLY     (1u << 29) /* bound to :: with IPV6_V6ONLY: no IPv4 */
 
 /* Fields that are also one named struct, so they can be copied whole
  * (Linux's struct_group): t->laddr and t->tw.laddr are the same bytes. */
@@ -123,7 +125,7 @@ struct tcb {
 	 * sequence spaces (RFC 9293 §3.3.1) and the timestamp state, enough to
 	 * answer a retransmitted FIN. */
 	TCB_GROUP(tw,
-		uint32_t laddr, raddr;
+		union ip_addr laddr, raddr;      /* v4-mapped for IPv4 (ipaddr.h) */
 		uint16_t lport, rport;
 		uint8_t snd_wscale, rcv_wscale;
 		uint32_t iss, snd_una, snd_nxt, snd_max; /* send sequence space */
@@ -249,7 +251,7 @@ struct tcp_seg {
 	struct pbuf *p;               /* data at the payload, len = payload */
 	uint32_t len;                 /* payload bytes */
 	uint32_t seqlen;              /* payload + SYN + FIN */
-	uint32_t src, dst;
+	union ip_addr src, dst;
 	uint32_t seq0;                /* seq as received, before trimming */
 	int fin_in_order;             /* a FIN reached rcv_nxt (step 8) */
 };
@@ -258,15 +260,22 @@ struct tcp_seg {
 enum { TCP_IN_CONTINUE = 0, TCP_IN_DONE = 1, TCP_IN_GONE = 2 /* TCB freed */ };
 
 /* table.c */
-uint32_t tcp_hash(const struct tcp_table *tt, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
-struct tcb *tcp_lookup(struct stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
-struct tcb *tcp_lookup_listener(struct stack *st, uint32_t laddr, uint16_t lport);
+uint32_t tcp_hash(const struct tcp_table *tt, const union ip_addr *laddr, uint16_t lport, const union ip_addr *raddr,
+		  uint16_t rport);
+struct tcb *tcp_lookup(struct stack *st, const union ip_addr *laddr, uint16_t lport, const union ip_addr *raddr,
+		       uint16_t rport);
+/* The listener for segments to laddr:lport: bound to laddr, else to
+ * 0.0.0.0 (IPv4), else to :: (IPv6, and IPv4 without IPV6_V6ONLY). */
+struct tcb *tcp_lookup_listener(struct stack *st, const union ip_addr *laddr, uint16_t lport);
 void tcp_hash_insert(struct tcb *t);
 void tcp_hash_remove(struct tcb *t);
 void tcp_bind_insert(struct tcb *t);
 void tcp_bind_remove(struct tcb *t);
-int tcp_port_in_use(struct stack *st, const struct tcb *t, uint32_t laddr, uint16_t port);
-int tcp_ephemeral_port(struct stack *st, struct tcb *t, uint32_t raddr, uint16_t rport);
+int tcp_port_in_use(struct stack *st, const struct tcb *t, const union ip_addr *laddr, uint16_t port);
+/* raddr NULL: a port for bind(0) / listen() at t->laddr. */
+int tcp_ephemeral_port(struct stack *st, struct tcb *t, const union ip_addr *raddr, uint16_t rport);
+/* The stack's own address in the family of a (IPv4 or IPv6). */
+union ip_addr tcp_local_addr(const struct stack *st, const union ip_addr *a);
 struct tcb *tcp_tcb_alloc(struct stack *st);
 void tcp_tcb_free(struct tcb *t);   /* unlinks everything, frees buffers */
 /* The only writer of t->state: counts the state entered, traces the change

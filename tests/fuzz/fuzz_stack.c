@@ -158,7 +158,7 @@ static struct app *app_find_tcb(struct fz *f, uint16_t rport, uint16_t lport)
 		if (!f->app[i].s)
 			continue;
 		t = f->app[i].s->proto;
-		if (t && t->rport == rport && t->lport == lport && t->raddr == PEER_IP)
+		if (t && t->rport == rport && t->lport == lport && ip_addr_eq(&t->raddr, IP_ADDR_V4_PTR(PEER_IP)))
 			return &f->app[i];
 	}
 	return NULL;
@@ -295,7 +295,7 @@ static void peer_take(struct fz *f, const uint8_t *b, uint32_t len)
 	if ((h.flags & TCP_ACK) && !(h.flags & TCP_RST)) {
 		struct app *a = app_find_tcb(f, h.dport, h.sport);
 		struct tcb *t = a ? a->s->proto : NULL;
-		struct tcb *c = tcp_lookup(f->st, US_IP, h.sport, PEER_IP, h.dport);
+		struct tcb *c = tcp_lookup(f->st, IP_ADDR_V4_PTR(US_IP), h.sport, IP_ADDR_V4_PTR(PEER_IP), h.dport);
 		pt->stk_ack = h.ack;
 		if (c && tcb_fin_received(c) && (!pt->fin_valid || pt->fin_irs != c->irs)) {
 			pt->fin_valid = 1;

@@ -151,7 +151,7 @@ struct tt_seg tt_expect(struct tt *t, uint8_t flags, uint32_t seq, uint32_t ack)
 
 struct tcb *tt_tcb(struct tt *t)
 {
-	return tcp_lookup(t->st, TT_US_IP, TT_LPORT, TT_PEER_IP, TT_RPORT);
+	return tcp_lookup(t->st, IP_ADDR_V4_PTR(TT_US_IP), TT_LPORT, IP_ADDR_V4_PTR(TT_PEER_IP), TT_RPORT);
 }
 
 int tt_state(struct tt *t)

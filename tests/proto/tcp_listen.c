@@ -165,7 +165,7 @@ static void test_listen_syn_queue_full_uses_cookies(void **state)
 	tt_send(t, SEG(TCP_ACK, .seq = TT_PEER_ISS + 1, .ack = s.seq + 1, .sport = 2000, .opt = tt_ts(t, s.opt.tsval)));
 	tt_expect_nothing(t);
 	assert_int_equal(t->st->ctr.v[TCP_COOKIES_ACCEPTED], 1);
-	struct tcb *k = tcp_lookup(t->st, TT_US_IP, TT_LPORT, TT_PEER_IP, 2000);
+	struct tcb *k = tcp_lookup(t->st, IP_ADDR_V4_PTR(TT_US_IP), TT_LPORT, IP_ADDR_V4_PTR(TT_PEER_IP), 2000);
 	assert_non_null(k);
 	assert_int_equal(k->state, TCP_STATE_ESTABLISHED);
 	assert_true(k->flags & TF_SACK_OK);

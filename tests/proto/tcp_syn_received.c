@@ -103,8 +103,8 @@ static void test_syn_received_accept_queue_full_drops_ack(void **state)
 	}
 	for (uint16_t i = 1; i < 3; i++)
 		tt_send(t, SEG(TCP_ACK, .seq = P1, .ack = iss[i] + 1, .sport = (uint16_t)(1000 + i)));
-	assert_int_equal(tcp_lookup(t->st, TT_US_IP, TT_LPORT, TT_PEER_IP, 1001)->state, TCP_STATE_ESTABLISHED);
-	assert_int_equal(tcp_lookup(t->st, TT_US_IP, TT_LPORT, TT_PEER_IP, 1002)->state, TCP_STATE_SYN_RECEIVED);
+	assert_int_equal(tcp_lookup(t->st, IP_ADDR_V4_PTR(TT_US_IP), TT_LPORT, IP_ADDR_V4_PTR(TT_PEER_IP), 1001)->state, TCP_STATE_ESTABLISHED);
+	assert_int_equal(tcp_lookup(t->st, IP_ADDR_V4_PTR(TT_US_IP), TT_LPORT, IP_ADDR_V4_PTR(TT_PEER_IP), 1002)->state, TCP_STATE_SYN_RECEIVED);
 	assert_int_equal(sock_events(t->lsock), EPOLLIN);
 	/* a full accept queue also turns new SYNs away, as Linux does */
 	tt_send(t, SEG(TCP_SYN, .seq = TT_PEER_ISS, .sport = 2000));

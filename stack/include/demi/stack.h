@@ -82,36 +82,61 @@ void stack_set_gateway(struct stack *st, struct in_addr gw);
  * returns how many. */
 int stack_neigh_missing(struct stack *st, struct in_addr *out, int max);
 
-/* Sockets (AF_INET only). type: SOCK_STREAM or SOCK_DGRAM. */
+/* Sockets of either family. An address argument is a struct sockaddr_in
+ * or a struct sockaddr_in6, passed as a pointer to either (or to struct
+ * sockaddr / sockaddr_storage): a transparent union, as glibc's own
+ * __SOCKADDR_ARG, so IPv4 callers pass their struct sockaddr_in unchanged.
+ * Given to the stack, its family field says which it is. Filled by the
+ * stack, it is of the socket's family: a struct sockaddr_in for AF_INET, a
+ * struct sockaddr_in6 for AF_INET6 (IPv4 peers v4-mapped, ::ffff:a.b.c.d,
+ * as Linux's dual-stack sockets), so an AF_INET6 caller passes room for one. */
+union sock_addr_in {
+	const struct sockaddr *sa;
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	const struct sockaddr_storage *ss;
+} __attribute__((transparent_union));
+union sock_addr_out {
+	struct sockaddr *sa;
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	struct sockaddr_storage *ss;
+} __attribute__((transparent_union));
+
+/* type: SOCK_STREAM or SOCK_DGRAM; an AF_INET socket. */
 int sock_create(struct stack *st, int type, struct sock **out);
-int sock_bind(struct sock *s, const struct sockaddr_in *addr);
+/* The same in a family: AF_INET, or AF_INET6. An AF_INET6 socket bound to
+ * :: (or never bound) serves IPv4 peers too, unless IPV6_V6ONLY is set
+ * (sock_setopt, IPPROTO_IPV6, before bind); one bound to 0.0.0.0 (AF_INET)
+ * serves IPv4 only. */
+int sock_create_af(struct stack *st, int family, int type, struct sock **out);
+int sock_bind(struct sock *s, union sock_addr_in addr);
 int sock_listen(struct sock *s, int backlog);
 /* -EAGAIN when no connection is ready. *out belongs to the same stack. */
-int sock_accept(struct sock *s, struct sock **out, struct sockaddr_in *peer);
+int sock_accept(struct sock *s, struct sock **out, union sock_addr_out peer);
 /* TCP: -EINPROGRESS, then completion shows in sock_events() (EPOLLOUT, or
  * EPOLLERR with sock_error()); again: -EALREADY while pending, -EISCONN after.
  * UDP: sets the default destination, 0. */
-int sock_connect(struct sock *s, const struct sockaddr_in *addr);
+int sock_connect(struct sock *s, union sock_addr_in addr);
 /* Bytes queued (may be fewer than offered), or -EAGAIN, -EPIPE, -ENOTCONN, ...
  * A zero-length send returns 0. flags: MSG_DONTWAIT is implied; MSG_MORE. */
-ssize_t sock_send(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-		  const struct sockaddr_in *to);
+ssize_t sock_send(struct sock *s, const struct iovec *iov, int iovcnt, int flags, union sock_addr_in to);
 /* Bytes read, 0 at end of stream, or -EAGAIN, -ECONNRESET, ...
  * flags: MSG_PEEK, MSG_TRUNC (UDP), MSG_WAITALL is the caller's business. */
-ssize_t sock_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags,
-		  struct sockaddr_in *from);
+ssize_t sock_recv(struct sock *s, const struct iovec *iov, int iovcnt, int flags, union sock_addr_out from);
 int sock_shutdown(struct sock *s, int how); /* SHUT_RD, SHUT_WR, SHUT_RDWR */
 /* Releases the handle. The connection closes by TCP's rules in the
  * background (FIN, TIME_WAIT), or is reset: unread data, SO_LINGER 0. */
 int sock_close(struct sock *s);
 /* SOL_SOCKET: SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF,
- * SO_SNDBUF, SO_ERROR, SO_ACCEPTCONN; IPPROTO_TCP: TCP_NODELAY, TCP_CORK,
+ * SO_SNDBUF, SO_ERROR, SO_ACCEPTCONN; IPPROTO_IPV6: IPV6_V6ONLY; IPPROTO_TCP: TCP_NODELAY, TCP_CORK,
  * TCP_KEEPIDLE/INTVL/CNT, TCP_INFO, TCP_MAXSEG, TCP_CONGESTION, ...
  * -ENOPROTOOPT for what the stack does not know. */
 int sock_setopt(struct sock *s, int level, int name, const void *val, socklen_t len);
 int sock_getopt(struct sock *s, int level, int name, void *val, socklen_t *len);
-int sock_name(struct sock *s, struct sockaddr_in *local);
-int sock_peer(struct sock *s, struct sockaddr_in *peer); /* -ENOTCONN */
+int sock_name(struct sock *s, union sock_addr_out local);
+int sock_peer(struct sock *s, union sock_addr_out peer); /* -ENOTCONN */
+int sock_family(const struct sock *s);      /* AF_INET / AF_INET6 */
 /* Readiness now: EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR. */
 uint32_t sock_events(const struct sock *s);
 /* fn runs (from inside stack_poll or a socket call) whenever the readiness of
@@ -127,7 +152,15 @@ struct stack *sock_stack(const struct sock *s);
 
 /* One connection as the stats tool shows it. */
 struct sock_info {
-	struct sockaddr_in local, peer;
+	/* sin_family says which: AF_INET (local, peer) or AF_INET6 (local6, peer6) */
+	union {
+		struct sockaddr_in local;
+		struct sockaddr_in6 local6;
+	};
+	union {
+		struct sockaddr_in peer;
+		struct sockaddr_in6 peer6;
+	};
 	int type;
 	int state;          /* TCP_STATE_* (stack/tcp/tcb.h), -1 for UDP */
 	uint32_t snd_queue; /* bytes not yet acknowledged */
@@ -143,7 +176,7 @@ const char *stack_tcp_state_name(int state);
  * FIN to be acknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), with or without a
  * handle; 0 once they are, or if there is no such connection. SO_LINGER's
  * close() waits on it. */
-int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const struct sockaddr_in *peer);
+int stack_tcp_closing(struct stack *st, union sock_addr_in local, union sock_addr_in peer);
 /* 1 while any TCP connection of the stack still waits for its sent data and
  * FIN to be acknowledged (as stack_tcp_closing), 0 if none does. */
 int stack_tcp_any_closing(struct stack *st);
