@@ -151,6 +151,7 @@ static int tcp_op_listen(struct sock *s, int backlog)
 	t->backlog = backlog + 1; /* Linux: full when more than backlog wait */
 	if (t->state == TCP_STATE_CLOSED) {
 		tcp_set_state(t, TCP_STATE_LISTEN);
+		t->st->tcp->listen_gen++;
 		netif_steer(t->st->nif, IPPROTO_TCP, t->laddr, t->lport, 0, 0, 1);
 	} else
 		tcp_wake(t); /* a new backlog */
@@ -424,6 +425,8 @@ static void tcp_listener_close(struct tcb *l)
 	uint32_t laddr = l->laddr;
 	uint16_t lport = l->lport;
 
+	if (tcp_listener_orphan(l))
+		return;
 	while (l->synq)
 		tcp_tcb_free(l->synq);
 	while (l->acceptq) {
