@@ -143,11 +143,12 @@ int rt_ho_send(void *arg, uint16_t lport, const void *msg, size_t len, uint32_t 
 	return -1;
 }
 
-/* What came on a connection, into the stack; 0 once it is closed. */
-static int ho_read(struct rt_inst *in, int fd)
+/* What came on a connection (at most max messages), into the stack; 0
+ * once it is closed. */
+static int ho_read(struct rt_inst *in, int fd, int max)
 {
 	static uint8_t buf[96 * 1024];
-	for (int k = 0; k < 256; k++) {
+	for (int k = 0; k < max; k++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return 0;
@@ -164,32 +165,38 @@ static void ho_in_close(struct rt_ho *ho, int i)
 	ho->in[i] = ho->in[--ho->nin];
 }
 
-/* Every socket of ours: new connections accepted, messages taken. */
-static void ho_read_all(struct rt_inst *in)
+static void ho_accept(struct rt_ho *ho, struct rt_ho_port *hp)
+{
+	int fd;
+	while (hp->fd >= 0 && (fd = accept4(hp->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (ho->nin >= RT_HO_IN) {
+			close(fd);
+			break;
+		}
+		ho->in[ho->nin].fd = fd;
+		ho->in[ho->nin++].port = hp->port;
+	}
+}
+
+/* Every socket of ours: new connections accepted, messages taken (all:
+ * to the last, else a pass's worth). */
+static void ho_read_all(struct rt_inst *in, int all)
 {
 	struct rt_ho *ho = &in->ho;
-	for (int i = 0; i < ho->nports; i++) {
-		int fd;
-		while (ho->ports[i].fd >= 0 &&
-		       (fd = accept4(ho->ports[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-			if (ho->nin >= RT_HO_IN) {
-				close(fd);
-				break;
-			}
-			ho->in[ho->nin].fd = fd;
-			ho->in[ho->nin++].port = ho->ports[i].port;
-		}
-	}
+	for (int i = 0; i < ho->nports; i++)
+		ho_accept(ho, &ho->ports[i]);
 	for (int i = 0; i < ho->nin;)
-		if (!ho_read(in, ho->in[i].fd))
+		if (!ho_read(in, ho->in[i].fd, all ? 1 << 30 : 256))
 			ho_in_close(ho, i);
 		else
 			i++;
 }
 
-/* Sockets for the ports the stack listens on now, none for the others:
- * what came for a port before its close is taken (a closed listener hands
- * it on), then its connections close, so that senders go elsewhere. */
+/* Sockets for the ports the stack listens on now, none for the others.
+ * A port's socket closes without losing a message: shut first (a sender's
+ * connect is refused, its send on a connection fails: it goes elsewhere),
+ * then every connection, accepted or not, is read (a closed listener hands
+ * what came on), then closed. */
 static void ho_ports_sync(struct rt_inst *in)
 {
 	uint16_t ports[RT_HO_PORTS + 1];
@@ -205,9 +212,14 @@ static void ho_ports_sync(struct rt_inst *in)
 			want |= ports[j] == hp->port;
 		if (want || hp->fd < 0)
 			continue;
+		shutdown(hp->fd, SHUT_RD);
+		ho_accept(ho, hp);
+		for (int k = 0; k < ho->nin; k++)
+			if (ho->in[k].port == hp->port)
+				shutdown(ho->in[k].fd, SHUT_RD);
+		ho_read_all(in, 1);
 		close(hp->fd);
 		hp->fd = -1;
-		ho_read_all(in);
 		for (int k = 0; k < ho->nin;)
 			if (ho->in[k].port == hp->port)
 				ho_in_close(ho, k);
@@ -240,7 +252,7 @@ void rt_ho_poll(struct rt_inst *in)
 		ho->gen = gen;
 		ho_ports_sync(in);
 	}
-	ho_read_all(in);
+	ho_read_all(in, 0);
 	stack_handover_flush(in->st);
 }
 
