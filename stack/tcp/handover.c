@@ -328,6 +328,21 @@ int stack_tcp_listen_ports(struct stack *st, uint16_t *ports, int max)
 	return n;
 }
 
+/* A connection of the same addresses and ports here, in TIME-WAIT, ends
+ * for the newer one (the peer reused its port), as a new SYN ends it; 0 if
+ * none is left. */
+static int ho_tuple_free(struct stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	struct tcb *t = tcp_lookup(st, laddr, lport, raddr, rport);
+	if (!t)
+		return 0;
+	if (t->state != TCP_STATE_TIME_WAIT)
+		return -EEXIST;
+	STAT_INC(st, TCP_TIME_WAIT_REUSED);
+	tcp_tcb_free(t);
+	return 0;
+}
+
 /* An orphan takes what still reaches it, and hands it on. */
 static struct tcb *ho_listener(struct stack *st, uint32_t laddr, uint16_t lport)
 {
@@ -340,7 +355,7 @@ static int ho_import_conn(struct stack *st, const struct tcp_ho_conn *m, const u
 	struct tcp_seg seg;
 	uint32_t off = 0;
 
-	if (!l || tcp_lookup(st, m->laddr, m->lport, m->raddr, m->rport))
+	if (!l || ho_tuple_free(st, m->laddr, m->lport, m->raddr, m->rport) != 0)
 		return -ENOENT;
 	if (!(c = tcp_tcb_alloc(st)))
 		return -ENOMEM;
@@ -446,7 +461,8 @@ int stack_handover_input(struct stack *st, const void *buf, size_t len)
 	}
 	if (h->kind == TCP_HO_SYN && len == sizeof(struct tcp_ho_syn)) {
 		const struct tcp_ho_syn *m = buf;
-		if (!(l = ho_listener(st, m->dst, m->hdr.dport)) || tcp_lookup(st, m->dst, m->hdr.dport, m->src, m->hdr.sport))
+		if (!(l = ho_listener(st, m->dst, m->hdr.dport)) ||
+		    ho_tuple_free(st, m->dst, m->hdr.dport, m->src, m->hdr.sport) != 0)
 			return -ENOENT;
 		memset(&seg, 0, sizeof(seg));
 		seg.src = m->src, seg.dst = m->dst;
