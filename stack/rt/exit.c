@@ -68,11 +68,14 @@ static void inst_drain(struct rt_inst *in)
 		in->rst_at = now;
 	linger = in->rst_at ? in->rst_at + RT_LINGER_NS : 0;
 	for (;;) {
+		/* first: what other processes handed to this one before its
+		 * listeners closed, then a closed listener's queue waits for a
+		 * sibling */
+		rt_ho_poll(in);
 		now = rt_now();
 		if ((!stack_tcp_any_closing(in->st) && !stack_handover_pending(in->st) && now >= linger) || now >= end)
 			break;
 		stack_poll(in->st, now);
-		rt_ho_poll(in); /* a closed listener's queue waits for a sibling */
 		nanosleep(&nap, NULL);
 	}
 	stack_handover_final(in->st);
