@@ -20,8 +20,10 @@ void rt_atfork_child(void)
 	/* The parent's DPDK threads did not survive the fork: forget its device
 	 * and instances without touching them (they are the parent's). */
 	if (rt.state == RT_UP)
-		for (unsigned i = 0; i < rt.ninst; i++)
+		for (unsigned i = 0; i < rt.ninst; i++) {
 			rt_shm_forget(&rt.inst[i].shm);
+			rt_ho_stop(&rt.inst[i]); /* the parent's sockets: theirs to read */
+		}
 	memset(rt.inst, 0, sizeof(rt.inst));
 	rt.ninst = 0;
 	if (rt.state != RT_NOT_STARTED && rt.configured) {
@@ -66,12 +68,18 @@ static void inst_drain(struct rt_inst *in)
 		in->rst_at = now;
 	linger = in->rst_at ? in->rst_at + RT_LINGER_NS : 0;
 	for (;;) {
+		/* first: what other processes handed to this one before its
+		 * listeners closed, then a closed listener's queue waits for a
+		 * sibling */
+		rt_ho_poll(in);
 		now = rt_now();
-		if ((!stack_tcp_any_closing(in->st) && now >= linger) || now >= end)
-			return;
+		if ((!stack_tcp_any_closing(in->st) && !stack_handover_pending(in->st) && now >= linger) || now >= end)
+			break;
 		stack_poll(in->st, now);
 		nanosleep(&nap, NULL);
 	}
+	stack_handover_final(in->st);
+	stack_tx_flush(in->st);
 }
 
 /* Drain what the lock allows, then let the device go (memif socket file,
@@ -87,6 +95,7 @@ static void inst_shutdown(struct rt_inst *in)
 	if (locked && !in->in_pass)
 		inst_drain(in);
 	stack_tx_flush(in->st);
+	rt_ho_stop(in);
 	rt_shm_destroy(&in->shm);
 	if (nif->ops->close)
 		nif->ops->close(nif);
@@ -120,6 +129,7 @@ void rt_reset(void)
 		rt_progress_stop(in);
 		rt_shm_destroy(&in->shm);
 		rt_neigh_stop(&in->neigh);
+		rt_ho_stop(in);
 		stack_destroy(in->st);
 		if (rt.state == RT_UP && in->nif->ops->close)
 			in->nif->ops->close(in->nif);

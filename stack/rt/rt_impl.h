@@ -5,6 +5,7 @@
 #ifndef DEMI_RT_IMPL_H
 #define DEMI_RT_IMPL_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -85,6 +86,26 @@ struct rt_neigh {
 	struct in_addr gw; /* the gateway the stack was given last */
 };
 
+/* A closed listener's handover to the device's other processes (handover.c). */
+#define RT_HO_PORTS 16
+#define RT_HO_PEERS 64
+struct rt_ho_port {
+	uint16_t port;
+	int fd;                  /* its socket while the stack listens on port, -1: none */
+	int npeers, peers[RT_HO_PEERS]; /* the others listening, by pid */
+	uint64_t scan_at;        /* when to list them again */
+};
+#define RT_HO_IN 64
+#define RT_HO_OUT 64
+struct rt_ho {
+	int on;
+	uint32_t gen;            /* stack_tcp_listen_gen when the ports were synced */
+	int nports, nin;
+	struct rt_ho_port ports[RT_HO_PORTS];
+	struct { int fd; uint16_t port; } in[RT_HO_IN];  /* connections from the others */
+	struct rt_ho_out { int fd; uint16_t port; int pid; } out[RT_HO_OUT]; /* to them, fd -1: none */
+};
+
 struct rt_inst {
 	_Atomic uintptr_t owner; /* the thread holding the lock, 0: free */
 	unsigned depth;          /* recursion of the owner */
@@ -106,6 +127,7 @@ struct rt_inst {
 	uint64_t ctr[RT_COUNTER_MAX];
 	struct rt_shm shm;
 	struct rt_neigh neigh;   /* kernel_ifindex devices: neighbours from the kernel */
+	struct rt_ho ho;
 	/* The progress thread (progress.c). last_pass is on a line of its
 	 * own: the lock holder writes it every pass, the thread reads it about
 	 * every RT_PROGRESS_NS; it must not share the owner word's line. */
@@ -231,6 +253,14 @@ void rt_neigh_poll(struct rt_neigh *n, struct stack *st, uint64_t now);
 int rt_neigh_gateway(int ifindex, struct in_addr *gw);
 
 /* progress.c */
+/* handover.c */
+int rt_ho_start(struct rt_inst *in); /* before stack_create: 1 if on (shared_dev) */
+int rt_ho_send(void *arg, uint16_t lport, const void *msg, size_t len, uint32_t hash);
+void rt_ho_poll(struct rt_inst *in);
+int rt_ho_fds(struct rt_inst *in, struct pollfd *fds); /* its sockets, for a sleep: how many (<= RT_HO_FDS) */
+#define RT_HO_FDS (RT_HO_PORTS + RT_HO_IN)
+void rt_ho_stop(struct rt_inst *in);
+
 void rt_progress_start(struct rt_inst *in);
 void rt_progress_stop(struct rt_inst *in);
 /* The last sleeper woke: the parked progress thread goes back to its period. */

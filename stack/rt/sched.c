@@ -97,6 +97,7 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 	}
 	if (in->neigh.fd >= 0)
 		rt_neigh_poll(&in->neigh, in->st, now);
+	rt_ho_poll(in);
 	in->ctr[RT_POOL_IN_USE] = in->nif->pool->in_use;
 	in->ctr[RT_POOL_CAPACITY] = in->nif->pool->capacity;
 	if (now >= in->next_conns) {

@@ -120,8 +120,13 @@ static int inst_start(struct rt_inst *in, unsigned idx, struct netif *nif)
 	 * their connections (a single process keeps answering with RSTs) */
 	if ((nif->caps & NETIF_CAP_SHARED) && rt.cfg_pid != getpid())
 		rt.cfg.stack.shared_dev = 1;
-	if ((rc = stack_create(&in->st, &rt.cfg.stack, nif, rt_now())) != 0)
+	/* a closed listener hands its connections to the others (handover.c) */
+	rt.cfg.stack.handover = rt_ho_start(in) ? rt_ho_send : NULL;
+	rt.cfg.stack.handover_arg = in;
+	if ((rc = stack_create(&in->st, &rt.cfg.stack, nif, rt_now())) != 0) {
+		rt_ho_stop(in);
 		return rc;
+	}
 	if (nif->kernel_ifindex) { /* the kernel's neighbours, from the start */
 		if ((rc = rt_neigh_start(&in->neigh, nif->kernel_ifindex, rt.gw_from_kernel, rt.cfg.stack.gateway)) != 0)
 			demi_log(DEMI_LOG_WARN, "%s: no rtnetlink for the kernel's neighbours: %s", rt.cfg.device,

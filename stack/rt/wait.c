@@ -71,7 +71,7 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 {
 	struct netif *nif = in->nif;
 	int wfd = nif->ops->wait_fd ? nif->ops->wait_fd(nif) : -1;
-	struct pollfd fds[2];
+	struct pollfd fds[2 + RT_HO_FDS];
 	struct timespec ts;
 	sigset_t mask;
 	uint64_t now, len;
@@ -93,6 +93,7 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 	ts.tv_nsec = (long)(len % 1000000000u);
 	if (wfd >= 0)
 		fds[n++] = (struct pollfd){ .fd = wfd, .events = POLLIN };
+	n += rt_ho_fds(in, fds + n); /* what the device's other processes pass on */
 	if (kfd >= 0)
 		fds[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
 
@@ -123,6 +124,8 @@ static int sleep_once(struct rt_inst *in, struct sched *s, uint64_t deadline, in
 		in->ctr[RT_WAKE_KERNEL_FD]++;
 		return 1;
 	}
+	if (r > 0)
+		in->next_publish = 0; /* a handover socket is read at housekeeping */
 	if (r > 0)
 		in->ctr[RT_WAKE_DEVICE]++;
 	else

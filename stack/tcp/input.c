@@ -129,7 +129,8 @@ static void tcp_listen_cookie(struct tcb *l, struct tcp_seg *seg)
 static void tcp_refuse(struct stack *st, const struct tcp_seg *seg)
 {
 	if (st->cfg.shared_dev) {
-		STAT_INC(st, DROP_TCP_NOT_OURS);
+		if (!tcp_handover_seg(st, seg))
+			STAT_INC(st, DROP_TCP_NOT_OURS);
 		return;
 	}
 	tcp_send_rst_for(st, seg);
@@ -199,6 +200,8 @@ int tcp_input_listen(struct tcb *l, struct tcp_seg *seg)
 	struct tcb *c;
 
 	if (seg->h.flags & TCP_RST)
+		return TCP_IN_DONE;
+	if ((l->flags & TF_ORPHAN) && tcp_handover_syn(l, seg))
 		return TCP_IN_DONE;
 	if (seg->h.flags & TCP_ACK)
 		return tcp_listen_ack(l, seg);
@@ -335,6 +338,10 @@ static void tcp_input_seg(struct stack *st, struct pbuf *p, struct tcp_seg *seg)
 		STAT_INC(st, TCP_TIME_WAIT_REUSED);
 		tcp_tcb_free(t);
 		t = NULL;
+	}
+	if (t && tcp_handover_not_mine(t, seg) && tcp_handover_seg(st, seg)) {
+		pbuf_free(seg->p); /* another process's newer connection */
+		return;
 	}
 	if (!t) {
 		struct tcb *l = tcp_lookup_listener(st, &seg->dst, seg->h.dport);

@@ -172,6 +172,7 @@ static int tcp_op_listen(struct sock *s, int backlog)
 	t->backlog = backlog + 1; /* Linux: full when more than backlog wait */
 	if (t->state == TCP_STATE_CLOSED) {
 		tcp_set_state(t, TCP_STATE_LISTEN);
+		t->st->tcp->listen_gen++;
 		if (ip_addr_is_v4(&t->laddr) || (ip_addr_is_zero(&t->laddr) && !(t->flags & TF_V6ONLY)))
 			netif_steer(t->st->nif, IPPROTO_TCP, ip_addr_to_v4(&t->laddr), t->lport, 0, 0, 1);
 	} else
@@ -453,6 +454,8 @@ static void tcp_listener_close(struct tcb *l)
 	uint16_t lport = l->lport;
 	int steered = ip_addr_is_v4(&laddr) || (ip_addr_is_zero(&laddr) && !(l->flags & TF_V6ONLY));
 
+	if (tcp_listener_orphan(l))
+		return;
 	while (l->synq)
 		tcp_tcb_free(l->synq);
 	while (l->acceptq) {

@@ -103,6 +103,7 @@ static inline int tcp_state_fin_unacked(int s)
 #define TF_RACK_REORD (1u << 27) /* the peer was seen to reorder (RFC 8985 RACK.reord) */
 #define TF_DSACK_ROUND (1u << 28) /* reo_wnd was raised this round: rack_dsack_round is set */
 #define TF_V6ONLY     (1u << 29) /* bound to :: with IPV6_V6ONLY: no IPv4 */
+#define TF_ORPHAN     (1u << 30) /* a closed listener handing its connections over (handover.c) */
 
 /* Fields that are also one named struct, so they can be copied whole
  * (Linux's struct_group): t->laddr and t->tw.laddr are the same bytes. */
@@ -234,6 +235,8 @@ struct tcp_table {
 	uint16_t next_ephemeral;
 	uint32_t time_wait_ms;
 	uint8_t opts_off;             /* TCP_OPTF_WS/TS/SACK_OK never used (like Linux's sysctls) */
+	uint32_t orphans;             /* closed listeners handing over (handover.c) */
+	uint32_t listen_gen;          /* moves when a listener opens or is orphaned */
 	uint64_t challenge_tokens, challenge_last;
 	uint8_t key[16];
 	/* emptied send buffers of the smallest size, kept for the next send: a
@@ -326,6 +329,13 @@ void tcp_keep_arm(struct tcb *t);
 void tcp_persist_arm(struct tcb *t);
 void tcp_time_wait_enter(struct tcb *t);
 void tcp_rtt_sample(struct tcb *t, uint32_t rtt_us);
+
+/* handover.c: a closed listener of a shared device hands its connections
+ * to another process (1: l is now an orphan, keep it) */
+int tcp_listener_orphan(struct tcb *l);
+int tcp_handover_syn(struct tcb *l, const struct tcp_seg *seg);
+int tcp_handover_seg(struct stack *st, const struct tcp_seg *seg);
+int tcp_handover_not_mine(const struct tcb *t, const struct tcp_seg *seg);
 
 /* input.c / synced.c */
 int tcp_input_listen(struct tcb *l, struct tcp_seg *seg);

@@ -48,6 +48,12 @@ struct stack_cfg {
 	int shared_dev;         /* other processes use queues of the same device: a segment of a
 	                         * connection this stack does not know may be one of theirs,
 	                         * so it is dropped (DROP_TCP_NOT_OURS), never answered with a RST */
+	/* shared_dev: sends a closed listener's connection or SYN (msg) to
+	 * another process listening on lport (hash picks one, the same for a
+	 * flow; UINT32_MAX: all of them); 0 if sent. NULL: a closed listener
+	 * resets its queue. */
+	int (*handover)(void *arg, uint16_t lport, const void *msg, size_t len, uint32_t hash);
+	void *handover_arg;
 };
 
 struct stack_counters;
@@ -180,5 +186,18 @@ int stack_tcp_closing(struct stack *st, union sock_addr_in local, union sock_add
 /* 1 while any TCP connection of the stack still waits for its sent data and
  * FIN to be acknowledged (as stack_tcp_closing), 0 if none does. */
 int stack_tcp_any_closing(struct stack *st);
+
+/* Handover between processes of a shared device (stack/tcp/handover.c):
+ * a message another process's handover function sent (0, or -ENOENT: no
+ * listener here, -EINVAL); the closed listeners' queues to the others
+ * again (flush), or for the last time, resetting what cannot go (final);
+ * 1 while they hold connections. The listening ports (not the closed
+ * ones), and a number that moves when they may have changed. */
+int stack_handover_input(struct stack *st, const void *msg, size_t len);
+void stack_handover_flush(struct stack *st);
+void stack_handover_final(struct stack *st);
+int stack_handover_pending(struct stack *st);
+int stack_tcp_listen_ports(struct stack *st, uint16_t *ports, int max);
+uint32_t stack_tcp_listen_gen(const struct stack *st);
 
 #endif
