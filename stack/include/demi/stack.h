@@ -144,5 +144,8 @@ int stack_tcp_closing(struct stack *st, const struct sockaddr_in *local, const s
 /* 1 while any TCP connection of the stack still waits for its sent data and
  * FIN to be acknowledged (as stack_tcp_closing), 0 if none does. */
 int stack_tcp_any_closing(struct stack *st);
+/* TCP control blocks allocated now (every state, TIME_WAIT included), and
+ * in *bytes the memory their fixed part takes. */
+uint32_t stack_tcp_tcbs(const struct stack *st, uint64_t *bytes);
 
 #endif
