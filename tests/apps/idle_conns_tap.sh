@@ -83,7 +83,7 @@ for ((c = 0; c < clients; c++)); do
 	net_kill_at_exit $!
 done
 for ((c = 0; c < clients; c++)); do
-	until grep -q '^connected' "$tmp/hold.$c"; do
+	until grep -qs '^connected' "$tmp/hold.$c"; do
 		kill -0 "${hpids[$c]}" 2>/dev/null || { cat "$tmp/hold.$c"; wstat; fail "conn_hold client"; }
 		sleep 0.2
 	done
