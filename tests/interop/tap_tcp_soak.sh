@@ -11,8 +11,8 @@
 # direction got equals the sha256 of what was sent; the relay corrupted
 # frames; where it corrupted frames toward an end, that end counted drops
 # by checksum or header check (the stack's counters; the kernel's
-# TcpInCsumErrors, IpInHdrErrors). Times are printed, not asserted (SOAK_CC: the congestion
-# control, default cubic).
+# TcpInCsumErrors, IpInHdrErrors). Times are printed, not asserted
+# (SOAK_CC: the congestion control, default cubic).
 . "$(dirname "$0")/../lib/net.sh"
 need_root
 need_cmd python3 ethtool nstat
