@@ -34,7 +34,7 @@ soak() { # NAME SCRIPT VAR=VALUE...
 # corruption, the stack as client and as server, and Linux at both ends
 soak transfer tests/interop/tap_tcp_soak.sh SOAK_MIB=1024 SOAK_LINUX=1
 soak idle-100k tests/apps/idle_conns_tap.sh IDLE_CONNS=100000
-soak churn-1m tests/apps/churn_tap.sh CHURN_CONNS=1000000
+soak churn-1m tests/apps/churn_tap.sh CHURN_CONNS=1000000 CHURN_LINUX=1
 soak zero-window-10min tests/apps/zero_window_tap.sh ZW_SECS=600
 
 echo

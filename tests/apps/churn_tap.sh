@@ -6,7 +6,8 @@
 # body) and closes. After a warm-up of 2,000 the worker's resident memory,
 # its fds, the stack's packet buffers in use and TCP control blocks, and its
 # counters files are taken; after the churn they must be back there (the
-# memory within 4 MiB: the allocator keeps some). Rate and levels printed.
+# memory within 4 MiB: the allocator keeps some). Rate and levels printed;
+# CHURN_LINUX=1 adds the same churn against the kernel's nginx over a veth.
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
 need_cmd nginx curl
@@ -74,3 +75,22 @@ echo "after $n connections ($opened accepted by the stack): worker RSS $rss0 -> 
 ip netns exec "$ns" curl -sS --max-time 10 -o "$tmp/got" http://198.18.7.2:8080/index.html &&
 	cmp -s "$tmp/got" "$tmp/www/index.html" || fail "curl after the churn"
 echo "churn over tap: $n connections, RSS, fds, buffers, control blocks and counters files back to level"
+# the bar: the same client against the kernel's nginx over a veth
+if [ "${CHURN_LINUX:-0}" = 1 ]; then
+	nsk=$(net_ns_new dchk)
+	ip link add "$(net_tag dchv)" netns "$ns" type veth peer name kv0 netns "$nsk" || fail "veth"
+	kdev=$(ip -n "$ns" -o link show type veth | awk -F': ' '{ print $2 }' | cut -d@ -f1)
+	ip -n "$ns" addr add 198.18.8.1/24 dev "$kdev"
+	for i in $(seq 11 18); do ip -n "$ns" addr add 198.18.8.$i/24 dev "$kdev"; done
+	ip -n "$ns" link set "$kdev" up
+	ip -n "$nsk" addr add 198.18.8.2/24 dev kv0
+	ip -n "$nsk" link set kv0 up
+	mkdir -p "$tmp/k/logs"
+	apps_nginx_conf "$tmp/k" "$tmp/www" "8080 backlog=4096" "keepalive_requests 100000"
+	ip netns exec "$nsk" nginx -p "$tmp/k" -c "$tmp/k/nginx.conf" >"$tmp/k/logs/stdout" 2>&1 &
+	net_cleanup_add "kill -9 $!; pkill -9 -f 'nginx.*$tmp/k'"
+	net_wait_tcp "$ns" 198.18.8.2 8080 20 || fail "the kernel's nginx unreachable"
+	ip netns exec "$ns" "$hold" churn 198.18.8.2 8080 -n "$n" -w 64 -t 36000 -s 198.18.8.11 -k 8 >"$tmp/churn.k" 2>&1 ||
+		{ cat "$tmp/churn.k"; fail "churn against the kernel's nginx"; }
+	echo "Linux (nginx on the kernel, over a veth): $(cat "$tmp/churn.k")"
+fi
