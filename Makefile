@@ -67,7 +67,7 @@ LIB         := $(if $(SHIM_SRC),$(B)/libdemi.so $(B)/libdemi-stack.so $(B)/asan/
 	$(B)/asan/libdemi.so $(B)/asan/libdemi-stack.so)
 SHIM_AOBJ   := $(SHIM_SRC:%.c=$(B)/asan/obj/%.o)
 
-.PHONY: all test unit bench demo install uninstall clean deps
+.PHONY: all test soak unit bench demo install uninstall clean deps
 all: $(B)/libdemistack.a $(LIB) $(TOOLS) $(NET_TOOLS) $(BENCH_TOOLS) $(TESTS) $(ATESTS) $(SHIMTESTS)
 
 $(B)/obj/shim/%.o $(B)/asan/obj/shim/%.o: INC := $(SHIM_INC)
@@ -200,6 +200,11 @@ test: deps
 
 unit: all
 	@tests/run-all.sh --unit
+
+# the long runs, not part of test: hours (tests/soak.sh)
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@tests/soak.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -136,6 +136,13 @@ int stack_tcp_any_closing(struct stack *st)
 	return closing;
 }
 
+uint32_t stack_tcp_tcbs(const struct stack *st, uint64_t *bytes)
+{
+	uint32_t n = st->tcp ? st->tcp->count : 0;
+	*bytes = (uint64_t)n * sizeof(struct tcb);
+	return n;
+}
+
 void stack_tx_frame(struct stack *st, struct pbuf *p)
 {
 	if (st->txq_len == STACK_TXQ_MAX)

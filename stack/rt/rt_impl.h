@@ -30,7 +30,9 @@
 	X(RT_LINK_UP, "1 while the device reports link up") \
 	X(RT_PROGRESS_PASSES, "passes made by the progress thread while no caller drove the stack") \
 	X(RT_POOL_IN_USE, "packet buffers held by the stack now") \
-	X(RT_POOL_CAPACITY, "packet buffers in the pool")
+	X(RT_POOL_CAPACITY, "packet buffers in the pool") \
+	X(RT_TCP_TCBS, "TCP control blocks allocated now") \
+	X(RT_TCP_TCB_BYTES, "bytes those TCP control blocks take")
 
 enum rt_counter {
 #define RT_C(name, desc) name,

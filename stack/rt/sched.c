@@ -100,6 +100,7 @@ static void inst_housekeep(struct rt_inst *in, uint64_t now)
 	rt_ho_poll(in);
 	in->ctr[RT_POOL_IN_USE] = in->nif->pool->in_use;
 	in->ctr[RT_POOL_CAPACITY] = in->nif->pool->capacity;
+	in->ctr[RT_TCP_TCBS] = stack_tcp_tcbs(in->st, &in->ctr[RT_TCP_TCB_BYTES]);
 	if (now >= in->next_conns) {
 		in->next_conns = now + RT_CONNS_NS;
 		if (in->nif->ops->link_up)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nginx (master + 1 worker, unmodified) under libdemi on a tap device, with the
 # kernel end of the tap as the client: a 1 KiB page and a 64 MiB file sent with
-# sendfile, checked byte for byte with curl, then wrk for 5 s with no errors.
+# sendfile, checked byte for byte with curl, then wrk for 5 s with no errors;
+# then the worker's fds, buffers and control blocks are back (apps_leak_check).
 # The client reaches 198.18.7.2 only through the tap, so every byte crossed our stack.
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
@@ -30,6 +31,9 @@ net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { cat "$tmp/logs/"*; fail "tap $tap
 net_wait_tcp "$ns" 198.18.7.2 8080 20 || { cat "$tmp/logs/"*; fail "nginx on 198.18.7.2:8080 unreachable"; }
 
 ex() { ip netns exec "$ns" "$@"; }
+wpid=$(pgrep -P "$pid" nginx | head -1)
+[ -n "$wpid" ] || fail "no nginx worker"
+apps_leak_mark "$wpid"
 ex curl -sS --max-time 20 -o "$tmp/got.html" http://198.18.7.2:8080/index.html || fail "curl index.html"
 cmp "$tmp/www/index.html" "$tmp/got.html" || fail "index.html differs"
 ex curl -sS --max-time 120 -o "$tmp/got.bin" http://198.18.7.2:8080/big.bin || fail "curl big.bin"
@@ -41,4 +45,5 @@ grep -q "Socket errors" "$tmp/wrk.txt" && fail "wrk saw socket errors"
 grep -q "Non-2xx" "$tmp/wrk.txt" && fail "wrk saw non-2xx responses"
 reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
 [ "${reqs:-0}" -gt 0 ] || fail "wrk made no requests"
+apps_leak_check "$wpid"
 echo "nginx over tap: 1 KiB page and 64 MiB file byte-exact, wrk $reqs requests, 0 errors"

@@ -2,7 +2,8 @@
 # redis-server (unmodified) under libdemi on a tap device, the kernel end of
 # the tap as the client: redis-benchmark -q -n 20000, then redis-cli writes
 # 10,000 keys with random values and reads every one back, compared byte for
-# byte, and DBSIZE says 10,000 (plus the benchmark's own keys).
+# byte, and DBSIZE says 10,000 (plus the benchmark's own keys); then redis's
+# fds, buffers and control blocks are back (apps_leak_check).
 . "$(dirname "$0")/../lib/apps.sh"
 need_root
 need_cmd redis-server redis-cli redis-benchmark
@@ -12,14 +13,17 @@ ns=$(net_ns_new drd)
 tap=$(net_tag drt)
 T=$APPS_TMP
 demi_conf "$T/demi.conf" device="tap:$tap" address=198.18.7.2/24 listen=6379 level=info
-demi_run -n "$ns" "$T/demi.conf" redis-server --port 6379 --bind 0.0.0.0 --protected-mode no \
+demi_pre -n "$ns" "$T/demi.conf"
+"${DEMI_PRE[@]}" redis-server --port 6379 --bind 0.0.0.0 --protected-mode no \
 	--save '' --appendonly no --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
-net_kill_at_exit $!
+rpid=$!
+net_kill_at_exit $rpid
 net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { apps_logs "$T/redis.log"; fail "tap $tap never appeared"; }
 net_wait_tcp "$ns" 198.18.7.2 6379 20 || { apps_logs "$T/redis.log"; fail "redis on 198.18.7.2:6379 unreachable"; }
 apps_bypassed "$T/redis.log" || { apps_logs "$T/redis.log"; fail "redis's listener is not on the stack"; }
 
 ex() { ip netns exec "$ns" "$@"; }
+apps_leak_mark $rpid
 ex redis-benchmark -h 198.18.7.2 -p 6379 -q -n 20000 -t set,get,incr,lpush,lrange_100 \
 	>"$T/bench.txt" 2>&1 || { apps_logs "$T/bench.txt" "$T/redis.log"; fail "redis-benchmark failed"; }
 tr '\r' '\n' <"$T/bench.txt" | grep -E "requests per second" >"$T/bench.sum"
@@ -48,4 +52,5 @@ ex redis-cli -h 198.18.7.2 -p 6379 <"$T/get.txt" >"$T/got.txt" 2>"$T/get.err" ||
 cmp "$T/want.txt" "$T/got.txt" || fail "values read back differ from those written ($(wc -l <"$T/got.txt") lines)"
 n=$(ex redis-cli -h 198.18.7.2 -p 6379 --scan --pattern 'demi:*' | wc -l)
 [ "$n" -eq 10000 ] || fail "SCAN found $n demi:* keys, not 10000"
+apps_leak_check $rpid
 echo "redis over tap: benchmark 5/5 tests, 10000 keys written and read back byte-exact"

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """The kernel's end of the interop tests: plain Linux sockets.
 
-  kpeer.py echo-server ADDR PORT [--once]   echo every byte; at the peer's FIN finish, then FIN
+  kpeer.py echo-server ADDR PORT [--once]   echo every byte; at the peer's FIN finish, then FIN;
+                                            prints "echoed N sha256=..." of what it got
   kpeer.py client ADDR PORT BYTES           send BYTES of the pattern, read the echo, check every
-                                            byte, half-close, expect the server's FIN
+                                            byte, half-close, expect the server's FIN; RESULT
+                                            has the sha256 of each direction
+  kpeer.py pattern-sha BYTES                the sha256 of the pattern's first BYTES
   kpeer.py reset ADDR PORT                  connect, send a little, close with RST (SO_LINGER 0)
   kpeer.py udp-client ADDR PORT COUNT       COUNT datagrams, each echoed and checked
   kpeer.py udp-echo-server ADDR PORT        send every datagram back
@@ -11,6 +14,7 @@
 
 The pattern is demi-echo's: byte i of a stream is (i*7 + (i >> 13)) & 255.
 Prints one line starting with RESULT; exit 0 when every check held."""
+import hashlib
 import selectors
 import os
 import socket
@@ -18,6 +22,7 @@ import struct
 import sys
 import time
 
+STALL = float(os.environ.get("KPEER_STALL", "30"))  # seconds without progress: a failure
 PERIOD = 1 << 21  # the pattern repeats every 2 MiB
 BLOCK = bytes(((i * 7) + (i >> 13)) & 255 for i in range(PERIOD)) * 2
 
@@ -46,18 +51,20 @@ def echo_server(addr, port, once):
     while True:
         c, _ = ls.accept()
         total = 0
+        h = hashlib.sha256()
         try:
             while True:
                 d = c.recv(1 << 20)
                 if not d:
                     break
+                h.update(d)
                 c.sendall(d)
                 total += len(d)
             c.shutdown(socket.SHUT_WR)
         except OSError as e:
             print(f"connection ended: {e}", flush=True)
         c.close()
-        print(f"echoed {total}", flush=True)
+        print(f"echoed {total} sha256={h.hexdigest()}", flush=True)
         if once:
             return 0
 
@@ -69,17 +76,20 @@ def client(addr, port, nbytes):
     sel = selectors.DefaultSelector()
     sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
     sent = got = 0
+    hs, hr = hashlib.sha256(), hashlib.sha256()
     shut = eof = False
     t0 = time.time()
     last = t0
     while not eof:
-        if time.time() - last > 30:
+        if time.time() - last > STALL:
             print(f"RESULT error=stalled sent={sent} got={got}")
             return 1
         for _, ev in sel.select(1):
             if ev & selectors.EVENT_WRITE and sent < nbytes:
                 try:
-                    n = s.send(pat(sent, min(65536, nbytes - sent)))
+                    b = pat(sent, min(65536, nbytes - sent))
+                    n = s.send(b)
+                    hs.update(b[:n])
                     sent += n
                     last = time.time()
                 except BlockingIOError:
@@ -104,12 +114,14 @@ def client(addr, port, nbytes):
                         print(f"RESULT error=mismatch at={got + off + bad}")
                         return 1
                     off += n
+                hr.update(d)
                 got += len(d)
                 last = time.time()
     secs = time.time() - t0
     ok = got == nbytes and sent == nbytes
     print(f"RESULT bytes={nbytes} sent={sent} echoed={got} secs={secs:.2f} "
-          f"mbit_per_s={got * 8 / secs / 1e6:.0f} ok={int(ok)}")
+          f"mbit_per_s={got * 8 / secs / 1e6:.0f} sha_sent={hs.hexdigest()} "
+          f"sha_echoed={hr.hexdigest()} ok={int(ok)}")
     return 0 if ok else 1
 
 
@@ -164,8 +176,18 @@ def udp_client_big(addr, port, count):
     return udp_echoes(addr, port, count, lambda i: sizes[i % len(sizes)], 5)
 
 
+def pattern_sha(nbytes):
+    h = hashlib.sha256()
+    for off in range(0, nbytes, PERIOD):
+        h.update(pat(off, min(PERIOD, nbytes - off)))
+    print(h.hexdigest())
+    return 0
+
+
 def main():
     a = sys.argv[1:]
+    if a[0] == "pattern-sha":
+        return pattern_sha(int(a[1]))
     if a[0] == "echo-server":
         return echo_server(a[1], int(a[2]), "--once" in a)
     if a[0] == "client":

@@ -165,3 +165,36 @@ apps_nginx_workers() {
 	net_tap_attach "$ns" "$tap" 198.18.7.1/24 || { cat "$tmp/logs/"*; fail "tap $tap never appeared"; }
 	net_wait_tcp "$ns" 198.18.7.2 8080 20 || { cat "$tmp/logs/"*; fail "nginx on 198.18.7.2:8080 unreachable"; }
 }
+
+# Leak checks around a test's work on a server under the preload:
+# apps_leak_mark PID notes the process's open fds, its stack's packet
+# buffers in use and TCP control blocks (demistat) and its counters files
+# (/dev/shm/demi.PID.*); apps_leak_check PID fails unless all are back at
+# (or below) those levels within 10 s (the last closing handshakes end).
+apps_leak_levels() { # PID: "FDS BUFFERS TCBS"
+	local st
+	st=$("$DEMI_TOP/build/demistat" "$1" 2>/dev/null)
+	echo "$(ls "/proc/$1/fd" | wc -l)" \
+		"$(awk '/packet buffers:/ { s += $3 } END { print s + 0 }' <<<"$st")" \
+		"$(awk '$1 == "RT_TCP_TCBS" { s += $2 } END { print s + 0 }' <<<"$st")"
+}
+apps_leak_shm() { ls /dev/shm | grep -E "^demi\.$1\." | tr '\n' ' '; }
+apps_leak_mark() {
+	APPS_LEAK_LEVELS=$(apps_leak_levels "$1")
+	APPS_LEAK_SHM=$(apps_leak_shm "$1")
+}
+apps_leak_check() {
+	local pid=$1 i f0 b0 t0 f b t
+	read -r f0 b0 t0 <<<"$APPS_LEAK_LEVELS"
+	for ((i = 0; i < 100; i++)); do
+		read -r f b t <<<"$(apps_leak_levels "$pid")"
+		[ "$f" -le "$f0" ] && [ "$b" -le "$b0" ] && [ "$t" -le "$t0" ] && break
+		sleep 0.1
+	done
+	echo "leaks of $pid: fds $f0 -> $f, packet buffers in use $b0 -> $b, TCP control blocks $t0 -> $t"
+	[ "$f" -le "$f0" ] || fail "process $pid has $f fds, $f0 before"
+	[ "$b" -le "$b0" ] || { "$DEMI_TOP/build/demistat" "$pid"; fail "process $pid holds $b packet buffers, $b0 before"; }
+	[ "$t" -le "$t0" ] || { "$DEMI_TOP/build/demistat" -c "$pid"; fail "process $pid has $t TCP control blocks, $t0 before"; }
+	[ "$(apps_leak_shm "$pid")" = "$APPS_LEAK_SHM" ] ||
+		fail "counters files of $pid: '$(apps_leak_shm "$pid")', '$APPS_LEAK_SHM' before"
+}

@@ -186,6 +186,9 @@ int stack_tcp_closing(struct stack *st, union sock_addr_in local, union sock_add
 /* 1 while any TCP connection of the stack still waits for its sent data and
  * FIN to be acknowledged (as stack_tcp_closing), 0 if none does. */
 int stack_tcp_any_closing(struct stack *st);
+/* TCP control blocks allocated now (every state, TIME_WAIT included), and
+ * in *bytes the memory their fixed part takes. */
+uint32_t stack_tcp_tcbs(const struct stack *st, uint64_t *bytes);
 
 /* Handover between processes of a shared device (stack/tcp/handover.c):
  * a message another process's handover function sent (0, or -ENOENT: no
