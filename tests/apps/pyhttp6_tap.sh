@@ -31,10 +31,11 @@ ip -n "$ns" addr add $PFX::1/64 dev "$tap" nodad || fail "ip addr add $PFX::1/64
 
 ex() { ip netns exec "$ns" "$@"; }
 # the stack answers on its IPv6 address once its DAD passed (a second)
-for ((i = 0; i < 100; i++)); do
-	ex curl -6 -sS --max-time 2 -o /dev/null "http://[$PFX::2]:8088/one.txt" 2>/dev/null && break
+for ((i = 0; i < 25; i++)); do
+	ex curl -6 -sS --max-time 1 -o /dev/null "http://[$PFX::2]:8088/one.txt" 2>/dev/null && break
 	sleep 0.2
 done
+[ $i -lt 25 ] || { apps_logs "$T/"*.log "$T/logs/"*; fail "[$PFX::2]:8088 never answered curl -6"; }
 apps_bypassed "$T/http.log" || { apps_logs "$T/http.log"; fail "http.server's listener is not on the stack"; }
 ex curl -6 -sS --max-time 30 -o "$T/got6.bin" "http://[$PFX::2]:8088/big.bin" || { apps_logs "$T/http.log"; fail "curl -6 big.bin"; }
 [ "$(apps_sha "$T/www/big.bin")" = "$(apps_sha "$T/got6.bin")" ] || fail "curl -6: big.bin differs ($(stat -c %s "$T/got6.bin") bytes)"
