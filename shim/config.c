@@ -563,14 +563,15 @@ int cfg_connect_addr6(const struct in6_addr *a)
 	if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_MULTICAST(a) ||
 	    IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_V4COMPAT(a))
 		return 0; /* link-local: which interface is the kernel's business */
+	if (IN6_IS_ADDR_UNSPECIFIED(&cfg.rt.stack.addr6))
+		return 0; /* no address6: the stack speaks no IPv6 */
 	if (cfg.connect_all)
 		return 1;
 	for (int i = 0; i < cfg.nconnect6; i++)
 		if (in6_prefix_has(&cfg.connect6[i].net, cfg.connect6[i].len, a))
 			return 1;
 	/* on the stack's own link: the kernel cannot reach it through the device */
-	return !IN6_IS_ADDR_UNSPECIFIED(&cfg.rt.stack.addr6) &&
-	       in6_prefix_has(&cfg.rt.stack.addr6, cfg.rt.stack.prefix6_len, a) && !cfg_stack_addr6(a);
+	return in6_prefix_has(&cfg.rt.stack.addr6, cfg.rt.stack.prefix6_len, a) && !cfg_stack_addr6(a);
 }
 
 /* One line at start (level info): the file in use, what the stack will be,
