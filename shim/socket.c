@@ -545,8 +545,9 @@ static int bind_addr_kind(int domain, const struct sockaddr *addr, socklen_t len
 		const struct in6_addr *a = &out->sin6.sin6_addr;
 		if (IN6_IS_ADDR_UNSPECIFIED(a))
 			return BA_ANY;
-		if (cfg_stack_addr6(a))
-			return BA_STACK;
+		if (cfg_stack_addr6(a) ||
+		    (IN6_IS_ADDR_V4MAPPED(a) && !memcmp(&a->s6_addr[12], &cfg.rt.stack.addr, 4)))
+			return BA_STACK; /* its address6, or its IPv4 one v4-mapped */
 		if (IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127))
 			return BA_LOOPBACK;
 		return BA_OTHER; /* v4-mapped ones too: the kernel's */

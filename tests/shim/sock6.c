@@ -257,6 +257,34 @@ int main(void)
 	close(a);
 	close(c);
 
+	/* an AF_INET6 socket on IPv4: bound to the stack's IPv4 address
+	 * v4-mapped, connected to a kernel listener's ::ffff:a.b.c.d */
+	{
+		struct sockaddr_in k4 = a4("T_PEER", 7064);
+		struct sockaddr_in6 m = {.sin6_family = AF_INET6}, p = {.sin6_family = AF_INET6, .sin6_port = htons(7064)};
+		struct sockaddr_in me4 = a4("T_LOCAL", 0);
+		int kl = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(kl, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(kl, (struct sockaddr *)&k4, sizeof(k4)) < 0 || listen(kl, 8) < 0)
+			DIE("kernel IPv4 listener");
+		m.sin6_addr.s6_addr[10] = m.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m.sin6_addr.s6_addr[12], &me4.sin_addr, 4);
+		p.sin6_addr = m.sin6_addr;
+		memcpy(&p.sin6_addr.s6_addr[12], &k4.sin_addr, 4);
+		c = socket(AF_INET6, SOCK_STREAM, 0);
+		T("mapped bind own IPv4 address", bind(c, (struct sockaddr *)&m, sizeof(m)));
+		T("mapped connect", connect(c, (struct sockaddr *)&p, sizeof(p)));
+		t_subject("mapped connector", c);
+		a = accept_one(kl);
+		names("mapped connector", c, 0, 1);
+		names("mapped connector's peer", a, 1, 0);
+		T("mapped V6ONLY", geti(c, IPPROTO_IPV6, IPV6_V6ONLY));
+		echo("mapped", a, c);
+		close(a);
+		close(c);
+		close(kl);
+	}
+
 	/* connect with an IPv4 address on an AF_INET6 socket: Linux's EAFNOSUPPORT */
 	c = socket(AF_INET6, SOCK_STREAM, 0);
 	struct sockaddr_in kp4 = a4("T_PEER", 7063);
