@@ -127,6 +127,8 @@ static int set_listen(struct cfg_reader *r, const char *v)
 	return 1;
 }
 
+static int parse_cidr6(const char *s, int need_len, struct in6_addr *a, uint32_t *len);
+
 static int set_connect(struct cfg_reader *r, const char *v)
 {
 	char buf[INI_MAX_LINE];
@@ -139,8 +141,23 @@ static int set_connect(struct cfg_reader *r, const char *v)
 			r->c->connect_all = 1;
 			continue;
 		}
+		if (strchr(tok, ':')) {
+			struct in6_addr a6;
+			if (parse_cidr6(tok, 0, &a6, &len)) {
+				cfg_err(r, "[bypass] connect: bad prefix '%s' (a.b.c.d/len, IPv6 address/len or *)", tok);
+				return 0;
+			}
+			if (r->c->nconnect6 == CFG_MAX_CONNECT) {
+				cfg_err(r, "[bypass] connect: more than %d IPv6 prefixes", CFG_MAX_CONNECT);
+				return 0;
+			}
+			for (unsigned i = len; i < 128; i++)
+				a6.s6_addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+			r->c->connect6[r->c->nconnect6++] = (struct cfg_net6){a6, (uint8_t)len};
+			continue;
+		}
 		if (parse_cidr(tok, 0, &a, &len)) {
-			cfg_err(r, "[bypass] connect: bad prefix '%s' (a.b.c.d/len or *)", tok);
+			cfg_err(r, "[bypass] connect: bad prefix '%s' (a.b.c.d/len, IPv6 address/len or *)", tok);
 			return 0;
 		}
 		if (r->c->nconnect == CFG_MAX_CONNECT) {
@@ -523,6 +540,40 @@ int cfg_connect_addr(uint32_t a)
 	return 0;
 }
 
+/* a's first len bits are net's */
+static int in6_prefix_has(const struct in6_addr *net, unsigned len, const struct in6_addr *a)
+{
+	unsigned n = len / 8, rem = len % 8;
+	return !memcmp(net->s6_addr, a->s6_addr, n) &&
+	       (!rem || !((net->s6_addr[n] ^ a->s6_addr[n]) & (0xff00u >> rem)));
+}
+
+int cfg_stack_addr6(const struct in6_addr *a)
+{
+	return !IN6_IS_ADDR_UNSPECIFIED(&cfg.rt.stack.addr6) && !memcmp(a, &cfg.rt.stack.addr6, 16);
+}
+
+int cfg_connect_addr6(const struct in6_addr *a)
+{
+	if (IN6_IS_ADDR_V4MAPPED(a)) {
+		uint32_t v4;
+		memcpy(&v4, &a->s6_addr[12], 4);
+		return cfg_connect_addr(ntohl(v4));
+	}
+	if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_MULTICAST(a) ||
+	    IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_V4COMPAT(a))
+		return 0; /* link-local: which interface is the kernel's business */
+	if (IN6_IS_ADDR_UNSPECIFIED(&cfg.rt.stack.addr6))
+		return 0; /* no address6: the stack speaks no IPv6 */
+	if (cfg.connect_all)
+		return 1;
+	for (int i = 0; i < cfg.nconnect6; i++)
+		if (in6_prefix_has(&cfg.connect6[i].net, cfg.connect6[i].len, a))
+			return 1;
+	/* on the stack's own link: the kernel cannot reach it through the device */
+	return in6_prefix_has(&cfg.rt.stack.addr6, cfg.rt.stack.prefix6_len, a) && !cfg_stack_addr6(a);
+}
+
 /* One line at start (level info): the file in use, what the stack will be,
  * the bypass rules, and every setting that differs from its default. */
 static void cfg_banner(const char *path)
@@ -550,7 +601,12 @@ static void cfg_banner(const char *path)
 		inet_ntop(AF_INET, &na, a, sizeof(a));
 		ADD(" %s/%d", a, __builtin_popcount(cfg.connect[i].mask));
 	}
-	if (!cfg.connect_all && !cfg.nconnect)
+	for (int i = 0; i < cfg.nconnect6 && n < sizeof(b); i++) {
+		char a6[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &cfg.connect6[i].net, a6, sizeof(a6));
+		ADD(" %s/%u", a6, cfg.connect6[i].len);
+	}
+	if (!cfg.connect_all && !cfg.nconnect && !cfg.nconnect6)
 		ADD(" (none)");
 	if (cfg.rt.stack.gateway.s_addr) {
 		inet_ntop(AF_INET, &cfg.rt.stack.gateway, a, sizeof(a));

@@ -91,8 +91,9 @@ static void fdrec_write(int fd, const struct fobj *o)
 		r->type = (uint8_t)ss->type;
 		r->domain = (uint16_t)ss->domain;
 		if (ss->bound) {
-			r->local_port = ntohs(ss->local.sin_port);
-			r->local_addr = ss->local.sin_addr.s_addr;
+			r->local_port = ntohs(ss->local.sin.sin_port);
+			if (ss->local.sa.sa_family == AF_INET)
+				r->local_addr = ss->local.sin.sin_addr.s_addr;
 		}
 		snprintf(r->reason, sizeof(r->reason), "%s",
 			 ss->state == SS_CANDIDATE ? "not decided until bind, listen or connect"

@@ -59,7 +59,7 @@ static int io_ready(struct ssock *ss, int fd)
 
 /* sock_recv with Linux's blocking, MSG_DONTWAIT and MSG_WAITALL semantics. */
 static ssize_t io_recv(struct ssock *ss, int fd, const struct iovec *iov, int iovcnt, int flags,
-		       struct sockaddr_in *from)
+		       union ss_addr *from)
 {
 	int nb, waitall, polled = 0, cnt = iovcnt, bad = 0;
 	uint64_t deadline = 0;
@@ -92,7 +92,7 @@ static ssize_t io_recv(struct ssock *ss, int fd, const struct iovec *iov, int io
 	}
 	for (;;) {
 		rt_lock(ss->st);
-		r = sock_recv(ss->sk, cur, cnt, flags, from);
+		r = sock_recv(ss->sk, cur, cnt, flags, from ? &from->sa : NULL);
 		rt_unlock(ss->st);
 		if (unlikely(bad) && r > 0)
 			return -EFAULT;
@@ -202,7 +202,7 @@ static struct ssock *ss_enter_dest(int fd, const struct sockaddr *to, socklen_t 
 		struct sockaddr_in sin;
 		if (ss->type == SOCK_DGRAM && to && tolen >= sizeof(sin) && to->sa_family == AF_INET) {
 			memcpy(&sin, to, sizeof(sin));
-			ss_decide_dest(ss, fd, &sin);
+			ss_decide_dest(ss, fd, (const struct sockaddr *)&sin);
 		}
 	}
 	if (ss->state != SS_BYPASS) {
@@ -266,7 +266,7 @@ static ssize_t shim_recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 	struct ssock *ss = ss_enter(fd, SS_ENTER_BYPASSED);
 	if (ss) {
 		struct iovec v = {buf, n};
-		struct sockaddr_in sin;
+		union ss_addr sin; /* an address of the socket's family */
 		ssize_t r = io_recv(ss, fd, &v, 1, flags, from ? &sin : NULL);
 		int stream = ss->type == SOCK_STREAM;
 		ss_release(ss);
@@ -275,8 +275,9 @@ static ssize_t shim_recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 				if (stream) {
 					*fromlen = 0; /* as Linux: no address on a stream */
 				} else {
-					memcpy(from, &sin, *fromlen < sizeof(sin) ? *fromlen : sizeof(sin));
-					*fromlen = sizeof(sin);
+					socklen_t n = ss_addr_len(&sin);
+					memcpy(from, &sin, *fromlen < n ? *fromlen : n);
+					*fromlen = n;
 				}
 			}
 			return shim_ret(r);
@@ -312,7 +313,7 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, i
 
 static ssize_t msg_recv(struct ssock *ss, int fd, struct msghdr *msg, int flags)
 {
-	struct sockaddr_in sin;
+	union ss_addr sin;
 	ssize_t r;
 
 	if (!msg)
@@ -324,8 +325,9 @@ static ssize_t msg_recv(struct ssock *ss, int fd, struct msghdr *msg, int flags)
 		if (ss->type == SOCK_STREAM) {
 			msg->msg_namelen = 0;
 		} else {
-			memcpy(msg->msg_name, &sin, msg->msg_namelen < sizeof(sin) ? msg->msg_namelen : sizeof(sin));
-			msg->msg_namelen = sizeof(sin);
+			socklen_t n = ss_addr_len(&sin);
+			memcpy(msg->msg_name, &sin, msg->msg_namelen < n ? msg->msg_namelen : n);
+			msg->msg_namelen = n;
 		}
 	}
 	msg->msg_controllen = 0;

@@ -46,7 +46,7 @@ struct relay {
 	struct ssock *ss;
 	int fd;                  /* the parent's end, nonblocking */
 	int child;               /* the child's end, until the fork is over */
-	struct sockaddr_in local, peer;
+	union ss_addr local, peer;
 	uint32_t armed;          /* epoll interest registered */
 	int in_ep;
 	int up_eof;              /* the child shut its writing side (or its writes fail) */
@@ -370,9 +370,9 @@ static void prepare_one(int fd, struct fobj *o, void *arg)
 	if (!(r = calloc(1, sizeof(*r))))
 		goto fail;
 	rt_lock(ss->st);
-	rc = sock_name(ss->sk, &r->local);
+	rc = sock_name(ss->sk, &r->local.sa);
 	if (!rc)
-		rc = sock_peer(ss->sk, &r->peer);
+		rc = sock_peer(ss->sk, &r->peer.sa);
 	rt_unlock(ss->st);
 	if (rc) {
 		free(r);

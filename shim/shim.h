@@ -83,6 +83,10 @@ void log_install(void); /* the stack's log into this one, at log_level */
 struct cfg_net {
 	uint32_t net, mask; /* host byte order */
 };
+struct cfg_net6 {
+	struct in6_addr net; /* masked to len bits */
+	uint8_t len;
+};
 #define CFG_MAX_CONNECT 32
 struct shim_cfg {
 	int active;        /* a valid config with bypass rules: sockets may be bypassed */
@@ -94,6 +98,8 @@ struct shim_cfg {
 	int connect_all;
 	int nconnect;
 	struct cfg_net connect[CFG_MAX_CONNECT];
+	int nconnect6;
+	struct cfg_net6 connect6[CFG_MAX_CONNECT];
 	char path[256];
 	struct rt_cfg rt;
 };
@@ -104,6 +110,12 @@ int cfg_parse_file(struct shim_cfg *c, const char *path);
 void cfg_load(void);
 int cfg_listen_port(uint16_t port); /* host order */
 int cfg_connect_addr(uint32_t addr); /* host order */
+/* An IPv6 destination a connect may take through the stack: inside a
+ * [bypass] connect prefix, or on the stack's address6 prefix; a v4-mapped
+ * one by the IPv4 rules. */
+int cfg_connect_addr6(const struct in6_addr *a);
+/* a is the stack's address6 */
+int cfg_stack_addr6(const struct in6_addr *a);
 
 /* ---- fdtab.c: one slot per fd number, read without locks ---- */
 enum fobj_kind { FOBJ_SOCK = 1, FOBJ_EPOLL = 2 };
@@ -169,6 +181,19 @@ struct ssopt {
 
 struct sitem;
 
+/* A socket address of either family: sin for AF_INET, sin6 for AF_INET6
+ * (the port at the same offset in both). */
+union ss_addr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+static inline socklen_t ss_addr_len(const union ss_addr *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof(a->sin6) : sizeof(a->sin);
+}
+
 struct ssock {
 	struct fobj h;
 	int state, why;
@@ -182,17 +207,17 @@ struct ssock {
 	int listening, backlog, klistening;
 	int dead;                /* -errno every call returns (connection lost across fork) */
 	int dead_warned;        /* the dead listener's warning was given */
-	struct sockaddr_in local;
+	union ss_addr local;     /* of the socket's family */
 	int nopts;
 	struct ssopt *opts;      /* SS_MAX_OPTS of them, on the first option recorded */
 	struct timeval rcvtimeo, sndtimeo;
-	struct sockaddr_in rpeer; /* WHY_RELAYED: the connection's peer (local: its address) */
+	union ss_addr rpeer;     /* WHY_RELAYED: the connection's peer (local: its address) */
 	int placeholder;         /* its fd numbers hold an AF_UNIX socket, not one of the family */
 	atomic_uint gen;         /* bumped by every readiness notification */
 	struct sitem *items;     /* epoll memberships */
 	struct {                 /* closed, its connection lingering: on a linger_set */
 		struct ssock *next;
-		struct sockaddr_in local, peer;
+		union ss_addr local, peer;
 		uint64_t deadline;
 	} linger;
 };
@@ -289,7 +314,7 @@ int ss_attach_locked(struct ssock *ss, int fd);
 /* Turn a bypassed description into a kernel socket, replaying bind/listen. */
 int ss_to_kernel(struct ssock *ss, int fd, int why);
 /* Decide a candidate at connect/sendto by its destination; returns the state. */
-int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to);
+int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr *to);
 /* Block until sock_events(ss->sk) & want, a deadline (UINT64_MAX: none), a
  * signal, or kernel_fd readable. 0, 1 (kernel_fd), -EAGAIN (timeout), -EINTR. */
 int ss_wait(struct ssock *ss, uint32_t want, uint64_t deadline, int kernel_fd);

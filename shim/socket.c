@@ -80,7 +80,7 @@ static int ss_linger_note(struct ssock *ss)
 	socklen_t n = sizeof(lg);
 
 	if (ss->type != SOCK_STREAM || sock_getopt(ss->sk, SOL_SOCKET, SO_LINGER, &lg, &n) || !lg.l_onoff ||
-	    lg.l_linger <= 0 || sock_name(ss->sk, &ss->linger.local) || sock_peer(ss->sk, &ss->linger.peer))
+	    lg.l_linger <= 0 || sock_name(ss->sk, &ss->linger.local.sa) || sock_peer(ss->sk, &ss->linger.peer.sa))
 		return 0;
 	ss->linger.deadline = rt_now() + (uint64_t)lg.l_linger * 1000000000ull;
 	ss->linger.next = NULL;
@@ -90,7 +90,7 @@ static int ss_linger_note(struct ssock *ss)
 static int linger_over(void *arg)
 {
 	struct ssock *ss = arg;
-	return !stack_tcp_closing(ss->st, &ss->linger.local, &ss->linger.peer);
+	return !stack_tcp_closing(ss->st, &ss->linger.local.sa, &ss->linger.peer.sa);
 }
 
 /* Each noted connection in turn, from the time its own close began; a
@@ -258,13 +258,28 @@ void shim_stack_prestart(void)
 		(void)shim_stack();
 }
 
+/* addr:port, [addr6]:port */
+static const char *ss_addr_str(const union ss_addr *a, char *buf, size_t n)
+{
+	char h[INET6_ADDRSTRLEN];
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->sin6.sin6_addr, h, sizeof(h));
+		snprintf(buf, n, "[%s]:%u", h, ntohs(a->sin6.sin6_port));
+	} else {
+		inet_ntop(AF_INET, &a->sin.sin_addr, h, sizeof(h));
+		snprintf(buf, n, "%s:%u", h, ntohs(a->sin.sin_port));
+	}
+	return buf;
+}
+
 int ss_to_kernel(struct ssock *ss, int fd, int why)
 {
 	if (ss->bound && !ss->kbound) {
-		if (REAL(bind)(fd, (struct sockaddr *)&ss->local, sizeof(ss->local)) < 0) {
+		if (REAL(bind)(fd, &ss->local.sa, ss_addr_len(&ss->local)) < 0) {
 			int e = errno;
-			log_warn("fd %d: cannot move to the kernel: bind %s:%u: %s", fd,
-				 inet_ntoa(ss->local.sin_addr), ntohs(ss->local.sin_port), strerror(e));
+			char a[INET6_ADDRSTRLEN + 8];
+			log_warn("fd %d: cannot move to the kernel: bind %s: %s", fd, ss_addr_str(&ss->local, a, sizeof(a)),
+				 strerror(e));
 			return -e;
 		}
 		ss->kbound = 1;
@@ -315,11 +330,11 @@ int ss_attach_locked(struct ssock *ss, int fd)
 		return rc ? rc : 1;
 	}
 	rt_lock(st);
-	rc = sock_create(st, ss->type, &sk);
+	rc = sock_create_af(st, ss->domain, ss->type, &sk);
 	if (!rc) {
 		ss_replay_opts(ss, sk);
 		if (ss->bound)
-			rc = sock_bind(sk, &ss->local);
+			rc = sock_bind(sk, &ss->local.sa);
 		if (!rc && ss->listening)
 			rc = sock_listen(sk, ss->backlog);
 		if (rc) {
@@ -339,8 +354,8 @@ int ss_attach_locked(struct ssock *ss, int fd)
 	}
 	rt_unlock(st);
 	if (rc) {
-		log_warn("fd %d: the stack refused %s:%u: %s", fd, inet_ntoa(ss->local.sin_addr),
-			 ntohs(ss->local.sin_port), strerror(-rc));
+		char a[INET6_ADDRSTRLEN + 8];
+		log_warn("fd %d: the stack refused %s: %s", fd, ss_addr_str(&ss->local, a, sizeof(a)), strerror(-rc));
 		if (shim_on_error())
 			return rc;
 		if (!ss_fd_is(ss, fd))
@@ -412,26 +427,26 @@ void ss_sigpipe(void)
 	pthread_kill(pthread_self(), SIGPIPE);
 }
 
-/* An address the stack speaks (IPv4) copied out as the application's
- * socket family shows it: AF_INET as is, AF_INET6 (a dual-stack socket) as
+/* An address (of either family) copied out as the application's socket
+ * family shows it: as is, or an IPv4 one on an AF_INET6 socket as
  * ::ffff:a.b.c.d; truncated to *len and *len set to the full size, as the
  * kernel does. */
-static int addr_out_as(struct sockaddr *addr, socklen_t *len, const struct sockaddr_in *sin, int domain)
+static int addr_out_as(struct sockaddr *addr, socklen_t *len, const union ss_addr *a, int domain)
 {
 	struct sockaddr_in6 s6;
-	const void *src = sin;
-	socklen_t n = sizeof(*sin);
+	const void *src = a;
+	socklen_t n = ss_addr_len(a);
 
 	if (!addr || !len)
 		return addr || len ? -EFAULT : 0;
 	if ((int)*len < 0)
 		return -EINVAL;
-	if (domain == AF_INET6) {
+	if (domain == AF_INET6 && a->sa.sa_family == AF_INET) {
 		memset(&s6, 0, sizeof(s6));
 		s6.sin6_family = AF_INET6;
-		s6.sin6_port = sin->sin_port;
+		s6.sin6_port = a->sin.sin_port;
 		s6.sin6_addr.s6_addr[10] = s6.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&s6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		memcpy(&s6.sin6_addr.s6_addr[12], &a->sin.sin_addr, 4);
 		src = &s6;
 		n = sizeof(s6);
 	}
@@ -440,24 +455,11 @@ static int addr_out_as(struct sockaddr *addr, socklen_t *len, const struct socka
 	return 0;
 }
 
-/* A dual-stack socket's kernel address as the stack's IPv4 one: 1 and
- * *sin set when it is [::]:port with IPV6_V6ONLY off (IPv4 clients may
- * come), 0 otherwise (IPv6 only: the kernel's). */
-static int ss_v6_as_v4(int fd, struct sockaddr_in *sin)
+/* The wildcard address of the family (0.0.0.0, ::) */
+static int ss_addr_any(const union ss_addr *a)
 {
-	struct sockaddr_in6 s6;
-	socklen_t l = sizeof(s6);
-	int v6only = 1;
-	socklen_t ol = sizeof(v6only);
-
-	if (REAL(getsockname)(fd, (struct sockaddr *)&s6, &l) != 0 || s6.sin6_family != AF_INET6 ||
-	    !IN6_IS_ADDR_UNSPECIFIED(&s6.sin6_addr) ||
-	    REAL(getsockopt)(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) != 0 || v6only)
-		return 0;
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = s6.sin6_port;
-	return 1;
+	return a->sa.sa_family == AF_INET6 ? IN6_IS_ADDR_UNSPECIFIED(&a->sin6.sin6_addr)
+					   : a->sin.sin_addr.s_addr == INADDR_ANY;
 }
 
 static int int_out(void *val, socklen_t *len, int v)
@@ -492,8 +494,9 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	fd = REAL(socket)(domain, type, protocol);
 	if (fd < 0)
 		return fd;
-	/* AF_INET6 streams stay candidates: a dual-stack listener (iperf3)
-	 * serves its IPv4 clients through the stack, as ::ffff:a.b.c.d */
+	/* AF_INET6 streams are candidates as AF_INET ones (a listener on [::]
+	 * serves both families unless IPV6_V6ONLY); AF_INET6 datagrams stay
+	 * with the kernel */
 	if (domain != AF_INET && !(domain == AF_INET6 && base == SOCK_STREAM &&
 				   (!protocol || protocol == IPPROTO_TCP))) {
 		log_debug("fd %d: %s (domain %d)", fd, ss_reason_str(WHY_NOT_INET), domain);
@@ -531,44 +534,52 @@ static int stack_addr_is(uint32_t a)
 	return a == ntohl(cfg.rt.stack.addr.s_addr);
 }
 
+/* What a bind address is to the shim, for a socket of family domain. */
+enum { BA_OTHER, BA_ANY, BA_STACK, BA_LOOPBACK };
+static int bind_addr_kind(int domain, const struct sockaddr *addr, socklen_t len, union ss_addr *out)
+{
+	if (domain == AF_INET6) {
+		if (!addr || len < sizeof(struct sockaddr_in6) || addr->sa_family != AF_INET6)
+			return -1;
+		memcpy(&out->sin6, addr, sizeof(out->sin6));
+		const struct in6_addr *a = &out->sin6.sin6_addr;
+		if (IN6_IS_ADDR_UNSPECIFIED(a))
+			return BA_ANY;
+		if (cfg_stack_addr6(a) ||
+		    (IN6_IS_ADDR_V4MAPPED(a) && !memcmp(&a->s6_addr[12], &cfg.rt.stack.addr, 4)))
+			return BA_STACK; /* its address6, or its IPv4 one v4-mapped */
+		if (IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127))
+			return BA_LOOPBACK;
+		return BA_OTHER; /* v4-mapped ones too: the kernel's */
+	}
+	if (!addr || len < sizeof(struct sockaddr_in) || addr->sa_family != AF_INET)
+		return -1;
+	memcpy(&out->sin, addr, sizeof(out->sin));
+	uint32_t a = ntohl(out->sin.sin_addr.s_addr);
+	return a == INADDR_ANY ? BA_ANY : stack_addr_is(a) ? BA_STACK : (a >> 24) == 127 ? BA_LOOPBACK : BA_OTHER;
+}
+
 static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct sockaddr_in sin;
-	uint32_t a;
+	union ss_addr sin;
 	uint16_t port;
-	int rc;
+	int rc, kind = bind_addr_kind(ss->domain, addr, len, &sin);
 
-	if (ss->state == SS_BYPASS && addr && len >= sizeof(sin) && addr->sa_family == AF_INET) {
+	if (ss->state == SS_BYPASS && (kind == BA_ANY || kind == BA_STACK))
 		/* bound or connected already: Linux's EINVAL, for an address the
 		 * program has (the stack's, or any) */
-		a = ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr);
-		if (a == INADDR_ANY || stack_addr_is(a))
-			return (int)shim_ret(-EINVAL);
-	}
-	if (ss->state != SS_CANDIDATE)
+		return (int)shim_ret(-EINVAL);
+	if (ss->state != SS_CANDIDATE || kind < 0)
 		return REAL(bind)(fd, addr, len);
-	if (ss->domain == AF_INET6) {
-		/* the kernel binds; listen decides (only [::] without V6ONLY can be ours) */
-		if (REAL(bind)(fd, addr, len) != 0)
-			return -1;
-		pthread_mutex_lock(&shim_mu);
-		ss->kbound = 1;
-		pthread_mutex_unlock(&shim_mu);
-		return 0;
-	}
-	if (!addr || len < sizeof(sin) || addr->sa_family != AF_INET)
-		return REAL(bind)(fd, addr, len);
-	memcpy(&sin, addr, sizeof(sin));
-	a = ntohl(sin.sin_addr.s_addr);
-	port = ntohs(sin.sin_port);
+	port = ntohs(sin.sin.sin_port);
 	pthread_mutex_lock(&shim_mu);
 	if (ss->bound) {
 		rc = -EINVAL;
-	} else if ((a >> 24) == 127) {
+	} else if (kind == BA_LOOPBACK) {
 		rc = REAL(bind)(fd, addr, len) < 0 ? -errno : 0;
 		if (!rc)
 			ss_set_state(ss, fd, SS_KERNEL, WHY_LOOPBACK);
-	} else if (stack_addr_is(a)) {
+	} else if (kind == BA_STACK) {
 		/* the stack's own address: the kernel does not have it */
 		ss->bound = 1;
 		ss->local = sin;
@@ -579,8 +590,8 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 		if (!rc) {
 			socklen_t l = sizeof(ss->local);
 			ss->bound = ss->kbound = 1;
-			REAL(getsockname)(fd, (struct sockaddr *)&ss->local, &l);
-			if (a != INADDR_ANY)
+			REAL(getsockname)(fd, &ss->local.sa, &l);
+			if (kind != BA_ANY)
 				ss_set_state(ss, fd, SS_KERNEL, WHY_ADDR_FOREIGN);
 			else if (port && cfg_listen_port(port))
 				ss_set_state(ss, fd, SS_BYPASS, WHY_LISTEN_PORT);
@@ -595,7 +606,7 @@ static int ss_bind(struct ssock *ss, int fd, const struct sockaddr *addr, sockle
 			rc = at;
 		else if (at == 0) {
 			rt_lock(ss->st);
-			sock_name(ss->sk, &ss->local);
+			sock_name(ss->sk, &ss->local.sa);
 			rt_unlock(ss->st);
 		}
 	}
@@ -627,20 +638,13 @@ static int ss_listen(struct ssock *ss, int fd, int backlog)
 		rc = REAL(listen)(fd, backlog) < 0 ? -errno : 0;
 		if (!rc) {
 			socklen_t l = sizeof(ss->local);
-			int was_bound = ss->bound, v4 = 1;
-			if (ss->domain == AF_INET6) {
-				was_bound = 0; /* only [::]:port gets here */
-				v4 = ss_v6_as_v4(fd, &ss->local);
-			} else {
-				REAL(getsockname)(fd, (struct sockaddr *)&ss->local, &l);
-			}
+			int was_bound = ss->bound;
+			REAL(getsockname)(fd, &ss->local.sa, &l);
 			ss->bound = ss->kbound = ss->klistening = 1;
 			ss->listening = 1;
 			ss->backlog = backlog;
-			if (!v4) {
-				ss_set_state(ss, fd, SS_KERNEL, WHY_NOT_INET);
-			} else if (ss->local.sin_addr.s_addr == INADDR_ANY && (!was_bound || cfg.listen_all) &&
-			    cfg_listen_port(ntohs(ss->local.sin_port))) {
+			if (ss_addr_any(&ss->local) && (!was_bound || cfg.listen_all) &&
+			    cfg_listen_port(ntohs(ss->local.sin.sin_port))) {
 				kernel_set_nonblock(fd, 1);
 				ss_set_state(ss, fd, SS_BYPASS, WHY_LISTEN_PORT);
 			} else {
@@ -760,7 +764,7 @@ SHIM_EXPORT int listen(int fd, int backlog)
 
 /* ---- accept ---- */
 
-static int accept_stack(struct ssock *ss, struct sock *nsk, const struct sockaddr_in *peer,
+static int accept_stack(struct ssock *ss, struct sock *nsk, const union ss_addr *peer,
 			struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct ssock *nss;
@@ -843,11 +847,11 @@ static int ss_accept4(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t
 		return (int)shim_ret(a);
 	for (;;) {
 		struct sock *nsk = NULL;
-		struct sockaddr_in peer;
+		union ss_addr peer;
 		int r, w;
 
 		rt_lock(ss->st);
-		r = sock_accept(ss->sk, &nsk, &peer);
+		r = sock_accept(ss->sk, &nsk, &peer.sa);
 		rt_unlock(ss->st);
 		if (r == 0)
 			return (int)shim_ret(accept_stack(ss, nsk, &peer, addr, len, flags));
@@ -898,15 +902,24 @@ SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 
 /* ---- connect ---- */
 
-int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr_in *to)
+int ss_decide_dest(struct ssock *ss, int fd, const struct sockaddr *to)
 {
-	uint32_t a = ntohl(to->sin_addr.s_addr);
+	int loop, ok;
 
+	if (to->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)to)->sin6_addr;
+		loop = IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+		ok = cfg_connect_addr6(a);
+	} else {
+		uint32_t a = ntohl(((const struct sockaddr_in *)to)->sin_addr.s_addr);
+		loop = (a >> 24) == 127;
+		ok = cfg_connect_addr(a);
+	}
 	pthread_mutex_lock(&shim_mu);
 	if (ss->state == SS_CANDIDATE) {
-		if ((a >> 24) == 127)
+		if (loop)
 			ss_set_state(ss, fd, SS_KERNEL, WHY_LOOPBACK);
-		else if (!cfg_connect_addr(a))
+		else if (!ok)
 			ss_set_state(ss, fd, SS_KERNEL, WHY_DEST_UNLISTED);
 		else
 			ss_set_state(ss, fd, SS_BYPASS, WHY_CONNECT_DEST);
@@ -932,7 +945,7 @@ static int ss_kernel_reserve(struct ssock *ss, int fd)
 	pthread_mutex_lock(&shim_mu);
 	if (!ss->kbound) {
 		if (ss->bound)
-			sin.sin_port = ss->local.sin_port;
+			sin.sin_port = ss->local.sin.sin_port;
 		sin.sin_addr = cfg.rt.stack.addr;
 		/* the device holds the port too, for the connection's whole life */
 		(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
@@ -940,7 +953,7 @@ static int ss_kernel_reserve(struct ssock *ss, int fd)
 		    REAL(getsockname)(fd, (struct sockaddr *)&sin, &l) < 0)
 			rc = -errno;
 		else {
-			ss->local = sin;
+			ss->local.sin = sin;
 			ss->bound = ss->kbound = 1;
 		}
 	}
@@ -948,15 +961,46 @@ static int ss_kernel_reserve(struct ssock *ss, int fd)
 	return rc;
 }
 
+struct dad_retry {
+	struct ssock *ss;
+	const union ss_addr *to;
+	int rc;
+};
+
+static int dad_retry_connect(void *arg)
+{
+	struct dad_retry *w = arg;
+	w->rc = sock_connect(w->ss->sk, &w->to->sa);
+	return w->rc != -ENETUNREACH;
+}
+
+/* The stack's IPv6 address is usable once Duplicate Address Detection
+ * passed, a second after the stack starts, and the stack often starts at
+ * this very connect: retried until then (the DAD time and a half at most),
+ * as a program on Linux never sees a host address still under DAD. */
+static int connect_after_dad(struct ssock *ss, const union ss_addr *to)
+{
+	struct dad_retry w = { ss, to, -ENETUNREACH };
+	uint64_t ms = cfg.rt.stack.dad_wait_ms ? cfg.rt.stack.dad_wait_ms : 1000;
+
+	if (IN6_IS_ADDR_UNSPECIFIED(&cfg.rt.stack.addr6))
+		return -ENETUNREACH;
+	if (rt_wait(ss->st, dad_retry_connect, &w, rt_now() + ms * 1500000ull, -1) != 0)
+		return -ENETUNREACH;
+	return w.rc;
+}
+
 static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct sockaddr_in sin;
-	int rc, a;
+	union ss_addr sin;
+	int rc, a, fam = ss->domain == AF_INET6 ? AF_INET6 : AF_INET;
+	socklen_t need = fam == AF_INET6 ? sizeof(sin.sin6) : sizeof(sin.sin);
 
-	if (ss->state == SS_KERNEL || !addr || len < sizeof(sin) || (addr->sa_family != AF_INET && ss->state != SS_BYPASS))
+	if (ss->state == SS_KERNEL || !addr || len < need || (addr->sa_family != fam && ss->state != SS_BYPASS))
 		return REAL(connect)(fd, addr, len);
-	memcpy(&sin, addr, sizeof(sin));
-	if (ss->state == SS_CANDIDATE && ss_decide_dest(ss, fd, &sin) != SS_BYPASS)
+	memset(&sin, 0, sizeof(sin));
+	memcpy(&sin, addr, addr->sa_family == AF_INET6 ? sizeof(sin.sin6) : sizeof(sin.sin));
+	if (ss->state == SS_CANDIDATE && ss_decide_dest(ss, fd, &sin.sa) != SS_BYPASS)
 		return REAL(connect)(fd, addr, len);
 	if (ss->listening)
 		return (int)shim_ret(-EISCONN);
@@ -968,8 +1012,10 @@ static int ss_connect(struct ssock *ss, int fd, const struct sockaddr *addr, soc
 	if (a < 0)
 		return (int)shim_ret(a);
 	rt_lock(ss->st);
-	rc = sock_connect(ss->sk, &sin);
+	rc = sock_connect(ss->sk, &sin.sa);
 	rt_unlock(ss->st);
+	if (rc == -ENETUNREACH && sin.sa.sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&sin.sin6.sin6_addr))
+		rc = connect_after_dad(ss, &sin);
 	if (rc == -EISCONN && ss->connecting)
 		rc = 0; /* the first call to see the connection made */
 	if (rc != -EALREADY)
@@ -1006,7 +1052,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 static int ss_getsockname(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len)
 {
-	struct sockaddr_in sin;
+	union ss_addr sin;
 	int rc = 0;
 
 	if (ss->why == WHY_RELAYED)
@@ -1015,7 +1061,7 @@ static int ss_getsockname(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 		return REAL(getsockname)(fd, addr, len);
 	if (ss->sk) {
 		rt_lock(ss->st);
-		rc = sock_name(ss->sk, &sin);
+		rc = sock_name(ss->sk, &sin.sa);
 		rt_unlock(ss->st);
 	} else {
 		sin = ss->local;
@@ -1039,7 +1085,7 @@ SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 
 static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, socklen_t *len)
 {
-	struct sockaddr_in sin;
+	union ss_addr sin;
 	int rc = -ENOTCONN;
 
 	if (ss->why == WHY_RELAYED)
@@ -1048,7 +1094,7 @@ static int ss_getpeername(struct ssock *ss, int fd, struct sockaddr *addr, sockl
 		return REAL(getpeername)(fd, addr, len);
 	if (ss->sk) {
 		rt_lock(ss->st);
-		rc = sock_peer(ss->sk, &sin);
+		rc = sock_peer(ss->sk, &sin.sa);
 		rt_unlock(ss->st);
 	}
 	if (!rc)
@@ -1102,6 +1148,11 @@ static int ss_setsockopt(struct ssock *ss, int fd, int level, int name, const vo
 
 	if (ss->state == SS_KERNEL)
 		return REAL(setsockopt)(fd, level, name, val, len);
+	if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && ss->domain == AF_INET6 && ss->bound && !ss->kbound &&
+	    !ss->sk)
+		/* bound to the stack's address6 only, which the kernel fd never
+		 * saw: fixed once the socket has an address, as on Linux */
+		return (int)shim_ret(-EINVAL);
 	if (ss->state == SS_BYPASS && ss->sk && !ss->klistening &&
 	    !(level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))) {
 		rt_lock(ss->st);

@@ -74,6 +74,7 @@ void stack_load_locate(void);
 #define rt_shutdown(...) (stack_api_get()->rt_shutdown(__VA_ARGS__))
 #define demi_log_set(...) (stack_api_get()->demi_log_set(__VA_ARGS__))
 #define sock_create(...) (stack_api_get()->sock_create(__VA_ARGS__))
+#define sock_create_af(...) (stack_api_get()->sock_create_af(__VA_ARGS__))
 #define sock_bind(...) (stack_api_get()->sock_bind(__VA_ARGS__))
 #define sock_listen(...) (stack_api_get()->sock_listen(__VA_ARGS__))
 #define sock_accept(...) (stack_api_get()->sock_accept(__VA_ARGS__))

@@ -140,7 +140,12 @@ int sock_bind(struct sock *s, union sock_addr_in addr)
 	int rc = sock_addr_take(s, addr.sa, &ep, 0, -EINVAL);
 	if (rc)
 		return rc;
-	return s->ops->bind ? s->ops->bind(s, &ep) : -EOPNOTSUPP;
+	rc = s->ops->bind ? s->ops->bind(s, &ep) : -EOPNOTSUPP;
+	/* as Linux's __inet6_bind: a socket bound to one IPv6 address (not
+	 * v4-mapped) can only be IPv6, and IPV6_V6ONLY then reads 1 */
+	if (!rc && s->family == AF_INET6 && !ip_addr_is_any(&ep.addr) && !ip_addr_is_v4(&ep.addr))
+		s->v6only = 1;
+	return rc;
 }
 
 int sock_listen(struct sock *s, int backlog)

@@ -3,7 +3,8 @@
 # bad one is an error naming file:line and what is wrong with the value
 # (not an address, prefix 0 or beyond 128, no prefix, multicast, ::,
 # loopback, v4-mapped, link-local as address6; a gateway6 off the link,
-# multicast, or without address6). Nothing starts: the program opens no socket.
+# multicast, or without address6; a bad IPv6 [bypass] connect prefix).
+# Nothing starts: the program opens no socket.
 . "$(dirname "$0")/../lib/net.sh"
 need_cmd python3
 need_lib
@@ -49,4 +50,17 @@ done <<'CASES'
 6|net.address6=2001:db8::2/64 net.gateway6=2001:db8::2|\[net\] gateway6: the stack's own address6
 5|net.gateway6=fe80::1|\[net\] gateway6 needs \[net\] address6
 CASES
-echo "config6: address6/gateway6 errors name file:line"
+# [bypass] connect takes IPv6 prefixes beside IPv4 ones (the banner shows
+# them); a bad one is an error naming file:line
+conf connect="198.18.9.0/24 2001:db8:9::/48 fd00::1/8"
+out=$(run)
+echo "$out" | grep -qi error && fail "IPv6 connect prefixes: $out"
+echo "$out" | grep -qF "connect 198.18.9.0/24 2001:db8:9::/48 fd00::/8" || fail "no IPv6 prefixes in the banner: $out"
+echo "good: $(echo "$out" | grep -o 'connect [^,]*')"
+for bad in 2001:db8::zz/48 2001:db8::/129 2001:db8::/x; do
+	conf connect="$bad"
+	out=$(run)
+	echo "$out" | grep -qF "$T/c.conf:7: [bypass] connect: bad prefix '$bad'" || fail "connect=$bad: got: $out"
+	echo "connect=$bad: $(echo "$out" | grep -o 'c.conf:7: .*' | head -1)"
+done
+echo "config6: address6/gateway6 and IPv6 connect prefix errors name file:line"

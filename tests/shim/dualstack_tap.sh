@@ -4,7 +4,8 @@
 # accept and getpeername give ::ffff:a.b.c.d, getsockname ::ffff: of the
 # stack's address, SO_DOMAIN AF_INET6; demistat --fds names it bypassed.
 # Then unmodified iperf3 -s (which listens exactly so) against a kernel
-# iperf3 -c through the tap. A V6ONLY listener stays with the kernel.
+# iperf3 -c through the tap. A V6ONLY listener on a listed port is on the
+# stack too, and refuses IPv4 clients as Linux does.
 . "$(dirname "$0")/../lib/shim.sh"
 need_root
 need_cmd python3 iperf3
@@ -12,7 +13,7 @@ need_lib
 PY=$(python3 -c 'import sys; print(sys.executable)')
 ns=$(net_ns_new dds)
 tap=$(net_tag ddt)
-demi_conf "$SHIM_TMP/d.conf" device="tap:$tap" address=198.18.19.2/24 listen="7000 5201"
+demi_conf "$SHIM_TMP/d.conf" device="tap:$tap" address=198.18.19.2/24 listen="7000 7001 5201"
 demi_pre -n "$ns" "$SHIM_TMP/d.conf"
 "${DEMI_PRE[@]}" "$PY" -c '
 import socket, sys
@@ -38,6 +39,13 @@ s.accept() # wait in a call that drives the stack until the test ends us
 srv=$!
 net_kill_at_exit $srv
 net_tap_attach "$ns" "$tap" 198.18.19.1/24 || { cat "$SHIM_TMP/srv.err"; fail "tap never appeared"; }
+refused=$(ip netns exec "$ns" python3 -c '
+import socket
+try:
+    socket.create_connection(("198.18.19.2", 7001), timeout=10); print("connected")
+except ConnectionRefusedError:
+    print("refused")') || fail "IPv4 client of the V6ONLY listener"
+[ "$refused" = refused ] || fail "an IPv4 client of the V6ONLY listener: $refused, want refused"
 got=$(ip netns exec "$ns" python3 -c '
 import socket
 c = socket.create_connection(("198.18.19.2", 7000), timeout=10)
@@ -57,7 +65,7 @@ read -r _ lfd ofd < <(grep '^fds' "$SHIM_TMP/srv.out")
 "$DEMI_TOP/build/demistat" --fds $srv >"$SHIM_TMP/fds"
 cat "$SHIM_TMP/fds"
 grep -E "^$lfd +stack +inet6 " "$SHIM_TMP/fds" | grep -q "listen names the port" || fail "dual-stack listener not bypassed"
-grep -E "^$ofd +kernel +inet6 " "$SHIM_TMP/fds" | grep -q "not AF_INET" || fail "V6ONLY listener not the kernel's"
+grep -E "^$ofd +stack +inet6 " "$SHIM_TMP/fds" | grep -q "listen names the port" || fail "V6ONLY listener not bypassed"
 kill $srv; wait $srv 2>/dev/null
 
 # iperf3 -s, unmodified: its control and data connections come through the
