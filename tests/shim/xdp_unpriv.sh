@@ -32,6 +32,13 @@ mkdir -p "$T/www"
 echo "served as nobody" >"$T/www/index.html"
 chmod 0755 "$T" "$T/www"; chmod 0644 "$T/www/index.html"
 demi_conf "$T/demi.conf" device="xdp:$sdev" listen=8001 level=info
+# nobody loads the preload itself: a copy it can read, as the tree may lie
+# in a directory only root enters (a mktemp -d clone)
+mkdir -p "$T/lib"
+cp "$(dirname "$DEMI_LIB")/libdemi.so" "$(dirname "$DEMI_LIB")/libdemi-stack.so" "$T/lib/"
+chmod 0755 "$T/lib"; chmod 0644 "$T/lib/"*.so
+DEMI_LIB=$T/lib/libdemi.so
+unset DEMI_PRELOAD
 chmod 0644 "$T/demi.conf"
 prog_id() { ip -n "$sns" -d link show "$sdev" | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p' | head -1; }
 caps=+net_raw,+net_admin,+sys_admin,+ipc_lock
